@@ -1,0 +1,123 @@
+"""Batches and routing: what an object receives and what it decides.
+
+A ``Batch`` is the journeys ready at one object, with their customers already loaded. The object
+answers through ``Routing``: each journey leaves by an output with a reason a person can read,
+is held until a time (and perhaps an event), or fails. The runtime applies the routing of the
+whole batch in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(eq=False)
+class Journey:
+    """One customer's passage through a flow, as an object sees it."""
+
+    id: int
+    customer: dict[str, Any]
+    data: dict[str, Any]
+    entered_at: datetime
+    arrived_at: datetime
+    via: str
+
+    @property
+    def customer_id(self) -> int:
+        value: int = self.customer["system_id"]
+        return value
+
+
+@dataclass
+class Batch:
+    """The journeys ready at one object, processed together. ``key`` is stable when the same
+    batch runs again after a crash (use it for idempotency: export names, HTTP keys)."""
+
+    flow: str
+    object_id: str
+    key: str
+    journeys: list[Journey]
+
+    def __iter__(self) -> Iterator[Journey]:
+        return iter(self.journeys)
+
+    def __len__(self) -> int:
+        return len(self.journeys)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A customer entering a flow at a start object, with the entry data (payload, row)."""
+
+    customer_id: int
+    data: Mapping[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Leave:
+    output: str | None
+    reason: str
+    data: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    until: datetime | None
+    wake_on: str | None = None
+    data: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Fail:
+    reason: str
+
+
+Decision = Leave | Hold | Fail
+
+
+class Routing:
+    """Collects one decision per journey; ``release`` groups journeys that move on together."""
+
+    def __init__(self) -> None:
+        self.decisions: dict[int, Decision] = {}
+        self.groups: list[list[int]] = []
+
+    def leave(
+        self,
+        journey: Journey | int,
+        output: str | None,
+        reason: str,
+        *,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """The journey leaves by ``output``; ``data`` is merged into its entry data."""
+        self.decisions[_id(journey)] = Leave(output, reason, data)
+
+    def hold(
+        self,
+        journey: Journey | int,
+        until: datetime | None,
+        *,
+        wake_on: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """The journey stays here until ``until`` (or forever when None), or until an event
+        of kind ``wake_on`` happens to its customer, whichever comes first."""
+        self.decisions[_id(journey)] = Hold(until, wake_on, data)
+
+    def fail(self, journey: Journey | int, reason: str) -> None:
+        self.decisions[_id(journey)] = Fail(reason)
+
+    def release(self, journeys: list[Journey], output: str | None, reason: str) -> None:
+        """The journeys leave together and move on as one batch, whatever its size."""
+        for journey in journeys:
+            self.leave(journey, output, reason)
+        self.groups.append([j.id for j in journeys])
+
+
+def _id(journey: Journey | int) -> int:
+    return journey if isinstance(journey, int) else journey.id

@@ -1,0 +1,89 @@
+"""The one exception tree of sluis.
+
+Everything a user can cause raises a ``SluisError`` whose message names the problem and the fix;
+the CLI prints it as one line (no traceback) and exits non-zero. Errors from libraries (httpx,
+paramiko, smtplib, SQLAlchemy) are translated at the boundary with ``raise ... from exc``.
+
+    SluisError
+    ├── ProjectError        sluis.yaml missing or wrong
+    ├── FlowError           a flow file is invalid (carries every Problem found)
+    ├── ExpressionError     an expression does not parse or cannot be evaluated
+    ├── TemplateError       a template does not parse or cannot be rendered
+    ├── LocationError       a location is malformed, unknown or escapes its folder
+    ├── InputError          bad input data: a CSV, a payload, a command-line value
+    ├── StoreError          the database refused or is unreachable
+    └── EffectError         an outside effect failed (mail, HTTP, files)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SluisError(Exception):
+    """Base of every error a user can cause; its message is meant to be read by a person."""
+
+    exit_code = 1
+
+
+class ProjectError(SluisError):
+    """The project file is missing or invalid."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem at a place in a file."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class FlowError(SluisError):
+    """A flow file is invalid; ``problems`` holds every problem found, in file order."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class ExpressionError(SluisError):
+    """An expression is malformed; ``offset`` is the 0-based position in its source."""
+
+    def __init__(self, message: str, offset: int = 0) -> None:
+        self.offset = offset
+        super().__init__(message)
+
+
+class TemplateError(SluisError):
+    """A template is malformed or failed to render."""
+
+    def __init__(self, message: str, line: int = 1) -> None:
+        self.line = line
+        super().__init__(message)
+
+
+class LocationError(SluisError):
+    """A location is malformed, names an unknown connection, or escapes its folder."""
+
+
+class InputError(SluisError):
+    """Input data (CSV, payload, option) is wrong."""
+
+    exit_code = 2
+
+
+class StoreError(SluisError):
+    """The database could not do what was asked."""
+
+
+class EffectError(SluisError):
+    """An outside effect (mail, HTTP, files) failed."""

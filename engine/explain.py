@@ -1,0 +1,88 @@
+"""One customer's journeys with their steps, times and reasons (``sluis explain``, the TUI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
+
+from engine.errors import InputError
+from engine.store.models import Customer, Journey, Step
+
+C = Customer.__table__.c  # type: ignore[attr-defined]
+J = Journey.__table__  # type: ignore[attr-defined]
+S = Step.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class StepView:
+    object: str
+    at: datetime
+    output: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class JourneyView:
+    id: int
+    flow: str
+    customer_id: int
+    entered: datetime
+    via: str
+    state: str  # finished | waiting | failed
+    at: str | None  # the object where a waiting journey is
+    ready_at: datetime | None
+    wake_on: str | None
+    data: dict[str, Any]
+    steps: list[StepView]
+
+
+def find_customer(conn: Connection, ident: str) -> Any:
+    """A customer row by external_id, email or system_id."""
+    clauses = [C.external_id == ident, C.email == ident]
+    if ident.isdigit():
+        clauses.append(C.system_id == int(ident))
+    row = conn.execute(select(Customer.__table__).where(or_(*clauses)).limit(1)).first()  # type: ignore[attr-defined]
+    if row is None:
+        raise InputError(f"no customer '{ident}' (looked for external_id, email and system_id)")
+    return row
+
+
+def state_of(state: str) -> str:
+    return "waiting" if state == "active" else state
+
+
+def journeys_of(
+    conn: Connection, customer_ids: list[int] | None = None, flow: str | None = None
+) -> list[JourneyView]:
+    """Journeys (of the customers, of the flow) with their steps, oldest first."""
+    query = select(J).order_by(J.c.entered_at, J.c.id)
+    if customer_ids is not None:
+        query = query.where(J.c.customer_id.in_(customer_ids))
+    if flow is not None:
+        query = query.where(J.c.flow == flow)
+    rows = list(conn.execute(query))
+    steps: dict[int, list[StepView]] = {r.id: [] for r in rows}
+    ids = list(steps)
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        for s in conn.execute(select(S).where(S.c.journey_id.in_(part)).order_by(S.c.id)):
+            steps[s.journey_id].append(StepView(s.object, s.at, s.output, s.reason))
+    return [
+        JourneyView(
+            id=r.id,
+            flow=r.flow,
+            customer_id=r.customer_id,
+            entered=r.entered_at,
+            via=r.via,
+            state=state_of(r.state),
+            at=r.object if r.state == "active" else None,
+            ready_at=r.ready_at,
+            wake_on=r.wake_on,
+            data=dict(r.data or {}),
+            steps=steps[r.id],
+        )
+        for r in rows
+    ]

@@ -1,0 +1,116 @@
+"""Field types of customer profiles and datamodel collections, and conversion between the forms
+a value takes: text from CSV, JSON from payloads and storage, and Python values for expressions
+and templates."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+FieldType = Literal["str", "int", "float", "decimal", "bool", "date", "datetime"]
+FIELD_TYPES: tuple[str, ...] = ("str", "int", "float", "decimal", "bool", "date", "datetime")
+
+_TRUE = {"true", "yes", "1", "y", "ja", "j"}
+_FALSE = {"false", "no", "0", "n", "nee"}
+
+
+def convert(value: Any, kind: str) -> Any:
+    """Turn ``value`` (text, JSON or Python) into the Python value of field type ``kind``.
+    Empty text and ``None`` become ``None``. Raise ``ValueError`` with a readable reason."""
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    if kind == "str":
+        if isinstance(value, dict | list):
+            raise ValueError(f"expected text, got {type(value).__name__}")
+        return str(value)
+    if kind == "bool":
+        return _to_bool(value)
+    if kind == "int":
+        return _to_int(value)
+    if kind == "float":
+        if isinstance(value, bool):
+            raise ValueError(f"expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a number, got {value!r}") from None
+    if kind == "decimal":
+        if isinstance(value, bool | float):
+            value = repr(value) if isinstance(value, float) else value
+        try:
+            result = Decimal(str(value).strip())
+        except (InvalidOperation, TypeError):
+            raise ValueError(f"expected a decimal number such as 12.50, got {value!r}") from None
+        if not result.is_finite():
+            raise ValueError(f"expected a finite decimal number, got {value!r}")
+        return result
+    if kind == "date":
+        return _to_date(value)
+    if kind == "datetime":
+        return _to_datetime(value)
+    raise ValueError(f"unknown field type '{kind}'; use one of {', '.join(FIELD_TYPES)}")
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {value!r}") from None
+
+
+def _to_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValueError(f"expected a date such as 2026-01-31, got {value!r}") from None
+
+
+def _to_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        result = value
+    elif isinstance(value, date):
+        result = datetime(value.year, value.month, value.day)
+    else:
+        text = str(value).strip()
+        try:
+            result = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"expected a date and time such as 2026-01-31T09:30:00+01:00, got {value!r}"
+            ) from None
+    return result if result.tzinfo else result.replace(tzinfo=UTC)
+
+
+def to_json(value: Any) -> Any:
+    """The JSON form of a Python field value (dates as ISO text, decimals as text)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value

@@ -1,0 +1,477 @@
+"""The runtime: moves customers through started flows in batches.
+
+A worker repeatedly fires due start objects, then claims a ready batch (the journeys at one
+object whose time has come) under a lease, runs the object on the whole batch, and commits the
+routing of every journey with its steps, events and writes in one transaction. The same code
+runs in production (system clock, real effects) and in replay (virtual clock, captured effects).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from engine.batch import Batch, Entry, Fail, Hold, Journey, Leave, Routing
+from engine.campaign import CronTrigger, Every, Once, Trigger
+from engine.clock import Clock
+from engine.context import RunContext
+from engine.effects import Effects
+from engine.errors import SluisError
+from engine.flow import Flow
+from engine.schedule import next_fire
+from engine.store import Store
+from engine.store import journeys as sql
+from engine.store.customers import load_customers
+from engine.store.models import FlowState, TriggerState
+
+log = logging.getLogger("sluis.runtime")
+FLOWS = FlowState.__table__  # type: ignore[attr-defined]
+TRIGGERS = TriggerState.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What one batch did, for progress displays and the TUI's step mode."""
+
+    flow: str
+    object: str
+    size: int
+    outputs: Mapping[str, int]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """An event about a customer (open, click, bounce, unsubscribe, ...)."""
+
+    kind: str
+    customer_id: int
+    at: datetime
+    flow: str | None = None
+    object: str | None = None
+    data: Mapping[str, Any] | None = None
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Runtime:
+    """Runs the flows of a project on one store with one clock and one set of effects."""
+
+    def __init__(
+        self,
+        store: Store,
+        flows: Iterable[Flow],
+        clock: Clock,
+        effects: Effects | None = None,
+        *,
+        owner: str | None = None,
+        batch_size: int | None = None,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.store = store
+        self.flows = {flow.name: flow for flow in flows}
+        self.clock = clock
+        self.effects = effects or Effects()
+        self.owner = owner or default_owner()
+        self.batch_size = batch_size or store.project.settings.batch_size
+        self.lease = lease
+        self.on_batch: list[Callable[[BatchReport], None]] = []
+        self._claims_all = {
+            flow.name: {oid for oid, spec in flow.objects.items() if spec.kind.claims_all}
+            for flow in self.flows.values()
+        }
+
+    # -- flows -----------------------------------------------------------------------------
+
+    def flow(self, name: str) -> Flow:
+        try:
+            return self.flows[name]
+        except KeyError:
+            raise SluisError(f"no valid flow '{name}' in this project") from None
+
+    def started_flows(self) -> list[str]:
+        with self.store.db.read() as conn:
+            names = conn.execute(select(FLOWS.c.flow).where(FLOWS.c.started.is_(True))).scalars()
+            return [n for n in names if n in self.flows]
+
+    def start(self, name: str, *, fire: bool = True) -> None:
+        """Start a flow: its schedules, triggers and webhooks act from now on. Start objects
+        without a schedule fire once, now (unless ``fire`` is False: a start by hand)."""
+        flow = self.flow(name)
+        now = self.clock.now()
+        with self.store.db.write() as conn:
+            self._set_started(conn, name, True, now)
+            for oid in flow.starts:
+                trigger = flow.instance(oid).trigger()
+                if trigger is None:
+                    continue
+                due = (
+                    self._first_due(trigger, flow, now)
+                    if fire or not isinstance(trigger, Once)
+                    else None
+                )
+                conn.execute(
+                    TRIGGERS.delete().where(TRIGGERS.c.flow == name, TRIGGERS.c.object == oid)
+                )
+                conn.execute(
+                    TRIGGERS.insert().values(flow=name, object=oid, due_at=due, last_at=None)
+                )
+
+    def stop(self, name: str) -> None:
+        """Stop a flow; journeys already in it stay where they are until it starts again."""
+        self.flow(name)
+        with self.store.db.write() as conn:
+            self._set_started(conn, name, False, self.clock.now())
+
+    def _set_started(self, conn: Connection, name: str, started: bool, now: datetime) -> None:
+        done = conn.execute(
+            update(FLOWS).where(FLOWS.c.flow == name).values(started=started, changed_at=now)
+        ).rowcount
+        if not done:
+            conn.execute(FLOWS.insert().values(flow=name, started=started, changed_at=now))
+
+    def _first_due(self, trigger: Trigger, flow: Flow, now: datetime) -> datetime:
+        if isinstance(trigger, CronTrigger):
+            return next_fire(trigger.expr, now - timedelta(microseconds=1), flow.timezone)
+        return now
+
+    def _next_due(
+        self, trigger: Trigger, flow: Flow, due: datetime, now: datetime
+    ) -> datetime | None:
+        if isinstance(trigger, Once):
+            return None
+        if isinstance(trigger, CronTrigger):
+            return next_fire(trigger.expr, max(due, now), flow.timezone)
+        assert isinstance(trigger, Every)
+        return now + trigger.interval
+
+    # -- entering --------------------------------------------------------------------------
+
+    def context(self, flow: Flow, object_id: str) -> RunContext:
+        return RunContext(
+            now=self.clock.now(),
+            project=self.store.project,
+            flow=flow,
+            object_id=object_id,
+            store=self.store,
+            effects=self.effects,
+        )
+
+    def fire_due(self) -> int:
+        """Fire every start object whose time has come; return how many customers entered."""
+        now = self.clock.now()
+        started = self.started_flows()
+        if not started:
+            return 0
+        with self.store.db.read() as conn:
+            due = list(
+                conn.execute(
+                    select(TRIGGERS)
+                    .where(TRIGGERS.c.flow.in_(started), TRIGGERS.c.due_at <= now)
+                    .order_by(TRIGGERS.c.due_at, TRIGGERS.c.flow, TRIGGERS.c.object)
+                )
+            )
+        entered = 0
+        for row in due:
+            flow = self.flows[row.flow]
+            if row.object not in flow.objects:
+                continue
+            obj = flow.instance(row.object)
+            ctx = self.context(flow, row.object)
+            entries = list(obj.entries(ctx))
+            trigger = obj.trigger()
+            with self.store.db.write() as conn:
+                for change in ctx.writes:
+                    change(conn)
+                entered += len(self._enter(conn, flow, row.object, entries, now))
+                conn.execute(
+                    update(TRIGGERS)
+                    .where(TRIGGERS.c.flow == row.flow, TRIGGERS.c.object == row.object)
+                    .values(
+                        last_at=now,
+                        due_at=self._next_due(trigger, flow, row.due_at, now) if trigger else None,
+                    )
+                )
+        return entered
+
+    def enter(self, flow_name: str, object_id: str, entries: Sequence[Entry]) -> list[int]:
+        """Customers enter ``flow_name`` at ``object_id`` now (webhooks, starts by hand, replay
+        entries); returns the ids of the journeys made (reentry rules may refuse some)."""
+        flow = self.flow(flow_name)
+        with self.store.db.write() as conn:
+            return self.enter_in(conn, flow, object_id, entries)
+
+    def enter_in(
+        self, conn: Connection, flow: Flow, object_id: str, entries: Sequence[Entry]
+    ) -> list[int]:
+        """``enter`` inside the caller's transaction (the webhook stores and enters at once)."""
+        return self._enter(conn, flow, object_id, entries, self.clock.now())
+
+    def _enter(
+        self, conn: Connection, flow: Flow, object_id: str, entries: Sequence[Entry], now: datetime
+    ) -> list[int]:
+        if not entries:
+            return []
+        spec = flow.objects[object_id]
+        blocked = sql.reentry_blocked(
+            conn, flow.name, flow.reentry, [e.customer_id for e in entries]
+        )
+        output = spec.default_output
+        target = flow.target(object_id, output)
+        seen: set[int] = set()
+        new = []
+        for entry in entries:
+            if entry.customer_id in blocked:
+                continue
+            if flow.reentry != "always":
+                if entry.customer_id in seen:
+                    continue
+                seen.add(entry.customer_id)
+            new.append(
+                sql.NewJourney(
+                    customer_id=entry.customer_id,
+                    data=entry.data,
+                    via=object_id,
+                    reason=entry.reason or spec.kind.entry_reason,
+                    output=output,
+                    target=target,
+                )
+            )
+        return sql.enter(conn, flow.name, object_id, new, now)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def record_events(self, events: Sequence[IncomingEvent]) -> None:
+        """Store events, wake the journeys waiting for them, and let ``event`` start objects
+        of started flows take the customers in."""
+        if not events:
+            return
+        started = set(self.started_flows())
+        with self.store.db.write() as conn:
+            sql.add_events(
+                conn,
+                (
+                    {
+                        "kind": e.kind,
+                        "at": e.at,
+                        "customer_id": e.customer_id,
+                        "flow": e.flow,
+                        "object": e.object,
+                        "data": dict(e.data or {}),
+                    }
+                    for e in events
+                ),
+            )
+            for e in events:
+                sql.wake(conn, e.customer_id, e.kind, e.at)
+            for name in sorted(started):
+                flow = self.flows[name]
+                for oid in flow.starts:
+                    obj = flow.instance(oid)
+                    accept = getattr(obj, "accepts", None)
+                    if accept is None:
+                        continue
+                    entries = [entry for e in events if (entry := accept(e)) is not None]
+                    self._enter(conn, flow, oid, entries, self.clock.now())
+
+    # -- batches ---------------------------------------------------------------------------
+
+    def run_batch(self) -> BatchReport | None:
+        """Claim one ready batch, run its object on it and commit the routing; None when
+        nothing is ready."""
+        now = self.clock.now()
+        started = self.started_flows()
+        with self.store.db.write() as conn:
+            claimed = sql.claim(
+                conn,
+                owner=self.owner,
+                flows=started,
+                claims_all=self._claims_all,
+                now=now,
+                lease=self.lease,
+                size=self.batch_size,
+            )
+        if claimed is None:
+            return None
+        with _Heartbeat(self, claimed.claim_id):
+            return self._run_claimed(claimed, now)
+
+    def _run_claimed(self, claimed: sql.ClaimedBatch, now: datetime) -> BatchReport:
+        flow = self.flows[claimed.flow]
+        with self.store.db.read() as conn:
+            customers = load_customers(
+                conn, {r.customer_id for r in claimed.rows}, self.store.project
+            )
+        journeys = [
+            Journey(
+                id=r.id,
+                customer=customers.get(r.customer_id) or {"system_id": r.customer_id},
+                data=dict(r.data or {}),
+                entered_at=r.entered_at,
+                arrived_at=r.arrived_at,
+                via=r.via,
+            )
+            for r in claimed.rows
+        ]
+        batch = Batch(
+            claimed.flow,
+            claimed.object,
+            f"{claimed.flow}.{claimed.object}.{claimed.claim_id}",
+            journeys,
+        )
+        ctx = self.context(flow, claimed.object)
+        routing = Routing()
+        try:
+            flow.instance(claimed.object).run(batch, routing, ctx)
+        except SluisError as exc:
+            log.warning("object %s of flow %s failed: %s", claimed.object, flow.name, exc)
+            routing = Routing()
+            ctx.writes.clear()
+            for journey in journeys:
+                routing.fail(journey, f"failed: {exc}")
+        return self._commit(flow, claimed, journeys, routing, ctx, now)
+
+    def _commit(
+        self,
+        flow: Flow,
+        claimed: sql.ClaimedBatch,
+        journeys: list[Journey],
+        routing: Routing,
+        ctx: RunContext,
+        now: datetime,
+    ) -> BatchReport:
+        release_of = {jid: min(group) for group in routing.groups for jid in group}
+        kept_release = {r.id: r.release_id for r in claimed.rows}
+        moves, waits, changed, failures = [], [], {}, []
+        outputs: dict[str, int] = {}
+        for journey in journeys:
+            decision = routing.decisions.get(journey.id) or Fail(
+                f"failed: object '{claimed.object}' made no decision for this journey"
+            )
+            if decision.__class__ is not Fail and decision.data:  # type: ignore[union-attr]
+                changed[journey.id] = {**journey.data, **decision.data}  # type: ignore[union-attr]
+            if isinstance(decision, Leave):
+                moves.append(
+                    sql.Move(
+                        journey.id,
+                        decision.output,
+                        decision.reason,
+                        flow.target(claimed.object, decision.output),
+                        release_id=release_of.get(journey.id, kept_release.get(journey.id)),
+                    )
+                )
+                key = decision.output or "end"
+                outputs[key] = outputs.get(key, 0) + 1
+            elif isinstance(decision, Hold):
+                waits.append(sql.Wait(journey.id, decision.until, decision.wake_on))
+                outputs["held"] = outputs.get("held", 0) + 1
+            else:
+                moves.append(sql.Move(journey.id, None, decision.reason, None, failed=True))
+                failures.append(
+                    {
+                        "kind": "failed",
+                        "at": now,
+                        "customer_id": journey.customer_id,
+                        "flow": flow.name,
+                        "object": claimed.object,
+                        "journey_id": journey.id,
+                        "data": {"reason": decision.reason},
+                    }
+                )
+                outputs["failed"] = outputs.get("failed", 0) + 1
+        with self.store.db.write() as conn:
+            if not sql.still_ours(conn, claimed.claim_id, self.owner):
+                log.warning("lost the lease on batch %s; another worker runs it", claimed.claim_id)
+                return BatchReport(flow.name, claimed.object, 0, {}, now)
+            for change in ctx.writes:
+                change(conn)
+            sql.apply(
+                conn,
+                claim_id=claimed.claim_id,
+                flow=flow.name,
+                object_id=claimed.object,
+                moves=moves,
+                waits=waits,
+                data=changed,
+                now=now,
+            )
+            sql.add_events(conn, failures)
+        report = BatchReport(flow.name, claimed.object, len(journeys), outputs, now)
+        for listener in self.on_batch:
+            listener(report)
+        return report
+
+    def run_until_idle(self, limit: int | None = None) -> int:
+        """Run batches until none is ready now; return how many ran."""
+        count = 0
+        while limit is None or count < limit:
+            if self.run_batch() is None:
+                break
+            count += 1
+        return count
+
+    def next_due(self) -> datetime | None:
+        """The earliest future moment at which something becomes due (a waiting journey or a
+        start object's schedule), or None when nothing ever will."""
+        started = self.started_flows()
+        with self.store.db.read() as conn:
+            ready = sql.next_ready(conn, started)
+            triggers = [
+                t
+                for t in conn.execute(
+                    select(TRIGGERS.c.due_at).where(
+                        TRIGGERS.c.flow.in_(started), TRIGGERS.c.due_at.is_not(None)
+                    )
+                ).scalars()
+            ]
+        moments = [m for m in (ready, *triggers) if m is not None]
+        return min(moments) if moments else None
+
+
+class _Heartbeat:
+    """Keeps a claimed batch's lease alive while its object runs (long HTTP calls, big
+    exports). A no-op on virtual clocks, where nothing runs long in real time."""
+
+    def __init__(self, runtime: Runtime, claim_id: int) -> None:
+        self.runtime = runtime
+        self.claim_id = claim_id
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Heartbeat:
+        if (
+            self.runtime.effects.replay
+            or (self.runtime.store.db.url.startswith("sqlite://")
+            and (self.runtime.store.db.url in ("sqlite://", "sqlite:///:memory:")))
+        ):
+            return self
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="sluis-heartbeat")
+        self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        interval = max(1.0, self.runtime.lease.total_seconds() / 3)
+        while not self._stop.wait(interval):
+            try:
+                with self.runtime.store.db.write() as conn:
+                    until = self.runtime.clock.now() + self.runtime.lease
+                    if not sql.extend_lease(conn, self.claim_id, self.runtime.owner, until):
+                        return
+            except Exception:  # a missed beat only shortens the lease; the batch goes on
+                log.exception("heartbeat for batch %s failed", self.claim_id)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,36 @@
+"""The store: customers, records, groups, journeys, steps, events and send logs in SQL.
+
+``Store`` joins a ``Database`` with the project whose profile types its customers. Objects read
+through it while they run; writes that must commit with a batch go through
+``RunContext.write``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from engine.store.customers import load_customers
+from engine.store.db import Database
+
+if TYPE_CHECKING:
+    from engine.project import Project
+
+__all__ = ["Database", "Store"]
+
+
+class Store:
+    """A database seen through a project."""
+
+    def __init__(self, db: Database, project: Project) -> None:
+        self.db = db
+        self.project = project
+
+    @classmethod
+    def open(cls, project: Project, url: str | None = None) -> Store:
+        return cls(Database(url or project.database_url), project)
+
+    def customers(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """Typed customers by system_id, with their groups."""
+        with self.db.read() as conn:
+            return load_customers(conn, ids, self.project)

@@ -1,0 +1,389 @@
+"""Customers in the store: typed loading, set-based upserts, field changes, groups.
+
+Every path that writes customers (imports, webhooks, the REST API, ``update`` objects, replay
+customers) goes through these functions, so typing and change detection are the same
+everywhere. Functions take an open connection: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+
+from engine.errors import InputError
+from engine.fields import convert, to_json
+from engine.store.models import Customer, Group, Membership
+from engine.validation import did_you_mean
+
+if TYPE_CHECKING:
+    from engine.project import Project
+
+C = Customer.__table__.c  # type: ignore[attr-defined]
+CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+GROUPS = Group.__table__  # type: ignore[attr-defined]
+MEMBERS = Membership.__table__  # type: ignore[attr-defined]
+
+# built-in fields a caller may write, with their types
+WRITABLE_BUILTINS: dict[str, str] = {
+    "external_id": "str",
+    "email": "str",
+    "timezone": "str",
+    "unsubscribed": "bool",
+    "bounced": "str",
+}
+KEYS = ("external_id", "email", "system_id")
+BOUNCED = ("none", "soft", "hard")
+CHUNK = 500  # parameters per IN (...) query, well under every database's limit
+
+
+def field_types(project: Project) -> dict[str, str]:
+    """Every writable customer field with its type."""
+    return {**WRITABLE_BUILTINS, **project.settings.profile}
+
+
+def typed_row(row: Mapping[str, Any], project: Project) -> dict[str, Any]:
+    """Convert one row of field values to their Python types; ``InputError`` names the field,
+    the value and the fix."""
+    types = field_types(project)
+    result: dict[str, Any] = {}
+    for name, value in row.items():
+        if name == "system_id":
+            result[name] = convert(value, "int")
+            continue
+        kind = types.get(name)
+        if kind is None:
+            hint = did_you_mean(name, [*types, "system_id"])
+            raise InputError(
+                f"unknown customer field '{name}'{hint}"
+                + ("" if hint else "; add it to profile in sluis.yaml")
+            )
+        try:
+            result[name] = convert(value, kind)
+        except ValueError as exc:
+            raise InputError(f"field '{name}': {exc}") from None
+    if result.get("email") is not None:
+        result["email"] = result["email"].strip()
+        if "@" not in result["email"]:
+            raise InputError(f"field 'email': '{result['email']}' is not an e-mail address")
+    if result.get("bounced") is not None and result["bounced"] not in BOUNCED:
+        raise InputError(f"field 'bounced' must be one of {', '.join(BOUNCED)}")
+    if result.get("timezone") is not None:
+        try:
+            ZoneInfo(result["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InputError(
+                f"field 'timezone': '{result['timezone']}' is not a time zone such as "
+                "Europe/Amsterdam"
+            ) from None
+    return result
+
+
+def _to_python(row: Any, profile_types: Mapping[str, str]) -> dict[str, Any]:
+    stored = row.profile or {}
+    customer: dict[str, Any] = {
+        "system_id": row.system_id,
+        "external_id": row.external_id,
+        "email": row.email,
+        "timezone": row.timezone,
+        "unsubscribed": bool(row.unsubscribed),
+        "bounced": row.bounced,
+        "soft_bounces": row.soft_bounces,
+        "groups": [],
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+    for name, kind in profile_types.items():
+        value = stored.get(name)
+        if value is not None and kind in ("date", "datetime", "decimal"):
+            value = convert(value, kind)
+        customer[name] = value
+    return customer
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def load_customers(
+    conn: Connection, ids: Iterable[int], project: Project, *, groups: bool = True
+) -> dict[int, dict[str, Any]]:
+    """Customers by system_id, typed, with their group names."""
+    wanted = list(dict.fromkeys(ids))
+    profile = project.settings.profile
+    found: dict[int, dict[str, Any]] = {}
+    for part in _chunks(wanted):
+        for row in conn.execute(select(CUSTOMERS).where(C.system_id.in_(part))):
+            found[row.system_id] = _to_python(row, profile)
+    if groups and found:
+        for part in _chunks(list(found)):
+            query = (
+                select(MEMBERS.c.customer_id, GROUPS.c.name)
+                .join(GROUPS, GROUPS.c.id == MEMBERS.c.group_id)
+                .where(MEMBERS.c.customer_id.in_(part))
+                .order_by(GROUPS.c.name)
+            )
+            for customer_id, name in conn.execute(query):
+                found[customer_id]["groups"].append(name)
+    return found
+
+
+def iter_customers(
+    conn: Connection,
+    project: Project,
+    *,
+    group: str | None = None,
+    chunk: int = 1000,
+) -> Iterator[list[dict[str, Any]]]:
+    """Every customer (of ``group`` when given) in system_id order, in chunks, typed and with
+    group names. Reads by keyset so memory stays flat."""
+    last = 0
+    group_id = None
+    if group is not None:
+        group_id = conn.execute(select(GROUPS.c.id).where(GROUPS.c.name == group)).scalar()
+        if group_id is None:
+            return
+    while True:
+        query = select(C.system_id).where(C.system_id > last).order_by(C.system_id).limit(chunk)
+        if group_id is not None:
+            query = query.where(
+                C.system_id.in_(select(MEMBERS.c.customer_id).where(MEMBERS.c.group_id == group_id))
+            )
+        ids = list(conn.execute(query).scalars())
+        if not ids:
+            return
+        loaded = load_customers(conn, ids, project)
+        yield [loaded[i] for i in ids if i in loaded]
+        last = ids[-1]
+
+
+def find_ids(conn: Connection, key: str, values: Iterable[Any]) -> dict[Any, int]:
+    """system_ids of customers whose ``key`` field equals one of ``values``."""
+    if key not in KEYS:
+        raise InputError(f"customers are found by {', '.join(KEYS)}, not '{key}'")
+    column = getattr(C, key)
+    wanted = [v for v in dict.fromkeys(values) if v is not None]
+    found: dict[Any, int] = {}
+    for part in _chunks(wanted):
+        if key == "email":
+            query = select(func.lower(column), C.system_id).where(
+                func.lower(column).in_([str(v).lower() for v in part])
+            )
+        else:
+            query = select(column, C.system_id).where(column.in_(part))
+        for value, system_id in conn.execute(query):
+            found.setdefault(value, system_id)
+    if key == "email":
+        return {v: found[str(v).lower()] for v in wanted if str(v).lower() in found}
+    return found
+
+
+def _split(
+    row: Mapping[str, Any], profile: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    builtins = {k: v for k, v in row.items() if k in WRITABLE_BUILTINS}
+    fields = {k: to_json(v) for k, v in row.items() if k in profile}
+    return builtins, fields
+
+
+def upsert_customers(
+    conn: Connection,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: str,
+    project: Project,
+    now: datetime,
+) -> list[tuple[int, str]]:
+    """Insert or update typed rows matched on ``key``; return (system_id, status) per row in
+    order, status being new, changed or unchanged. Fields a row does not name stay as they
+    are. Rows with the same key within one call apply in order."""
+    if key not in KEYS:
+        raise InputError(f"key must be one of {', '.join(KEYS)}, not '{key}'")
+    profile = project.settings.profile
+    for number, row in enumerate(rows, 1):
+        if row.get(key) is None:
+            raise InputError(f"row {number} has no value for the key field '{key}'")
+    existing = find_ids(conn, key, [r[key] for r in rows])
+    if key == "email":
+        existing = {str(k).lower(): v for k, v in existing.items()}
+
+    def norm(value: Any) -> Any:
+        return str(value).lower() if key == "email" else value
+
+    if key == "system_id":
+        missing = [r[key] for r in rows if r[key] not in existing]
+        if missing:
+            raise InputError(
+                f"no customer with system_id {missing[0]}; system_ids are assigned "
+                "by sluis, so new customers need external_id or email as key"
+            )
+    current = _current(conn, list(existing.values()))
+    plan: list[tuple[bool, Any]] = []  # per row: (existing customer?, system_id or new key)
+    pending_new: dict[Any, dict[str, Any]] = {}
+    changed: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        builtins, fields = _split(row, profile)
+        ident = norm(row[key])
+        if ident in existing:
+            system_id = existing[ident]
+            before = current[system_id]
+            after = {**before, **builtins, "profile": {**before["profile"], **fields}}
+            if after != before:
+                current[system_id] = changed[system_id] = after
+            plan.append((True, system_id))
+        else:
+            values = pending_new.setdefault(ident, {"profile": {}})
+            values.update(builtins)
+            values["profile"].update(fields)
+            plan.append((False, ident))
+    new_ids: dict[Any, int] = {}
+    if pending_new:
+        params = [
+            {
+                "external_id": values.get("external_id"),
+                "email": values.get("email"),
+                "timezone": values.get("timezone"),
+                "unsubscribed": bool(values.get("unsubscribed") or False),
+                "bounced": values.get("bounced") or "none",
+                "soft_bounces": 0,
+                "profile": values["profile"],
+                "created_at": now,
+                "updated_at": now,
+            }
+            for values in pending_new.values()
+        ]
+        returned = (
+            conn.execute(
+                insert(CUSTOMERS).returning(C.system_id, sort_by_parameter_order=True), params
+            )
+            .scalars()
+            .all()
+        )
+        new_ids = dict(zip(pending_new, returned, strict=True))
+    _write_customers(conn, changed, now)
+    return [
+        (ref, "changed" if ref in changed else "unchanged") if known else (new_ids[ref], "new")
+        for known, ref in plan
+    ]
+
+
+def _write_customers(
+    conn: Connection, changed: Mapping[int, Mapping[str, Any]], now: datetime
+) -> None:
+    if not changed:
+        return
+    conn.execute(
+        update(CUSTOMERS)
+        .where(C.system_id == bindparam("b_id"))
+        .values(
+            external_id=bindparam("external_id"),
+            email=bindparam("email"),
+            timezone=bindparam("timezone"),
+            unsubscribed=bindparam("unsubscribed"),
+            bounced=bindparam("bounced"),
+            profile=bindparam("profile"),
+            updated_at=bindparam("updated_at"),
+        ),
+        [{"b_id": sid, **vals, "updated_at": now} for sid, vals in changed.items()],
+    )
+
+
+def _current(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    found: dict[int, dict[str, Any]] = {}
+    for part in _chunks(ids):
+        query = select(
+            C.system_id, C.external_id, C.email, C.timezone, C.unsubscribed, C.bounced, C.profile
+        ).where(C.system_id.in_(part))
+        for row in conn.execute(query):
+            found[row.system_id] = {
+                "external_id": row.external_id,
+                "email": row.email,
+                "timezone": row.timezone,
+                "unsubscribed": bool(row.unsubscribed),
+                "bounced": row.bounced,
+                "profile": dict(row.profile or {}),
+            }
+    return found
+
+
+def set_fields(
+    conn: Connection, changes: Mapping[int, Mapping[str, Any]], project: Project, now: datetime
+) -> int:
+    """Set typed fields on customers by system_id (``update`` objects, the REST API).
+    Returns how many customers changed."""
+    current = _current(conn, list(changes))
+    profile = project.settings.profile
+    updated = {}
+    for system_id, values in changes.items():
+        if system_id not in current:
+            continue
+        builtins, fields = _split(values, profile)
+        before = current[system_id]
+        after = {**before, **builtins, "profile": {**before["profile"], **fields}}
+        if after != before:
+            updated[system_id] = after
+    _write_customers(conn, updated, now)
+    return len(updated)
+
+
+def group_ids(conn: Connection, names: Iterable[str], now: datetime) -> dict[str, int]:
+    """ids of the named groups, creating the missing ones."""
+    wanted = list(dict.fromkeys(names))
+    found = {
+        name: gid
+        for gid, name in conn.execute(
+            select(GROUPS.c.id, GROUPS.c.name).where(GROUPS.c.name.in_(wanted))
+        )
+    }
+    for name in wanted:
+        if name not in found:
+            found[name] = conn.execute(
+                insert(GROUPS).values(name=name, created_at=now).returning(GROUPS.c.id)
+            ).scalar_one()
+    return found
+
+
+def add_to_groups(
+    conn: Connection, customer_ids: Sequence[int], names: Iterable[str], now: datetime
+) -> int:
+    """Make the customers members of the groups (creating groups as needed); returns how many
+    memberships were added."""
+    added = 0
+    for name, gid in group_ids(conn, names, now).items():
+        del name
+        for part in _chunks(list(dict.fromkeys(customer_ids))):
+            present = set(
+                conn.execute(
+                    select(MEMBERS.c.customer_id).where(
+                        and_(MEMBERS.c.group_id == gid, MEMBERS.c.customer_id.in_(part))
+                    )
+                ).scalars()
+            )
+            rows = [
+                {"group_id": gid, "customer_id": cid, "added_at": now}
+                for cid in part
+                if cid not in present
+            ]
+            if rows:
+                conn.execute(insert(MEMBERS), rows)
+                added += len(rows)
+    return added
+
+
+def remove_from_groups(conn: Connection, customer_ids: Sequence[int], names: Iterable[str]) -> int:
+    removed = 0
+    gids = list(conn.execute(select(GROUPS.c.id).where(GROUPS.c.name.in_(list(names)))).scalars())
+    if not gids:
+        return 0
+    for part in _chunks(list(dict.fromkeys(customer_ids))):
+        result = conn.execute(
+            delete(MEMBERS).where(
+                and_(MEMBERS.c.group_id.in_(gids), MEMBERS.c.customer_id.in_(part))
+            )
+        )
+        removed += result.rowcount
+    return removed

@@ -1,0 +1,104 @@
+"""The database: SQLite by default (WAL, busy timeout, writes in ``BEGIN IMMEDIATE``) or
+PostgreSQL through ``SLUIS_DATABASE_URL``. The schema is created on first use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from engine.errors import StoreError
+from engine.store.models import TABLES
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_engine(url: str) -> Engine:
+    memory = url in ("sqlite://", "sqlite:///:memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    if memory:
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # take transaction control from the driver so BEGIN IMMEDIATE is ours to issue
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # writers take the write lock up front, so two writers never deadlock on upgrade
+        read_only = conn.get_execution_options().get("sluis_read", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """One database with its engine; ``write()`` and ``read()`` give transactions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            if url.startswith("sqlite"):
+                self.engine = _sqlite_engine(url)
+            else:
+                self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        except (ArgumentError, SQLAlchemyError, ImportError) as exc:
+            raise StoreError(f"cannot use database '{_safe(url)}': {exc}") from exc
+        self.dialect = self.engine.dialect.name
+        self._created = False
+
+    def create_schema(self) -> None:
+        if self._created:
+            return
+        try:
+            TABLES.create_all(self.engine)
+        except OperationalError as exc:
+            raise StoreError(
+                f"cannot open database '{_safe(self.url)}': {exc.orig}; check the database "
+                "setting in sluis.yaml or SLUIS_DATABASE_URL"
+            ) from exc
+        self._created = True
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
+        self.create_schema()
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction that takes no write lock."""
+        self.create_schema()
+        with self.engine.connect().execution_options(sluis_read=True) as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        with self.read() as conn:
+            conn.execute(text("SELECT 1"))
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url

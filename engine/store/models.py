@@ -1,0 +1,211 @@
+"""The tables of the store (SQLModel). Times are stored in UTC.
+
+Customers keep their built-in fields as columns and the profile fields of ``sluis.yaml`` in a
+JSON column typed by the project (``engine.store.customers`` converts), so a changed profile
+needs no schema change. Journeys hold where each customer is in each flow; steps are the
+journey's history; events are the append-only activity (sent, open, click, bounce, ...).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, types
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(types.TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _time(**kw: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customers"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    system_id: int | None = Field(default=None, primary_key=True)
+    external_id: str | None = Field(default=None, unique=True)
+    email: str | None = Field(default=None, index=True)
+    timezone: str | None = None
+    unsubscribed: bool = False
+    bounced: str = "none"
+    soft_bounces: int = 0
+    profile: dict[str, Any] = _json()
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+
+
+class Group(SQLModel, table=True):
+    __tablename__ = "groups"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    created_at: datetime = _time(nullable=False)
+
+
+class Membership(SQLModel, table=True):
+    __tablename__ = "memberships"
+    __table_args__ = (Index("ix_memberships_customer", "customer_id"),)
+
+    group_id: int = Field(primary_key=True, foreign_key="groups.id")
+    customer_id: int = Field(primary_key=True)
+    added_at: datetime = _time(nullable=False)
+
+
+class Record(SQLModel, table=True):
+    __tablename__ = "records"
+    __table_args__ = (
+        UniqueConstraint("collection", "key", name="uq_records_collection_key"),
+        Index("ix_records_customer", "customer_id", "collection"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    collection: str
+    key: str
+    customer_id: int | None = None
+    data: dict[str, Any] = _json()
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+
+
+class Journey(SQLModel, table=True):
+    __tablename__ = "journeys"
+    __table_args__ = (
+        Index("ix_journeys_ready", "state", "ready_at"),
+        Index("ix_journeys_at", "flow", "object", "state", "ready_at"),
+        Index("ix_journeys_customer", "customer_id", "flow"),
+        Index("ix_journeys_wake", "customer_id", "wake_on"),
+        Index("ix_journeys_claim", "claim_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    flow: str
+    customer_id: int
+    object: str
+    state: str = "active"  # active | finished | failed
+    ready_at: datetime | None = _time(nullable=True)
+    wake_on: str | None = None
+    entered_at: datetime = _time(nullable=False)
+    arrived_at: datetime = _time(nullable=False)
+    via: str
+    data: dict[str, Any] = _json()
+    claim_id: int | None = None
+    release_id: int | None = None  # journeys released together (bucket) move on as one batch
+
+
+class Step(SQLModel, table=True):
+    __tablename__ = "steps"
+    __table_args__ = (
+        Index("ix_steps_journey", "journey_id"),
+        Index("ix_steps_flow", "flow", "object", "output"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    journey_id: int
+    flow: str
+    object: str
+    at: datetime = _time(nullable=False)
+    output: str | None = None
+    reason: str
+
+
+class Event(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_customer", "customer_id", "kind", "at"),
+        Index("ix_events_at", "at"),
+        Index("ix_events_flow", "flow", "object"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    at: datetime = _time(nullable=False)
+    customer_id: int | None = None
+    flow: str | None = None
+    object: str | None = None
+    journey_id: int | None = None
+    data: dict[str, Any] = _json()
+
+
+class Claim(SQLModel, table=True):
+    """A batch held by a worker under a lease; a lapsed lease lets another worker take it over."""
+
+    __tablename__ = "claims"
+
+    id: int | None = Field(default=None, primary_key=True)
+    flow: str
+    object: str
+    owner: str
+    lease_until: datetime = _time(nullable=False)
+    created_at: datetime = _time(nullable=False)
+
+
+class FlowState(SQLModel, table=True):
+    __tablename__ = "flow_states"
+
+    flow: str = Field(primary_key=True)
+    started: bool = False
+    changed_at: datetime = _time(nullable=False)
+
+
+class TriggerState(SQLModel, table=True):
+    """When a start object of a started flow fires next."""
+
+    __tablename__ = "triggers"
+
+    flow: str = Field(primary_key=True)
+    object: str = Field(primary_key=True)
+    due_at: datetime | None = _time(nullable=True)
+    last_at: datetime | None = _time(nullable=True)
+
+
+class SendLog(SQLModel, table=True):
+    """Written before a mail goes out, so it goes out at most once per (journey, object)."""
+
+    __tablename__ = "send_log"
+
+    journey_id: int = Field(primary_key=True)
+    object: str = Field(primary_key=True)
+    state: str  # sending | sent | failed | unknown
+    message_id: str
+    at: datetime = _time(nullable=False)
+
+
+class Worker(SQLModel, table=True):
+    __tablename__ = "workers"
+
+    id: str = Field(primary_key=True)
+    host: str
+    pid: int
+    started_at: datetime = _time(nullable=False)
+    heartbeat_at: datetime = _time(nullable=False)
+
+
+TABLES = SQLModel.metadata

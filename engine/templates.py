@@ -1,0 +1,128 @@
+"""Templates: Jinja2 in a sandbox, for subjects, bodies, URLs, headers, fields, paths and ``set``
+values. Variables are ``customer``, ``data``, ``now``, ``today``, ``flow`` and ``object``; the
+filter ``date(FORMAT)`` formats dates with strftime. A missing field renders as nothing."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine.errors import TemplateError
+
+TEMPLATE_NAMES: frozenset[str] = frozenset({"customer", "data", "now", "today", "flow", "object"})
+
+
+def date_filter(value: Any, fmt: str = "%Y-%m-%d") -> str:
+    """Format a date, a datetime or ISO text with strftime; nothing for a missing value."""
+    if value is None or isinstance(value, jinja2.Undefined):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                return value
+    if isinstance(value, date):
+        return value.strftime(fmt)
+    return str(value)
+
+
+def _finalize(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def make_environment(
+    *, loader: jinja2.BaseLoader | None = None, autoescape: bool = False
+) -> SandboxedEnvironment:
+    """A sandboxed Jinja2 environment with sluis's filters; objects that render files (mail
+    bodies) pass a loader and turn on autoescaping for HTML."""
+    env = SandboxedEnvironment(
+        loader=loader,
+        autoescape=autoescape,
+        undefined=jinja2.ChainableUndefined,
+        finalize=_finalize,
+        keep_trailing_newline=True,
+    )
+    env.filters["date"] = date_filter
+    return env
+
+
+_ENV = make_environment()
+
+
+class Template:
+    """A template parsed once; ``render`` fills it in for one customer."""
+
+    __slots__ = ("_compiled", "names", "source")
+
+    def __init__(self, source: str, compiled: jinja2.Template, names: frozenset[str]) -> None:
+        self.source = source
+        self._compiled = compiled
+        self.names = names
+
+    @classmethod
+    def parse(cls, source: str, allowed: Iterable[str] = TEMPLATE_NAMES) -> Template:
+        """Parse ``source``; unknown variables and syntax errors raise ``TemplateError``."""
+        return _parse(str(source), frozenset(allowed))
+
+    @property
+    def is_static(self) -> bool:
+        """True when the template has no ``{{`` or ``{%``: rendering returns the text itself."""
+        return "{" not in self.source
+
+    def render(self, scope: Mapping[str, Any]) -> str:
+        if self.is_static:
+            return self.source
+        try:
+            return self._compiled.render(scope)
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"template '{self.source}' failed: {exc}") from exc
+        except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+            raise TemplateError(f"template '{self.source}' failed: {exc}") from exc
+
+    def __str__(self) -> str:
+        return self.source
+
+    def __repr__(self) -> str:
+        return f"Template({self.source!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Template) and other.source == self.source
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
+
+@lru_cache(maxsize=4096)
+def _parse(source: str, allowed: frozenset[str]) -> Template:
+    try:
+        tree = _ENV.parse(source)
+        compiled = _ENV.from_string(tree)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc.message}", exc.lineno or 1) from None
+    names = frozenset(meta.find_undeclared_variables(tree))
+    for name in sorted(names - allowed):
+        hint = difflib.get_close_matches(name, sorted(allowed), n=1)
+        fix = f"did you mean '{hint[0]}'?" if hint else f"use one of {', '.join(sorted(allowed))}"
+        raise TemplateError(f"unknown template variable '{name}'; {fix}")
+    return Template(source, compiled, names)
+
+
+def render_value(value: Any, scope: Mapping[str, Any]) -> Any:
+    """Render templates inside a value (text, or lists and mappings of it); other values as is."""
+    if isinstance(value, Template):
+        return value.render(scope)
+    if isinstance(value, Mapping):
+        return {k: render_value(v, scope) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [render_value(v, scope) for v in value]
+    return value

@@ -1,0 +1,23 @@
+"""``end``: the journey ends here."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from engine.batch import Batch, Routing
+from engine.campaign import CampaignObject, ObjectSettings
+from engine.context import RunContext
+
+
+class EndSettings(ObjectSettings):
+    type: Literal["end"]
+
+
+class End(CampaignObject):
+    type = "end"
+    Settings = EndSettings
+    outputs = ()
+
+    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+        for journey in batch:
+            routing.leave(journey, None, "end")
