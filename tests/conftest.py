@@ -1,0 +1,104 @@
+"""Shared fixtures: projects in temporary folders, and databases on SQLite and PostgreSQL.
+
+PostgreSQL tests use the server on 127.0.0.1:5432 (``SLUIS_TEST_POSTGRES`` overrides the admin
+URL). Outside CI a missing server skips them; in CI (``CI=true``) it fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from engine.project import Project
+from engine.store import Database, Store
+from engine.store.models import TABLES
+
+ADMIN_URL = os.environ.get(
+    "SLUIS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session."""
+    name = f"sluis_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI and is not reachable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _clean_postgres(url: str) -> None:
+    engine = create_engine(url)
+    TABLES.create_all(engine)
+    with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in TABLES.sorted_tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL, once for SQLite (a file) and once for PostgreSQL (emptied)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    _clean_postgres(url)
+    return url
+
+
+ProjectFactory = Callable[..., Project]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> ProjectFactory:
+    """Write a project (sluis.yaml, flows, templates) into a temporary folder and load it."""
+
+    def make(
+        settings: str = "",
+        flows: dict[str, str] | None = None,
+        templates: dict[str, str] | None = None,
+        folder: str = "project",
+    ) -> Project:
+        root = tmp_path / folder
+        (root / "flows").mkdir(parents=True, exist_ok=True)
+        (root / "templates").mkdir(exist_ok=True)
+        (root / "sluis.yaml").write_text(textwrap.dedent(settings) or "timezone: UTC\n")
+        for name, body in (flows or {}).items():
+            (root / "flows" / f"{name}.yaml").write_text(textwrap.dedent(body))
+        for name, body in (templates or {}).items():
+            (root / "templates" / name).write_text(textwrap.dedent(body))
+        return Project.load(root)
+
+    return make
+
+
+@pytest.fixture
+def store_for(db_url: str) -> Iterator[Callable[[Project], Store]]:
+    """A store on the parametrised database for a project."""
+    made: list[Store] = []
+
+    def make(project: Project) -> Store:
+        store = Store(Database(db_url), project)
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.db.dispose()
