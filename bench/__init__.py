@@ -1,0 +1,1 @@
+"""Benchmarks: each scenario measures the engine and a baseline in the same run."""
