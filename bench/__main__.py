@@ -42,7 +42,6 @@ def main() -> None:
                 r.target,
                 ", ".join(f"{k}={v}" for k, v in r.notes.items()),
             )
-        console.print(table)
     console.print(table)
 
 
