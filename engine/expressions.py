@@ -570,11 +570,11 @@ class _Neg(_Node):
 @dataclass(eq=False)
 class _Logic(_Node):
     op: str  # "and" or "or"; chains are flat so long chains do not nest
-    operands: tuple[_Node, ...]
+    operands: list[_Node]  # the parser appends while it reads a chain
     offset: int
 
     def children(self) -> tuple[_Node, ...]:
-        return self.operands
+        return tuple(self.operands)
 
     def compile(self) -> _Fn:
         getters = tuple(operand.compile() for operand in self.operands)
@@ -607,7 +607,7 @@ class _Logic(_Node):
 @dataclass(eq=False)
 class _Arith(_Node):
     first: _Node
-    rest: tuple[tuple[str, _Node, int], ...]  # (operator, operand, operator offset), left to right
+    rest: list[tuple[str, _Node, int]]  # (operator, operand, operator offset), left to right
     offset: int
 
     def children(self) -> tuple[_Node, ...]:
@@ -966,8 +966,7 @@ _NAME_HINTS = {"None": "null", "nil": "null", "undefined": "null", "is": "=="}
 
 
 class _Parser:
-    def __init__(self, source: str, tokens: list[_Token]) -> None:
-        self.source = source
+    def __init__(self, tokens: list[_Token]) -> None:
         self.tokens = tokens
         self.pos = 0
         self.references: list[Reference] = []
@@ -1058,20 +1057,27 @@ class _Parser:
     def binary(self, op: str, left: _Node, right: _Node, offset: int) -> _Node:
         node: _Node
         if op in ("and", "or"):
-            same = isinstance(left, _Logic) and left.op == op
-            operands = (*(left.operands if isinstance(left, _Logic) and same else (left,)), right)
-            node = _Logic(op, operands, offset)
+            if isinstance(left, _Logic) and left.op == op:
+                left.operands.append(right)
+                return self.grown(left, right)
+            node = _Logic(op, [left, right], offset)
         elif op in _ARITHMETIC:
-            level = _INFIX[op]
-            if isinstance(left, _Arith) and _INFIX[left.rest[0][0]] == level:
-                node = _Arith(left.first, (*left.rest, (op, right, offset)), left.offset)
-            else:
-                node = _Arith(left, ((op, right, offset),), offset)
+            if isinstance(left, _Arith) and _INFIX[left.rest[0][0]] == _INFIX[op]:
+                left.rest.append((op, right, offset))
+                return self.grown(left, right)
+            node = _Arith(left, [(op, right, offset)], offset)
         elif op in ("in", "not in"):
             node = _Member(op == "not in", left, right, offset)
         else:
             node = _Compare(op, left, right, offset)
         return self.fold(node)
+
+    def grown(self, chain: _Node, operand: _Node) -> _Node:
+        """A flat chain that took one more operand; it was not constant, so it still is not."""
+        chain.depth = max(chain.depth, operand.depth + 1)
+        if chain.depth > MAX_DEPTH:
+            raise self.too_deep(operand.offset)
+        return chain
 
     def reference(self, token: _Token) -> _Node:
         name = token.text
@@ -1268,7 +1274,7 @@ class Expression:
                 "split it into simpler conditions"
             )
             raise ExpressionError(message, MAX_LENGTH)
-        parser = _Parser(source, _tokenize(source))
+        parser = _Parser(_tokenize(source))
         self.source = source
         self._fn = parser.parse().compile()
         self._references = tuple(parser.references)

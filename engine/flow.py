@@ -21,7 +21,7 @@ from engine.campaign import CampaignObject, ObjectSettings
 from engine.errors import FlowError, Problem
 from engine.project import Project, check_timezone
 from engine.registry import object_types
-from engine.validation import describe, did_you_mean, fields_of, problems_from
+from engine.validation import article, describe, did_you_mean, fields_of, problems_from
 from engine.yamlsrc import Document, load
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -233,13 +233,13 @@ class _Checker:
             )
         except ValidationError as exc:
 
-            def subject(loc: tuple[Any, ...]) -> tuple[str, tuple[Any, ...], list[str]]:
+            def subject(loc: tuple[Any, ...]) -> tuple[str, tuple[Any, ...], list[str], int]:
                 if len(loc) >= 3 and loc[0] == "objects":
                     oid, tag = loc[1], loc[2]
                     settings = self.types[tag].Settings if tag in self.types else None
                     known = fields_of(settings) if settings else []
-                    return f"object '{oid}': ", ("objects", oid, *loc[3:]), known
-                return "", loc, list(TOP_KEYS)
+                    return f"object '{oid}': ", ("objects", oid, *loc[3:]), known, 2
+                return "", loc, list(TOP_KEYS), 0
 
             self.problems.extend(problems_from(exc, self.doc, subject=subject))
             return None
@@ -276,7 +276,7 @@ class _Checker:
             if not outputs:
                 self.report(
                     path,
-                    f"object '{oid}': a {kind} object has no outputs, so it cannot "
+                    f"object '{oid}': {article(kind)} {kind} object has no outputs, so it cannot "
                     "have 'next'; remove it",
                 )
                 return {}
@@ -293,7 +293,7 @@ class _Checker:
                 hint = did_you_mean(output, outputs) or f"; its outputs are {choices}"
                 self.report(
                     key_path,
-                    f"object '{oid}': a {kind} object has no output '{output}'{hint}",
+                    f"object '{oid}': {article(kind)} {kind} object has no output '{output}'{hint}",
                     key=True,
                 )
                 continue
@@ -327,7 +327,7 @@ class _Checker:
                 sources = ", ".join(sorted(graph.predecessors(oid)))
                 self.report(
                     ("objects", oid),
-                    f"object '{oid}': a {spec.type} object can only "
+                    f"object '{oid}': {article(spec.type)} {spec.type} object can only "
                     f"start a flow, but {sources} leads to it",
                     key=True,
                 )

@@ -450,10 +450,9 @@ class _Heartbeat:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> _Heartbeat:
-        if (
-            self.runtime.effects.replay
-            or (self.runtime.store.db.url.startswith("sqlite://")
-            and (self.runtime.store.db.url in ("sqlite://", "sqlite:///:memory:")))
+        if self.runtime.effects.replay or (
+            self.runtime.store.db.url.startswith("sqlite://")
+            and (self.runtime.store.db.url in ("sqlite://", "sqlite:///:memory:"))
         ):
             return self
         self._thread = threading.Thread(target=self._beat, daemon=True, name="sluis-heartbeat")

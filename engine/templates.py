@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.errors import TemplateError
@@ -109,6 +109,13 @@ def _parse(source: str, allowed: frozenset[str]) -> Template:
         compiled = _ENV.from_string(tree)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message}", exc.lineno or 1) from None
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        attr = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+        if isinstance(attr, str) and attr.startswith("_"):
+            raise TemplateError(
+                f"template uses '{attr}': names starting with '_' are internal and not allowed",
+                node.lineno,
+            )
     names = frozenset(meta.find_undeclared_variables(tree))
     for name in sorted(names - allowed):
         hint = difflib.get_close_matches(name, sorted(allowed), n=1)

@@ -32,6 +32,21 @@ _TYPE_WORDS = {
 }
 
 
+_BOUNDS = {
+    "less_than_equal": "at most",
+    "less_than": "less than",
+    "greater_than_equal": "at least",
+    "greater_than": "more than",
+    "too_short": "at least as long as",
+    "too_long": "at most as long as",
+}
+
+
+def article(word: str) -> str:
+    """``a`` or ``an`` before ``word``."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` when a choice is close to ``word``, else ``""``."""
     match = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
@@ -60,7 +75,7 @@ def error_message(
     """A readable message for one pydantic error, and whether it points at the key (True) or the
     value (False). ``subject`` prefixes it (``object 'x': ``)."""
     kind = error["type"]
-    loc = error["loc"]
+    loc = tuple(p for p in error["loc"] if p != "[key]")
     name = str(loc[-1]) if loc else ""
     where = ".".join(str(p) for p in loc)
     if kind == "extra_forbidden":
@@ -81,6 +96,12 @@ def error_message(
             f"{subject}'{where}' must be {_TYPE_WORDS[kind]}, not {describe(error['input'])}",
             False,
         )
+    if kind in _BOUNDS:
+        limit = next(iter((error.get("ctx") or {}).values()), "")
+        return (
+            f"{subject}'{where}' must be {_BOUNDS[kind]} {limit}, not {describe(error['input'])}",
+            False,
+        )
     message = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
@@ -93,22 +114,27 @@ def problems_from(
     doc: Document,
     *,
     base: Path = (),
-    subject: Callable[[tuple[Any, ...]], tuple[str, Path, Sequence[str]]] | None = None,
+    subject: Callable[[tuple[Any, ...]], tuple[str, Path, Sequence[str], int]] | None = None,
 ) -> list[Problem]:
     """Problems for every error of ``exc``, placed at their YAML positions under ``base``.
-    ``subject`` maps an error's loc to (message prefix, path, known fields) when the model is
-    nested (flows strip the union tag from the path and name the object)."""
+    ``subject`` maps an error's loc to (message prefix, path, known fields, how many leading
+    path parts the message leaves out) when the model is nested (flows strip the union tag
+    from the path and name the object instead of its path)."""
     problems = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
-        prefix, path, known = subject(loc) if subject else ("", loc, ())
+        prefix, path, known, shown = subject(loc) if subject else ("", loc, (), len(base))
+        is_key = "[key]" in path
+        path = tuple(p for p in path if p != "[key]")
         local = dict(error)
-        local["loc"] = tuple(path[len(base) :]) if path[: len(base)] == base else path
+        local["loc"] = path[shown:]
         message, at_key = error_message(local, known, prefix)  # type: ignore[arg-type]
+        # a problem of a whole object or key points at its name
+        at_key = at_key or is_key or not local["loc"]
         offset = int((error.get("ctx") or {}).get("offset", -1))
-        pos = doc.pos((*base, *local["loc"]), key=at_key)
+        full = (*base, *path)
+        pos = doc.pos(full, key=at_key)
         column = pos.column
-        full = (*base, *local["loc"])
         if offset >= 0 and not at_key and full in doc.values:
             column += offset + (1 if doc.quoted.get(full) else 0)
         problems.append(Problem(doc.file, pos.line, column, message))
