@@ -126,6 +126,7 @@ class Replay:
         events: Path | None = None,
         start: datetime | None = None,
         until: timedelta = timedelta(days=30),
+        store: Store | None = None,
     ) -> None:
         self.project = project
         self.flow = flow
@@ -134,7 +135,8 @@ class Replay:
         self.clock = VirtualClock(self.start)
         self._folder = tempfile.TemporaryDirectory(prefix="sluis-replay-")
         self.folder = Path(self._folder.name)
-        self.store = Store(Database("sqlite://"), project)
+        # tests pass a store to replay on PostgreSQL too; users always get a fresh in-memory one
+        self.store = store or Store(Database("sqlite://"), project)
         self.effects = replay_effects(self.folder)
         self.runtime = Runtime(self.store, [flow], self.clock, self.effects, owner="replay")
         with self.store.db.write() as conn:

@@ -102,3 +102,60 @@ def store_for(db_url: str) -> Iterator[Callable[[Project], Store]]:
     yield make
     for store in made:
         store.db.dispose()
+
+
+def write_csv(path: Path, header: str, *rows: str) -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+@pytest.fixture
+def replay_on(
+    store_for: Callable[[Project], Store], tmp_path: Path
+) -> Iterator[Callable[..., object]]:
+    """Replay a flow of a project on the parametrised database; returns the Replay after it ran."""
+    from datetime import UTC, datetime, timedelta
+
+    from engine.flow import find_flow
+    from engine.replay import Replay
+
+    def play(
+        project: Project,
+        flow: str,
+        customers: list[str],
+        *,
+        start: str = "2026-01-05T09:00:00+00:00",
+        until: str = "30d",
+        entries: list[str] | None = None,
+        events: list[str] | None = None,
+        run: bool = True,
+    ) -> Replay:
+        from engine.durations import parse_duration
+
+        csv_path = write_csv(tmp_path / "customers.csv", customers[0], *customers[1:])
+        entries_path = None
+        if entries is not None:
+            entries_path = tmp_path / "entries.jsonl"
+            entries_path.write_text("\n".join(entries) + "\n")
+        events_path = None
+        if events is not None:
+            events_path = write_csv(tmp_path / "events.csv", "customer,event,at,mail", *events)
+        session = Replay(
+            project,
+            find_flow(project, flow),
+            csv_path,
+            entries=entries_path,
+            events=events_path,
+            start=datetime.fromisoformat(start).astimezone(UTC),
+            until=parse_duration(until) if until else timedelta(days=30),
+            store=store_for(project),
+        )
+        sessions.append(session)
+        if run:
+            session.run()
+        return session
+
+    sessions: list[Replay] = []
+    yield play
+    for session in sessions:
+        session.close()
