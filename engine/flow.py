@@ -331,6 +331,8 @@ class _Checker:
                     f"start a flow, but {sources} leads to it",
                     key=True,
                 )
+        if self.problems:
+            return  # a broken `next` makes everything behind it look unreachable: say it once
         reached = set(starts)
         for start in starts:
             reached |= nx.descendants(graph, start)

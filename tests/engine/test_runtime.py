@@ -1,0 +1,159 @@
+"""The runtime's guarantees: leases and rescue after a crash, stopped flows, start by hand,
+events waking journeys; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from engine.batch import Entry
+from engine.clock import VirtualClock
+from engine.flow import find_flow
+from engine.project import Project
+from engine.runtime import IncomingEvent, Runtime
+from engine.store import Store
+from engine.store import journeys as sql
+from engine.store.customers import upsert_customers
+from engine.store.models import Claim, Journey, Step
+
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+FLOW = """
+objects:
+  hook: {type: webhook, endpoint: hook, next: tag}
+  tag: {type: group, add: [seen], next: opened}
+  opened: {type: wait-for, event: open, within: 2d, next: {yes: end, no: end}}
+  end: {type: end}
+"""
+
+
+def setup(
+    make_project: Callable[..., Project], store_for: Callable[[Project], Store], n: int = 5
+) -> tuple[Runtime, VirtualClock, list[int]]:
+    project = make_project("timezone: UTC\nprofile: {first_name: str}\n", {"f": FLOW})
+    store = store_for(project)
+    clock = VirtualClock(START)
+    runtime = Runtime(store, [find_flow(project, "f")], clock, owner="w1")
+    with store.db.write() as conn:
+        rows = [{"external_id": f"C{i}", "email": f"c{i}@example.com"} for i in range(n)]
+        ids = [
+            sid
+            for sid, _ in upsert_customers(
+                conn, rows, key="external_id", project=project, now=START
+            )
+        ]
+    runtime.start("f")
+    return runtime, clock, ids
+
+
+def count(store: Store, table: type, **where: object) -> int:
+    t = table.__table__  # type: ignore[attr-defined]
+    query = select(func.count()).select_from(t)
+    for key, value in where.items():
+        query = query.where(getattr(t.c, key) == value)
+    with store.db.read() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def test_a_crash_between_claim_and_commit_loses_no_journey(
+    make_project: Callable[..., Project], store_for: Callable[[Project], Store]
+) -> None:
+    runtime, clock, ids = setup(make_project, store_for)
+    runtime.enter("f", "hook", [Entry(i) for i in ids])
+    # worker w1 claims the batch at 'tag' and dies before committing
+    with runtime.store.db.write() as conn:
+        claimed = sql.claim(
+            conn,
+            owner="w1",
+            flows=["f"],
+            claims_all={},
+            now=clock.now(),
+            lease=runtime.lease,
+            size=1000,
+        )
+    assert claimed is not None and len(claimed.rows) == 5
+    other = Runtime(runtime.store, runtime.flows.values(), clock, owner="w2")
+    assert other.run_batch() is None  # leased: nobody else may take it yet
+    clock.advance(runtime.lease + timedelta(seconds=1))
+    report = other.run_batch()
+    assert report is not None and report.object == "tag" and report.size == 5
+    assert count(runtime.store, Step, object="tag") == 5
+    assert count(runtime.store, Claim) == 0
+    # the dead worker's late commit is refused: it no longer holds the claim
+    with runtime.store.db.write() as conn:
+        assert not sql.still_ours(conn, claimed.claim_id, "w1")
+
+
+def test_steps_are_recorded_once_when_a_lost_lease_commits_late(
+    make_project: Callable[..., Project], store_for: Callable[[Project], Store]
+) -> None:
+    runtime, clock, ids = setup(make_project, store_for, n=3)
+    runtime.enter("f", "hook", [Entry(i) for i in ids])
+    slow = Runtime(runtime.store, runtime.flows.values(), clock, owner="slow")
+    with slow.store.db.write() as conn:
+        claimed = sql.claim(
+            conn,
+            owner="slow",
+            flows=["f"],
+            claims_all={},
+            now=clock.now(),
+            lease=slow.lease,
+            size=1000,
+        )
+    assert claimed is not None
+    clock.advance(slow.lease + timedelta(seconds=1))
+    fast = Runtime(runtime.store, runtime.flows.values(), clock, owner="fast")
+    assert fast.run_batch() is not None
+    late = slow._run_claimed(claimed, clock.now())
+    assert late.size == 0  # refused
+    assert count(runtime.store, Step, object="tag") == 3
+
+
+def test_events_wake_waiting_journeys(
+    make_project: Callable[..., Project], store_for: Callable[[Project], Store]
+) -> None:
+    runtime, clock, ids = setup(make_project, store_for, n=2)
+    runtime.enter("f", "hook", [Entry(i) for i in ids])
+    runtime.run_until_idle()
+    assert runtime.next_due() == START + timedelta(days=2)
+    clock.advance(timedelta(hours=5))
+    runtime.record_events([IncomingEvent("open", ids[0], clock.now(), flow="f")])
+    assert runtime.run_until_idle() >= 1
+    assert count(runtime.store, Step, object="opened", output="yes") == 1
+    assert count(runtime.store, Journey, state="active") == 1
+
+
+def test_stopped_flows_keep_their_journeys_until_started(
+    make_project: Callable[..., Project], store_for: Callable[[Project], Store]
+) -> None:
+    runtime, clock, ids = setup(make_project, store_for, n=2)
+    runtime.enter("f", "hook", [Entry(i) for i in ids])
+    runtime.stop("f")
+    assert runtime.run_batch() is None
+    assert count(runtime.store, Journey, object="tag", state="active") == 2
+    runtime.start("f")
+    assert runtime.run_batch() is not None
+    assert count(runtime.store, Journey, object="opened") == 2
+
+
+def test_run_once_fires_start_objects_without_schedule_only_once(
+    make_project: Callable[..., Project], store_for: Callable[[Project], Store]
+) -> None:
+    project = make_project(
+        "timezone: UTC\n",
+        {"f": "objects:\n  sel: {type: selection, next: end}\n  end: {type: end}\n"},
+    )
+    store = store_for(project)
+    clock = VirtualClock(START)
+    runtime = Runtime(store, [find_flow(project, "f")], clock)
+    with store.db.write() as conn:
+        upsert_customers(
+            conn, [{"external_id": "A"}], key="external_id", project=project, now=START
+        )
+    runtime.start("f")
+    assert runtime.fire_due() == 1
+    assert runtime.fire_due() == 0
+    runtime.run_until_idle()
+    assert count(store, Journey, state="finished") == 1
+    assert runtime.next_due() is None
