@@ -70,6 +70,7 @@ class CampaignObject:
     only_start: ClassVar[bool] = False  # must be a start object (never reached mid-flow)
     claims_all: ClassVar[bool] = False  # gets every journey waiting here, not a batch (bucket)
     pauses: ClassVar[bool] = False  # holds journeys for a time, so a loop through it may exist
+    reads_customers: ClassVar[bool] = True  # False: batches carry only each customer's system_id
     entry_reason: ClassVar[str] = "entered"
 
     def __init__(self, id: str, settings: ObjectSettings, flow: Flow) -> None:

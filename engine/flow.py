@@ -409,7 +409,7 @@ def load_flows(
 def resolve_flow_path(project: Project, name: str) -> Path:
     """A flow given by name (``welcome``) or by path (``flows/welcome.yaml``)."""
     candidate = Path(name)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+    if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
         return candidate
     for suffix in (".yaml", ".yml"):
         path = project.flows_dir / f"{name}{suffix}"

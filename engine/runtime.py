@@ -309,10 +309,12 @@ class Runtime:
 
     def _run_claimed(self, claimed: sql.ClaimedBatch, now: datetime) -> BatchReport:
         flow = self.flows[claimed.flow]
-        with self.store.db.read() as conn:
-            customers = load_customers(
-                conn, {r.customer_id for r in claimed.rows}, self.store.project
-            )
+        customers: dict[int, dict[str, Any]] = {}
+        if flow.objects[claimed.object].kind.reads_customers:
+            with self.store.db.read() as conn:
+                customers = load_customers(
+                    conn, {r.customer_id for r in claimed.rows}, self.store.project
+                )
         journeys = [
             Journey(
                 id=r.id,
@@ -351,7 +353,10 @@ class Runtime:
         ctx: RunContext,
         now: datetime,
     ) -> BatchReport:
-        release_of = {jid: min(group) for group in routing.groups for jid in group}
+        release_of = {}
+        for group in routing.groups:
+            first = min(group)
+            release_of.update(dict.fromkeys(group, first))
         kept_release = {r.id: r.release_id for r in claimed.rows}
         moves, waits, changed, failures = [], [], {}, []
         outputs: dict[str, int] = {}

@@ -32,6 +32,7 @@ class Bucket(CampaignObject):
     Settings = BucketSettings
     claims_all = True
     pauses = True
+    reads_customers = False
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         settings = self.settings

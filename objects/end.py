@@ -17,6 +17,7 @@ class End(CampaignObject):
     type = "end"
     Settings = EndSettings
     outputs = ()
+    reads_customers = False
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         for journey in batch:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select
 from engine.errors import InputError
 from engine.fields import convert, to_json
 from engine.store.models import Customer, Group, Membership
+from engine.store.raw import fetch, json_value, marks, time_value
 from engine.validation import did_you_mean
 
 if TYPE_CHECKING:
@@ -82,19 +83,27 @@ def typed_row(row: Mapping[str, Any], project: Project) -> dict[str, Any]:
     return result
 
 
-def _to_python(row: Any, profile_types: Mapping[str, str]) -> dict[str, Any]:
-    stored = row.profile or {}
+_COLUMNS = (
+    "system_id, external_id, email, timezone, unsubscribed, bounced, soft_bounces, profile, "
+    "created_at, updated_at"
+)
+
+
+def _to_python(row: tuple[Any, ...], profile_types: Mapping[str, str]) -> dict[str, Any]:
+    """A customer row (the columns of ``_COLUMNS``) as the typed mapping objects see."""
+    sid, external_id, email, zone, unsubscribed, bounced, soft, profile, created, updated = row
+    stored = json_value(profile) or {}
     customer: dict[str, Any] = {
-        "system_id": row.system_id,
-        "external_id": row.external_id,
-        "email": row.email,
-        "timezone": row.timezone,
-        "unsubscribed": bool(row.unsubscribed),
-        "bounced": row.bounced,
-        "soft_bounces": row.soft_bounces,
+        "system_id": sid,
+        "external_id": external_id,
+        "email": email,
+        "timezone": zone,
+        "unsubscribed": bool(unsubscribed),
+        "bounced": bounced,
+        "soft_bounces": soft,
         "groups": [],
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
+        "created_at": time_value(created),
+        "updated_at": time_value(updated),
     }
     for name, kind in profile_types.items():
         value = stored.get(name)
@@ -117,17 +126,16 @@ def load_customers(
     profile = project.settings.profile
     found: dict[int, dict[str, Any]] = {}
     for part in _chunks(wanted):
-        for row in conn.execute(select(CUSTOMERS).where(C.system_id.in_(part))):
-            found[row.system_id] = _to_python(row, profile)
+        statement = f"SELECT {_COLUMNS} FROM customers WHERE system_id IN ({marks(len(part))})"
+        for row in fetch(conn, statement, part):
+            found[row[0]] = _to_python(row, profile)
     if groups and found:
         for part in _chunks(list(found)):
-            query = (
-                select(MEMBERS.c.customer_id, GROUPS.c.name)
-                .join(GROUPS, GROUPS.c.id == MEMBERS.c.group_id)
-                .where(MEMBERS.c.customer_id.in_(part))
-                .order_by(GROUPS.c.name)
+            statement = (
+                "SELECT m.customer_id, g.name FROM memberships m JOIN groups g ON g.id = "
+                f"m.group_id WHERE m.customer_id IN ({marks(len(part))}) ORDER BY g.name"
             )
-            for customer_id, name in conn.execute(query):
+            for customer_id, name in fetch(conn, statement, part):
                 found[customer_id]["groups"].append(name)
     return found
 

@@ -10,13 +10,15 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
-from engine.store.models import Claim, Event, Journey, Step
+from engine.store.models import Claim, Event, Journey, Step, UTCDateTime
+from engine.store.raw import execute_many, fetch, json_value, marks, time_value
 
 J = Journey.__table__  # type: ignore[attr-defined]
 JC = J.c
 STEPS = Step.__table__  # type: ignore[attr-defined]
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 CLAIMS = Claim.__table__  # type: ignore[attr-defined]
+UTC_TIME = UTCDateTime()
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class ClaimedBatch:
     claim_id: int
     flow: str
     object: str
-    rows: list[Any]  # journey rows: id, customer_id, data, entered_at, arrived_at, via, release_id
+    rows: list[ClaimedRow]
 
 
 @dataclass(frozen=True)
@@ -186,18 +188,41 @@ def claim(
         )
         .returning(CLAIMS.c.id)
     ).scalar_one()
+    rows: list[ClaimedRow] = []
     for start in range(0, len(ids), 500):
-        conn.execute(update(J).where(JC.id.in_(ids[start : start + 500])).values(claim_id=claim_id))
-    return ClaimedBatch(claim_id, head.flow, head.object, _claimed_rows(conn, claim_id))
+        part = ids[start : start + 500]
+        conn.execute(update(J).where(JC.id.in_(part)).values(claim_id=claim_id))
+        rows += _rows(conn, f"id IN ({marks(len(part))})", part)
+    rows.sort(key=lambda r: (r.arrived_at, r.customer_id, r.id))
+    return ClaimedBatch(claim_id, head.flow, head.object, rows)
 
 
-def _claimed_rows(conn: Connection, claim_id: int) -> list[Any]:
-    query = (
-        select(JC.id, JC.customer_id, JC.data, JC.entered_at, JC.arrived_at, JC.via, JC.release_id)
-        .where(JC.claim_id == claim_id)
-        .order_by(JC.arrived_at, JC.customer_id, JC.id)
+@dataclass(frozen=True)
+class ClaimedRow:
+    id: int
+    customer_id: int
+    data: dict[str, Any]
+    entered_at: datetime
+    arrived_at: datetime
+    via: str
+    release_id: int | None
+
+
+def _rows(conn: Connection, where: str, params: Sequence[Any]) -> list[ClaimedRow]:
+    statement = (
+        "SELECT id, customer_id, data, entered_at, arrived_at, via, release_id FROM journeys "
+        f"WHERE {where}"
     )
-    return list(conn.execute(query))
+    return [
+        ClaimedRow(r[0], r[1], json_value(r[2]), time_value(r[3]), time_value(r[4]), r[5], r[6])  # type: ignore[arg-type]
+        for r in fetch(conn, statement, params)
+    ]
+
+
+def _claimed_rows(conn: Connection, claim_id: int) -> list[ClaimedRow]:
+    """The journeys of a lapsed claim being taken over (rare, so claim_id has no index)."""
+    rows = _rows(conn, "claim_id = ?", [claim_id])
+    return sorted(rows, key=lambda r: (r.arrived_at, r.customer_id, r.id))
 
 
 def extend_lease(conn: Connection, claim_id: int, owner: str, until: datetime) -> bool:
@@ -236,56 +261,37 @@ def apply(
 ) -> None:
     """Commit a batch's routing: steps for journeys that left, new positions, holds. ``data``
     holds the merged entry data of journeys whose data changed."""
+    at = _time(conn, now)
     if moves:
-        conn.execute(
-            insert(STEPS),
-            [
-                {
-                    "journey_id": m.journey_id,
-                    "flow": flow,
-                    "object": object_id,
-                    "at": now,
-                    "output": m.output,
-                    "reason": m.reason,
-                }
-                for m in moves
-            ],
+        _bulk(
+            conn,
+            "INSERT INTO steps (journey_id, flow, object, at, output, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(m.journey_id, flow, object_id, at, m.output, m.reason) for m in moves],
         )
-    onward = [m for m in moves if m.target is not None]
-    ended = [m for m in moves if m.target is None]
+    onward = [(m.target, at, at, m.release_id, m.journey_id) for m in moves if m.target]
     if onward:
-        conn.execute(
-            update(J)
-            .where(JC.id == bindparam("j_id"))
-            .values(
-                object=bindparam("j_object"),
-                ready_at=now,
-                arrived_at=now,
-                wake_on=None,
-                claim_id=None,
-                release_id=bindparam("j_release"),
-            ),
-            [
-                {"j_id": m.journey_id, "j_object": m.target, "j_release": m.release_id}
-                for m in onward
-            ],
+        _bulk(
+            conn,
+            "UPDATE journeys SET object = ?, ready_at = ?, arrived_at = ?, wake_on = NULL, "
+            "claim_id = NULL, release_id = ? WHERE id = ?",
+            onward,
         )
+    ended = [
+        ("failed" if m.failed else "finished", m.journey_id) for m in moves if m.target is None
+    ]
     if ended:
-        conn.execute(
-            update(J)
-            .where(JC.id == bindparam("j_id"))
-            .values(state=bindparam("j_state"), ready_at=None, wake_on=None, claim_id=None),
-            [
-                {"j_id": m.journey_id, "j_state": "failed" if m.failed else "finished"}
-                for m in ended
-            ],
+        _bulk(
+            conn,
+            "UPDATE journeys SET state = ?, ready_at = NULL, wake_on = NULL, claim_id = NULL "
+            "WHERE id = ?",
+            ended,
         )
     if waits:
-        conn.execute(
-            update(J)
-            .where(JC.id == bindparam("j_id"))
-            .values(ready_at=bindparam("j_until"), wake_on=bindparam("j_wake"), claim_id=None),
-            [{"j_id": w.journey_id, "j_until": w.until, "j_wake": w.wake_on} for w in waits],
+        _bulk(
+            conn,
+            "UPDATE journeys SET ready_at = ?, wake_on = ?, claim_id = NULL WHERE id = ?",
+            [(_time(conn, w.until), w.wake_on, w.journey_id) for w in waits],
         )
     if data:
         conn.execute(
@@ -293,6 +299,14 @@ def apply(
             [{"j_id": jid, "j_data": value} for jid, value in data.items()],
         )
     conn.execute(delete(CLAIMS).where(CLAIMS.c.id == claim_id))
+
+
+def _time(conn: Connection, moment: datetime | None) -> Any:
+    """A time as the driver takes it for a ``UTCDateTime`` column (see models.py)."""
+    return UTC_TIME.process_bind_param(moment, conn.dialect)
+
+
+_bulk = execute_many
 
 
 def add_events(conn: Connection, events: Iterable[Mapping[str, Any]]) -> None:
@@ -327,11 +341,5 @@ def next_ready(conn: Connection, flows: Sequence[str]) -> datetime | None:
     query = select(func.min(JC.ready_at)).where(
         JC.state == "active", JC.flow.in_(flows), JC.ready_at.is_not(None)
     )
-    value = conn.execute(query).scalar()
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        from datetime import UTC
-
-        value = value.replace(tzinfo=UTC)
+    value: datetime | None = conn.execute(query).scalar()
     return value

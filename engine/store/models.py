@@ -17,18 +17,25 @@ from sqlmodel import Field, SQLModel
 
 
 class UTCDateTime(types.TypeDecorator[datetime]):
-    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+    """Aware datetimes in, aware UTC datetimes out. PostgreSQL stores ``timestamptz``; SQLite
+    stores ISO 8601 text in UTC (``2026-01-05T09:00:00+00:00``), which sorts in time order and
+    parses fast."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def load_dialect_impl(self, dialect: Dialect) -> types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(types.String(32))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.isoformat(timespec="microseconds") if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -102,7 +109,6 @@ class Journey(SQLModel, table=True):
         Index("ix_journeys_at", "flow", "object", "state", "ready_at"),
         Index("ix_journeys_customer", "customer_id", "flow"),
         Index("ix_journeys_wake", "customer_id", "wake_on"),
-        Index("ix_journeys_claim", "claim_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -127,7 +127,7 @@ def test_events_wake_waiting_journeys(
 def test_stopped_flows_keep_their_journeys_until_started(
     make_project: Callable[..., Project], store_for: Callable[[Project], Store]
 ) -> None:
-    runtime, clock, ids = setup(make_project, store_for, n=2)
+    runtime, _clock, ids = setup(make_project, store_for, n=2)
     runtime.enter("f", "hook", [Entry(i) for i in ids])
     runtime.stop("f")
     assert runtime.run_batch() is None

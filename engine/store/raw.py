@@ -1,0 +1,53 @@
+"""Straight-to-the-driver reads and writes for the few statements every batch runs many times.
+
+SQLAlchemy's per-row processing is the biggest cost of a batch when rows are small; these
+helpers skip it and convert the two column types that need it (JSON and ``UTCDateTime``) the
+same way on SQLite (text) and PostgreSQL (native values).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+
+def placeholders(conn: Connection, statement: str) -> str:
+    """``statement`` written with ``?`` in the driver's own parameter style."""
+    return statement if conn.dialect.paramstyle == "qmark" else statement.replace("?", "%s")
+
+
+def fetch(conn: Connection, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    result = conn.exec_driver_sql(placeholders(conn, statement), tuple(params))
+    return [tuple(row) for row in result.fetchall()]
+
+
+def execute_many(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """executemany with ``?`` placeholders."""
+    if rows:
+        conn.exec_driver_sql(placeholders(conn, statement), list(rows))
+
+
+def marks(count: int) -> str:
+    """``?, ?, ?`` for an IN list of ``count`` values."""
+    return ", ".join("?" * count)
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value: text on SQLite, already decoded on PostgreSQL."""
+    if isinstance(value, str | bytes):
+        return {} if value in ("{}", b"{}") else json.loads(value)
+    return value
+
+
+def time_value(value: Any) -> datetime | None:
+    """A ``UTCDateTime`` column's value as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    result: datetime = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return result
