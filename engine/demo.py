@@ -44,7 +44,7 @@ class _Crm(BaseHTTPRequestHandler):
 
     calls: list[int] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             payload = json.loads(body or b"{}")
@@ -120,8 +120,12 @@ def run_demo(folder: Path | None, count: int, console: Console) -> Path:
         runtime = Runtime(store, flows, clock, production_effects(project))
         with store.db.write() as conn:
             rows = _customers(count, rng)
-            ids = [sid for sid, _ in upsert_customers(conn, rows, key="external_id",
-                                                     project=project, now=clock.now())]
+            ids = [
+                sid
+                for sid, _ in upsert_customers(
+                    conn, rows, key="external_id", project=project, now=clock.now()
+                )
+            ]
         console.print(f"{len(ids):,} customers generated; {len(flows)} flows started")
         for flow in flows:
             runtime.start(flow.name)
@@ -152,8 +156,11 @@ def _orders(runtime: Runtime, clock: VirtualClock, rng: random.Random, ids: list
     entries = []
     for n in range(25):
         customer = rng.choice(ids)
-        order = {"id": f"O{n + 1:04d}", "total": f"{rng.randint(10, 300)}.95",
-                 "status": "paid" if rng.random() < 0.85 else "pending"}
+        order = {
+            "id": f"O{n + 1:04d}",
+            "total": f"{rng.randint(10, 300)}.95",
+            "status": "paid" if rng.random() < 0.85 else "pending",
+        }
         entries.append(Entry(customer, {"order": order, "event_id": f"evt-{n}"}, "received"))
     runtime.enter(flow.name, "order-placed", entries)
     del clock
@@ -191,8 +198,10 @@ def _simulate(
             runtime.fire_due()
             if runtime.run_batch() is not None:
                 batches += 1
-                status.update(f"running two simulated weeks ... {clock.now():%a %d %b %H:%M}, "
-                              f"{batches} batches")
+                status.update(
+                    f"running two simulated weeks ... {clock.now():%a %d %b %H:%M}, "
+                    f"{batches} batches"
+                )
                 continue
             upcoming = [m for m in (runtime.next_due(), *happenings) if m is not None]
             if not upcoming or min(upcoming) > end:
@@ -204,8 +213,9 @@ def _simulate(
 def _report(root: Path, store: Store, runtime: Runtime, console: Console) -> None:
     with store.db.read() as conn:
         counts = conn.execute(
-            select(Step.flow, Step.object, Step.output, func.count())  # type: ignore[call-overload]
-            .group_by(Step.flow, Step.object, Step.output)
+            select(Step.flow, Step.object, Step.output, func.count()).group_by(  # type: ignore[call-overload]
+                Step.flow, Step.object, Step.output
+            )
         ).all()
         waiting = conn.execute(
             select(Journey.flow, Journey.object, func.count())  # type: ignore[call-overload]
@@ -229,6 +239,7 @@ def _report(root: Path, store: Store, runtime: Runtime, console: Console) -> Non
     exports = sorted((root / "crm" / "exports").glob("*.csv")) if (root / "crm").exists() else []
     console.print(f"mails written to {root / 'outbox'}: {len(mails):,}")
     console.print(f"export files in {root / 'crm' / 'exports'}: {len(exports)}")
-    console.print(f"calls to the CRM's HTTP endpoint: {len(_Crm.calls)} "
-                  f"({sum(_Crm.calls):,} customers)")
+    console.print(
+        f"calls to the CRM's HTTP endpoint: {len(_Crm.calls)} ({sum(_Crm.calls):,} customers)"
+    )
     console.print(f"\nExplore: cd {root} && sluis explain C00001 && sluis tui")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +27,7 @@ from engine.replay import Replay, parse_time
 from engine.runtime import Runtime
 from engine.store import Store
 from engine.store.customers import iter_customers
+from engine.worker import Worker
 
 
 def _runtime(project: Project, *, strict: bool = True) -> Runtime:
@@ -47,24 +47,13 @@ def run(
     """Run the scheduler and the executor in one process (the embedded default)."""
     proj = open_project(project)
     runtime = _runtime(proj, strict=False)
-    started = runtime.started_flows()
-    if not started:
+    if not runtime.started_flows():
         err_console.print("no flow is started; start one with 'sluis start FLOW'")
-    try:
-        while True:
-            runtime.fire_due()
-            ran = runtime.run_until_idle()
-            if once:
-                console.print(f"ran {ran} batch(es)")
-                return
-            # webhooks and other workers add work at any time: look again within a second
-            nxt = runtime.next_due()
-            wait = 1.0
-            if nxt is not None:
-                wait = min(wait, max(0.05, (nxt - runtime.clock.now()).total_seconds()))
-            time.sleep(wait)
-    except KeyboardInterrupt:
-        err_console.print("stopped")
+    worker = Worker(runtime.store, runtime.flows.values(), effects=runtime.effects)
+    if not once:
+        worker.install_signals()
+    ran = worker.run(once=once)
+    console.print(f"ran {ran} batch(es)")
 
 
 def start(

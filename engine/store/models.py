@@ -204,6 +204,16 @@ class SendLog(SQLModel, table=True):
     at: datetime = _time(nullable=False)
 
 
+class Lock(SQLModel, table=True):
+    """A named lease (the scheduler's on SQLite; PostgreSQL uses an advisory lock)."""
+
+    __tablename__ = "locks"
+
+    name: str = Field(primary_key=True)
+    owner: str
+    until: datetime = _time(nullable=False)
+
+
 class Worker(SQLModel, table=True):
     __tablename__ = "workers"
 
