@@ -107,6 +107,7 @@ class Worker:
         clock: Clock | None = None,
         concurrency: int = 1,
         idle: float = 1.0,
+        batch_size: int | None = None,
     ) -> None:
         self.store = store
         self.flows = list(flows)
@@ -114,13 +115,17 @@ class Worker:
         self.clock = clock or SystemClock()
         self.concurrency = max(1, concurrency)
         self.idle = idle
+        self.batch_size = batch_size
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stopping = threading.Event()
         self.batches = 0
         self._lock = threading.Lock()
 
     def runtime(self, index: int) -> Runtime:
-        return Runtime(self.store, self.flows, self.clock, self.effects, owner=f"{self.id}/{index}")
+        return Runtime(
+            self.store, self.flows, self.clock, self.effects,
+            owner=f"{self.id}/{index}", batch_size=self.batch_size,
+        )
 
     def stop(self, *_: Any) -> None:
         """Finish the batches in hand, then leave (SIGTERM, SIGINT)."""

@@ -159,3 +159,10 @@ def replay_on(
     yield play
     for session in sessions:
         session.close()
+
+
+@pytest.fixture
+def clean_postgres_url(postgres_url: str) -> str:
+    """The session's PostgreSQL database, emptied for this test."""
+    _clean_postgres(postgres_url)
+    return postgres_url
