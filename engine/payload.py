@@ -7,7 +7,7 @@ is (``PayloadProblem.loc``), so a caller can answer with all of them and store n
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,12 +79,15 @@ def _dotted(loc: Loc) -> str:
 
 
 def split_path(path: str) -> Loc:
-    """``"order.lines.0.sku"`` -> ``("order", "lines", 0, "sku")``."""
+    """``"order.lines.0.sku"`` -> ``("order", "lines", 0, "sku")``; ``"."`` (or nothing) is
+    the payload itself."""
+    if path in ("", "."):
+        return ()
     return tuple(int(p) if p.isdigit() else p for p in path.split("."))
 
 
 def lookup(value: Any, path: Loc) -> Any:
-    """The value at ``path`` inside ``value``, or ``MISSING`` when a step is absent."""
+    """The value at ``path`` inside ``value``, or ``_MISSING`` when a step is absent."""
     for part in path:
         if isinstance(part, int) and isinstance(value, list) and -len(value) <= part < len(value):
             value = value[part]
@@ -122,21 +125,54 @@ def _kind_of(message: str) -> str:
     return "unknown_field" if message.startswith("unknown") else "wrong_type"
 
 
+def _typed(
+    found: Sequence[tuple[Loc, str, Any]], convert: Callable[[dict[str, Any]], dict[str, Any]]
+) -> tuple[dict[str, Any], set[str], list[PayloadProblem]]:
+    """Type each (loc, field, value) on its own, so every bad field is reported."""
+    typed: dict[str, Any] = {}
+    bad: set[str] = set()
+    problems = []
+    for loc, name, value in found:
+        try:
+            typed.update(convert({name: value}))
+        except InputError as exc:
+            bad.add(name)
+            problems.append(PayloadProblem(loc, str(exc), _kind_of(str(exc))))
+    return typed, bad, problems
+
+
+def type_customer(row: Mapping[str, Any], project: Project, at: Loc = ()) -> dict[str, Any]:
+    """Customer fields by name, typed; ``PayloadError`` lists every bad field at ``at``."""
+    typed, _, problems = _typed(
+        [((*at, k), k, v) for k, v in row.items()], lambda r: typed_row(r, project)
+    )
+    if problems:
+        raise PayloadError(problems)
+    return typed
+
+
+def type_record(
+    collection: str, row: Mapping[str, Any], project: Project, at: Loc = ()
+) -> dict[str, Any]:
+    """Record fields by name, typed; ``PayloadError`` lists every bad field at ``at``."""
+    typed, _, problems = _typed(
+        [((*at, k), k, v) for k, v in row.items()],
+        lambda r: typed_record(collection, r, project),
+    )
+    if problems:
+        raise PayloadError(problems)
+    return typed
+
+
 def map_payload(payload: Any, spec: PayloadMap, project: Project, at: Loc = ()) -> Mapped:
     """Map one payload; ``PayloadError`` lists every problem, each with its place in the body."""
-    problems: list[PayloadProblem] = []
     if not isinstance(payload, dict):
         raise PayloadError(
             [PayloadProblem(at, "expected a JSON object (or an array of objects)", "wrong_type")]
         )
-    customer: dict[str, Any] = {}
-    bad: set[str] = set()
-    for loc, name, value in _fields(payload, spec.map, at):
-        try:
-            customer.update(typed_row({name: value}, project))
-        except InputError as exc:
-            bad.add(name)
-            problems.append(PayloadProblem(loc, str(exc), _kind_of(str(exc))))
+    customer, bad, problems = _typed(
+        _fields(payload, spec.map, at), lambda r: typed_row(r, project)
+    )
     if customer.get(spec.key) is None and spec.key not in bad:
         loc = _path_of(spec.map, spec.key, at)
         problems.append(
@@ -196,14 +232,11 @@ def _records(
                 )
             )
             continue
-        data: dict[str, Any] = {}
-        bad: set[str] = set()
-        for field_loc, name, value in _fields(item, spec.map, loc):
-            try:
-                data.update(typed_record(spec.collection, {name: value}, project))
-            except InputError as exc:
-                bad.add(name)
-                problems.append(PayloadProblem(field_loc, str(exc), _kind_of(str(exc))))
+        data, bad, found = _typed(
+            _fields(item, spec.map, loc),
+            lambda r: typed_record(spec.collection, r, project),
+        )
+        problems.extend(found)
         if data.get(key_field) is None and key_field not in bad:
             key_loc = _path_of(spec.map, key_field, loc)
             problems.append(
