@@ -45,7 +45,7 @@ def _typed(body: CustomerCreate | CustomerUpdate, state: AppState) -> dict[str, 
         raise field_problem(
             ("body", "system_id"), "system_id is assigned by sluis; leave it out", "read_only"
         )
-    return type_customer(row, state.project, ("body",)) if row else {}
+    return type_customer(row, state.project) if row else {}
 
 
 def _load(state: AppState, system_id: int) -> dict[str, Any]:

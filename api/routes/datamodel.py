@@ -9,12 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 
 from api.deps import StateDep, api_access
-from api.errors import ERRORS, field_problem
+from api.errors import ERRORS, field_problem, from_payload
 from api.models import Message, Page, RecordCreate, RecordPublic, RecordUpdate
 from api.pagination import CursorQuery, LimitQuery, decode, page
 from api.state import AppState
 from engine.errors import InputError
-from engine.payload import type_record
+from engine.payload import PayloadError, type_record
 from engine.store.queries import existing_customers
 from engine.store.records import (
     collection_of,
@@ -67,7 +67,10 @@ def _filters(state: AppState, collection: str, given: list[str]) -> dict[str, An
                 ("query", "filter"), f"filter '{text}' must read FIELD=VALUE, e.g. status=paid"
             )
         raw[name] = value
-    return type_record(collection, raw, state.project, ("query", "filter")) if raw else {}
+    try:
+        return type_record(collection, raw, state.project, ("filter",))
+    except PayloadError as exc:
+        raise from_payload(exc, "query") from None
 
 
 @router.get("/{collection}", response_model=Page[RecordPublic])
@@ -111,7 +114,7 @@ def upsert_record(
     """Create a record, or update the one with the same key (201 new, 200 existing). Fields
     not named stay as they are."""
     _collection(state, collection)
-    data = type_record(collection, body.data, state.project, ("body", "data"))
+    data = type_record(collection, body.data, state.project, ("data",))
     try:
         record_key(collection, data, state.project)
     except InputError as exc:
@@ -148,7 +151,7 @@ def update_record(
 ) -> RecordPublic:
     """Change fields of a record (or its customer); its key cannot change."""
     _collection(state, collection)
-    data = type_record(collection, body.data, state.project, ("body", "data"))
+    data = type_record(collection, body.data, state.project, ("data",))
     key_field = collection_of(state.project, collection).key
     if key_field in data and record_key(collection, data, state.project) != key:
         raise field_problem(
