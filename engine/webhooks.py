@@ -21,7 +21,7 @@ from engine.flow import Flow
 from engine.payload import Mapped, PayloadError, PayloadMap, PayloadProblem, map_payload
 from engine.runtime import Runtime
 from engine.store.customers import upsert_customers
-from engine.store.models import FlowState, WebhookDelivery
+from engine.store.models import FlowState, Journey, WebhookDelivery
 from engine.store.records import upsert_records
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 DELIVERIES = WebhookDelivery.__table__  # type: ignore[attr-defined]
 FLOWS = FlowState.__table__  # type: ignore[attr-defined]
+JOURNEYS = Journey.__table__  # type: ignore[attr-defined]
 
 
 class FlowNotStarted(SluisError):
@@ -80,8 +81,11 @@ def map_body(spec: WebhookSpec, body: Any, project: Project) -> list[Mapped]:
 def receive(
     conn: Connection, runtime: Runtime, spec: WebhookSpec, items: Sequence[Mapped]
 ) -> list[ItemReceipt]:
-    """Store mapped payloads and enter their customers, in the caller's transaction. A
-    payload whose event id was handled before changes nothing and answers the first ids."""
+    """Store mapped payloads and enter their customers, in the caller's transaction, with a
+    few set-based statements however many payloads there are (so calls that arrive together
+    can be written together). The result is as if the payloads came one by one, in order: a
+    payload whose event id was handled before (or earlier in ``items``) changes nothing and
+    answers the ids of that first delivery."""
     started = conn.execute(select(FLOWS.c.started).where(FLOWS.c.flow == spec.flow.name)).scalar()
     if not started:
         raise FlowNotStarted(
@@ -89,45 +93,100 @@ def receive(
             f"nothing; start it with 'sluis start {spec.flow.name}' (the sender's retry "
             "then goes through)"
         )
+    earlier = _deliveries(conn, spec.endpoint, [i.event_id for i in items])
+    fresh: list[int] = []  # positions in items of the payloads to store
+    first_of: dict[str, int] = {}  # event id -> position of its first payload here
+    for position, item in enumerate(items):
+        if item.event_id is None:
+            fresh.append(position)
+        elif item.event_id not in earlier and item.event_id not in first_of:
+            first_of[item.event_id] = position
+            fresh.append(position)
+    stored = _store(conn, runtime, spec, [items[p] for p in fresh])
+    made = dict(zip(fresh, stored, strict=True))
+    receipts: list[ItemReceipt] = []
+    for position, item in enumerate(items):
+        if position in made:
+            receipts.append(made[position])
+        elif item.event_id in earlier:
+            receipts.append(ItemReceipt(item.event_id, duplicate=True, **earlier[item.event_id]))
+        else:
+            first = made[first_of[str(item.event_id)]]
+            receipts.append(
+                ItemReceipt(item.event_id, first.customer, first.records, first.journeys, True)
+            )
+    rows = [
+        {
+            "endpoint": spec.endpoint,
+            "event_id": r.event_id,
+            "result": {"customer": r.customer, "records": r.records, "journeys": r.journeys},
+            "at": runtime.clock.now(),
+        }
+        for r in stored
+        if r.event_id is not None
+    ]
+    if rows:
+        conn.execute(insert(DELIVERIES), rows)
+    return receipts
+
+
+def _deliveries(
+    conn: Connection, endpoint: str, event_ids: Sequence[str | None]
+) -> dict[str, dict[str, Any]]:
+    wanted = list(dict.fromkeys(e for e in event_ids if e is not None))
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 500):
+        query = select(DELIVERIES.c.event_id, DELIVERIES.c.result).where(
+            DELIVERIES.c.endpoint == endpoint,
+            DELIVERIES.c.event_id.in_(wanted[start : start + 500]),
+        )
+        found.update((event_id, dict(result)) for event_id, result in conn.execute(query))
+    return found
+
+
+def _store(
+    conn: Connection, runtime: Runtime, spec: WebhookSpec, items: Sequence[Mapped]
+) -> list[ItemReceipt]:
+    """Upsert the customers, then the records per collection, then enter the customers."""
+    if not items:
+        return []
     project = runtime.store.project
     now = runtime.clock.now()
-    receipts: list[ItemReceipt] = []
-    for item in items:
-        if item.event_id is not None:
-            earlier = conn.execute(
-                select(DELIVERIES.c.result).where(
-                    DELIVERIES.c.endpoint == spec.endpoint,
-                    DELIVERIES.c.event_id == item.event_id,
-                )
-            ).scalar()
-            if earlier is not None:
-                receipts.append(ItemReceipt(item.event_id, duplicate=True, **earlier))
-                continue
-        [(customer_id, _)] = upsert_customers(
-            conn, [item.customer], key=spec.payload.key, project=project, now=now
+    customers = [
+        system_id
+        for system_id, _ in upsert_customers(
+            conn, [i.customer for i in items], key=spec.payload.key, project=project, now=now
         )
-        record_ids: list[int] = []
+    ]
+    records: list[list[int]] = [[] for _ in items]
+    by_collection: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for position, item in enumerate(items):
         for collection, data in item.records:
-            [(record_id, _)] = upsert_records(
-                conn, collection, [(data, customer_id)], project=project, now=now
-            )
-            record_ids.append(record_id)
-        journeys = runtime.enter_in(
-            conn, spec.flow, spec.object_id, [Entry(customer_id, item.payload)]
+            by_collection.setdefault(collection, []).append((position, data))
+    for collection, rows in by_collection.items():
+        ids = upsert_records(
+            conn,
+            collection,
+            [(data, customers[position]) for position, data in rows],
+            project=project,
+            now=now,
         )
-        receipt = ItemReceipt(item.event_id, customer_id, record_ids, journeys)
-        if item.event_id is not None:
-            conn.execute(
-                insert(DELIVERIES).values(
-                    endpoint=spec.endpoint,
-                    event_id=item.event_id,
-                    result={
-                        "customer": customer_id,
-                        "records": record_ids,
-                        "journeys": journeys,
-                    },
-                    at=now,
-                )
-            )
-        receipts.append(receipt)
-    return receipts
+        for (position, _), (record_id, _) in zip(rows, ids, strict=True):
+            records[position].append(record_id)
+    entries = [Entry(c, i.payload) for c, i in zip(customers, items, strict=True)]
+    made = runtime.enter_in(conn, spec.flow, spec.object_id, entries)
+    journeys: list[list[int]] = [[] for _ in items]
+    if spec.flow.reentry == "always":
+        for position, journey_id in enumerate(made):
+            journeys[position].append(journey_id)
+    elif made:
+        # at most one journey per customer enters per call: it is its first payload's
+        query = select(JOURNEYS.c.customer_id, JOURNEYS.c.id).where(JOURNEYS.c.id.in_(made))
+        owner: dict[int, int] = {int(c): int(j) for c, j in conn.execute(query)}
+        for position, customer in enumerate(customers):
+            if customer in owner:
+                journeys[position].append(owner.pop(customer))
+    return [
+        ItemReceipt(item.event_id, customer, recs, js)
+        for item, customer, recs, js in zip(items, customers, records, journeys, strict=True)
+    ]
