@@ -12,10 +12,12 @@ import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import APIRouter, FastAPI
 
 from api import errors, openapi
+from api.batching import GroupWriter, write_together
 from api.endpoints import build_endpoints
 from api.middleware import AccessLog, BodyLimit
 from api.routes import customers, datamodel, events, flows, groups, health, webhooks
@@ -65,6 +67,7 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
         lifespan=lifespan,
     )
     app.state.sluis = state
+    app.state.webhook_writer = GroupWriter(partial(write_together, state))
     errors.install(app)
     app.include_router(health.router)
     app.include_router(webhooks.router)

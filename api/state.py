@@ -18,6 +18,9 @@ from engine.store import Store
 
 if TYPE_CHECKING:
     from api.endpoints import Endpoint
+    from engine.store.tokens import Access
+
+TOKEN_TTL = 1.0
 
 
 @dataclass
@@ -26,6 +29,9 @@ class AppState:
     store: Store
     runtime: Runtime
     webhooks: dict[str, Endpoint] = field(default_factory=dict)
+    # token hash -> (monotonic time it was checked, access): a checked token is trusted for
+    # TOKEN_TTL seconds, so a revocation or lapse takes effect within that time
+    tokens: dict[str, tuple[float, Access]] = field(default_factory=dict)
     _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InputError
@@ -78,6 +79,7 @@ def _dotted(loc: Loc) -> str:
     return text or "(the body)"
 
 
+@lru_cache(maxsize=4096)
 def split_path(path: str) -> Loc:
     """``"order.lines.0.sku"`` -> ``("order", "lines", 0, "sku")``; ``"."`` (or nothing) is
     the payload itself."""
@@ -128,7 +130,12 @@ def _kind_of(message: str) -> str:
 def _typed(
     found: Sequence[tuple[Loc, str, Any]], convert: Callable[[dict[str, Any]], dict[str, Any]]
 ) -> tuple[dict[str, Any], set[str], list[PayloadProblem]]:
-    """Type each (loc, field, value) on its own, so every bad field is reported."""
+    """Type the fields; when one is bad, type each (loc, field, value) on its own, so every
+    bad field is reported."""
+    try:
+        return convert({name: value for _, name, value in found}), set(), []
+    except InputError:
+        pass
     typed: dict[str, Any] = {}
     bad: set[str] = set()
     problems = []

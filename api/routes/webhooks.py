@@ -14,17 +14,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.exc import IntegrityError
 
-from api.deps import MISSING_TOKEN, authenticate, get_state
+from api.batching import GroupWriter
+from api.deps import MISSING_TOKEN, authenticate, get_state, recently_checked
 from api.endpoints import Endpoint
 from api.errors import ERRORS, field_problem
 from api.models import Message, WebhookItem, WebhookReceipt
 from api.security import token_from, verify_signature
 from api.state import AppState
 from engine.errors import AccessError
-from engine.payload import Mapped
-from engine.webhooks import ItemReceipt, map_body, receive
+from engine.webhooks import map_body
 
 router = APIRouter(tags=["webhooks"])
 EndpointPath = Annotated[str, Path(max_length=200, description="the webhook's endpoint")]
@@ -47,19 +46,6 @@ def _endpoint(state: AppState, name: str) -> Endpoint:
     return found
 
 
-def _store(state: AppState, endpoint: Endpoint, items: list[Mapped]) -> list[ItemReceipt]:
-    # on PostgreSQL two deliveries of one event can race: the loser's insert of the event id
-    # fails, and its second try answers as a redelivery
-    for attempt in (1, 2):
-        try:
-            with state.write() as conn:
-                return receive(conn, state.runtime, endpoint.spec, items)
-        except IntegrityError:
-            if attempt == 2 or endpoint.spec.payload.dedupe is None:
-                raise
-    raise AssertionError("unreachable")
-
-
 @router.post(
     "/webhooks/{endpoint}",
     response_model=WebhookReceipt,
@@ -80,7 +66,9 @@ async def receive_webhook(endpoint: EndpointPath, request: Request) -> WebhookRe
         token = token_from(request.headers.get("authorization"))
         if token is None:
             raise AccessError(MISSING_TOKEN)
-        access = await run_in_threadpool(authenticate, request, state, token)
+        access = recently_checked(request, state, token)
+        if access is None:
+            access = await run_in_threadpool(authenticate, request, state, token)
         if access.webhook not in (None, endpoint):
             raise AccessError(
                 f"token {access.token_id} is for webhook '{access.webhook}', not '{endpoint}'",
@@ -94,7 +82,8 @@ async def receive_webhook(endpoint: EndpointPath, request: Request) -> WebhookRe
     except (ValueError, UnicodeDecodeError) as exc:
         raise field_problem(("body",), f"the body is not JSON: {exc}", "json_invalid") from None
     items = map_body(found.spec, payload, state.project)
-    receipts = await run_in_threadpool(_store, state, found, items)
+    writer: GroupWriter = request.app.state.webhook_writer
+    receipts = await writer.submit(found, items)
     return WebhookReceipt(
         endpoint=endpoint,
         flow=found.spec.flow.name,
