@@ -119,21 +119,23 @@ def upsert_records(
             target["customer_id"] = customer
     new_ids: dict[str, int] = {}
     if pending:
-        params = [
-            {
-                "collection": collection,
-                "key": key,
-                "customer_id": values["customer_id"],
-                "data": values["data"],
-                "created_at": now,
-                "updated_at": now,
-            }
-            for key, values in pending.items()
-        ]
-        returned = conn.execute(
-            insert(RECORDS).returning(R.id, sort_by_parameter_order=True), params
-        ).scalars()
-        new_ids = dict(zip(pending, returned, strict=True))
+        # one executemany, then the ids by key: INSERT ... RETURNING in parameter order would
+        # go row by row on SQLite
+        conn.execute(
+            insert(RECORDS),
+            [
+                {
+                    "collection": collection,
+                    "key": key,
+                    "customer_id": values["customer_id"],
+                    "data": values["data"],
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for key, values in pending.items()
+            ],
+        )
+        new_ids = _ids(conn, collection, list(pending))
     changed = {k: v for k, v in current.items() if v != before[k]}
     if changed:
         conn.execute(
@@ -156,6 +158,16 @@ def upsert_records(
         else:
             result.append((current[key]["id"], "changed" if key in changed else "unchanged"))
     return result
+
+
+def _ids(conn: Connection, collection: str, keys: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), CHUNK):
+        query = select(R.key, R.id).where(
+            R.collection == collection, R.key.in_(keys[start : start + CHUNK])
+        )
+        found.update((key, int(record_id)) for key, record_id in conn.execute(query))
+    return found
 
 
 def get_record(conn: Connection, collection: str, key: str) -> dict[str, Any] | None:
