@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -365,3 +366,35 @@ def test_standard_webhooks_stale_timestamp(sqlite_setup: Setup) -> None:
     assert answer.status_code == 401
     assert "tolerance 300 s" in answer.json()["detail"]
     _nothing_stored(sqlite_setup)
+
+
+def test_concurrent_deliveries_of_one_event_store_it_once(setup: Setup) -> None:
+    """Two servers (threads here, each with its own transaction) get the same event at once:
+    one stores it, the other answers as a redelivery."""
+    from api.batching import Call, _one
+    from engine.webhooks import map_body
+
+    state = setup.app.state.sluis
+    endpoint = state.webhooks["orders"]
+    items = map_body(endpoint.spec, order_payload("race"), setup.project)
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def deliver() -> None:
+        barrier.wait()
+        # bypass the in-process lock, as two processes would
+        outcomes.append(_one_unlocked(state, Call(endpoint, items, None)))  # type: ignore[arg-type]
+
+    def _one_unlocked(state: object, call: Call) -> object:
+        state.write = state.store.db.write  # type: ignore[attr-defined]
+        return _one(state, call)  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(isinstance(o, list) for o in outcomes), outcomes
+    flags = sorted(o[0].duplicate for o in outcomes)  # type: ignore[index]
+    assert flags == [False, True]
+    assert _count(setup, Journey) == 1

@@ -52,3 +52,46 @@ def test_token_for_an_unknown_webhook_is_refused(make_project: Callable[..., Pro
     )
     assert result.exit_code != 0
     assert "no webhook endpoint 'nope'" in str(result.exception)
+
+
+def test_serve_answers_and_shuts_down_gracefully_on_sigterm(
+    make_project: Callable[..., Project],
+) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    project = make_project("timezone: UTC\ndatabase: sqlite:///serve.db\n", {"orders": FLOW})
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    SLUIS = (sys.executable, "-c", "from engine.cli import main; main()")
+    server = subprocess.Popen(
+        [*SLUIS, "serve", "--port", str(port), "--project", str(project.root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert server.poll() is None, "sluis serve exited"
+                assert time.monotonic() < deadline, "sluis serve did not come up"
+                time.sleep(0.1)
+        assert answer.json() == {"status": "ok", "database": "ok"}
+        server.send_signal(signal.SIGTERM)
+        # uvicorn finishes the requests in flight and the lifespan, then re-raises the signal
+        _, log = server.communicate(timeout=30)
+        assert server.returncode in (0, -signal.SIGTERM)
+        assert b'"path":"/healthz"' in log  # one JSON access log line per request
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
