@@ -38,10 +38,11 @@ BODY = {
 
 def _endpoint(state: AppState, name: str) -> Endpoint:
     found = state.webhooks.get(name)
-    if found is None:
-        known = ", ".join(sorted(state.webhooks)) or "none"
+    if found is None:  # the names of the others are not told to callers not yet known
         raise HTTPException(
-            404, f"no webhook endpoint '{name}' in the flows of this server; endpoints: {known}"
+            404,
+            f"no webhook endpoint '{name}' in the started or stopped flows of this server; "
+            "check the URL against the endpoint of the flow's webhook object",
         )
     return found
 

@@ -182,7 +182,8 @@ def test_stopped_flow_answers_409_and_stores_nothing(setup: Setup) -> None:
 def test_unknown_endpoint(setup: Setup) -> None:
     answer = setup.api.post("/webhooks/nope", json={})
     assert answer.status_code == 404
-    assert "orders" in answer.json()["detail"]
+    assert "no webhook endpoint 'nope'" in answer.json()["detail"]
+    assert "orders" not in answer.json()["detail"]
 
 
 # -- body size -----------------------------------------------------------------------------------
