@@ -1,13 +1,26 @@
 """What every route reaches through ``request.app.state.sluis``: the project, its store, and a
-runtime over its flows (to enter customers and record events)."""
+runtime over its flows (to enter customers and record events); also the webhook endpoints of
+the flows (read once, when the app is made) and the write path of the HTTP API."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection
 
 from engine.project import Project
 from engine.runtime import Runtime
 from engine.store import Store
+
+if TYPE_CHECKING:
+    from api.endpoints import Endpoint
+    from engine.store.tokens import Access
+
+TOKEN_TTL = 1.0
 
 
 @dataclass
@@ -15,3 +28,19 @@ class AppState:
     project: Project
     store: Store
     runtime: Runtime
+    webhooks: dict[str, Endpoint] = field(default_factory=dict)
+    # token hash -> (monotonic time it was checked, access): a checked token is trusted for
+    # TOKEN_TTL seconds, so a revocation or lapse takes effect within that time
+    tokens: dict[str, tuple[float, Access]] = field(default_factory=dict)
+    _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction. On SQLite the threads of this process queue for it here, in
+        order, instead of in SQLite's busy handler, which backs off by sleeping."""
+        if self.store.db.dialect != "sqlite":
+            with self.store.db.write() as conn:
+                yield conn
+            return
+        with self._write_lock, self.store.db.write() as conn:
+            yield conn

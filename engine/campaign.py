@@ -9,6 +9,7 @@ entry points) and talks to them only through this interface.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from engine.batch import Batch, Entry, Routing
-    from engine.context import RunContext, StartContext
+    from engine.context import RunContext
     from engine.flow import Flow
 
 NextSpec = str | dict[str, str] | None
@@ -64,7 +65,7 @@ class CampaignObject:
     """Base of every object type. One instance serves one object of one flow."""
 
     type: ClassVar[str]
-    Settings: ClassVar[type[ObjectSettings]]
+    Settings: ClassVar[builtins.type[ObjectSettings]]
     outputs: ClassVar[tuple[str, ...]] = ("out",)
     can_start: ClassVar[bool] = False  # may be a start object (no incoming edge needed)
     only_start: ClassVar[bool] = False  # must be a start object (never reached mid-flow)
@@ -95,7 +96,7 @@ class CampaignObject:
         (webhooks, events) or the object is not a start object."""
         return None
 
-    def entries(self, ctx: StartContext) -> Iterable[Entry]:
+    def entries(self, ctx: RunContext) -> Iterable[Entry]:
         """What enters the flow here now (start objects that fire)."""
         return ()
 

@@ -171,7 +171,7 @@ def _opens(runtime: Runtime, clock: VirtualClock, rng: random.Random) -> None:
     with runtime.store.db.read() as conn:
         mailed = conn.execute(
             select(Step.journey_id, Journey.customer_id)  # type: ignore[call-overload]
-            .join(Journey, Journey.id == Step.journey_id)  # type: ignore[arg-type]
+            .join(Journey, Journey.id == Step.journey_id)
             .where(Step.object == "welcome-mail", Step.output == "sent")
         ).all()
     events = [

@@ -12,6 +12,7 @@ paramiko, smtplib, SQLAlchemy) are translated at the boundary with ``raise ... f
     ├── LocationError       a location is malformed, unknown or escapes its folder
     ├── InputError          bad input data: a CSV, a payload, a command-line value
     ├── StoreError          the database refused or is unreachable
+    ├── AccessError         an API token or signature is missing, wrong, revoked or expired
     └── EffectError         an outside effect failed (mail, HTTP, files)
 """
 
@@ -83,6 +84,15 @@ class InputError(SluisError):
 
 class StoreError(SluisError):
     """The database could not do what was asked."""
+
+
+class AccessError(SluisError):
+    """A request's credentials were refused; ``status`` is 401 (who are you?) or 403 (not
+    for this)."""
+
+    def __init__(self, message: str, status: int = 401) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class EffectError(SluisError):

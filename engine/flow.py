@@ -6,6 +6,7 @@ the fix. The runtime consumes a validated ``Flow`` and never checks it again.
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 from collections.abc import Mapping
@@ -37,7 +38,7 @@ class FlowObject:
     id: str
     type: str
     settings: ObjectSettings
-    kind: type[CampaignObject]
+    kind: builtins.type[CampaignObject]
     outputs: tuple[str, ...]
     routes: Mapping[str, str]
 
@@ -108,7 +109,7 @@ def flow_model() -> type[BaseModel]:
     model: type[BaseModel] = create_model(
         "FlowFile",
         __base__=FlowHeader,
-        objects=(dict[str, union], Field(description="the objects of the flow by id")),  # type: ignore[valid-type]
+        objects=(dict[str, union], Field(description="the objects of the flow by id")),
     )
     return model
 
@@ -237,7 +238,7 @@ class _Checker:
                 if len(loc) >= 3 and loc[0] == "objects":
                     oid, tag = loc[1], loc[2]
                     settings = self.types[tag].Settings if tag in self.types else None
-                    known = fields_of(settings) if settings else []
+                    known: list[str] = fields_of(settings) if settings else []
                     return f"object '{oid}': ", ("objects", oid, *loc[3:]), known, 2
                 return "", loc, list(TOP_KEYS), 0
 

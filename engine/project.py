@@ -218,7 +218,7 @@ class Project:
             known = list(ProjectSettings.model_fields)
             raise FlowError(
                 problems_from(
-                    exc, doc, subject=lambda loc: ("", loc, known if len(loc) == 1 else [])
+                    exc, doc, subject=lambda loc: ("", loc, known if len(loc) == 1 else [], 0)
                 )
             ) from None
         return cls(root, settings)

@@ -30,7 +30,7 @@ def date_filter(value: Any, fmt: str = "%Y-%m-%d") -> str:
             try:
                 value = date.fromisoformat(value)
             except ValueError:
-                return value
+                return str(value)
     if isinstance(value, date):
         return value.strftime(fmt)
     return str(value)
@@ -110,7 +110,8 @@ def _parse(source: str, allowed: frozenset[str]) -> Template:
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message}", exc.lineno or 1) from None
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        attr = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+        index = getattr(node, "arg", None)
+        attr = node.attr if isinstance(node, nodes.Getattr) else getattr(index, "value", None)
         if isinstance(attr, str) and attr.startswith("_"):
             raise TemplateError(
                 f"template uses '{attr}': names starting with '_' are internal and not allowed",

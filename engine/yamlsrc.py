@@ -106,7 +106,7 @@ class _Walker:
             return self.mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
-        if node.style in ("'", '"'):
+        if getattr(node, "style", None) in ("'", '"'):
             self.doc.quoted[path] = True
         return self.loader.construct_object(node, deep=True)
 

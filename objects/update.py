@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import field_validator
+from sqlalchemy import Connection
 
 from engine.batch import Batch, Routing
 from engine.campaign import CampaignObject, ObjectSettings
@@ -58,4 +59,8 @@ class Update(CampaignObject):
             routing.leave(journey, "out", f"set {names}")
         if changes:
             project, now = ctx.project, ctx.now
-            ctx.write(lambda conn: set_fields(conn, changes, project, now) and None)
+
+            def change(conn: Connection) -> None:
+                set_fields(conn, changes, project, now)
+
+            ctx.write(change)

@@ -132,7 +132,10 @@ def _next_slot(
 ) -> datetime:
     """The first moment at or after ``moment`` that falls on an allowed day (at ``at``)."""
     local = moment.astimezone(zone)
-    slot = time(*map(int, at.split(":"))) if at else None
+    slot = None
+    if at:
+        hour, minute = (int(part) for part in at.split(":")[:2])
+        slot = time(hour, minute)
     for offset in range(8):
         day = local.date() + timedelta(days=offset)
         if days and WEEKDAYS[day.weekday()] not in days:

@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -210,7 +210,7 @@ def _play(session: Replay) -> None:
         session.run(progress)
 
 
-def _print_replay(document: dict) -> None:
+def _print_replay(document: dict[str, Any]) -> None:
     console.print(f"[bold]{document['flow']}[/bold]  {document['start']} → {document['end']}")
     table = Table("customer", "state", "path")
     counts: dict[tuple[str, str], int] = {}

@@ -42,7 +42,10 @@ class UTCDateTime(types.TypeDecorator[datetime]):
             return None
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        result: datetime = (
+            value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        )
+        return result
 
 
 def _time(**kw: Any) -> Any:
@@ -222,6 +225,46 @@ class Worker(SQLModel, table=True):
     pid: int
     started_at: datetime = _time(nullable=False)
     heartbeat_at: datetime = _time(nullable=False)
+
+
+class User(SQLModel, table=True):
+    """Who holds API tokens: a person (lapses after 60 days without activity) or a service."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    service: bool = False
+    active: bool = True
+    last_activity_at: datetime | None = _time(nullable=True)
+    created_at: datetime = _time(nullable=False)
+
+
+class Token(SQLModel, table=True):
+    """An API token: only the SHA-256 of its secret is kept. ``webhook`` limits it to one
+    webhook endpoint; without it the token reaches the REST API and every webhook."""
+
+    __tablename__ = "tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    hash: str = Field(unique=True)
+    webhook: str | None = None
+    expires_at: datetime | None = _time(nullable=True)
+    revoked_at: datetime | None = _time(nullable=True)
+    created_at: datetime = _time(nullable=False)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """A webhook call already handled, by its event id: a redelivery answers ``result`` again
+    and changes nothing."""
+
+    __tablename__ = "webhook_deliveries"
+
+    endpoint: str = Field(primary_key=True)
+    event_id: str = Field(primary_key=True)
+    result: dict[str, Any] = _json()
+    at: datetime = _time(nullable=False)
 
 
 TABLES = SQLModel.metadata

@@ -1,0 +1,82 @@
+"""The HTTP API of sluis (``sluis serve``): the webhook receiver, the REST API under
+``/api/v1``, health, and mail tracking when that part is installed.
+
+``create_app(project)`` builds one app for one project: its valid flows are read once (restart
+after changing flows), their webhook endpoints and secrets checked, and the database schema
+made. Routes reach the engine through ``request.app.state.sluis`` (``api.state.AppState``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
+from fastapi import APIRouter, FastAPI
+
+from api import errors, openapi
+from api.batching import GroupWriter, write_together
+from api.endpoints import build_endpoints
+from api.middleware import AccessLog, BodyLimit
+from api.routes import customers, datamodel, events, flows, groups, health, webhooks
+from api.state import AppState
+from engine.clock import Clock, SystemClock
+from engine.flow import load_flows
+from engine.project import Project
+from engine.runtime import Runtime
+from engine.store import Store
+
+log = logging.getLogger("sluis.api")
+API_PREFIX = "/api/v1"
+
+
+def _tracking() -> APIRouter | None:
+    """The mail tracking routes (open pixel, click redirect, unsubscribe), when present."""
+    try:
+        module = importlib.import_module("api.routes.tracking")
+    except ModuleNotFoundError as exc:
+        if exc.name != "api.routes.tracking":
+            raise
+        return None
+    router: APIRouter = module.router
+    return router
+
+
+def create_app(project: Project, store: Store | None = None, clock: Clock | None = None) -> FastAPI:
+    """The app for ``project`` (on ``store``, default: the project's database; with
+    ``clock``, default: the system clock)."""
+    valid, problems = load_flows(project)
+    for problem in problems:
+        log.warning("skipped invalid flow: %s", problem)
+    store = store or Store.open(project)
+    store.db.create_schema()
+    runtime = Runtime(store, valid, clock or SystemClock())
+    state = AppState(project, store, runtime, webhooks=build_endpoints(valid))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.db.dispose()
+
+    app = FastAPI(
+        title="sluis",
+        version="1",
+        description="Webhook receiver and REST API of a sluis project.",
+        lifespan=lifespan,
+    )
+    app.state.sluis = state
+    app.state.webhook_writer = GroupWriter(partial(write_together, state))
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(webhooks.router)
+    for module in (customers, datamodel, groups, flows, events):
+        app.include_router(module.router, prefix=API_PREFIX)
+    tracking = _tracking()
+    if tracking is not None:
+        app.include_router(tracking)
+    app.add_middleware(BodyLimit, limit=project.settings.api.max_body_bytes)
+    app.add_middleware(AccessLog)
+    openapi.install(app, project)
+    return app

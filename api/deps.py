@@ -1,0 +1,73 @@
+"""Dependencies of the routes, as ``Annotated`` types: the app state, and the access of a
+general API token (``AccessDep``), which also records the user's activity."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.security import token_from
+from api.state import TOKEN_TTL, AppState
+from engine.errors import AccessError
+from engine.store.tokens import Access, check_token, token_hash, touch_user
+
+MISSING_TOKEN = (
+    "missing token: send 'Authorization: Bearer TOKEN'; an operator makes one with "
+    "'sluis token create --user NAME'"
+)
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.sluis
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def recently_checked(request: Request, state: AppState, token: str) -> Access | None:
+    """The access of a token checked less than ``TOKEN_TTL`` seconds ago, else None."""
+    seen = state.tokens.get(token_hash(token))
+    if seen is None or time.monotonic() - seen[0] > TOKEN_TTL:
+        return None
+    request.state.user = seen[1].user
+    return seen[1]
+
+
+def authenticate(request: Request, state: AppState, token: str) -> Access:
+    """Check a token (or trust one checked a moment ago), record its user's activity (at
+    most once a minute), and name the user in the access log."""
+    access = recently_checked(request, state, token)
+    if access is not None:
+        return access
+    now = state.runtime.clock.now()
+    with state.store.db.read() as conn:
+        access = check_token(conn, token, now)
+    if access.stale:
+        with state.write() as conn:
+            touch_user(conn, access.user_id, now)
+    if len(state.tokens) > 10_000:
+        state.tokens.clear()
+    state.tokens[token_hash(token)] = (time.monotonic(), access)
+    request.state.user = access.user
+    return access
+
+
+def api_access(request: Request, state: StateDep) -> Access:
+    """A general token: webhook tokens reach only their webhook."""
+    token = token_from(request.headers.get("authorization"))
+    if token is None:
+        raise AccessError(MISSING_TOKEN)
+    access = authenticate(request, state, token)
+    if access.webhook is not None:
+        raise AccessError(
+            f"token {access.token_id} is for webhook '{access.webhook}' only; the REST API "
+            "needs a general token ('sluis token create --user NAME' without --webhook)",
+            status=403,
+        )
+    return access
+
+
+AccessDep = Annotated[Access, Depends(api_access)]

@@ -1,0 +1,49 @@
+"""The OpenAPI document of one app: FastAPI's, with the project's profile fields written into
+the customer models (their types come from sluis.yaml, so they differ per project)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from engine.project import Project
+
+_INPUT: dict[str, dict[str, Any]] = {
+    "str": {"type": "string"},
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+    "decimal": {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}]},
+    "bool": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+    "datetime": {"type": "string", "format": "date-time"},
+}
+_OUTPUT = {**_INPUT, "decimal": {"type": "string"}}
+CUSTOMER_MODELS = {"CustomerCreate": _INPUT, "CustomerUpdate": _INPUT, "CustomerPublic": _OUTPUT}
+
+
+def install(app: FastAPI, project: Project) -> None:
+    """Make ``app.openapi()`` describe the project's profile fields (built once, cached)."""
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            models = schema.get("components", {}).get("schemas", {})
+            for name, types in CUSTOMER_MODELS.items():
+                model = models.get(name)
+                if model is None:
+                    continue
+                properties = model.setdefault("properties", {})
+                for field, kind in project.settings.profile.items():
+                    properties[field] = {"anyOf": [types[kind], {"type": "null"}], "title": field}
+                model["additionalProperties"] = False
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]

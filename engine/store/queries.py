@@ -1,0 +1,153 @@
+"""Read queries for lists and counts (the REST API, the TUI): keyset pages of customers,
+events and group members, groups with their sizes, and live counts per object of a flow.
+Pages read after a place in their order, so deep pages stay fast."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select
+
+from engine.store.models import Customer, Event, FlowState, Group, Journey, Membership, Step
+
+CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+EVENTS = Event.__table__  # type: ignore[attr-defined]
+GROUPS = Group.__table__  # type: ignore[attr-defined]
+MEMBERS = Membership.__table__  # type: ignore[attr-defined]
+JOURNEYS = Journey.__table__  # type: ignore[attr-defined]
+STEPS = Step.__table__  # type: ignore[attr-defined]
+FLOWS = FlowState.__table__  # type: ignore[attr-defined]
+CHUNK = 500
+
+
+def customer_ids(
+    conn: Connection,
+    *,
+    after: int = 0,
+    limit: int = 100,
+    email: str | None = None,
+    external_id: str | None = None,
+) -> list[int]:
+    """system_ids in order after ``after``, of customers with that e-mail address (any case)
+    and/or external_id."""
+    c = CUSTOMERS.c
+    query = select(c.system_id).where(c.system_id > after)
+    if email is not None:
+        query = query.where(func.lower(c.email) == email.strip().lower())
+    if external_id is not None:
+        query = query.where(c.external_id == external_id)
+    return [int(i) for i in conn.execute(query.order_by(c.system_id).limit(limit)).scalars()]
+
+
+def existing_customers(conn: Connection, ids: Sequence[int]) -> set[int]:
+    """Those of ``ids`` that are customers."""
+    found: set[int] = set()
+    wanted = list(dict.fromkeys(ids))
+    for start in range(0, len(wanted), CHUNK):
+        part = wanted[start : start + CHUNK]
+        found.update(
+            conn.execute(
+                select(CUSTOMERS.c.system_id).where(CUSTOMERS.c.system_id.in_(part))
+            ).scalars()
+        )
+    return found
+
+
+def events(
+    conn: Connection,
+    *,
+    after: tuple[datetime, int] | None = None,
+    limit: int = 100,
+    kinds: Sequence[str] = (),
+    customer_id: int | None = None,
+    flow: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Events in order of time, then id, after the place ``after``; ``since`` inclusive,
+    ``until`` exclusive."""
+    e = EVENTS.c
+    query = select(EVENTS)
+    if after is not None:
+        at, last = after
+        query = query.where(or_(e.at > at, and_(e.at == at, e.id > last)))
+    if kinds:
+        query = query.where(e.kind.in_(list(kinds)))
+    if customer_id is not None:
+        query = query.where(e.customer_id == customer_id)
+    if flow is not None:
+        query = query.where(e.flow == flow)
+    if since is not None:
+        query = query.where(e.at >= since)
+    if until is not None:
+        query = query.where(e.at < until)
+    rows = conn.execute(query.order_by(e.at, e.id).limit(limit))
+    return [dict(row._mapping) for row in rows]
+
+
+def groups(conn: Connection) -> list[dict[str, Any]]:
+    """Every group by name, with its member count."""
+    size = (
+        select(func.count())
+        .select_from(MEMBERS)
+        .where(MEMBERS.c.group_id == GROUPS.c.id)
+        .scalar_subquery()
+    )
+    query = select(GROUPS.c.name, GROUPS.c.created_at, size.label("members"))
+    return [dict(row._mapping) for row in conn.execute(query.order_by(GROUPS.c.name))]
+
+
+def group_id(conn: Connection, name: str) -> int | None:
+    found = conn.execute(select(GROUPS.c.id).where(GROUPS.c.name == name)).scalar()
+    return None if found is None else int(found)
+
+
+def group_members(conn: Connection, gid: int, *, after: int = 0, limit: int = 100) -> list[int]:
+    """system_ids of a group's members, in order after ``after``."""
+    m = MEMBERS.c
+    query = (
+        select(m.customer_id)
+        .where(m.group_id == gid, m.customer_id > after)
+        .order_by(m.customer_id)
+        .limit(limit)
+    )
+    return [int(i) for i in conn.execute(query).scalars()]
+
+
+def started_flows(conn: Connection) -> set[str]:
+    return set(conn.execute(select(FLOWS.c.flow).where(FLOWS.c.started.is_(True))).scalars())
+
+
+@dataclass(frozen=True)
+class FlowCounts:
+    """Live counts of a flow per object: journeys waiting there, failed there, and steps out
+    of it per output."""
+
+    waiting: dict[str, int]
+    failed: dict[str, int]
+    outputs: dict[str, dict[str, int]]
+
+
+def flow_counts(conn: Connection, flow: str) -> FlowCounts:
+    j, s = JOURNEYS.c, STEPS.c
+    by_state = conn.execute(
+        select(j.object, j.state, func.count())
+        .where(j.flow == flow, j.state.in_(["active", "failed"]))
+        .group_by(j.object, j.state)
+    )
+    waiting: dict[str, int] = {}
+    failed: dict[str, int] = {}
+    for obj, state, count in by_state:
+        (waiting if state == "active" else failed)[obj] = int(count)
+    outputs: dict[str, dict[str, int]] = {}
+    steps = conn.execute(
+        select(s.object, s.output, func.count())
+        .where(s.flow == flow, s.output.is_not(None))
+        .group_by(s.object, s.output)
+    )
+    for obj, output, count in steps:
+        outputs.setdefault(obj, {})[output] = int(count)
+    return FlowCounts(waiting, failed, outputs)

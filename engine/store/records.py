@@ -1,0 +1,226 @@
+"""Datamodel records in the store: typed by their collection in ``sluis.yaml``, keyed by the
+collection's key field, optionally linked to a customer.
+
+Every path that writes records (webhooks, the REST API, imports into a collection) goes through
+these functions, so typing is the same everywhere. Records keep their data in the JSON form of
+``engine.fields.to_json`` (dates as ISO text, decimals as text). Functions take an open
+connection: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from engine.errors import InputError
+from engine.fields import convert, to_json
+from engine.store.models import Record
+from engine.validation import did_you_mean
+
+if TYPE_CHECKING:
+    from engine.project import Collection, Project
+
+RECORDS = Record.__table__  # type: ignore[attr-defined]
+R = RECORDS.c
+CHUNK = 500
+
+
+def collection_of(project: Project, name: str) -> Collection:
+    """The collection ``name`` of the project's datamodel; ``InputError`` names the ones that
+    exist."""
+    found = project.settings.datamodel.get(name)
+    if found is None:
+        known = list(project.settings.datamodel)
+        hint = did_you_mean(name, known) or (
+            f"; collections: {', '.join(known)}"
+            if known
+            else "; add it under datamodel in sluis.yaml"
+        )
+        raise InputError(f"no collection '{name}' in the datamodel{hint}")
+    return found
+
+
+def typed_record(collection: str, row: Mapping[str, Any], project: Project) -> dict[str, Any]:
+    """Convert one row of record fields to their Python types; ``InputError`` names the field,
+    the value and the fix."""
+    fields = collection_of(project, collection).fields
+    result: dict[str, Any] = {}
+    for name, value in row.items():
+        kind = fields.get(name)
+        if kind is None:
+            hint = did_you_mean(name, list(fields))
+            raise InputError(
+                f"unknown field '{name}' of collection '{collection}'{hint}"
+                + ("" if hint else f"; its fields: {', '.join(fields)}")
+            )
+        try:
+            result[name] = convert(value, kind)
+        except ValueError as exc:
+            raise InputError(f"field '{name}': {exc}") from None
+    return result
+
+
+def record_key(collection: str, data: Mapping[str, Any], project: Project) -> str:
+    """The key of a typed record, as text; ``InputError`` when the key field is empty."""
+    key_field = collection_of(project, collection).key
+    value = data.get(key_field)
+    if value is None:
+        raise InputError(f"missing key: field '{key_field}' of collection '{collection}' is empty")
+    return str(to_json(value))
+
+
+def _public(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "collection": row.collection,
+        "key": row.key,
+        "customer_id": row.customer_id,
+        "data": dict(row.data or {}),
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def upsert_records(
+    conn: Connection,
+    collection: str,
+    rows: Sequence[tuple[Mapping[str, Any], int | None]],
+    *,
+    project: Project,
+    now: datetime,
+) -> list[tuple[int, str]]:
+    """Insert or update typed records (data, customer_id) matched on the collection's key;
+    return (record id, status) per row in order, status being new, changed or unchanged.
+    Fields a row does not name stay as they are; a ``None`` customer keeps the current link.
+    Rows with the same key within one call apply in order."""
+    keyed = [(record_key(collection, data, project), data, customer) for data, customer in rows]
+    current: dict[str, dict[str, Any]] = {}
+    keys = list(dict.fromkeys(k for k, _, _ in keyed))
+    for start in range(0, len(keys), CHUNK):
+        query = select(R.id, R.key, R.customer_id, R.data).where(
+            R.collection == collection, R.key.in_(keys[start : start + CHUNK])
+        )
+        for row in conn.execute(query):
+            current[row.key] = {
+                "id": row.id,
+                "customer_id": row.customer_id,
+                "data": dict(row.data or {}),
+            }
+    before = {k: dict(v, data=dict(v["data"])) for k, v in current.items()}
+    pending: dict[str, dict[str, Any]] = {}
+    for key, data, customer in keyed:
+        target = current.get(key) or pending.setdefault(key, {"customer_id": None, "data": {}})
+        target["data"].update({name: to_json(value) for name, value in data.items()})
+        if customer is not None:
+            target["customer_id"] = customer
+    new_ids: dict[str, int] = {}
+    if pending:
+        # one executemany, then the ids by key: INSERT ... RETURNING in parameter order would
+        # go row by row on SQLite
+        conn.execute(
+            insert(RECORDS),
+            [
+                {
+                    "collection": collection,
+                    "key": key,
+                    "customer_id": values["customer_id"],
+                    "data": values["data"],
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for key, values in pending.items()
+            ],
+        )
+        new_ids = _ids(conn, collection, list(pending))
+    changed = {k: v for k, v in current.items() if v != before[k]}
+    if changed:
+        conn.execute(
+            update(RECORDS)
+            .where(R.id == bindparam("r_id"))
+            .values(
+                customer_id=bindparam("r_customer"),
+                data=bindparam("r_data"),
+                updated_at=now,
+            ),
+            [
+                {"r_id": v["id"], "r_customer": v["customer_id"], "r_data": v["data"]}
+                for v in changed.values()
+            ],
+        )
+    result = []
+    for key, _, _ in keyed:
+        if key in new_ids:
+            result.append((new_ids[key], "new"))
+        else:
+            result.append((current[key]["id"], "changed" if key in changed else "unchanged"))
+    return result
+
+
+def _ids(conn: Connection, collection: str, keys: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), CHUNK):
+        query = select(R.key, R.id).where(
+            R.collection == collection, R.key.in_(keys[start : start + CHUNK])
+        )
+        found.update((key, int(record_id)) for key, record_id in conn.execute(query))
+    return found
+
+
+def get_record(conn: Connection, collection: str, key: str) -> dict[str, Any] | None:
+    """One record by its key, with its data in JSON form; None when there is none."""
+    row = conn.execute(select(RECORDS).where(R.collection == collection, R.key == key)).first()
+    return None if row is None else _public(row)
+
+
+def get_records(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Records by id, in id order."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(ids), CHUNK):
+        query = select(RECORDS).where(R.id.in_(ids[start : start + CHUNK]))
+        found.extend(_public(row) for row in conn.execute(query))
+    return sorted(found, key=lambda r: int(r["id"]))
+
+
+def delete_record(conn: Connection, collection: str, key: str) -> bool:
+    """Delete one record; False when there was none."""
+    result = conn.execute(delete(RECORDS).where(R.collection == collection, R.key == key))
+    return bool(result.rowcount)
+
+
+def _field_test(name: str, kind: str, value: Any) -> ColumnElement[bool]:
+    element = R.data[name]
+    if value is None:
+        return element.as_string().is_(None)  # type: ignore[no-any-return]
+    if kind == "int":
+        return element.as_integer() == value  # type: ignore[no-any-return]
+    if kind == "float":
+        return element.as_float() == value  # type: ignore[no-any-return]
+    if kind == "bool":
+        return element.as_boolean() == value  # type: ignore[no-any-return]
+    return element.as_string() == str(to_json(value))  # type: ignore[no-any-return]
+
+
+def list_records(
+    conn: Connection,
+    collection: str,
+    *,
+    project: Project,
+    customer_id: int | None = None,
+    where: Mapping[str, Any] | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Records of a collection in id order after ``after_id``: of one customer, and/or whose
+    fields equal the typed values of ``where``."""
+    fields = collection_of(project, collection).fields
+    query = select(RECORDS).where(R.collection == collection, R.id > after_id)
+    if customer_id is not None:
+        query = query.where(R.customer_id == customer_id)
+    for name, value in (where or {}).items():
+        query = query.where(_field_test(name, fields[name], value))
+    rows = conn.execute(query.order_by(R.id).limit(limit))
+    return [_public(row) for row in rows]
