@@ -8,10 +8,12 @@ runs in production (system clock, real effects) and in replay (virtual clock, ca
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from engine.store.customers import load_customers
 from engine.store.models import FlowState, TriggerState
 
 log = logging.getLogger("sluis.runtime")
+STARTED_TTL = 1.0  # seconds a runtime trusts its list of started flows
 FLOWS = FlowState.__table__  # type: ignore[attr-defined]
 TRIGGERS = TriggerState.__table__  # type: ignore[attr-defined]
 
@@ -87,6 +90,7 @@ class Runtime:
         self.batch_size = batch_size or store.project.settings.batch_size
         self.lease = lease
         self.on_batch: list[Callable[[BatchReport], None]] = []
+        self._started: tuple[float, list[str]] | None = None
         self._claims_all = {
             flow.name: {oid for oid, spec in flow.objects.items() if spec.kind.claims_all}
             for flow in self.flows.values()
@@ -101,9 +105,16 @@ class Runtime:
             raise SluisError(f"no valid flow '{name}' in this project") from None
 
     def started_flows(self) -> list[str]:
+        """The flows that run now. Read at most once a second: another process's start or
+        stop shows within a second, and a busy worker saves a query per batch."""
+        moment = time.monotonic()
+        if self._started is not None and moment - self._started[0] < STARTED_TTL:
+            return self._started[1]
         with self.store.db.read() as conn:
             names = conn.execute(select(FLOWS.c.flow).where(FLOWS.c.started.is_(True))).scalars()
-            return [n for n in names if n in self.flows]
+            started = [n for n in names if n in self.flows]
+        self._started = (moment, started)
+        return started
 
     def start(self, name: str, *, fire: bool = True) -> None:
         """Start a flow: its schedules, triggers and webhooks act from now on. Start objects
@@ -135,6 +146,7 @@ class Runtime:
             self._set_started(conn, name, False, self.clock.now())
 
     def _set_started(self, conn: Connection, name: str, started: bool, now: datetime) -> None:
+        self._started = None
         done = conn.execute(
             update(FLOWS).where(FLOWS.c.flow == name).values(started=started, changed_at=now)
         ).rowcount
@@ -304,8 +316,14 @@ class Runtime:
             )
         if claimed is None:
             return None
-        with _Heartbeat(self, claimed.claim_id):
-            return self._run_claimed(claimed, now)
+        try:
+            with _Heartbeat(self, claimed.claim_id):
+                return self._run_claimed(claimed, now)
+        except BaseException:
+            # hand the batch back at once rather than when its lease runs out
+            with contextlib.suppress(Exception), self.store.db.write() as conn:
+                sql.release_claim(conn, claimed.claim_id)
+            raise
 
     def _run_claimed(self, claimed: sql.ClaimedBatch, now: datetime) -> BatchReport:
         flow = self.flows[claimed.flow]

@@ -123,8 +123,12 @@ class Worker:
 
     def runtime(self, index: int) -> Runtime:
         return Runtime(
-            self.store, self.flows, self.clock, self.effects,
-            owner=f"{self.id}/{index}", batch_size=self.batch_size,
+            self.store,
+            self.flows,
+            self.clock,
+            self.effects,
+            owner=f"{self.id}/{index}",
+            batch_size=self.batch_size,
         )
 
     def stop(self, *_: Any) -> None:
@@ -165,7 +169,12 @@ class Worker:
         while not self.stopping.is_set():
             if scheduler is not None and scheduler.acquire():
                 runtime.fire_due()
-            report = runtime.run_batch()
+            try:
+                report = runtime.run_batch()
+            except Exception:  # the batch went back; a database hiccup must not end the loop
+                log.exception("a batch failed; it was handed back and runs again")
+                self.stopping.wait(self.idle)
+                continue
             if report is not None:
                 with self._lock:
                     self.batches += 1

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select
 from engine.errors import InputError
 from engine.fields import convert, to_json
 from engine.store.models import Customer, Group, Membership
-from engine.store.raw import fetch, json_value, marks, time_value
+from engine.store.raw import fetch, insert_ignore, json_value, marks, time_value
 from engine.validation import did_you_mean
 
 if TYPE_CHECKING:
@@ -347,11 +347,12 @@ def group_ids(conn: Connection, names: Iterable[str], now: datetime) -> dict[str
             select(GROUPS.c.id, GROUPS.c.name).where(GROUPS.c.name.in_(wanted))
         )
     }
-    for name in wanted:
-        if name not in found:
-            found[name] = conn.execute(
-                insert(GROUPS).values(name=name, created_at=now).returning(GROUPS.c.id)
-            ).scalar_one()
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        # another writer may create the same group at the same moment: let either win
+        insert_ignore(conn, GROUPS, [{"name": n, "created_at": now} for n in missing])
+        query = select(GROUPS.c.id, GROUPS.c.name).where(GROUPS.c.name.in_(missing))
+        found.update({name: gid for gid, name in conn.execute(query)})
     return found
 
 
@@ -361,24 +362,10 @@ def add_to_groups(
     """Make the customers members of the groups (creating groups as needed); returns how many
     memberships were added."""
     added = 0
-    for name, gid in group_ids(conn, names, now).items():
-        del name
+    for gid in group_ids(conn, names, now).values():
         for part in _chunks(list(dict.fromkeys(customer_ids))):
-            present = set(
-                conn.execute(
-                    select(MEMBERS.c.customer_id).where(
-                        and_(MEMBERS.c.group_id == gid, MEMBERS.c.customer_id.in_(part))
-                    )
-                ).scalars()
-            )
-            rows = [
-                {"group_id": gid, "customer_id": cid, "added_at": now}
-                for cid in part
-                if cid not in present
-            ]
-            if rows:
-                conn.execute(insert(MEMBERS), rows)
-                added += len(rows)
+            rows = [{"group_id": gid, "customer_id": cid, "added_at": now} for cid in part]
+            added += insert_ignore(conn, MEMBERS, rows)
     return added
 
 

@@ -56,7 +56,8 @@ class Database:
             if url.startswith("sqlite"):
                 self.engine = _sqlite_engine(url)
             else:
-                self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+                # no pre-ping: it costs a round trip per transaction; recycle instead
+                self.engine = create_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
         except (ArgumentError, SQLAlchemyError, ImportError) as exc:
             raise StoreError(f"cannot use database '{_safe(url)}': {exc}") from exc
         self.dialect = self.engine.dialect.name

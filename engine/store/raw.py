@@ -51,3 +51,16 @@ def time_value(value: Any) -> datetime | None:
         value = datetime.fromisoformat(value)
     result: datetime = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return result
+
+
+def insert_ignore(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert rows, skipping those that would break a unique constraint (a concurrent writer
+    got there first); returns how many were inserted."""
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    result = conn.execute(dialect_insert(table).on_conflict_do_nothing(), list(rows))
+    return max(0, result.rowcount)
