@@ -364,8 +364,20 @@ def add_to_groups(
     added = 0
     for gid in group_ids(conn, names, now).values():
         for part in _chunks(list(dict.fromkeys(customer_ids))):
-            rows = [{"group_id": gid, "customer_id": cid, "added_at": now} for cid in part]
-            added += insert_ignore(conn, MEMBERS, rows)
+            present = set(
+                conn.execute(
+                    select(MEMBERS.c.customer_id).where(
+                        and_(MEMBERS.c.group_id == gid, MEMBERS.c.customer_id.in_(part))
+                    )
+                ).scalars()
+            )
+            rows = [
+                {"group_id": gid, "customer_id": cid, "added_at": now}
+                for cid in part
+                if cid not in present
+            ]
+            insert_ignore(conn, MEMBERS, rows)  # a concurrent writer may add the same ones
+            added += len(rows)
     return added
 
 

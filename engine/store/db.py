@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from engine.errors import StoreError
+from engine.store.migrate import check, current, stamp
 from engine.store.models import TABLES
 
 BUSY_TIMEOUT_MS = 30_000
@@ -67,7 +68,14 @@ class Database:
         if self._created:
             return
         try:
-            TABLES.create_all(self.engine)
+            with self.engine.begin() as conn:
+                if self.dialect == "postgresql":  # two processes starting at once: one creates
+                    conn.execute(text("SELECT pg_advisory_xact_lock(5175150)"))
+                if current(conn) is None:
+                    TABLES.create_all(conn)
+                    stamp(conn)
+                else:
+                    check(conn)
         except OperationalError as exc:
             raise StoreError(
                 f"cannot open database '{_safe(self.url)}': {exc.orig}; check the database "

@@ -53,14 +53,12 @@ def time_value(value: Any) -> datetime | None:
     return result
 
 
-def insert_ignore(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> int:
+def insert_ignore(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows, skipping those that would break a unique constraint (a concurrent writer
-    got there first); returns how many were inserted."""
+    got there first)."""
     if not rows:
-        return 0
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    result = conn.execute(dialect_insert(table).on_conflict_do_nothing(), list(rows))
-    return max(0, result.rowcount)
+        return
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(table).on_conflict_do_nothing(), list(rows))
