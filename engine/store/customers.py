@@ -12,12 +12,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from engine.errors import InputError
 from engine.fields import convert, to_json
-from engine.store.models import Customer, Group, Membership
-from engine.store.raw import fetch, insert_ignore, json_value, marks, time_value
+from engine.store.models import Customer, Group, Membership, UTCDateTime
+from engine.store.raw import (
+    allocate_ids,
+    execute_many,
+    fetch,
+    insert_ignore,
+    json_text,
+    json_value,
+    marks,
+    time_value,
+)
 from engine.validation import did_you_mean
 
 if TYPE_CHECKING:
@@ -39,6 +48,7 @@ WRITABLE_BUILTINS: dict[str, str] = {
 KEYS = ("external_id", "email", "system_id")
 BOUNCED = ("none", "soft", "hard")
 CHUNK = 500  # parameters per IN (...) query, well under every database's limit
+UTC_TIME = UTCDateTime()
 
 
 def field_types(project: Project) -> dict[str, str]:
@@ -250,26 +260,27 @@ def upsert_customers(
             plan.append((False, ident))
     new_ids: dict[Any, int] = {}
     if pending_new:
-        params = [
-            {
-                "external_id": values.get("external_id"),
-                "email": values.get("email"),
-                "timezone": values.get("timezone"),
-                "unsubscribed": bool(values.get("unsubscribed") or False),
-                "bounced": values.get("bounced") or "none",
-                "soft_bounces": 0,
-                "profile": values["profile"],
-                "created_at": now,
-                "updated_at": now,
-            }
-            for values in pending_new.values()
-        ]
-        returned = (
-            conn.execute(
-                insert(CUSTOMERS).returning(C.system_id, sort_by_parameter_order=True), params
-            )
-            .scalars()
-            .all()
+        returned = allocate_ids(conn, "customers", "system_id", len(pending_new))
+        at = UTC_TIME.process_bind_param(now, conn.dialect)
+        execute_many(
+            conn,
+            "INSERT INTO customers (system_id, external_id, email, timezone, unsubscribed, "
+            "bounced, soft_bounces, profile, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            [
+                (
+                    sid,
+                    values.get("external_id"),
+                    values.get("email"),
+                    values.get("timezone"),
+                    bool(values.get("unsubscribed") or False),
+                    values.get("bounced") or "none",
+                    json_text(values["profile"]),
+                    at,
+                    at,
+                )
+                for sid, values in zip(returned, pending_new.values(), strict=True)
+            ],
         )
         new_ids = dict(zip(pending_new, returned, strict=True))
     _write_customers(conn, changed, now)

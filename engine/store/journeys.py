@@ -11,7 +11,15 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from engine.store.models import Claim, Event, Journey, Step, UTCDateTime
-from engine.store.raw import execute_many, fetch, json_value, marks, time_value
+from engine.store.raw import (
+    allocate_ids,
+    execute_many,
+    fetch,
+    json_text,
+    json_value,
+    marks,
+    time_value,
+)
 
 J = Journey.__table__  # type: ignore[attr-defined]
 JC = J.c
@@ -84,39 +92,33 @@ def enter(
     """Create journeys with their first step at the start object; return their ids."""
     if not journeys:
         return []
-    rows = [
-        {
-            "flow": flow,
-            "customer_id": j.customer_id,
-            "object": j.target or start,
-            "state": "active" if j.target else "finished",
-            "ready_at": now if j.target else None,
-            "wake_on": None,
-            "entered_at": now,
-            "arrived_at": now,
-            "via": j.via,
-            "data": dict(j.data),
-            "claim_id": None,
-            "release_id": None,
-        }
-        for j in journeys
-    ]
-    ids = list(
-        conn.execute(insert(J).returning(JC.id, sort_by_parameter_order=True), rows).scalars()
-    )
-    conn.execute(
-        insert(STEPS),
+    ids = allocate_ids(conn, "journeys", "id", len(journeys))
+    at = _time(conn, now)
+    execute_many(
+        conn,
+        "INSERT INTO journeys (id, flow, customer_id, object, state, ready_at, wake_on, "
+        "entered_at, arrived_at, via, data) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)",
         [
-            {
-                "journey_id": jid,
-                "flow": flow,
-                "object": start,
-                "at": now,
-                "output": j.output,
-                "reason": j.reason,
-            }
+            (
+                jid,
+                flow,
+                j.customer_id,
+                j.target or start,
+                "active" if j.target else "finished",
+                at if j.target else None,
+                at,
+                at,
+                j.via,
+                json_text(j.data),
+            )
             for jid, j in zip(ids, journeys, strict=True)
         ],
+    )
+    execute_many(
+        conn,
+        "INSERT INTO steps (journey_id, flow, object, at, output, reason) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(jid, flow, start, at, j.output, j.reason) for jid, j in zip(ids, journeys, strict=True)],
     )
     return ids
 

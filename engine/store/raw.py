@@ -62,3 +62,30 @@ def insert_ignore(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) 
 
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(dialect.insert(table).on_conflict_do_nothing(), list(rows))
+
+
+def json_text(value: Any) -> str:
+    """A mapping as the text a JSON column takes from the driver (PostgreSQL casts it)."""
+    return "{}" if not value else json.dumps(value, default=str)
+
+
+def allocate_ids(conn: Connection, table: str, column: str, count: int) -> list[int]:
+    """``count`` new ids for ``table``, so rows can be inserted in bulk with their ids known
+    (no row-at-a-time RETURNING). SQLite: after the largest ever given (the caller holds the
+    write lock); PostgreSQL: from the column's sequence."""
+    if count <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', '{column}')) "
+            "FROM generate_series(1, %s)",
+            (count,),
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+    top = conn.exec_driver_sql(f"SELECT max({column}) FROM {table}").scalar() or 0
+    if conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").first():
+        used = conn.exec_driver_sql(
+            "SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)
+        ).scalar()
+        top = max(top, used or 0)
+    return list(range(top + 1, top + count + 1))
