@@ -197,8 +197,15 @@ def claim(
     rows: list[ClaimedRow] = []
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
-        conn.execute(update(J).where(JC.id.in_(part)).values(claim_id=claim_id))
-        rows += _rows(conn, f"id IN ({marks(len(part))})", part)
+        rows += [
+            _row(r)
+            for r in fetch(
+                conn,
+                f"UPDATE journeys SET claim_id = ? WHERE id IN ({marks(len(part))}) "
+                f"RETURNING {_ROW_COLUMNS}",
+                [claim_id, *part],
+            )
+        ]
     rows.sort(key=lambda r: (r.arrived_at, r.customer_id, r.id))
     return ClaimedBatch(claim_id, head.flow, head.object, rows)
 
@@ -214,21 +221,19 @@ class ClaimedRow:
     release_id: int | None
 
 
-def _rows(conn: Connection, where: str, params: Sequence[Any]) -> list[ClaimedRow]:
-    statement = (
-        "SELECT id, customer_id, data, entered_at, arrived_at, via, release_id FROM journeys "
-        f"WHERE {where}"
-    )
-    return [
-        ClaimedRow(r[0], r[1], json_value(r[2]), time_value(r[3]), time_value(r[4]), r[5], r[6])  # type: ignore[arg-type]
-        for r in fetch(conn, statement, params)
-    ]
+_ROW_COLUMNS = "id, customer_id, data, entered_at, arrived_at, via, release_id"
+
+
+def _row(r: tuple[Any, ...]) -> ClaimedRow:
+    entered, arrived = time_value(r[3]), time_value(r[4])
+    assert entered is not None and arrived is not None  # NOT NULL columns
+    return ClaimedRow(r[0], r[1], json_value(r[2]), entered, arrived, r[5], r[6])
 
 
 def _claimed_rows(conn: Connection, claim_id: int) -> list[ClaimedRow]:
     """The journeys of a lapsed claim being taken over (rare, so claim_id has no index)."""
-    rows = _rows(conn, "claim_id = ?", [claim_id])
-    return sorted(rows, key=lambda r: (r.arrived_at, r.customer_id, r.id))
+    rows = fetch(conn, f"SELECT {_ROW_COLUMNS} FROM journeys WHERE claim_id = ?", [claim_id])
+    return sorted((_row(r) for r in rows), key=lambda r: (r.arrived_at, r.customer_id, r.id))
 
 
 def extend_lease(conn: Connection, claim_id: int, owner: str, until: datetime) -> bool:
