@@ -7,7 +7,7 @@ everywhere. Functions take an open connection: the caller owns the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select
 
 from engine.errors import InputError
 from engine.fields import convert, to_json
+from engine.store.bulk import insert_many
 from engine.store.models import Customer, Group, Membership
 from engine.store.raw import fetch, json_value, marks, time_value
 from engine.validation import did_you_mean
@@ -215,12 +216,11 @@ def upsert_customers(
     for number, row in enumerate(rows, 1):
         if row.get(key) is None:
             raise InputError(f"row {number} has no value for the key field '{key}'")
-    existing = find_ids(conn, key, [r[key] for r in rows])
-    if key == "email":
-        existing = {str(k).lower(): v for k, v in existing.items()}
 
     def norm(value: Any) -> Any:
         return str(value).lower() if key == "email" else value
+
+    existing, current = _current_by_key(conn, key, [r[key] for r in rows], norm)
 
     if key == "system_id":
         missing = [r[key] for r in rows if r[key] not in existing]
@@ -229,7 +229,6 @@ def upsert_customers(
                 f"no customer with system_id {missing[0]}; system_ids are assigned "
                 "by sluis, so new customers need external_id or email as key"
             )
-    current = _current(conn, list(existing.values()))
     plan: list[tuple[bool, Any]] = []  # per row: (existing customer?, system_id or new key)
     pending_new: dict[Any, dict[str, Any]] = {}
     changed: dict[int, dict[str, Any]] = {}
@@ -250,28 +249,25 @@ def upsert_customers(
             plan.append((False, ident))
     new_ids: dict[Any, int] = {}
     if pending_new:
-        params = [
-            {
-                "external_id": values.get("external_id"),
-                "email": values.get("email"),
-                "timezone": values.get("timezone"),
-                "unsubscribed": bool(values.get("unsubscribed") or False),
-                "bounced": values.get("bounced") or "none",
-                "soft_bounces": 0,
-                "profile": values["profile"],
-                "created_at": now,
-                "updated_at": now,
-            }
-            for values in pending_new.values()
-        ]
-        returned = (
-            conn.execute(
-                insert(CUSTOMERS).returning(C.system_id, sort_by_parameter_order=True), params
-            )
-            .scalars()
-            .all()
+        insert_many(
+            conn,
+            CUSTOMERS,
+            [
+                {
+                    "external_id": values.get("external_id"),
+                    "email": values.get("email"),
+                    "timezone": values.get("timezone"),
+                    "unsubscribed": bool(values.get("unsubscribed") or False),
+                    "bounced": values.get("bounced") or "none",
+                    "profile": values["profile"],
+                }
+                for values in pending_new.values()
+            ],
+            {"soft_bounces": 0, "created_at": now, "updated_at": now},
         )
-        new_ids = dict(zip(pending_new, returned, strict=True))
+        # the new rows are found by their key: no one else writes in this transaction
+        made = find_ids(conn, key, [values[key] for values in pending_new.values()])
+        new_ids = {norm(k): v for k, v in made.items()}
     _write_customers(conn, changed, now)
     return [
         (ref, "changed" if ref in changed else "unchanged") if known else (new_ids[ref], "new")
@@ -298,6 +294,45 @@ def _write_customers(
         ),
         [{"b_id": sid, **vals, "updated_at": now} for sid, vals in changed.items()],
     )
+
+
+def _current_by_key(
+    conn: Connection, key: str, values: Sequence[Any], norm: Callable[[Any], Any]
+) -> tuple[dict[Any, int], dict[int, dict[str, Any]]]:
+    """The customers whose ``key`` is one of ``values``, in one query per chunk: system_id by
+    normalised key (the lowest system_id when an email is shared), and their current values."""
+    column = getattr(C, key)
+    wanted = list(dict.fromkeys(norm(v) for v in values))
+    existing: dict[Any, int] = {}
+    found: dict[int, dict[str, Any]] = {}
+    for part in _chunks(wanted):
+        match = func.lower(column).in_(part) if key == "email" else column.in_(part)
+        query = (
+            select(
+                C.system_id,
+                C.external_id,
+                C.email,
+                C.timezone,
+                C.unsubscribed,
+                C.bounced,
+                C.profile,
+            )
+            .where(match)
+            .order_by(C.system_id)
+        )
+        at = ("system_id", "external_id", "email").index(key)
+        for row in conn.execute(query):
+            system_id, external_id, email, zone, unsubscribed, bounced, profile = row
+            existing.setdefault(norm(row[at]), system_id)
+            found[system_id] = {
+                "external_id": external_id,
+                "email": email,
+                "timezone": zone,
+                "unsubscribed": bool(unsubscribed),
+                "bounced": bounced,
+                "profile": dict(profile or {}),
+            }
+    return existing, found
 
 
 def _current(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
