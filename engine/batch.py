@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Journey:
     """One customer's passage through a flow, as an object sees it."""
 
@@ -48,7 +48,7 @@ class Batch:
         return len(self.journeys)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """A customer entering a flow at a start object, with the entry data (payload, row)."""
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.files import Files
+
 EFFECT_KINDS = ("mail", "http", "exports")
 
 
@@ -20,7 +22,7 @@ class Effects:
 
     mail: Any = None
     http: Any = None
-    files: Any = None
+    files: Files = field(default_factory=Files)  # replay's writes under a temporary folder
     captured: dict[str, list[dict[str, Any]]] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 

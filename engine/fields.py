@@ -11,6 +11,7 @@ from typing import Any, Literal
 FieldType = Literal["str", "int", "float", "decimal", "bool", "date", "datetime"]
 FIELD_TYPES: tuple[str, ...] = ("str", "int", "float", "decimal", "bool", "date", "datetime")
 
+_PLAIN = frozenset({str, int, float, bool})
 _TRUE = {"true", "yes", "1", "y", "ja", "j"}
 _FALSE = {"false", "no", "0", "n", "nee"}
 
@@ -18,6 +19,8 @@ _FALSE = {"false", "no", "0", "n", "nee"}
 def convert(value: Any, kind: str) -> Any:
     """Turn ``value`` (text, JSON or Python) into the Python value of field type ``kind``.
     Empty text and ``None`` become ``None``. Raise ``ValueError`` with a readable reason."""
+    if kind == "str" and type(value) is str:  # the common case of CSV imports, kept quick
+        return value if value.strip() else None
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
     if kind == "str":
@@ -107,6 +110,8 @@ def _to_datetime(value: Any) -> datetime:
 
 def to_json(value: Any) -> Any:
     """The JSON form of a Python field value (dates as ISO text, decimals as text)."""
+    if value is None or type(value) in _PLAIN:
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, date):

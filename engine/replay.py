@@ -24,6 +24,7 @@ from engine.customers_csv import load_customers_csv
 from engine.effects import Effects
 from engine.errors import InputError
 from engine.explain import journeys_of
+from engine.files import Files
 from engine.flow import Flow
 from engine.project import Project
 from engine.runtime import IncomingEvent, Runtime
@@ -37,7 +38,7 @@ C = Customer.__table__.c  # type: ignore[attr-defined]
 
 def replay_effects(folder: Path) -> Effects:
     """Effects for replay: mails and HTTP calls captured, files written under ``folder``."""
-    effects = Effects.capturing()
+    effects = Effects.capturing(files=Files(overlay=folder / "files"))
     effects.extras["replay_folder"] = folder
     return effects
 
@@ -151,6 +152,7 @@ class Replay:
         self.finished = False
 
     def close(self) -> None:
+        self.effects.files.close()
         self.store.db.dispose()
         self._folder.cleanup()
 

@@ -37,6 +37,7 @@ from engine.store.models import FlowState, TriggerState
 
 log = logging.getLogger("sluis.runtime")
 STARTED_TTL = 1.0  # seconds a runtime trusts its list of started flows
+ENTER_CHUNK = 10_000  # journeys made per statement when a start object fires
 FLOWS = FlowState.__table__  # type: ignore[attr-defined]
 TRIGGERS = TriggerState.__table__  # type: ignore[attr-defined]
 
@@ -201,21 +202,70 @@ class Runtime:
                 continue
             obj = flow.instance(row.object)
             ctx = self.context(flow, row.object)
-            entries = list(obj.entries(ctx))
             trigger = obj.trigger()
-            with self.store.db.write() as conn:
-                for change in ctx.writes:
-                    change(conn)
-                entered += len(self._enter(conn, flow, row.object, entries, now))
-                conn.execute(
-                    update(TRIGGERS)
-                    .where(TRIGGERS.c.flow == row.flow, TRIGGERS.c.object == row.object)
-                    .values(
-                        last_at=now,
-                        due_at=self._next_due(trigger, flow, row.due_at, now) if trigger else None,
+            due_next = self._next_due(trigger, flow, row.due_at, now) if trigger else None
+            try:
+                entries = list(obj.entries(ctx))
+                with self.store.db.write() as conn:
+                    for change in ctx.writes:
+                        change(conn)
+                    seen: set[int] = set()
+                    for start in range(0, len(entries), ENTER_CHUNK):  # memory stays small
+                        part = entries[start : start + ENTER_CHUNK]
+                        entered += len(self._enter(conn, flow, row.object, part, now, seen))
+                    entered += self._enter_from(conn, flow, row.object, ctx, now)
+                    self._fired(conn, row.flow, row.object, now, due_next)
+            except SluisError as exc:
+                # nothing of this firing stands; say why where operators look, and go on
+                log.warning("start object %s of flow %s failed: %s", row.object, flow.name, exc)
+                with self.store.db.write() as conn:
+                    self._fired(conn, row.flow, row.object, now, due_next)
+                    sql.add_events(
+                        conn,
+                        [
+                            {
+                                "kind": "failed",
+                                "at": now,
+                                "flow": flow.name,
+                                "object": row.object,
+                                "data": {"reason": f"failed: {exc}"},
+                            }
+                        ],
                     )
-                )
+                continue
+            self._after_commit(ctx)
         return entered
+
+    def _fired(
+        self, conn: Connection, flow: str, object_id: str, now: datetime, due: datetime | None
+    ) -> None:
+        conn.execute(
+            update(TRIGGERS)
+            .where(TRIGGERS.c.flow == flow, TRIGGERS.c.object == object_id)
+            .values(last_at=now, due_at=due)
+        )
+
+    def _enter_from(
+        self, conn: Connection, flow: Flow, object_id: str, ctx: RunContext, now: datetime
+    ) -> int:
+        """Run the context's entering writes (see ``RunContext.write_entering``)."""
+        count = 0
+        for change in ctx.entering:
+            seen: set[int] = set()
+
+            def enter(entries: Sequence[Entry], seen: set[int] = seen) -> None:
+                nonlocal count
+                count += len(self._enter(conn, flow, object_id, entries, now, seen))
+
+            change(conn, enter)
+        return count
+
+    def _after_commit(self, ctx: RunContext) -> None:
+        for action in ctx.committed:
+            try:
+                action()
+            except SluisError as exc:
+                log.warning("after %s of flow %s committed: %s", ctx.object_id, ctx.flow.name, exc)
 
     def enter(self, flow_name: str, object_id: str, entries: Sequence[Entry]) -> list[int]:
         """Customers enter ``flow_name`` at ``object_id`` now (webhooks, starts by hand, replay
@@ -231,7 +281,13 @@ class Runtime:
         return self._enter(conn, flow, object_id, entries, self.clock.now())
 
     def _enter(
-        self, conn: Connection, flow: Flow, object_id: str, entries: Sequence[Entry], now: datetime
+        self,
+        conn: Connection,
+        flow: Flow,
+        object_id: str,
+        entries: Sequence[Entry],
+        now: datetime,
+        seen: set[int] | None = None,
     ) -> list[int]:
         if not entries:
             return []
@@ -241,7 +297,7 @@ class Runtime:
         )
         output = spec.default_output
         target = flow.target(object_id, output)
-        seen: set[int] = set()
+        seen = set() if seen is None else seen
         new = []
         for entry in entries:
             if entry.customer_id in blocked:
@@ -358,6 +414,8 @@ class Runtime:
             log.warning("object %s of flow %s failed: %s", claimed.object, flow.name, exc)
             routing = Routing()
             ctx.writes.clear()
+            ctx.entering.clear()
+            ctx.committed.clear()
             for journey in journeys:
                 routing.fail(journey, f"failed: {exc}")
         return self._commit(flow, claimed, journeys, routing, ctx, now)
@@ -413,24 +471,40 @@ class Runtime:
                     }
                 )
                 outputs["failed"] = outputs.get("failed", 0) + 1
+        failed: SluisError | None = None
         with self.store.db.write() as conn:
             if not sql.still_ours(conn, claimed.claim_id, self.owner):
                 log.warning("lost the lease on batch %s; another worker runs it", claimed.claim_id)
                 return BatchReport(flow.name, claimed.object, 0, {}, now)
-            for change in ctx.writes:
-                change(conn)
-            sql.apply(
-                conn,
-                claim_id=claimed.claim_id,
-                flow=flow.name,
-                object_id=claimed.object,
-                moves=moves,
-                waits=waits,
-                data=changed,
-                now=now,
+            try:
+                with conn.begin_nested():
+                    for change in ctx.writes:
+                        change(conn)
+                    sql.apply(
+                        conn,
+                        claim_id=claimed.claim_id,
+                        flow=flow.name,
+                        object_id=claimed.object,
+                        moves=moves,
+                        waits=waits,
+                        data=changed,
+                        now=now,
+                    )
+                    sql.add_events(conn, failures)
+                    self._enter_from(conn, flow, claimed.object, ctx, now)
+            except SluisError as exc:
+                failed = exc
+        if failed is not None:
+            # a queued change failed: none of the object's work stands, every journey fails
+            log.warning("object %s of flow %s failed: %s", claimed.object, flow.name, failed)
+            failing = Routing()
+            for journey in journeys:
+                failing.fail(journey, f"failed: {failed}")
+            return self._commit(
+                flow, claimed, journeys, failing, self.context(flow, claimed.object), now
             )
-            sql.add_events(conn, failures)
         report = BatchReport(flow.name, claimed.object, len(journeys), outputs, now)
+        self._after_commit(ctx)
         for listener in self.on_batch:
             listener(report)
         return report

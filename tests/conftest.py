@@ -20,6 +20,8 @@ from engine.project import Project
 from engine.store import Database, Store
 from engine.store.models import TABLES
 
+pytest_plugins = ["sftpd"]  # SFTP servers for the files tests (tests/sftpd.py)
+
 ADMIN_URL = os.environ.get(
     "SLUIS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -7,7 +7,7 @@ everywhere. Functions take an open connection: the caller owns the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,17 +16,9 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from engine.errors import InputError
 from engine.fields import convert, to_json
-from engine.store.models import Customer, Group, Membership, UTCDateTime
-from engine.store.raw import (
-    allocate_ids,
-    execute_many,
-    fetch,
-    insert_ignore,
-    json_text,
-    json_value,
-    marks,
-    time_value,
-)
+from engine.store.bulk import insert_many
+from engine.store.models import Customer, Group, Membership
+from engine.store.raw import allocate_ids, fetch, insert_ignore, json_value, marks, time_value
 from engine.validation import did_you_mean
 
 if TYPE_CHECKING:
@@ -48,7 +40,6 @@ WRITABLE_BUILTINS: dict[str, str] = {
 KEYS = ("external_id", "email", "system_id")
 BOUNCED = ("none", "soft", "hard")
 CHUNK = 500  # parameters per IN (...) query, well under every database's limit
-UTC_TIME = UTCDateTime()
 
 
 def field_types(project: Project) -> dict[str, str]:
@@ -225,12 +216,11 @@ def upsert_customers(
     for number, row in enumerate(rows, 1):
         if row.get(key) is None:
             raise InputError(f"row {number} has no value for the key field '{key}'")
-    existing = find_ids(conn, key, [r[key] for r in rows])
-    if key == "email":
-        existing = {str(k).lower(): v for k, v in existing.items()}
 
     def norm(value: Any) -> Any:
         return str(value).lower() if key == "email" else value
+
+    existing, current = _current_by_key(conn, key, [r[key] for r in rows], norm)
 
     if key == "system_id":
         missing = [r[key] for r in rows if r[key] not in existing]
@@ -239,7 +229,6 @@ def upsert_customers(
                 f"no customer with system_id {missing[0]}; system_ids are assigned "
                 "by sluis, so new customers need external_id or email as key"
             )
-    current = _current(conn, list(existing.values()))
     plan: list[tuple[bool, Any]] = []  # per row: (existing customer?, system_id or new key)
     pending_new: dict[Any, dict[str, Any]] = {}
     changed: dict[int, dict[str, Any]] = {}
@@ -261,26 +250,22 @@ def upsert_customers(
     new_ids: dict[Any, int] = {}
     if pending_new:
         returned = allocate_ids(conn, "customers", "system_id", len(pending_new))
-        at = UTC_TIME.process_bind_param(now, conn.dialect)
-        execute_many(
+        insert_many(
             conn,
-            "INSERT INTO customers (system_id, external_id, email, timezone, unsubscribed, "
-            "bounced, soft_bounces, profile, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            CUSTOMERS,
             [
-                (
-                    sid,
-                    values.get("external_id"),
-                    values.get("email"),
-                    values.get("timezone"),
-                    bool(values.get("unsubscribed") or False),
-                    values.get("bounced") or "none",
-                    json_text(values["profile"]),
-                    at,
-                    at,
-                )
+                {
+                    "system_id": sid,
+                    "external_id": values.get("external_id"),
+                    "email": values.get("email"),
+                    "timezone": values.get("timezone"),
+                    "unsubscribed": bool(values.get("unsubscribed") or False),
+                    "bounced": values.get("bounced") or "none",
+                    "profile": values["profile"],
+                }
                 for sid, values in zip(returned, pending_new.values(), strict=True)
             ],
+            {"soft_bounces": 0, "created_at": now, "updated_at": now},
         )
         new_ids = dict(zip(pending_new, returned, strict=True))
     _write_customers(conn, changed, now)
@@ -309,6 +294,45 @@ def _write_customers(
         ),
         [{"b_id": sid, **vals, "updated_at": now} for sid, vals in changed.items()],
     )
+
+
+def _current_by_key(
+    conn: Connection, key: str, values: Sequence[Any], norm: Callable[[Any], Any]
+) -> tuple[dict[Any, int], dict[int, dict[str, Any]]]:
+    """The customers whose ``key`` is one of ``values``, in one query per chunk: system_id by
+    normalised key (the lowest system_id when an email is shared), and their current values."""
+    column = getattr(C, key)
+    wanted = list(dict.fromkeys(norm(v) for v in values))
+    existing: dict[Any, int] = {}
+    found: dict[int, dict[str, Any]] = {}
+    for part in _chunks(wanted):
+        match = func.lower(column).in_(part) if key == "email" else column.in_(part)
+        query = (
+            select(
+                C.system_id,
+                C.external_id,
+                C.email,
+                C.timezone,
+                C.unsubscribed,
+                C.bounced,
+                C.profile,
+            )
+            .where(match)
+            .order_by(C.system_id)
+        )
+        at = ("system_id", "external_id", "email").index(key)
+        for row in conn.execute(query):
+            system_id, external_id, email, zone, unsubscribed, bounced, profile = row
+            existing.setdefault(norm(row[at]), system_id)
+            found[system_id] = {
+                "external_id": external_id,
+                "email": email,
+                "timezone": zone,
+                "unsubscribed": bool(unsubscribed),
+                "bounced": bounced,
+                "profile": dict(profile or {}),
+            }
+    return existing, found
 
 
 def _current(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:

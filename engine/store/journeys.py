@@ -10,16 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
+from engine.store.bulk import insert_many
 from engine.store.models import Claim, Event, Journey, Step, UTCDateTime
-from engine.store.raw import (
-    allocate_ids,
-    execute_many,
-    fetch,
-    json_text,
-    json_value,
-    marks,
-    time_value,
-)
+from engine.store.raw import allocate_ids, execute_many, fetch, json_value, marks, time_value
 
 J = Journey.__table__  # type: ignore[attr-defined]
 JC = J.c
@@ -93,32 +86,31 @@ def enter(
     if not journeys:
         return []
     ids = allocate_ids(conn, "journeys", "id", len(journeys))
-    at = _time(conn, now)
-    execute_many(
+    insert_many(
         conn,
-        "INSERT INTO journeys (id, flow, customer_id, object, state, ready_at, wake_on, "
-        "entered_at, arrived_at, via, data) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+        J,
         [
-            (
-                jid,
-                flow,
-                j.customer_id,
-                j.target or start,
-                "active" if j.target else "finished",
-                at if j.target else None,
-                at,
-                at,
-                j.via,
-                json_text(j.data),
-            )
+            {
+                "id": jid,
+                "customer_id": j.customer_id,
+                "object": j.target or start,
+                "state": "active" if j.target else "finished",
+                "ready_at": now if j.target else None,
+                "via": j.via,
+                "data": dict(j.data),
+            }
             for jid, j in zip(ids, journeys, strict=True)
         ],
+        {"flow": flow, "entered_at": now, "arrived_at": now},
     )
-    execute_many(
+    insert_many(
         conn,
-        "INSERT INTO steps (journey_id, flow, object, at, output, reason) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [(jid, flow, start, at, j.output, j.reason) for jid, j in zip(ids, journeys, strict=True)],
+        STEPS,
+        [
+            {"journey_id": jid, "output": j.output, "reason": j.reason}
+            for jid, j in zip(ids, journeys, strict=True)
+        ],
+        {"flow": flow, "object": start, "at": now},
     )
     return ids
 

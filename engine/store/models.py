@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, types
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, func, text, types
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -58,7 +58,11 @@ def _json() -> Any:
 
 class Customer(SQLModel, table=True):
     __tablename__ = "customers"
-    __table_args__ = ({"sqlite_autoincrement": True},)
+    # customers are found by email in any case: lower(email) needs its own index
+    __table_args__ = (
+        Index("ix_customers_email_lower", func.lower(text("email"))),
+        {"sqlite_autoincrement": True},
+    )
 
     system_id: int | None = Field(default=None, primary_key=True)
     external_id: str | None = Field(default=None, unique=True)
@@ -215,6 +219,34 @@ class Lock(SQLModel, table=True):
     name: str = Field(primary_key=True)
     owner: str
     until: datetime = _time(nullable=False)
+
+
+class FileState(SQLModel, table=True):
+    """Files sluis handled, so each is handled once across restarts: the name an export
+    reserved for its batch, the files a CSV trigger saw, took and finished, and imports whose
+    ``after`` step is still to do. ``key`` is unique per kind while a file is open; a closed
+    record's key carries its id."""
+
+    __tablename__ = "files"
+    __table_args__ = (
+        UniqueConstraint("kind", "key", name="uq_files_kind_key"),
+        Index("ix_files_batch", "kind", "batch"),
+        Index("ix_files_object", "kind", "flow", "object", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # export | trigger | import
+    key: str
+    flow: str | None = None
+    object: str | None = None
+    batch: str | None = None
+    location: str
+    state: str
+    size: int | None = None
+    mtime: float | None = None
+    detail: dict[str, Any] = _json()
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
 
 
 class Worker(SQLModel, table=True):

@@ -64,11 +64,6 @@ def insert_ignore(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) 
     conn.execute(dialect.insert(table).on_conflict_do_nothing(), list(rows))
 
 
-def json_text(value: Any) -> str:
-    """A mapping as the text a JSON column takes from the driver (PostgreSQL casts it)."""
-    return "{}" if not value else json.dumps(value, default=str)
-
-
 def allocate_ids(conn: Connection, table: str, column: str, count: int) -> list[int]:
     """``count`` new ids for ``table``, so rows can be inserted in bulk with their ids known
     (no row-at-a-time RETURNING). SQLite: after the largest ever given (the caller holds the

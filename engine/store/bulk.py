@@ -1,0 +1,47 @@
+"""Set-based inserts without per-row work in SQLAlchemy, for the big writes (imports).
+
+``insert_many`` compiles one INSERT for the table, converts values with the columns' own types
+(so what lands in the database is exactly what an ordinary insert writes), converts the values
+that are the same for every row only once, and hands all rows to the driver's ``executemany``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert
+
+
+def insert_many(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    same: Mapping[str, Any] | None = None,
+) -> None:
+    """Insert ``rows`` (mappings with the same keys), each with the values of ``same`` too."""
+    if not rows:
+        return
+    same = dict(same or {})
+    varying = list(rows[0])
+    keys = varying + list(same)
+    dialect = conn.dialect
+    compiled = insert(table).compile(dialect=dialect, column_keys=keys)
+    convert: dict[str, Callable[[Any], Any] | None] = {
+        key: table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys
+    }
+    fixed = {k: (convert[k](v) if convert[k] else v) for k, v in same.items()}  # type: ignore[misc]
+    order = list(compiled.positiontup or []) if compiled.positional else keys
+    plan = [(key, key in fixed, fixed.get(key), convert[key]) for key in order]
+    rows_out: list[tuple[Any, ...]] = []
+    for row in rows:
+        rows_out.append(
+            tuple(
+                value if is_fixed else (step(row[key]) if step else row[key])
+                for key, is_fixed, value, step in plan
+            )
+        )
+    params: list[Any] = (
+        rows_out if compiled.positional else [dict(zip(order, r, strict=True)) for r in rows_out]
+    )
+    conn.exec_driver_sql(str(compiled), params)
