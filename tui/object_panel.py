@@ -5,6 +5,7 @@ a customer opens its journeys."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import yaml
@@ -16,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Static
 
+from engine.durations import format_duration
 from engine.flow import FlowObject
 from engine.monitor import EventView, ObjectCounts, Page, WaitingCustomer
 from tui.log_panel import when
@@ -24,23 +26,26 @@ PAGE = 10
 
 
 def settings_text(spec: FlowObject) -> str:
-    """An object's settings as YAML, with where its outputs lead."""
-    try:
-        data: dict[str, Any] = spec.settings.model_dump(
-            mode="json", by_alias=True, exclude_none=True, exclude={"type", "next", "description"}
-        )
-    except Exception:  # a settings type without a JSON form: show what Python says
-        data = {"settings": str(spec.settings)}
+    """An object's settings as YAML (durations as written, e.g. 3d), with where its outputs
+    lead."""
+    settings = spec.settings
+    dumped = settings.model_dump(mode="json", by_alias=True, exclude_none=True)
+    data: dict[str, Any] = {}
+    for name, info in type(settings).model_fields.items():
+        key = info.alias or name
+        if key in ("type", "next", "description") or key not in dumped:
+            continue
+        value = getattr(settings, name)
+        data[key] = format_duration(value) if isinstance(value, timedelta) else dumped[key]
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=60).strip()
-    text = "" if text == "{}" else text
     routes = [f"{o} → {spec.routes[o]}" for o in spec.outputs if o in spec.routes]
     ends = [o for o in spec.outputs if o not in spec.routes]
-    lines = [text] if text else []
+    lines = [text] if data else []
     if routes:
         lines.append("next: " + ", ".join(routes))
     if ends:
         lines.append("ends: " + ", ".join(ends))
-    return "\n".join(lines)
+    return "\n".join(lines) or "(no settings)"
 
 
 def until(row: WaitingCustomer) -> str:
