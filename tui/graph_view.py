@@ -94,10 +94,12 @@ class GraphView(ScrollView, can_focus=True):
             self._redraw()
 
     def mark_ran(self, object_id: str | None) -> None:
-        """Mark the object whose batch just ran (step mode)."""
+        """Mark the object whose batch just ran (step mode) and bring it into view."""
         if object_id != self.ran:
             self.ran = object_id
             self._redraw()
+        if object_id is not None:
+            self._reveal(object_id)
 
     def select(self, object_id: str) -> None:
         """Select an object and bring its box into view."""

@@ -40,11 +40,11 @@ class StatusBar(Static):
             text.append(" · ")
             text.append(self.flow, "bold")
         if self.step_mode:
-            text.append("  step mode", "bold reverse")
             clock = f"{self.now:%Y-%m-%d %H:%M} UTC" if self.now else "…"
+            text.append("  step mode ", "bold reverse")
             text.append(f" virtual time {clock}", "bold")
         elif self.now is not None:
             text.append(f"  live · as of {self.now:%Y-%m-%d %H:%M:%S} UTC")
         if self.note:
-            text.append(f"  {self.note}", "italic")
+            text.append(f" · {self.note}", "italic")
         self.update(text)
