@@ -9,6 +9,8 @@ from textual.widgets import DataTable
 
 from engine.monitor import EventView
 
+COLUMNS = (("time (UTC)", 14), ("event", 11), ("object", 16), ("customer", 14), ("detail", 60))
+
 
 def detail(event: EventView) -> str:
     """What an event says besides its kind: its reason, else its data in short."""
@@ -32,7 +34,9 @@ class LogPanel(DataTable[str]):
         self._shown: tuple[int, ...] | None = None
 
     def on_mount(self) -> None:
-        self.add_columns("time (UTC)", "event", "object", "customer", "detail")
+        # fixed widths: the table keeps its shape as events come and go
+        for label, width in COLUMNS:
+            self.add_column(label, width=width)
 
     def show_events(self, events: Sequence[EventView]) -> None:
         ids = tuple(e.id for e in events)

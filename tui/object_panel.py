@@ -94,8 +94,12 @@ class ObjectPanel(VerticalScroll):
         yield DataTable(id="object-events", cursor_type="row", show_cursor=False)
 
     def on_mount(self) -> None:
-        self.query_one("#waiting", DataTable).add_columns("customer", "until (UTC)")
-        self.query_one("#object-events", DataTable).add_columns("time", "event", "customer")
+        waiting = self.query_one("#waiting", DataTable)
+        waiting.add_column("customer", width=16)
+        waiting.add_column("until (UTC)", width=17)
+        events = self.query_one("#object-events", DataTable)
+        for label, width in (("time", 14), ("event", 8), ("customer", 10)):
+            events.add_column(label, width=width)
 
     def show_object(self, spec: FlowObject) -> None:
         """Switch to another object: its settings; page and search start over."""
