@@ -46,9 +46,9 @@ INSERT INTO journeys (id, flow, customer_id, object, state, ready_at, wake_on, e
 SELECT i, 'welcome', i,
        CASE WHEN i % 10 < 4 THEN 'opened' WHEN i % 10 < 9 THEN 'reminder' ELSE 'welcome-mail' END,
        CASE WHEN i % 10 < 4 THEN 'active' WHEN i % 10 < 9 THEN 'finished' ELSE 'failed' END,
-       CASE WHEN i % 10 < 4 THEN '2026-01-08 09:00:00.000000' END,
+       CASE WHEN i % 10 < 4 THEN '2026-01-08T09:00:00.000000+00:00' END,
        CASE WHEN i % 10 < 4 THEN 'open' END,
-       '2026-01-05 09:00:00.000000', '2026-01-05 09:00:00.000000', 'new-subscribers', '{}',
+       '2026-01-05T09:00:00.000000+00:00', '2026-01-05T09:00:00.000000+00:00', 'new-subscribers', '{}',
        NULL, NULL
 FROM n
 """
@@ -85,7 +85,7 @@ def build(path: Path, count: int) -> None:
     for rows in STEPS:
         conn.execute(
             "INSERT INTO steps (journey_id, object, output, reason, flow, at) "
-            f"SELECT s.*, 'welcome', '2026-01-05 09:00:00.000000' FROM ({rows}) AS s"
+            f"SELECT s.*, 'welcome', '2026-01-05T09:00:00.000000+00:00' FROM ({rows}) AS s"
         )
     conn.execute(EVENTS)
     conn.execute("COMMIT")
@@ -97,7 +97,7 @@ def add_batch(path: Path, size: int = 1000) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute(
         "INSERT INTO steps (journey_id, flow, object, output, reason, at) "
-        "SELECT id, 'welcome', 'opened', 'no', 'no open within 3d', '2026-01-08 09:00:00' "
+        "SELECT id, 'welcome', 'opened', 'no', 'no open within 3d', '2026-01-08T09:00:00.000000+00:00' "
         "FROM journeys WHERE object = 'opened' LIMIT ?",
         (size,),
     )
