@@ -17,6 +17,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Static
 
 from engine.clock import Clock
@@ -241,23 +242,29 @@ class SluisApp(App[None]):
             self._again = True
             return
         self._reading = True
-        self.run_worker(self._refresh(), group="refresh")
+        self._refresh()
 
+    @work(group="refresh")
     async def _refresh(self) -> None:
         try:
-            while True:
-                self._again = False
-                read = partial(self.reader.snapshot, self.focus_now())
-                try:
-                    snapshot = await self.store_thread.call(read)
-                except (SluisError, SQLAlchemyError) as exc:
-                    self.query_one(StatusBar).show(note=f"cannot read the database: {exc}")
-                    return
-                self.apply(snapshot)
-                if not self._again:
-                    return
+            await self._read_until_current()
+        except NoMatches:  # the screen is gone: the app is closing
+            pass
         finally:
             self._reading = False
+
+    async def _read_until_current(self) -> None:
+        while True:
+            self._again = False
+            read = partial(self.reader.snapshot, self.focus_now())
+            try:
+                snapshot = await self.store_thread.call(read)
+            except (SluisError, SQLAlchemyError) as exc:
+                self.query_one(StatusBar).show(note=f"cannot read the database: {exc}")
+                return
+            self.apply(snapshot)
+            if not self._again:
+                return
 
     def apply(self, snapshot: Snapshot) -> None:
         """Show a snapshot everywhere it belongs."""
@@ -303,20 +310,24 @@ class SluisApp(App[None]):
             self.playing = False
             return
         self.playing = True
-        self.run_worker(self._play(), group="step")
+        self._play()
 
     def _act(self, step: Callable[[], StepResult]) -> None:
         if self._acting or self.playing:
             return
         self._acting = True
-        self.run_worker(self._step(step), group="step")
+        self._step(step)
 
+    @work(group="step")
     async def _step(self, step: Callable[[], StepResult]) -> None:
         try:
             await self._run_step(step)
+        except NoMatches:  # the screen is gone: the app is closing
+            pass
         finally:
             self._acting = False
 
+    @work(group="step")
     async def _play(self) -> None:
         assert self.stepper is not None
         stepper = self.stepper
@@ -325,6 +336,8 @@ class SluisApp(App[None]):
                 result = await self._run_step(lambda: stepper.run_for(PLAY_SECONDS))
                 if result is None or result.finished:
                     return
+        except NoMatches:  # the screen is gone: the app is closing
+            pass
         finally:
             self.playing = False
 

@@ -49,10 +49,11 @@ def settings_text(spec: FlowObject) -> str:
 
 
 def until(row: WaitingCustomer) -> str:
+    """When a waiting customer moves on: a time, an event (an open), or the first of both."""
     parts = [f"{row.ready_at:%m-%d %H:%M}"] if row.ready_at else []
     if row.wake_on:
-        parts.append(f"or {row.wake_on}" if parts else f"on {row.wake_on}")
-    return " ".join(parts) or "-"
+        parts.append(row.wake_on)
+    return "/".join(parts) or "-"
 
 
 class ObjectPanel(VerticalScroll):
@@ -95,8 +96,8 @@ class ObjectPanel(VerticalScroll):
 
     def on_mount(self) -> None:
         waiting = self.query_one("#waiting", DataTable)
-        waiting.add_column("customer", width=16)
-        waiting.add_column("until (UTC)", width=17)
+        waiting.add_column("customer", width=10)
+        waiting.add_column("until (UTC)", width=16)
         events = self.query_one("#object-events", DataTable)
         for label, width in (("time", 14), ("event", 8), ("customer", 10)):
             events.add_column(label, width=width)

@@ -216,7 +216,7 @@ def diagrams(draw_: st.DrawFn) -> Diagram:
     return Diagram(tuple(nodes), tuple(routes), starts)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(diagrams(), st.sampled_from(ZOOMS))
 def test_random_graphs_lay_out_cleanly(diagram: Diagram, zoom: str) -> None:
     check(diagram, layout(diagram, zoom))  # type: ignore[arg-type]

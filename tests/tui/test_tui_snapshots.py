@@ -70,6 +70,14 @@ def test_object_panel(
     assert snap_compare(app, terminal_size=size, run_before=settled("enter", select="opened"))
 
 
+def test_light_theme(
+    snap_compare: Snap, example_project: Project, seeded_store: Store, clock: VirtualClock
+) -> None:
+    app = create_app(example_project, seeded_store, clock, flow="welcome")
+    app.theme = "textual-light"
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settled("enter", select="opened"))
+
+
 def test_compact_zoom(
     snap_compare: Snap, example_project: Project, seeded_store: Store, clock: VirtualClock
 ) -> None:
