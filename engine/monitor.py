@@ -3,10 +3,11 @@ there now, how many left by each output, how many failed there; flow totals; rec
 the customers waiting at an object. The TUI refreshes these every second; the API can serve
 them as they are.
 
-Waiting and failed counts are index range counts on ``journeys(flow, object, state, ...)``.
-Passed counts come from the steps, which are only ever added: ``Monitor`` counts them once per
-``(flow, object, output)`` on ``steps(flow, object, output)``, then on every refresh counts only
-the steps added since (a range of ids). On PostgreSQL, where ids can become visible out of
+Waiting counts are index range counts on ``journeys(flow, object, state, ...)``. Passed and
+failed counts come from the steps, which are only ever added (a failed journey's last step has
+no output): ``Monitor`` counts them once per ``(flow, object, output)`` on
+``steps(flow, object, output)``, then on every refresh counts only the steps added since (a
+range of ids). On PostgreSQL, where ids can become visible out of
 order, the newest ``settle`` ids are counted afresh each time rather than taken as final.
 """
 
@@ -31,7 +32,7 @@ FLOWS = FlowState.__table__.c  # type: ignore[attr-defined]
 END = "end"  # the passed count of an object without outputs (its steps have no output)
 POSTGRES_SETTLE = 10_000
 
-StepKey = tuple[str, str, str]  # flow, object, output
+StepKey = tuple[str, str, str | None]  # flow, object, output (None: failed, or an end)
 
 
 @dataclass(frozen=True)
@@ -62,30 +63,26 @@ class FlowTotals:
 
 
 def _step_keys(flow: Flow) -> list[tuple[str, str | None]]:
-    """The (object, output) pairs whose steps count as passed: every output, and the
-    output-less step of objects without outputs (steps without output elsewhere are
-    failures, counted from the journeys)."""
-    keys: list[tuple[str, str | None]] = []
-    for oid, spec in flow.objects.items():
-        keys += [(oid, output) for output in spec.outputs] if spec.outputs else [(oid, None)]
-    return keys
+    """The (object, output) pairs of a flow's steps: every output, and no output, which is
+    the step of a journey that failed there (or ended at an object without outputs)."""
+    return [(oid, output) for oid, spec in flow.objects.items() for output in (*spec.outputs, None)]
 
 
-def waiting_and_failed(conn: Connection, flow: Flow) -> dict[str, tuple[int, int]]:
-    """Per object: journeys active there now, and journeys that failed there."""
-    result = {oid: (0, 0) for oid in flow.objects}
-    for oid in flow.objects:
-        counts = []
-        for state in ("active", "failed"):
-            query = select(func.count()).where(
-                J.flow == flow.name, J.object == oid, J.state == state
-            )
-            counts.append(int(conn.execute(query).scalar_one()))
-        result[oid] = (counts[0], counts[1])
-    return result
+def waiting_counts(conn: Connection, flow: Flow) -> dict[str, int]:
+    """Per object: journeys active there now (an index range count each)."""
+    return {
+        oid: int(
+            conn.execute(
+                select(func.count()).where(
+                    J.flow == flow.name, J.object == oid, J.state == "active"
+                )
+            ).scalar_one()
+        )
+        for oid in flow.objects
+    }
 
 
-def passed_counts(conn: Connection, flow: Flow, *, upto: int | None = None) -> Counter[StepKey]:
+def step_counts(conn: Connection, flow: Flow, *, upto: int | None = None) -> Counter[StepKey]:
     """Steps per (flow, object, output) of one flow, with step ids up to ``upto``: one index
     range count per output."""
     counts: Counter[StepKey] = Counter()
@@ -96,20 +93,20 @@ def passed_counts(conn: Connection, flow: Flow, *, upto: int | None = None) -> C
             where.append(S.id <= upto)
         value = int(conn.execute(select(func.count()).where(*where)).scalar_one())
         if value:
-            counts[(flow.name, oid, output or END)] = value
+            counts[(flow.name, oid, output)] = value
     return counts
 
 
 def new_steps(conn: Connection, after: int, upto: int | None = None) -> Counter[StepKey]:
     """Steps of every flow with ids after ``after`` (and up to ``upto``), per (flow, object,
-    output); output-less steps appear under "end". Counted here rather than by GROUP BY, so
-    the database reads just that range of ids (SQLite would rather walk a whole index to
-    get the groups in order)."""
+    output). Counted here rather than by GROUP BY, so the database reads just that range of
+    ids (SQLite would rather walk a whole index to get the groups in order)."""
     where = [S.id > after]
     if upto is not None:
         where.append(S.id <= upto)
-    rows = conn.execute(select(S.flow, S.object, S.output).where(*where))
-    return Counter((f, o, out or END) for f, o, out in rows)
+    return Counter(
+        (f, o, out) for f, o, out in conn.execute(select(S.flow, S.object, S.output).where(*where))
+    )
 
 
 def last_step_id(conn: Connection) -> int:
@@ -117,8 +114,9 @@ def last_step_id(conn: Connection) -> int:
 
 
 class Monitor:
-    """Live counts of some flows, refreshed cheaply: passed counts are counted in full once,
-    then only the steps added since each refresh."""
+    """Live counts of some flows, refreshed cheaply. Passed and failed counts come from the
+    steps (a failed journey's last step has no output): counted in full once, then only the
+    steps added since each refresh. Waiting counts are counted afresh each time."""
 
     def __init__(self, flows: Iterable[Flow], *, settle: int | None = None) -> None:
         self.flows = {flow.name: flow for flow in flows}
@@ -126,7 +124,7 @@ class Monitor:
         self._settled: Counter[StepKey] = Counter()
         self._edge: int | None = None  # steps up to this id are in _settled
         self._keys = {
-            (flow.name, oid, output or END)
+            (flow.name, oid, output)
             for flow in self.flows.values()
             for oid, output in _step_keys(flow)
         }
@@ -141,27 +139,29 @@ class Monitor:
             # a SQLite read sees one snapshot, so the counts agree with ``top`` unbounded
             upto = None if sqlite and edge == top else edge
             for flow in self.flows.values():
-                self._settled.update(passed_counts(conn, flow, upto=upto))
+                self._settled.update(step_counts(conn, flow, upto=upto))
         elif edge > self._edge:
             self._settled.update(self._watched(new_steps(conn, self._edge, edge)))
         self._edge = edge if self._edge is None else max(edge, self._edge)
-        passed = self._settled + self._watched(new_steps(conn, self._edge))
-        return {name: self._counts(conn, flow, passed) for name, flow in self.flows.items()}
+        steps = self._settled + self._watched(new_steps(conn, self._edge))
+        return {name: self._counts(conn, flow, steps) for name, flow in self.flows.items()}
 
     def _watched(self, counts: Counter[StepKey]) -> Counter[StepKey]:
-        """The counts of watched flows' outputs (not their failures, which have no output)."""
+        """The counts of the watched flows' objects and outputs."""
         return Counter({k: n for k, n in counts.items() if k in self._keys})
 
     @staticmethod
-    def _counts(conn: Connection, flow: Flow, passed: Counter[StepKey]) -> dict[str, ObjectCounts]:
-        per_output: dict[str, dict[str, int]] = {oid: {} for oid in flow.objects}
-        for (name, oid, output), n in passed.items():
-            if name == flow.name and oid in per_output:
-                per_output[oid][output] = n
-        return {
-            oid: ObjectCounts(waiting, per_output[oid], failed)
-            for oid, (waiting, failed) in waiting_and_failed(conn, flow).items()
-        }
+    def _counts(conn: Connection, flow: Flow, steps: Counter[StepKey]) -> dict[str, ObjectCounts]:
+        result = {}
+        for oid, waiting in waiting_counts(conn, flow).items():
+            spec = flow.objects[oid]
+            passed = {o: n for o in spec.outputs if (n := steps[(flow.name, oid, o)])}
+            without = steps[(flow.name, oid, None)]
+            if not spec.outputs and without:
+                passed[END] = without
+            failed = without if spec.outputs else 0
+            result[oid] = ObjectCounts(waiting, passed, failed)
+        return result
 
 
 def flow_states(conn: Connection) -> dict[str, bool]:

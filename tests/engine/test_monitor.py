@@ -18,8 +18,8 @@ from engine.monitor import (
     ObjectCounts,
     flow_states,
     has_journeys,
-    passed_counts,
     recent_events,
+    step_counts,
     waiting_at,
 )
 from engine.project import Project
@@ -94,7 +94,7 @@ def test_counts_follow_the_journeys(setup: tuple[Store, Runtime, VirtualClock]) 
     with store.db.read() as conn:
         assert has_journeys(conn)
         assert flow_states(conn) == {"counts": True}
-        assert sum(passed_counts(conn, runtime.flows["counts"]).values()) == 5 + 5 + 3 + 3
+        assert sum(step_counts(conn, runtime.flows["counts"]).values()) == 5 + 5 + 3 + 3
 
 
 def test_failures_are_counted_where_they_happened(
