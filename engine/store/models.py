@@ -155,6 +155,7 @@ class Event(SQLModel, table=True):
         Index("ix_events_customer", "customer_id", "kind", "at"),
         Index("ix_events_at", "at"),
         Index("ix_events_flow", "flow", "object"),
+        Index("ix_events_flow_id", "flow", "id"),  # a flow's newest events (the TUI's log)
     )
 
     id: int | None = Field(default=None, primary_key=True)

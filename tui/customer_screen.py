@@ -1,0 +1,66 @@
+"""One customer's journeys, the same data as ``sluis explain``: for each journey the flow,
+when and where it entered, its state, and every step with its time, output and reason."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from engine.explain import JourneyView
+from tui.reader import CustomerJourneys
+
+
+def heading(view: JourneyView) -> Text:
+    text = Text.assemble(
+        (view.flow, "bold"),
+        f"  entered {view.entered:%Y-%m-%d %H:%M:%S} UTC via {view.via}: ",
+        (view.state, "bold red" if view.state == "failed" else "bold"),
+    )
+    if view.at:
+        text.append(f" at {view.at}")
+        if view.ready_at:
+            text.append(f" until {view.ready_at:%Y-%m-%d %H:%M} UTC")
+        if view.wake_on:
+            text.append(f" or an {view.wake_on}")
+    return text
+
+
+class CustomerScreen(Screen[None]):
+    """A customer's journeys; escape goes back."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, found: CustomerJourneys) -> None:
+        super().__init__()
+        self.found = found
+
+    def compose(self) -> ComposeResult:
+        customer = self.found.customer
+        label = customer.get("external_id") or customer.get("email") or customer["system_id"]
+        yield Static(
+            Text.assemble(
+                ("customer ", ""),
+                (str(label), "bold"),
+                f"  system_id {customer['system_id']} · {customer.get('email') or 'no email'}",
+            ),
+            id="customer-title",
+        )
+        with VerticalScroll(id="journeys"):
+            if not self.found.journeys:
+                yield Static("no journeys")
+            for index, view in enumerate(self.found.journeys):
+                yield Static(heading(view), classes="journey-heading")
+                table: DataTable[str] = DataTable(
+                    id=f"journey-{index}", cursor_type="row", classes="steps"
+                )
+                table.add_columns("time (UTC)", "object", "output", "reason")
+                for step in view.steps:
+                    table.add_row(
+                        f"{step.at:%Y-%m-%d %H:%M:%S}", step.object, step.output or "-", step.reason
+                    )
+                yield table
+        yield Footer(compact=True, show_command_palette=False)

@@ -1,0 +1,110 @@
+"""What one refresh of the screen reads from the store, in one go on the store thread: the
+counts of every flow, and for the flow on screen its recent events, the selected object's
+events and one page of the customers waiting there. Also one customer's journeys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engine.clock import Clock
+from engine.explain import JourneyView, journeys_of
+from engine.flow import Flow
+from engine.monitor import (
+    EventView,
+    FlowTotals,
+    Monitor,
+    ObjectCounts,
+    Page,
+    flow_states,
+    has_journeys,
+    recent_events,
+    waiting_at,
+)
+from engine.store import Store
+from engine.store.customers import load_customers
+
+PAGE = 10
+EVENTS = 40
+
+
+@dataclass(frozen=True)
+class Focus:
+    """What the screen shows, so that a refresh reads just that."""
+
+    flow: str | None = None
+    object: str | None = None
+    offset: int = 0
+    search: str = ""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything on screen that comes from the store, as of ``now``."""
+
+    now: datetime
+    empty: bool
+    started: Mapping[str, bool]
+    counts: Mapping[str, Mapping[str, ObjectCounts]]
+    totals: Mapping[str, FlowTotals]
+    events: Sequence[EventView] = ()
+    object_events: Sequence[EventView] = ()
+    waiting: Page | None = None
+
+
+@dataclass(frozen=True)
+class CustomerJourneys:
+    """A customer (typed fields) and its journeys with their steps, as ``sluis explain``."""
+
+    customer: Mapping[str, Any]
+    journeys: Sequence[JourneyView]
+
+
+class Reader:
+    """Reads snapshots for the TUI; lives on the store thread with its ``Monitor``."""
+
+    def __init__(self, store: Store, flows: Iterable[Flow], clock: Clock) -> None:
+        self.store = store
+        self.flows = {flow.name: flow for flow in flows}
+        self.clock = clock
+        self.monitor = Monitor(self.flows.values())
+
+    def snapshot(self, focus: Focus) -> Snapshot:
+        with self.store.db.read() as conn:
+            counts = self.monitor.refresh(conn)
+            totals = {name: FlowTotals.of(self.flows[name], c) for name, c in counts.items()}
+            events: Sequence[EventView] = ()
+            object_events: Sequence[EventView] = ()
+            waiting = None
+            flow, oid = focus.flow, focus.object
+            if flow is not None and flow in self.flows:
+                events = recent_events(conn, flow, limit=EVENTS)
+                if oid is not None and oid in self.flows[flow].objects:
+                    object_events = recent_events(conn, flow, oid, limit=EVENTS)
+                    waiting = waiting_at(
+                        conn,
+                        flow,
+                        oid,
+                        search=focus.search,
+                        offset=focus.offset,
+                        limit=PAGE,
+                    )
+            return Snapshot(
+                now=self.clock.now(),
+                empty=not has_journeys(conn),
+                started=flow_states(conn),
+                counts=counts,
+                totals=totals,
+                events=events,
+                object_events=object_events,
+                waiting=waiting,
+            )
+
+    def customer(self, customer_id: int) -> CustomerJourneys | None:
+        with self.store.db.read() as conn:
+            found = load_customers(conn, [customer_id], self.store.project)
+            if customer_id not in found:
+                return None
+            return CustomerJourneys(found[customer_id], journeys_of(conn, [customer_id]))

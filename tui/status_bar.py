@@ -1,0 +1,50 @@
+"""The top line: the project and flow on screen, and the time the counts are from: the
+database's clock in live mode, the virtual clock in step mode (always visible there)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+class StatusBar(Static):
+    """One line of what is on screen and as of when."""
+
+    def __init__(self, project: str, *, step_mode: bool, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.project = project
+        self.step_mode = step_mode
+        self.flow: str | None = None
+        self.now: datetime | None = None
+        self.note = ""
+
+    def on_mount(self) -> None:
+        self._update()
+
+    def show(
+        self, *, flow: str | None = None, now: datetime | None = None, note: str | None = None
+    ) -> None:
+        if flow is not None:
+            self.flow = flow
+        if now is not None:
+            self.now = now
+        if note is not None:
+            self.note = note
+        self._update()
+
+    def _update(self) -> None:
+        text = Text.assemble(("sluis ", "bold"), (self.project, ""))
+        if self.flow:
+            text.append(" · ")
+            text.append(self.flow, "bold")
+        if self.step_mode:
+            clock = f"{self.now:%Y-%m-%d %H:%M} UTC" if self.now else "…"
+            text.append("  step mode ", "bold reverse")
+            text.append(f" virtual time {clock}", "bold")
+        elif self.now is not None:
+            text.append(f"  live · as of {self.now:%Y-%m-%d %H:%M:%S} UTC")
+        if self.note:
+            text.append(f" · {self.note}", "italic")
+        self.update(text)
