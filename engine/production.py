@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+from engine.clock import Clock
 from engine.effects import Effects
+from engine.http.client import HttpClient
 from engine.project import Project
 
 
-def production_effects(project: Project) -> Effects:
-    """The effect sinks that act on the outside world for ``project``."""
+def production_effects(project: Project, *, clock: Clock | None = None) -> Effects:
+    """The effect sinks that act on the outside world for ``project``; ``clock`` is where
+    HTTP retries wait (the system clock unless given)."""
     effects = Effects()
     effects.extras["project_root"] = project.root
+    effects.http = HttpClient.for_project(project, clock=clock)
     return effects

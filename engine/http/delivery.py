@@ -1,0 +1,145 @@
+"""Sending an object's calls and routing its journeys by the outcome: the part that
+``http-request`` and ``api`` share.
+
+An object renders its calls (``Send``: a call and the journeys it speaks for) and hands them to
+``deliver``, which sends them through the HTTP sink of the run's effects, records each call for
+replay, leaves every journey by ``ok`` or ``failed`` with the outcome as its reason, and writes
+an ``http_ok`` or ``http_failed`` event per customer with the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from typing import Any, Protocol
+
+from engine.batch import Journey, Routing
+from engine.context import RunContext
+from engine.errors import EffectError
+from engine.http.calls import CallPolicy, HttpCall, HttpOutcome, idempotency_key, mask
+from engine.store.journeys import add_events
+
+DEFAULT_TIMEOUT = timedelta(seconds=30)
+AfterOk = Callable[[Journey, HttpOutcome], str | None]
+
+
+class HttpSink(Protocol):
+    """What objects need of an HTTP sink: the client in production, the capture in replay."""
+
+    def send_all(self, calls: Sequence[HttpCall], policy: CallPolicy) -> list[HttpOutcome]: ...
+
+
+@dataclass(frozen=True)
+class Send:
+    """One call and the journeys it is made for (one, or a chunk of a batch)."""
+
+    call: HttpCall
+    journeys: Sequence[Journey]
+
+
+def http_sink(ctx: RunContext) -> HttpSink:
+    sink: HttpSink | None = ctx.effects.http
+    if sink is None:
+        raise EffectError(
+            f"object '{ctx.object_id}' makes HTTP calls, but this runtime has no HTTP client; "
+            "build its effects with production_effects(project) or replay_effects(folder)"
+        )
+    return sink
+
+
+def call_policy(
+    ctx: RunContext,
+    *,
+    timeout: timedelta | None,
+    retries: int,
+    success: Sequence[int] | None = None,
+    concurrency: int = 10,
+    rate_limit: float | None = None,
+) -> CallPolicy:
+    """The policy of one object's calls; its rate limit is shared by the object's batches."""
+    return CallPolicy(
+        timeout=(timeout or DEFAULT_TIMEOUT).total_seconds(),
+        retries=retries,
+        success=frozenset(success) if success else None,
+        concurrency=concurrency,
+        rate_limit=rate_limit,
+        name=f"{ctx.flow.name}/{ctx.object_id}",
+    )
+
+
+def journey_key(ctx: RunContext, journey: Journey) -> str:
+    """The ``Idempotency-Key`` of a per-customer call: stable per (journey, object)."""
+    return idempotency_key(ctx.flow.name, ctx.object_id, "journey", journey.id)
+
+
+def chunk_key(batch_key: str, index: int) -> str:
+    """The ``Idempotency-Key`` of a batched call: stable per (batch, chunk)."""
+    return idempotency_key(batch_key, "chunk", index)
+
+
+def customer_label(customer: dict[str, Any]) -> Any:
+    """How effects name a customer: the external id, else the e-mail address."""
+    return customer.get("external_id") or customer.get("email") or customer.get("system_id")
+
+
+def refuse(routing: Routing, journey: Journey, exc: Exception) -> None:
+    """A journey whose call could not be made (a template failed, a URL is wrong)."""
+    routing.leave(journey, "failed", f"failed: {exc}")
+
+
+def deliver(
+    ctx: RunContext,
+    routing: Routing,
+    sends: Sequence[Send],
+    policy: CallPolicy,
+    *,
+    after_ok: AfterOk | None = None,
+) -> list[HttpOutcome]:
+    """Send the calls, record them, and route their journeys by the outcome. ``after_ok`` may
+    turn a journey whose call succeeded into a failure (``save`` could not store the answer) by
+    returning the reason."""
+    if not sends:
+        return []
+    outcomes = http_sink(ctx).send_all([s.call for s in sends], policy)
+    at = ctx.now.astimezone(UTC).isoformat()
+    events = []
+    for send, result in zip(sends, outcomes, strict=True):
+        call = send.call
+        url = mask(call.url, call.secrets)
+        ctx.effects.record(
+            "http",
+            {
+                "object": ctx.object_id,
+                "method": call.method,
+                "url": url,
+                "customers": [customer_label(j.customer) for j in send.journeys],
+                "at": at,
+            },
+        )
+        for journey in send.journeys:
+            output, reason = ("ok" if result.ok else "failed"), result.reason
+            if result.ok and after_ok is not None:
+                problem = after_ok(journey, result)
+                if problem is not None:
+                    output, reason = "failed", mask(problem, call.secrets)
+            routing.leave(journey, output, reason)
+            events.append(
+                {
+                    "kind": "http_ok" if result.ok else "http_failed",
+                    "at": ctx.now,
+                    "customer_id": journey.customer_id,
+                    "flow": ctx.flow.name,
+                    "object": ctx.object_id,
+                    "journey_id": journey.id,
+                    "data": {
+                        "method": call.method,
+                        "url": url,
+                        "status": result.status,
+                        "tries": result.tries,
+                        "reason": result.reason,
+                    },
+                }
+            )
+    ctx.write(lambda conn: add_events(conn, events))
+    return outcomes

@@ -1,0 +1,189 @@
+"""Turning an object's HTTP settings into requests: headers with secrets, bodies, query strings,
+and the templates of ``save`` that read the answer.
+
+Secrets are written in headers as ``${VAR}`` and read from the environment when a batch runs.
+They enter a header as a template variable, never as template text, so a secret cannot be
+interpreted by Jinja and customer data that happens to contain ``${...}`` is never resolved.
+The resolved values travel with each call, which masks them in every reason it gives.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import httpx
+from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from engine.errors import EffectError, TemplateError
+from engine.fields import to_json
+from engine.http.calls import IDEMPOTENCY_HEADER, HttpCall
+from engine.project import resolve_env
+from engine.templates import TEMPLATE_NAMES, Template, render_value
+
+SECRET = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+PER_CUSTOMER = frozenset({"customer", "data"})
+CONTENT_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
+
+
+def _response_template(value: Any) -> Template:
+    if isinstance(value, Template):
+        return value
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise PydanticCustomError(
+            "sluis", "{message}", {"message": "a save value must be a template", "offset": -1}
+        )
+    try:
+        return Template.parse(str(value), TEMPLATE_NAMES | {"response"})
+    except TemplateError as exc:
+        raise PydanticCustomError(
+            "sluis", "{message}", {"message": str(exc), "offset": -1}
+        ) from None
+
+
+ResponseTemplateText = Annotated[
+    Template,
+    PlainValidator(_response_template),
+    PlainSerializer(str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "a template over response.status, response.json, response.headers",
+        }
+    ),
+]
+
+
+def check_request(url: Template, headers: Mapping[str, Template]) -> None:
+    """Settings checks of every object that makes HTTP calls: secrets only in headers, and
+    no ``Idempotency-Key`` of its own (sluis sets it). Raises ``ValueError`` for pydantic."""
+    if SECRET.search(url.source):
+        raise ValueError("url: ${VAR} secrets are read in headers only; send the token in one")
+    for name in headers:
+        if name.lower() == IDEMPOTENCY_HEADER.lower():
+            raise ValueError(
+                f"headers: sluis sets {IDEMPOTENCY_HEADER} on every request; remove it"
+            )
+
+
+@dataclass(frozen=True)
+class RenderedHeaders:
+    """Headers for one call, with the secrets in them."""
+
+    values: dict[str, str]
+    secrets: tuple[str, ...]
+    secret_names: frozenset[str]
+
+
+class Headers:
+    """An object's header templates, parsed once; ``${VAR}`` becomes a variable."""
+
+    def __init__(self, headers: Mapping[str, Template], owner: str) -> None:
+        self.owner = owner
+        self.templates: dict[str, Template] = {}
+        self.reads: dict[str, tuple[str, ...]] = {}
+        for name, template in headers.items():
+            variables = tuple(SECRET.findall(template.source))
+            self.reads[name] = variables
+            source = SECRET.sub(lambda m: '{{ secrets["' + m.group(1) + '"] }}', template.source)
+            self.templates[name] = Template.parse(source, TEMPLATE_NAMES | {"secrets"})
+
+    @property
+    def per_customer(self) -> bool:
+        """True when a header uses ``customer`` or ``data`` (so it is rendered per call)."""
+        return any(t.names & PER_CUSTOMER for t in self.templates.values())
+
+    def secrets(self) -> dict[str, str]:
+        """The environment's values of every ``${VAR}`` the headers read; a missing variable
+        is an error that names the header and the variable to set."""
+        found: dict[str, str] = {}
+        for name, variables in self.reads.items():
+            for variable in variables:
+                if variable not in found:
+                    found[variable] = resolve_env(
+                        f"${{{variable}}}", what=f"{self.owner}: header '{name}'"
+                    )
+        return found
+
+    def render(self, scope: Mapping[str, Any], secrets: Mapping[str, str]) -> RenderedHeaders:
+        values = {
+            name: template.render({**scope, "secrets": secrets}).strip()
+            for name, template in self.templates.items()
+        }
+        names = frozenset(name for name, variables in self.reads.items() if variables)
+        return RenderedHeaders(values, tuple(s for s in secrets.values() if s), names)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with dates, datetimes and decimals as JSON text, inside lists and mappings."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(v) for v in value]
+    return to_json(value)
+
+
+def json_body(value: Any) -> bytes:
+    return json.dumps(json_safe(value), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def form_body(fields: Mapping[str, Any]) -> bytes:
+    return urlencode({k: _text(v) for k, v in fields.items()}).encode()
+
+
+def with_query(url: str, fields: Mapping[str, Any]) -> str:
+    """``url`` with ``fields`` added to its query string (GET requests)."""
+    if not fields:
+        return url
+    return str(httpx.URL(url).copy_merge_params({k: _text(v) for k, v in fields.items()}))
+
+
+def _text(value: Any) -> str:
+    value = to_json(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def render_fields(fields: Mapping[str, Any], scope: Mapping[str, Any]) -> dict[str, Any]:
+    """The object's ``fields`` for one customer: templates rendered, literals as they are."""
+    rendered: dict[str, Any] = render_value(dict(fields), scope)
+    return rendered
+
+
+def make_call(
+    *,
+    method: str,
+    url: str,
+    headers: RenderedHeaders,
+    key: str,
+    content: bytes | None = None,
+    content_type: str | None = None,
+) -> HttpCall:
+    """One call as sent: the URL checked, ``Content-Type`` added when the headers have none,
+    and the ``Idempotency-Key``."""
+    url = url.strip()
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise EffectError(f"url '{url}' is not a URL: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise EffectError(f"url '{url}' is not an http:// or https:// URL with a host")
+    values = dict(headers.values)
+    if (
+        content is not None
+        and content_type
+        and not any(name.lower() == "content-type" for name in values)
+    ):
+        values["Content-Type"] = content_type
+    values[IDEMPOTENCY_HEADER] = key
+    return HttpCall(method, url, values, content, headers.secrets, headers.secret_names)
