@@ -36,6 +36,7 @@ from engine.http.render import (
     json_body,
     make_call,
     render_fields,
+    templated,
     with_query,
 )
 from engine.settings import CustomerField, Duration, TemplateText
@@ -49,7 +50,7 @@ class HttpRequestSettings(ObjectSettings):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     url: TemplateText
     headers: dict[str, TemplateText] = Field(default_factory=dict)
-    fields: dict[str, TemplateText | Any] | None = None
+    fields: dict[str, Any] | None = None
     body: TemplateText | None = None
     format: Literal["json", "form"] = "json"
     batch: int = Field(default=1, ge=1, le=1000)
@@ -64,6 +65,11 @@ class HttpRequestSettings(ObjectSettings):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("fields")
+    @classmethod
+    def _templates(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else templated(value)
 
     @field_validator("success")
     @classmethod

@@ -1,5 +1,6 @@
-"""A real HTTP server on 127.0.0.1 for tests (the standard library's ThreadingHTTPServer): it
-records every request and answers with planned statuses, bodies, headers and delays."""
+"""The HTTP test kit: a real HTTP server on 127.0.0.1 (the standard library's
+ThreadingHTTPServer) that records every request and answers with planned statuses, bodies,
+headers and delays; and ``Campaign``, a flow run by the real runtime on a virtual clock."""
 
 from __future__ import annotations
 
@@ -8,9 +9,23 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import select
+
+from engine.clock import VirtualClock
+from engine.effects import Effects
+from engine.explain import journeys_of
+from engine.flow import load_flow
+from engine.http import HttpClient
+from engine.project import Project
+from engine.runtime import Runtime
+from engine.store import Store
+from engine.store.customers import CUSTOMERS, find_ids, upsert_customers
+from engine.store.journeys import EVENTS
 
 
 @dataclass
@@ -128,3 +143,83 @@ class HttpTarget:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+ALLOW_PRIVATE = "timezone: UTC\nprofile: {first_name: str, birthday: date, crm_id: str}\n" + (
+    "http: {allow_private: true}\n"
+)
+
+
+class Campaign:
+    """One flow of a project run by the real runtime on a virtual clock, with the production
+    HTTP client (``client``) as its HTTP sink."""
+
+    def __init__(
+        self,
+        project: Project,
+        store: Store,
+        flow: str,
+        customers: list[dict[str, Any]],
+        *,
+        batch_size: int | None = None,
+        owner: str = "test",
+    ) -> None:
+        self.project, self.store = project, store
+        self.flow = load_flow(project.flows_dir / f"{flow}.yaml", project)
+        self.clock = VirtualClock(START)
+        self.client = HttpClient.for_project(project, clock=self.clock)
+        self.runtime = Runtime(
+            store,
+            [self.flow],
+            self.clock,
+            Effects(http=self.client),
+            owner=owner,
+            batch_size=batch_size,
+        )
+        if customers:
+            with store.db.write() as conn:
+                upsert_customers(conn, customers, key="external_id", project=project, now=START)
+
+    def run(self) -> None:
+        self.runtime.start(self.flow.name)
+        self.runtime.fire_due()
+        self.runtime.run_until_idle()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def labels(self) -> dict[int, str]:
+        with self.store.db.read() as conn:
+            rows = conn.execute(select(CUSTOMERS.c.system_id, CUSTOMERS.c.external_id))
+            return {r.system_id: r.external_id for r in rows}
+
+    def steps(self, object_id: str) -> dict[str, tuple[str | None, str]]:
+        """Per customer, the (output, reason) of its step at ``object_id``."""
+        labels = self.labels()
+        with self.store.db.read() as conn:
+            views = journeys_of(conn, flow=self.flow.name)
+        return {
+            labels[v.customer_id]: (s.output, s.reason)
+            for v in views
+            for s in v.steps
+            if s.object == object_id
+        }
+
+    def events(self, kind: str) -> list[Any]:
+        with self.store.db.read() as conn:
+            return list(
+                conn.execute(select(EVENTS).where(EVENTS.c.kind == kind).order_by(EVENTS.c.id))
+            )
+
+    def customer(self, external_id: str) -> dict[str, Any]:
+        with self.store.db.read() as conn:
+            [system_id] = find_ids(conn, "external_id", [external_id]).values()
+        return self.store.customers([system_id])[system_id]
+
+
+def customers(count: int) -> list[dict[str, Any]]:
+    return [
+        {"external_id": f"C{i:04d}", "email": f"c{i:04d}@example.com", "first_name": f"Ann{i}"}
+        for i in range(1, count + 1)
+    ]

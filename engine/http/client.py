@@ -51,9 +51,10 @@ class _GuardedTransport(httpx.HTTPTransport):
     (httpx 0.28 builds its pool itself; the pool is swapped for one with our backend.)"""
 
     def __init__(self, backend: GuardedBackend, size: int) -> None:
-        super().__init__(trust_env=False)
+        context = httpx.create_ssl_context()
+        super().__init__(verify=context, trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=context,
             max_connections=size,
             max_keepalive_connections=size,
             keepalive_expiry=30.0,

@@ -154,6 +154,21 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def templated(value: Any, path: str = "fields") -> Any:
+    """``fields`` as settings hold them: every text (also inside lists and mappings) parsed as
+    a template, numbers, booleans and null kept as they are."""
+    if isinstance(value, str):
+        try:
+            return Template.parse(value)
+        except TemplateError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+    if isinstance(value, Mapping):
+        return {k: templated(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [templated(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
 def render_fields(fields: Mapping[str, Any], scope: Mapping[str, Any]) -> dict[str, Any]:
     """The object's ``fields`` for one customer: templates rendered, literals as they are."""
     rendered: dict[str, Any] = render_value(dict(fields), scope)

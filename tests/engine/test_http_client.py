@@ -104,9 +104,7 @@ def test_a_retry_after_longer_than_sluis_waits_fails_at_once(target, client):
     target.plan("/tomorrow", Reply(503, headers={"Retry-After": "86400"}))
     result = client.send(post(target.url("/tomorrow")), CallPolicy(retries=3))
     assert not result.ok
-    assert result.reason == (
-        "failed: HTTP 503; Retry-After asks for a longer wait than 5m"
-    )
+    assert result.reason == ("failed: HTTP 503; Retry-After asks for a longer wait than 5m")
     assert len(target.to("/tomorrow")) == 1
 
 
