@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -14,6 +15,7 @@ from engine.context import RunContext
 from engine.errors import SluisError
 from engine.flow import Flow
 from engine.http.delivery import Send, call_policy, deliver, journey_key, refuse
+from engine.http.lookups import compile_value
 from engine.http.render import CONTENT_TYPES, Headers, check_request, json_body, make_call
 from engine.settings import Duration, TemplateText
 
@@ -42,6 +44,7 @@ class ApiCall(CampaignObject):
         assert isinstance(settings, ApiSettings)
         self.spec = settings
         self.headers = Headers(settings.headers, f"object '{id}'")
+        self.url = compile_value(settings.url)
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         spec = self.spec
@@ -51,18 +54,18 @@ class ApiCall(CampaignObject):
         secrets = self.headers.secrets()
         sends = []
         for journey in batch:
-            scope = ctx.scope(journey)
+            customer, data, scope = journey.customer, journey.data, partial(ctx.scope, journey)
             notification = {
                 "flow": ctx.flow.name,
                 "object": self.id,
-                "customer": journey.customer,
-                "data": journey.data,
+                "customer": customer,
+                "data": data,
             }
             try:
                 call = make_call(
                     method="POST",
-                    url=spec.url.render(scope),
-                    headers=self.headers.render(scope, secrets),
+                    url=self.url(customer, data, scope),
+                    headers=self.headers.render(customer, data, scope, secrets),
                     key=journey_key(ctx, journey),
                     content=json_body(notification),
                     content_type=CONTENT_TYPES["json"],

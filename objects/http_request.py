@@ -5,6 +5,7 @@ customer's profile."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -26,6 +27,7 @@ from engine.http.delivery import (
     journey_key,
     refuse,
 )
+from engine.http.lookups import compile_value
 from engine.http.render import (
     CONTENT_TYPES,
     PER_CUSTOMER,
@@ -35,7 +37,6 @@ from engine.http.render import (
     form_body,
     json_body,
     make_call,
-    render_fields,
     templated,
     with_query,
 )
@@ -129,6 +130,9 @@ class HttpRequest(CampaignObject):
         assert isinstance(settings, HttpRequestSettings)
         self.spec = settings
         self.headers = Headers(settings.headers, f"object '{id}'")
+        self.url = compile_value(settings.url)
+        self.fields = compile_value(settings.fields) if settings.fields is not None else None
+        self.body = compile_value(settings.body) if settings.body is not None else None
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         spec = self.spec
@@ -159,16 +163,18 @@ class HttpRequest(CampaignObject):
     def _per_customer(
         self, batch: Batch, routing: Routing, ctx: RunContext, secrets: dict[str, str]
     ) -> list[Send]:
+        """One call per customer: URL, headers and body rendered for each."""
         spec, sends = self.spec, []
+        content_type = CONTENT_TYPES[spec.format]
         for journey in batch:
-            scope = ctx.scope(journey)
+            customer, data, scope = journey.customer, journey.data, partial(ctx.scope, journey)
             try:
-                url = spec.url.render(scope)
-                content, content_type = None, CONTENT_TYPES[spec.format]
-                if spec.body is not None:
-                    content = spec.body.render(scope).encode()
-                elif spec.fields is not None:
-                    fields = render_fields(spec.fields, scope)
+                url = self.url(customer, data, scope)
+                content = None
+                if self.body is not None:
+                    content = str(self.body(customer, data, scope)).encode()
+                elif self.fields is not None:
+                    fields = self.fields(customer, data, scope)
                     if spec.method == "GET":
                         url = with_query(url, fields)
                     else:
@@ -176,7 +182,7 @@ class HttpRequest(CampaignObject):
                 call = make_call(
                     method=spec.method,
                     url=url,
-                    headers=self.headers.render(scope, secrets),
+                    headers=self.headers.render(customer, data, scope, secrets),
                     key=journey_key(ctx, journey),
                     content=content,
                     content_type=content_type,
@@ -190,18 +196,23 @@ class HttpRequest(CampaignObject):
     def _batched(
         self, batch: Batch, routing: Routing, ctx: RunContext, secrets: dict[str, str]
     ) -> list[Send]:
+        """Chunks of ``batch`` customers per call, each a JSON array of their fields; URL and
+        headers are the same for every call of the batch."""
         spec, sends = self.spec, []
-        scope = ctx.scope()
-        url, headers = spec.url.render(scope), self.headers.render(scope, secrets)
-        journeys = batch.journeys
+        url = self.url({}, {}, ctx.scope)
+        headers = self.headers.render({}, {}, ctx.scope, secrets)
+        fields, journeys = self.fields, batch.journeys
         for index, start in enumerate(range(0, len(journeys), spec.batch)):
             members, items = [], []
             for journey in journeys[start : start + spec.batch]:
-                try:
-                    items.append(render_fields(spec.fields or {}, ctx.scope(journey)))
-                except SluisError as exc:
-                    refuse(routing, journey, exc)
-                    continue
+                if fields is not None:
+                    try:
+                        items.append(
+                            fields(journey.customer, journey.data, partial(ctx.scope, journey))
+                        )
+                    except SluisError as exc:
+                        refuse(routing, journey, exc)
+                        continue
                 members.append(journey)
             if not members:
                 continue
@@ -211,7 +222,7 @@ class HttpRequest(CampaignObject):
                     url=url,
                     headers=headers,
                     key=chunk_key(batch.key, index),
-                    content=json_body(items) if spec.fields is not None else None,
+                    content=json_body(items) if fields is not None else None,
                     content_type=CONTENT_TYPES["json"],
                 )
             except SluisError as exc:

@@ -17,7 +17,8 @@ import random
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
+from queue import Empty, SimpleQueue
 
 import httpcore
 import httpx
@@ -135,36 +136,51 @@ class HttpClient:
         limiter = self._limiter(policy)
         outcomes: list[HttpOutcome | None] = [None] * len(calls)
         tries = [0] * len(calls)
-        queue: list[tuple[float, int]] = [(0.0, i) for i in range(len(calls))]
-        in_flight: dict[Future[HttpAnswer], int] = {}
-        while queue or in_flight:
+        waiting: list[tuple[float, int]] = [(0.0, i) for i in range(len(calls))]  # a heap
+        answers: SimpleQueue[tuple[int, HttpAnswer | BaseException]] = SimpleQueue()
+        in_flight = 0
+
+        def attempt(index: int) -> None:
+            try:
+                answers.put((index, self.try_once(calls[index], policy)))
+            except BaseException as exc:  # a bug, not an answer: re-raised by the scheduler
+                answers.put((index, exc))
+
+        while waiting or in_flight:
             now = self._now()
-            while queue and len(in_flight) < limit and queue[0][0] <= now + _EPSILON:
+            while waiting and in_flight < limit and waiting[0][0] <= now + _EPSILON:
                 if limiter is not None and limiter.wait(now) > _EPSILON:
                     break
-                _, index = heapq.heappop(queue)
+                _, index = heapq.heappop(waiting)
                 if limiter is not None:
                     limiter.take(now)
                 tries[index] += 1
-                in_flight[workers.submit(self.try_once, calls[index], policy)] = index
-            next_start = self._next_start(queue, limiter, now)
+                in_flight += 1
+                if len(calls) == 1:
+                    attempt(index)  # nothing to overlap with: no hand-off to a worker
+                else:
+                    workers.submit(attempt, index)
+            next_start = self._next_start(waiting, limiter, now)
             if not in_flight:
                 self.clock.sleep(max(0.0, next_start - now) if next_start is not None else 0.0)
                 continue
-            pause = None if next_start is None or len(in_flight) >= limit else next_start - now
-            done, _ = wait(
-                in_flight,
-                timeout=None if pause is None else max(_MIN_WAIT, pause),
-                return_when=FIRST_COMPLETED,
-            )
+            pause = None if next_start is None or in_flight >= limit else next_start - now
+            try:
+                got = [answers.get(timeout=None if pause is None else max(_MIN_WAIT, pause))]
+            except Empty:
+                continue
+            while not answers.empty():
+                got.append(answers.get_nowait())
             now = self._now()
-            for future in done:
-                index = in_flight.pop(future)
-                answer, call = future.result(), calls[index]
+            for index, answer in got:
+                in_flight -= 1
+                if isinstance(answer, BaseException):
+                    raise answer
+                call = calls[index]
                 if should_retry(answer, policy, tries[index]):
                     delay = self._delay(answer, tries[index])
                     if delay is not None:
-                        heapq.heappush(queue, (now + delay, index))
+                        heapq.heappush(waiting, (now + delay, index))
                         continue
                     outcomes[index] = self._gave_up(answer, call, policy, tries[index])
                 else:

@@ -103,42 +103,45 @@ def deliver(
         return []
     outcomes = http_sink(ctx).send_all([s.call for s in sends], policy)
     at = ctx.now.astimezone(UTC).isoformat()
+    flow, object_id, now = ctx.flow.name, ctx.object_id, ctx.now
     events = []
     for send, result in zip(sends, outcomes, strict=True):
         call = send.call
         url = mask(call.url, call.secrets)
-        ctx.effects.record(
-            "http",
-            {
-                "object": ctx.object_id,
-                "method": call.method,
-                "url": url,
-                "customers": [customer_label(j.customer) for j in send.journeys],
-                "at": at,
-            },
-        )
+        if ctx.effects.replay:  # recording does nothing in production: skip the labels
+            ctx.effects.record(
+                "http",
+                {
+                    "object": object_id,
+                    "method": call.method,
+                    "url": url,
+                    "customers": [customer_label(j.customer) for j in send.journeys],
+                    "at": at,
+                },
+            )
+        kind, output = ("http_ok", "ok") if result.ok else ("http_failed", "failed")
+        data = {
+            "method": call.method,
+            "url": url,
+            "status": result.status,
+            "tries": result.tries,
+            "reason": result.reason,
+        }
         for journey in send.journeys:
-            output, reason = ("ok" if result.ok else "failed"), result.reason
-            if result.ok and after_ok is not None:
-                problem = after_ok(journey, result)
-                if problem is not None:
-                    output, reason = "failed", mask(problem, call.secrets)
-            routing.leave(journey, output, reason)
+            problem = after_ok(journey, result) if after_ok and result.ok else None
+            if problem is None:
+                routing.leave(journey, output, result.reason)
+            else:
+                routing.leave(journey, "failed", mask(problem, call.secrets))
             events.append(
                 {
-                    "kind": "http_ok" if result.ok else "http_failed",
-                    "at": ctx.now,
+                    "kind": kind,
+                    "at": now,
                     "customer_id": journey.customer_id,
-                    "flow": ctx.flow.name,
-                    "object": ctx.object_id,
+                    "flow": flow,
+                    "object": object_id,
                     "journey_id": journey.id,
-                    "data": {
-                        "method": call.method,
-                        "url": url,
-                        "status": result.status,
-                        "tries": result.tries,
-                        "reason": result.reason,
-                    },
+                    "data": data,
                 }
             )
     ctx.write(lambda conn: add_events(conn, events))

@@ -23,11 +23,13 @@ from pydantic_core import PydanticCustomError
 from engine.errors import EffectError, TemplateError
 from engine.fields import to_json
 from engine.http.calls import IDEMPOTENCY_HEADER, HttpCall
+from engine.http.lookups import Render, Scope, compile_value
 from engine.project import resolve_env
-from engine.templates import TEMPLATE_NAMES, Template, render_value
+from engine.templates import TEMPLATE_NAMES, Template
 
 SECRET = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 PER_CUSTOMER = frozenset({"customer", "data"})
+SECRET_NAMES = TEMPLATE_NAMES | {"secrets"}
 CONTENT_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
 
 
@@ -85,18 +87,19 @@ class Headers:
 
     def __init__(self, headers: Mapping[str, Template], owner: str) -> None:
         self.owner = owner
-        self.templates: dict[str, Template] = {}
         self.reads: dict[str, tuple[str, ...]] = {}
+        self.renders: dict[str, Render] = {}
         for name, template in headers.items():
             variables = tuple(SECRET.findall(template.source))
             self.reads[name] = variables
-            source = SECRET.sub(lambda m: '{{ secrets["' + m.group(1) + '"] }}', template.source)
-            self.templates[name] = Template.parse(source, TEMPLATE_NAMES | {"secrets"})
-
-    @property
-    def per_customer(self) -> bool:
-        """True when a header uses ``customer`` or ``data`` (so it is rendered per call)."""
-        return any(t.names & PER_CUSTOMER for t in self.templates.values())
+            if variables:
+                source = SECRET.sub(
+                    lambda m: '{{ secrets["' + m.group(1) + '"] }}', template.source
+                )
+                self.renders[name] = _with_secrets(Template.parse(source, SECRET_NAMES))
+            else:
+                self.renders[name] = compile_value(template)
+        self.secret_names = frozenset(name for name, variables in self.reads.items() if variables)
 
     def secrets(self) -> dict[str, str]:
         """The environment's values of every ``${VAR}`` the headers read; a missing variable
@@ -110,26 +113,44 @@ class Headers:
                     )
         return found
 
-    def render(self, scope: Mapping[str, Any], secrets: Mapping[str, str]) -> RenderedHeaders:
+    def render(
+        self,
+        customer: Mapping[str, Any],
+        data: Mapping[str, Any],
+        scope: Scope,
+        secrets: Mapping[str, str],
+    ) -> RenderedHeaders:
+        """The headers of one call (``scope`` gives the full template scope when needed)."""
+
+        def full() -> Mapping[str, Any]:
+            return {**scope(), "secrets": secrets}
+
         values = {
-            name: template.render({**scope, "secrets": secrets}).strip()
-            for name, template in self.templates.items()
+            name: str(render(customer, data, full)).strip() for name, render in self.renders.items()
         }
-        names = frozenset(name for name, variables in self.reads.items() if variables)
-        return RenderedHeaders(values, tuple(s for s in secrets.values() if s), names)
+        return RenderedHeaders(values, tuple(s for s in secrets.values() if s), self.secret_names)
 
 
-def json_safe(value: Any) -> Any:
-    """``value`` with dates, datetimes and decimals as JSON text, inside lists and mappings."""
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [json_safe(v) for v in value]
-    return to_json(value)
+def _secret_variable(match: re.Match[str]) -> str:
+    return '{{ secrets["' + match.group(1) + '"] }}'
+
+
+def _with_secrets(template: Template) -> Render:
+    return lambda c, d, s: template.render(s())
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    converted = to_json(value)
+    return str(value) if converted is value else converted
 
 
 def json_body(value: Any) -> bytes:
-    return json.dumps(json_safe(value), separators=(",", ":"), ensure_ascii=False).encode()
+    """``value`` as compact JSON; dates, datetimes and decimals as text."""
+    return json.dumps(
+        value, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    ).encode()
 
 
 def form_body(fields: Mapping[str, Any]) -> bytes:
@@ -167,12 +188,6 @@ def templated(value: Any, path: str = "fields") -> Any:
     if isinstance(value, list):
         return [templated(v, f"{path}[{i}]") for i, v in enumerate(value)]
     return value
-
-
-def render_fields(fields: Mapping[str, Any], scope: Mapping[str, Any]) -> dict[str, Any]:
-    """The object's ``fields`` for one customer: templates rendered, literals as they are."""
-    rendered: dict[str, Any] = render_value(dict(fields), scope)
-    return rendered
 
 
 def make_call(
