@@ -161,7 +161,7 @@ class HttpRequest(CampaignObject):
             ctx.write(store)
 
     def _per_customer(
-        self, batch: Batch, routing: Routing, ctx: RunContext, secrets: dict[str, str]
+        self, batch: Batch, routing: Routing, ctx: RunContext, secrets: tuple[str, ...]
     ) -> list[Send]:
         """One call per customer: URL, headers and body rendered for each."""
         spec, sends = self.spec, []
@@ -194,7 +194,7 @@ class HttpRequest(CampaignObject):
         return sends
 
     def _batched(
-        self, batch: Batch, routing: Routing, ctx: RunContext, secrets: dict[str, str]
+        self, batch: Batch, routing: Routing, ctx: RunContext, secrets: tuple[str, ...]
     ) -> list[Send]:
         """Chunks of ``batch`` customers per call, each a JSON array of their fields; URL and
         headers are the same for every call of the batch."""

@@ -83,42 +83,43 @@ class RenderedHeaders:
 
 
 class Headers:
-    """An object's header templates, parsed once; ``${VAR}`` becomes a variable."""
+    """An object's header templates, parsed once. Each ``${VAR}`` becomes ``secrets[i]``, the
+    i-th variable the headers read; the values come from the environment per batch."""
 
     def __init__(self, headers: Mapping[str, Template], owner: str) -> None:
         self.owner = owner
-        self.reads: dict[str, tuple[str, ...]] = {}
+        self.variables: dict[str, str] = {}  # variable -> the first header that reads it
         self.renders: dict[str, Render] = {}
+        secret_names = set()
         for name, template in headers.items():
-            variables = tuple(SECRET.findall(template.source))
-            self.reads[name] = variables
-            if variables:
-                source = SECRET.sub(
-                    lambda m: '{{ secrets["' + m.group(1) + '"] }}', template.source
-                )
-                self.renders[name] = _with_secrets(Template.parse(source, SECRET_NAMES))
-            else:
+            found = SECRET.findall(template.source)
+            if not found:
                 self.renders[name] = compile_value(template)
-        self.secret_names = frozenset(name for name, variables in self.reads.items() if variables)
+                continue
+            secret_names.add(name)
+            for variable in found:
+                self.variables.setdefault(variable, name)
+            source = SECRET.sub(self._placeholder, template.source)
+            self.renders[name] = _with_secrets(Template.parse(source, SECRET_NAMES))
+        self.secret_names = frozenset(secret_names)
 
-    def secrets(self) -> dict[str, str]:
-        """The environment's values of every ``${VAR}`` the headers read; a missing variable
-        is an error that names the header and the variable to set."""
-        found: dict[str, str] = {}
-        for name, variables in self.reads.items():
-            for variable in variables:
-                if variable not in found:
-                    found[variable] = resolve_env(
-                        f"${{{variable}}}", what=f"{self.owner}: header '{name}'"
-                    )
-        return found
+    def _placeholder(self, match: re.Match[str]) -> str:
+        return "{{ secrets[" + str(list(self.variables).index(match.group(1))) + "] }}"
+
+    def secrets(self) -> tuple[str, ...]:
+        """The environment's values of the ``${VAR}``s the headers read, in order; a missing
+        variable is an error that names the header and the variable to set."""
+        return tuple(
+            resolve_env(f"${{{variable}}}", what=f"{self.owner}: header '{header}'")
+            for variable, header in self.variables.items()
+        )
 
     def render(
         self,
         customer: Mapping[str, Any],
         data: Mapping[str, Any],
         scope: Scope,
-        secrets: Mapping[str, str],
+        secrets: tuple[str, ...],
     ) -> RenderedHeaders:
         """The headers of one call (``scope`` gives the full template scope when needed)."""
 
@@ -128,11 +129,7 @@ class Headers:
         values = {
             name: str(render(customer, data, full)).strip() for name, render in self.renders.items()
         }
-        return RenderedHeaders(values, tuple(s for s in secrets.values() if s), self.secret_names)
-
-
-def _secret_variable(match: re.Match[str]) -> str:
-    return '{{ secrets["' + match.group(1) + '"] }}'
+        return RenderedHeaders(values, tuple(s for s in secrets if s), self.secret_names)
 
 
 def _with_secrets(template: Template) -> Render:
