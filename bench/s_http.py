@@ -95,7 +95,7 @@ class _Engine:
     def __init__(self, folder: Path, url: str, batch: int) -> None:
         from engine.effects import Effects
         from engine.flow import load_flow
-        from engine.http import HttpClient
+        from engine.http.client import HttpClient
         from engine.project import Project
         from engine.store import Database, Store
 
@@ -175,7 +175,7 @@ def _end_to_end(folder: Path, url: str, count: int) -> tuple[float, int]:
     from engine.clock import VirtualClock
     from engine.effects import Effects
     from engine.flow import load_flow
-    from engine.http import HttpClient
+    from engine.http.client import HttpClient
     from engine.project import Project
     from engine.runtime import Runtime
     from engine.store import Store

@@ -20,7 +20,7 @@ from engine.clock import VirtualClock
 from engine.effects import Effects
 from engine.explain import journeys_of
 from engine.flow import load_flow
-from engine.http import HttpClient
+from engine.http.client import HttpClient
 from engine.project import Project
 from engine.runtime import Runtime
 from engine.store import Store

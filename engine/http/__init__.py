@@ -7,20 +7,6 @@
 - ``captured``: ``CapturedHttp``, the replay sink (no network; ``200 {}``).
 - ``render``: headers with ``${VAR}`` secrets, bodies, query strings, ``save`` templates.
 - ``delivery``: send an object's calls and route its journeys by the outcome.
+
+Nothing is imported here, so loading a flow does not load httpx; import the modules.
 """
-
-from engine.http.calls import CallPolicy, HttpCall, HttpOutcome, idempotency_key
-from engine.http.captured import CapturedHttp
-from engine.http.client import HttpClient
-from engine.http.guard import AddressGuard, AddressRefused
-
-__all__ = [
-    "AddressGuard",
-    "AddressRefused",
-    "CallPolicy",
-    "CapturedHttp",
-    "HttpCall",
-    "HttpClient",
-    "HttpOutcome",
-    "idempotency_key",
-]

@@ -232,7 +232,7 @@ class HttpClient:
     def try_once(self, call: HttpCall, policy: CallPolicy) -> HttpAnswer:
         """One try of one call: follow redirects (each through the guard), read the answer up
         to the size cap, within ``policy.timeout`` seconds."""
-        http, _ = self._started()
+        http = self._http or self._started()[0]
         deadline = time.monotonic() + policy.timeout
         try:
             request = http.build_request(
@@ -263,7 +263,7 @@ class HttpClient:
             return HttpAnswer(
                 None, error=f"connection failed: {exc or type(exc).__name__}", retryable=True
             )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             return HttpAnswer(None, error=f"request failed: {exc}")
 
     def _read(self, response: httpx.Response, deadline: float, policy: CallPolicy) -> bytes:

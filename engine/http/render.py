@@ -14,9 +14,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-import httpx
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
@@ -158,7 +157,10 @@ def with_query(url: str, fields: Mapping[str, Any]) -> str:
     """``url`` with ``fields`` added to its query string (GET requests)."""
     if not fields:
         return url
-    return str(httpx.URL(url).copy_merge_params({k: _text(v) for k, v in fields.items()}))
+    base, _, fragment = url.partition("#")
+    query = urlencode({k: _text(v) for k, v in fields.items()})
+    joined = f"{base}{'&' if '?' in base else '?'}{query}"
+    return f"{joined}#{fragment}" if fragment else joined
 
 
 def _text(value: Any) -> str:
@@ -200,10 +202,11 @@ def make_call(
     and the ``Idempotency-Key``."""
     url = url.strip()
     try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
         raise EffectError(f"url '{url}' is not a URL: {exc}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+    if parts.scheme not in ("http", "https") or not host:
         raise EffectError(f"url '{url}' is not an http:// or https:// URL with a host")
     values = dict(headers.values)
     if (

@@ -14,8 +14,8 @@ import pytest
 from http_target import HttpTarget, Reply
 
 from engine.clock import VirtualClock
-from engine.http import CallPolicy, HttpCall, HttpClient
-from engine.http.calls import HttpAnswer, outcome
+from engine.http.calls import CallPolicy, HttpAnswer, HttpCall, outcome
+from engine.http.client import HttpClient
 from engine.project import HttpSettings
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -11,7 +11,9 @@ import pytest
 from http_target import HttpTarget, Reply
 
 from engine.clock import VirtualClock
-from engine.http import AddressGuard, CallPolicy, HttpCall, HttpClient
+from engine.http.calls import CallPolicy, HttpCall
+from engine.http.client import HttpClient
+from engine.http.guard import AddressGuard
 from engine.project import HttpSettings
 
 GUARDED = HttpSettings(allow_private=False)

@@ -66,7 +66,7 @@ def test_query_strings_are_merged_and_encoded():
 
 @pytest.mark.parametrize("url", ["ftp://crm.example/x", "/relative/path", "https:///nohost", ""])
 def test_only_http_urls_with_a_host_are_called(url):
-    with pytest.raises(EffectError, match="is not an http:// or https:// URL|is not a URL"):
+    with pytest.raises(EffectError, match=r"is not an http:// or https:// URL|is not a URL"):
         make_call(method="POST", url=url, headers=RenderedHeaders({}, (), frozenset()), key="k")
 
 
