@@ -27,7 +27,7 @@ from engine.http.delivery import (
     journey_key,
     refuse,
 )
-from engine.http.lookups import compile_value
+from engine.http.lookups import NO_SCOPE, compile_value, scope_free
 from engine.http.render import (
     CONTENT_TYPES,
     PER_CUSTOMER,
@@ -133,6 +133,7 @@ class HttpRequest(CampaignObject):
         self.url = compile_value(settings.url)
         self.fields = compile_value(settings.fields) if settings.fields is not None else None
         self.body = compile_value(settings.body) if settings.body is not None else None
+        self.plain_fields = scope_free(settings.fields)  # no template scope to make per customer
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         spec = self.spec
@@ -206,10 +207,9 @@ class HttpRequest(CampaignObject):
             members, items = [], []
             for journey in journeys[start : start + spec.batch]:
                 if fields is not None:
+                    scope = NO_SCOPE if self.plain_fields else partial(ctx.scope, journey)
                     try:
-                        items.append(
-                            fields(journey.customer, journey.data, partial(ctx.scope, journey))
-                        )
+                        items.append(fields(journey.customer, journey.data, scope))
                     except SluisError as exc:
                         refuse(routing, journey, exc)
                         continue

@@ -42,6 +42,25 @@ def compile_value(value: Any) -> Render:
     return lambda c, d, s: value
 
 
+def scope_free(value: Any) -> bool:
+    """True when rendering ``value`` never needs the full template scope (only literals,
+    static text and plain one-level lookups), so callers need not prepare one."""
+    if isinstance(value, Template):
+        return value.is_static or _plain_lookup(value) is not None
+    if isinstance(value, Mapping):
+        return all(scope_free(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return all(scope_free(item) for item in value)
+    return True
+
+
+def _no_scope() -> Mapping[str, Any]:
+    raise AssertionError("a scope-free value asked for the template scope")
+
+
+NO_SCOPE: Scope = _no_scope
+
+
 def _plain_lookup(value: Any) -> tuple[bool, str] | None:
     """(of the customer?, key) when ``value`` is exactly ``{{ customer.KEY }}`` or
     ``{{ data.KEY }}``."""
