@@ -47,4 +47,5 @@ if __name__ == "__main__":
         log_level="warning",
         access_log=False,
         backlog=4096,
+        timeout_keep_alive=300,  # idle pooled connections stay open between the phases
     )
