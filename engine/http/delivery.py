@@ -104,7 +104,7 @@ def deliver(
     outcomes = http_sink(ctx).send_all([s.call for s in sends], policy)
     at = ctx.now.astimezone(UTC).isoformat()
     flow, object_id, now = ctx.flow.name, ctx.object_id, ctx.now
-    events = []
+    events: list[dict[str, Any]] = []
     for send, result in zip(sends, outcomes, strict=True):
         call = send.call
         url = mask(call.url, call.secrets)
@@ -127,22 +127,24 @@ def deliver(
             "tries": result.tries,
             "reason": result.reason,
         }
+        leave, reason = routing.leave, result.reason
         for journey in send.journeys:
             problem = after_ok(journey, result) if after_ok and result.ok else None
             if problem is None:
-                routing.leave(journey, output, result.reason)
+                leave(journey, output, reason)
             else:
-                routing.leave(journey, "failed", mask(problem, call.secrets))
-            events.append(
-                {
-                    "kind": kind,
-                    "at": now,
-                    "customer_id": journey.customer_id,
-                    "flow": flow,
-                    "object": object_id,
-                    "journey_id": journey.id,
-                    "data": data,
-                }
-            )
+                leave(journey, "failed", mask(problem, call.secrets))
+        events.extend(
+            {
+                "kind": kind,
+                "at": now,
+                "customer_id": journey.customer["system_id"],
+                "flow": flow,
+                "object": object_id,
+                "journey_id": journey.id,
+                "data": data,
+            }
+            for journey in send.journeys
+        )
     ctx.write(lambda conn: add_events(conn, events))
     return outcomes
