@@ -203,7 +203,7 @@ class HttpRequest(CampaignObject):
         url = self.url({}, {}, ctx.scope)
         headers = self.headers.render({}, {}, ctx.scope, secrets)
         fields, journeys = self.fields, batch.journeys
-        for index, start in enumerate(range(0, len(journeys), spec.batch)):
+        for start in range(0, len(journeys), spec.batch):
             members, items = [], []
             for journey in journeys[start : start + spec.batch]:
                 if fields is not None:
@@ -221,7 +221,7 @@ class HttpRequest(CampaignObject):
                     method=spec.method,
                     url=url,
                     headers=headers,
-                    key=chunk_key(batch.key, index),
+                    key=chunk_key(ctx, members),
                     content=json_body(items) if fields is not None else None,
                     content_type=CONTENT_TYPES["json"],
                 )
