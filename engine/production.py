@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+from engine.clock import Clock
 from engine.effects import Effects
 from engine.project import Project
 
 
-def production_effects(project: Project) -> Effects:
-    """The effect sinks that act on the outside world for ``project``."""
+def production_effects(project: Project, *, clock: Clock | None = None) -> Effects:
+    """The effect sinks that act on the outside world for ``project``; ``clock`` is where
+    HTTP retries wait (the system clock unless given)."""
+    from engine.http.client import HttpClient  # httpx loads only when effects are made
+
     effects = Effects()
     effects.extras["project_root"] = project.root
+    effects.http = HttpClient.for_project(project, clock=clock)
     return effects

@@ -1,13 +1,22 @@
-"""``api``: an immediate JSON notification per customer (flow, object, customer, data).
-(Its run comes with the HTTP issue.)"""
+"""``api``: an immediate JSON notification per customer, a POST of ``flow``, ``object``,
+``customer`` (the profile) and ``data`` (the journey's entry data) to ``url`` with
+``headers``. Journeys leave by ``ok`` or ``failed``."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from engine.batch import Batch, Routing
 from engine.campaign import CampaignObject, ObjectSettings
+from engine.context import RunContext
+from engine.errors import SluisError
+from engine.flow import Flow
+from engine.http.delivery import Send, call_policy, deliver, journey_key, refuse
+from engine.http.lookups import compile_value
+from engine.http.render import CONTENT_TYPES, Headers, check_request, json_body, make_call
 from engine.settings import Duration, TemplateText
 
 
@@ -17,9 +26,52 @@ class ApiSettings(ObjectSettings):
     headers: dict[str, TemplateText] = Field(default_factory=dict)
     timeout: Duration | None = None
     retries: int = Field(default=3, ge=0, le=20)
+    concurrency: int = Field(default=10, ge=1, le=500)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ApiSettings:
+        check_request(self.url, self.headers)
+        return self
 
 
 class ApiCall(CampaignObject):
     type = "api"
     Settings = ApiSettings
     outputs = ("ok", "failed")
+
+    def __init__(self, id: str, settings: ObjectSettings, flow: Flow) -> None:
+        super().__init__(id, settings, flow)
+        assert isinstance(settings, ApiSettings)
+        self.spec = settings
+        self.headers = Headers(settings.headers, f"object '{id}'")
+        self.url = compile_value(settings.url)
+
+    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+        spec = self.spec
+        policy = call_policy(
+            ctx, timeout=spec.timeout, retries=spec.retries, concurrency=spec.concurrency
+        )
+        secrets = self.headers.secrets()
+        sends = []
+        for journey in batch:
+            customer, data, scope = journey.customer, journey.data, partial(ctx.scope, journey)
+            notification = {
+                "flow": ctx.flow.name,
+                "object": self.id,
+                "customer": customer,
+                "data": data,
+            }
+            try:
+                call = make_call(
+                    method="POST",
+                    url=self.url(customer, data, scope),
+                    headers=self.headers.render(customer, data, scope, secrets),
+                    key=journey_key(ctx, journey),
+                    content=json_body(notification),
+                    content_type=CONTENT_TYPES["json"],
+                )
+            except SluisError as exc:
+                refuse(routing, journey, exc)
+                continue
+            sends.append(Send(call, [journey]))
+        deliver(ctx, routing, sends, policy)

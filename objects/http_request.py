@@ -1,14 +1,49 @@
-"""``http-request``: calls an HTTP endpoint per customer or with batches of up to 1,000
-customers. (Its run comes with the HTTP issue.)"""
+"""``http-request``: calls an HTTP endpoint per customer, or with chunks of up to 1,000
+customers per call (a JSON array of their fields). Journeys leave by ``ok`` or ``failed`` with
+the status or error as the reason; ``save`` stores parts of a per-customer answer in the
+customer's profile."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
+from sqlalchemy import Connection
 
+from engine.batch import Batch, Journey, Routing
 from engine.campaign import CampaignObject, ObjectSettings
-from engine.settings import Duration, TemplateText
+from engine.context import RunContext
+from engine.errors import SluisError
+from engine.fields import convert
+from engine.flow import Flow
+from engine.http.calls import HttpOutcome
+from engine.http.delivery import (
+    AfterOk,
+    Send,
+    call_policy,
+    chunk_key,
+    deliver,
+    journey_key,
+    refuse,
+)
+from engine.http.lookups import NO_SCOPE, compile_value, scope_free
+from engine.http.render import (
+    CONTENT_TYPES,
+    PER_CUSTOMER,
+    Headers,
+    ResponseTemplateText,
+    check_request,
+    form_body,
+    json_body,
+    make_call,
+    templated,
+    with_query,
+)
+from engine.settings import CustomerField, Duration, TemplateText
+from engine.store.customers import field_types, set_fields
+
+READ_ONLY = ("system_id", "groups", "created_at", "updated_at")
 
 
 class HttpRequestSettings(ObjectSettings):
@@ -16,14 +51,14 @@ class HttpRequestSettings(ObjectSettings):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     url: TemplateText
     headers: dict[str, TemplateText] = Field(default_factory=dict)
-    fields: dict[str, TemplateText | Any] | None = None
+    fields: dict[str, Any] | None = None
     body: TemplateText | None = None
     format: Literal["json", "form"] = "json"
     batch: int = Field(default=1, ge=1, le=1000)
     timeout: Duration | None = None
     retries: int = Field(default=3, ge=0, le=20)
     success: list[int] | None = None
-    save: dict[str, TemplateText] = Field(default_factory=dict)
+    save: dict[CustomerField, ResponseTemplateText] = Field(default_factory=dict)
     concurrency: int = Field(default=10, ge=1, le=500)
     rate_limit: float | None = Field(default=None, gt=0)
 
@@ -32,12 +67,56 @@ class HttpRequestSettings(ObjectSettings):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("fields")
+    @classmethod
+    def _templates(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else templated(value)
+
+    @field_validator("success")
+    @classmethod
+    def _statuses(cls, value: list[int] | None) -> list[int] | None:
+        for status in value or ():
+            if not 100 <= status <= 599:
+                raise ValueError(f"success: {status} is not an HTTP status code (100-599)")
+        return value
+
+    @field_validator("save")
+    @classmethod
+    def _writable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if name in READ_ONLY:
+                raise ValueError(f"save: '{name}' cannot be set; sluis sets it itself")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> HttpRequestSettings:
         if self.fields is not None and self.body is not None:
             raise ValueError("give 'fields' or a raw 'body', not both")
         if self.save and self.batch > 1:
             raise ValueError("'save' works on per-customer calls only; remove it or use batch: 1")
+        check_request(self.url, self.headers)
+        if self.batch > 1:
+            if self.body is not None:
+                raise ValueError(
+                    "a raw 'body' is rendered per customer; use 'fields' with batch > 1"
+                )
+            if self.method == "GET":
+                raise ValueError(
+                    "GET sends fields in the query string, one customer per call; "
+                    "use POST (or another method) with batch > 1"
+                )
+            if self.format == "form":
+                raise ValueError("batch > 1 sends a JSON array; use format: json")
+            per_customer = [
+                name
+                for name, template in {"url": self.url, **self.headers}.items()
+                if template.names & PER_CUSTOMER
+            ]
+            if per_customer:
+                raise ValueError(
+                    f"with batch > 1, {', '.join(per_customer)} are rendered once per call and "
+                    "cannot use customer or data; put customer values in 'fields'"
+                )
         return self
 
 
@@ -45,3 +124,128 @@ class HttpRequest(CampaignObject):
     type = "http-request"
     Settings = HttpRequestSettings
     outputs = ("ok", "failed")
+
+    def __init__(self, id: str, settings: ObjectSettings, flow: Flow) -> None:
+        super().__init__(id, settings, flow)
+        assert isinstance(settings, HttpRequestSettings)
+        self.spec = settings
+        self.headers = Headers(settings.headers, f"object '{id}'")
+        self.url = compile_value(settings.url)
+        self.fields = compile_value(settings.fields) if settings.fields is not None else None
+        self.body = compile_value(settings.body) if settings.body is not None else None
+        self.plain_fields = scope_free(settings.fields)  # no template scope to make per customer
+
+    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+        spec = self.spec
+        policy = call_policy(
+            ctx,
+            timeout=spec.timeout,
+            retries=spec.retries,
+            success=spec.success,
+            concurrency=spec.concurrency,
+            rate_limit=spec.rate_limit,
+        )
+        secrets = self.headers.secrets()
+        if spec.batch == 1:
+            sends = self._per_customer(batch, routing, ctx, secrets)
+        else:
+            sends = self._batched(batch, routing, ctx, secrets)
+        saved: dict[int, dict[str, Any]] = {}
+        after_ok = self._saver(ctx, saved) if spec.save else None
+        deliver(ctx, routing, sends, policy, after_ok=after_ok)
+        if saved:
+            project, now = ctx.project, ctx.now
+
+            def store(conn: Connection) -> None:
+                set_fields(conn, saved, project, now)
+
+            ctx.write(store)
+
+    def _per_customer(
+        self, batch: Batch, routing: Routing, ctx: RunContext, secrets: tuple[str, ...]
+    ) -> list[Send]:
+        """One call per customer: URL, headers and body rendered for each."""
+        spec, sends = self.spec, []
+        content_type = CONTENT_TYPES[spec.format]
+        for journey in batch:
+            customer, data, scope = journey.customer, journey.data, partial(ctx.scope, journey)
+            try:
+                url = self.url(customer, data, scope)
+                content = None
+                if self.body is not None:
+                    content = str(self.body(customer, data, scope)).encode()
+                elif self.fields is not None:
+                    fields = self.fields(customer, data, scope)
+                    if spec.method == "GET":
+                        url = with_query(url, fields)
+                    else:
+                        content = json_body(fields) if spec.format == "json" else form_body(fields)
+                call = make_call(
+                    method=spec.method,
+                    url=url,
+                    headers=self.headers.render(customer, data, scope, secrets),
+                    key=journey_key(ctx, journey),
+                    content=content,
+                    content_type=content_type,
+                )
+            except SluisError as exc:
+                refuse(routing, journey, exc)
+                continue
+            sends.append(Send(call, [journey]))
+        return sends
+
+    def _batched(
+        self, batch: Batch, routing: Routing, ctx: RunContext, secrets: tuple[str, ...]
+    ) -> list[Send]:
+        """Chunks of ``batch`` customers per call, each a JSON array of their fields; URL and
+        headers are the same for every call of the batch."""
+        spec, sends = self.spec, []
+        url = self.url({}, {}, ctx.scope)
+        headers = self.headers.render({}, {}, ctx.scope, secrets)
+        fields, journeys = self.fields, batch.journeys
+        for start in range(0, len(journeys), spec.batch):
+            members, items = [], []
+            for journey in journeys[start : start + spec.batch]:
+                if fields is not None:
+                    scope = NO_SCOPE if self.plain_fields else partial(ctx.scope, journey)
+                    try:
+                        items.append(fields(journey.customer, journey.data, scope))
+                    except SluisError as exc:
+                        refuse(routing, journey, exc)
+                        continue
+                members.append(journey)
+            if not members:
+                continue
+            try:
+                call = make_call(
+                    method=spec.method,
+                    url=url,
+                    headers=headers,
+                    key=chunk_key(ctx, members),
+                    content=json_body(items) if fields is not None else None,
+                    content_type=CONTENT_TYPES["json"],
+                )
+            except SluisError as exc:
+                for journey in members:
+                    refuse(routing, journey, exc)
+                continue
+            sends.append(Send(call, members))
+        return sends
+
+    def _saver(self, ctx: RunContext, saved: dict[int, dict[str, Any]]) -> AfterOk:
+        """Store ``save`` values of a successful answer; a value that does not fit its field
+        fails the journey with the reason."""
+        types = field_types(ctx.project)
+
+        def save(journey: Journey, result: HttpOutcome) -> str | None:
+            scope = ctx.scope(journey, response=result.response)
+            values = {}
+            for name, template in self.spec.save.items():
+                try:
+                    values[name] = convert(template.render(scope), types[name])
+                except (ValueError, SluisError) as exc:
+                    return f"failed: {result.reason.removeprefix('ok: ')}, but save {name}: {exc}"
+            saved[journey.customer_id] = values
+            return None
+
+        return save

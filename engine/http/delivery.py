@@ -1,0 +1,153 @@
+"""Sending an object's calls and routing its journeys by the outcome: the part that
+``http-request`` and ``api`` share.
+
+An object renders its calls (``Send``: a call and the journeys it speaks for) and hands them to
+``deliver``, which sends them through the HTTP sink of the run's effects, records each call for
+replay, leaves every journey by ``ok`` or ``failed`` with the outcome as its reason, and writes
+an ``http_ok`` or ``http_failed`` event per customer with the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from typing import Any, Protocol
+
+from engine.batch import Journey, Routing
+from engine.context import RunContext
+from engine.errors import EffectError
+from engine.http.calls import CallPolicy, HttpCall, HttpOutcome, idempotency_key, mask
+from engine.store.journeys import add_events
+
+DEFAULT_TIMEOUT = timedelta(seconds=30)
+AfterOk = Callable[[Journey, HttpOutcome], str | None]
+
+
+class HttpSink(Protocol):
+    """What objects need of an HTTP sink: the client in production, the capture in replay."""
+
+    def send_all(self, calls: Sequence[HttpCall], policy: CallPolicy) -> list[HttpOutcome]: ...
+
+
+@dataclass(frozen=True)
+class Send:
+    """One call and the journeys it is made for (one, or a chunk of a batch)."""
+
+    call: HttpCall
+    journeys: Sequence[Journey]
+
+
+def http_sink(ctx: RunContext) -> HttpSink:
+    sink: HttpSink | None = ctx.effects.http
+    if sink is None:
+        raise EffectError(
+            f"object '{ctx.object_id}' makes HTTP calls, but this runtime has no HTTP client; "
+            "build its effects with production_effects(project) or replay_effects(folder)"
+        )
+    return sink
+
+
+def call_policy(
+    ctx: RunContext,
+    *,
+    timeout: timedelta | None,
+    retries: int,
+    success: Sequence[int] | None = None,
+    concurrency: int = 10,
+    rate_limit: float | None = None,
+) -> CallPolicy:
+    """The policy of one object's calls; its rate limit is shared by the object's batches."""
+    return CallPolicy(
+        timeout=(timeout or DEFAULT_TIMEOUT).total_seconds(),
+        retries=retries,
+        success=frozenset(success) if success else None,
+        concurrency=concurrency,
+        rate_limit=rate_limit,
+        name=f"{ctx.flow.name}/{ctx.object_id}",
+    )
+
+
+def journey_key(ctx: RunContext, journey: Journey) -> str:
+    """The ``Idempotency-Key`` of a per-customer call: stable per (journey, object)."""
+    return idempotency_key(ctx.flow.name, ctx.object_id, "journey", journey.id)
+
+
+def chunk_key(ctx: RunContext, journeys: Sequence[Journey]) -> str:
+    """The ``Idempotency-Key`` of a batched call: stable per (object, the journeys of the
+    chunk in order). A batch that runs again after a crash, or after its claim was handed
+    back and taken anew, sends the same chunks with the same keys."""
+    members = ",".join(str(j.id) for j in journeys)
+    return idempotency_key(ctx.flow.name, ctx.object_id, "chunk", members)
+
+
+def customer_label(customer: dict[str, Any]) -> Any:
+    """How effects name a customer: the external id, else the e-mail address."""
+    return customer.get("external_id") or customer.get("email") or customer.get("system_id")
+
+
+def refuse(routing: Routing, journey: Journey, exc: Exception) -> None:
+    """A journey whose call could not be made (a template failed, a URL is wrong)."""
+    routing.leave(journey, "failed", f"failed: {exc}")
+
+
+def deliver(
+    ctx: RunContext,
+    routing: Routing,
+    sends: Sequence[Send],
+    policy: CallPolicy,
+    *,
+    after_ok: AfterOk | None = None,
+) -> list[HttpOutcome]:
+    """Send the calls, record them, and route their journeys by the outcome. ``after_ok`` may
+    turn a journey whose call succeeded into a failure (``save`` could not store the answer) by
+    returning the reason."""
+    if not sends:
+        return []
+    outcomes = http_sink(ctx).send_all([s.call for s in sends], policy)
+    at = ctx.now.astimezone(UTC).isoformat()
+    flow, object_id, now = ctx.flow.name, ctx.object_id, ctx.now
+    events: list[dict[str, Any]] = []
+    for send, result in zip(sends, outcomes, strict=True):
+        call = send.call
+        url = mask(call.url, call.secrets)
+        if ctx.effects.replay:  # recording does nothing in production: skip the labels
+            ctx.effects.record(
+                "http",
+                {
+                    "object": object_id,
+                    "method": call.method,
+                    "url": url,
+                    "customers": [customer_label(j.customer) for j in send.journeys],
+                    "at": at,
+                },
+            )
+        kind, output = ("http_ok", "ok") if result.ok else ("http_failed", "failed")
+        data = {
+            "method": call.method,
+            "url": url,
+            "status": result.status,
+            "tries": result.tries,
+            "reason": result.reason,
+        }
+        leave, reason = routing.leave, result.reason
+        for journey in send.journeys:
+            problem = after_ok(journey, result) if after_ok and result.ok else None
+            if problem is None:
+                leave(journey, output, reason)
+            else:
+                leave(journey, "failed", mask(problem, call.secrets))
+        events.extend(
+            {
+                "kind": kind,
+                "at": now,
+                "customer_id": journey.customer["system_id"],
+                "flow": flow,
+                "object": object_id,
+                "journey_id": journey.id,
+                "data": data,
+            }
+            for journey in send.journeys
+        )
+    ctx.write(lambda conn: add_events(conn, events))
+    return outcomes

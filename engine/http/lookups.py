@@ -1,0 +1,134 @@
+"""Per-customer values of HTTP objects, compiled once for speed.
+
+An ``http-request`` with ``batch: 1000`` renders its fields for every customer of every call,
+and most of them are plain lookups such as ``{{ customer.email }}`` or
+``/crm/{{ customer.external_id }}``. Those are read straight from the customer (or the entry
+data) with the result Jinja would give: ``None`` and missing fields as nothing, other values
+as ``str()``. Anything else (filters, expressions, blocks) is rendered by the sandboxed Jinja
+template as usual, with the full scope built only then.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from engine.templates import Template
+
+Scope = Callable[[], Mapping[str, Any]]
+Render = Callable[[Mapping[str, Any], Mapping[str, Any], Scope], Any]
+
+_LOOKUP = re.compile(r"\{\{\s*(customer|data)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*\}\}")
+_DELIMITERS = ("{{", "{%", "{#")
+_DICT_NAMES = frozenset(dir(dict))  # Jinja would find these methods before the items
+_JINJA = object()  # a lookup met something that is not a mapping: let Jinja decide
+
+
+def compile_value(value: Any) -> Render:
+    """A renderer for a settings value: a template, a literal, or lists and mappings of them.
+    It takes the customer, the entry data and a function giving the full template scope."""
+    if isinstance(value, Template):
+        return _compile_template(value)
+    if isinstance(value, Mapping):
+        lookups = [(key, _plain_lookup(item)) for key, item in value.items()]
+        if all(lookup is not None for _, lookup in lookups):
+            return _lookups_only([(key, *lookup) for key, lookup in lookups if lookup])
+        parts = [(key, compile_value(item)) for key, item in value.items()]
+        return lambda c, d, s: {key: render(c, d, s) for key, render in parts}
+    if isinstance(value, list | tuple):
+        items = [compile_value(item) for item in value]
+        return lambda c, d, s: [render(c, d, s) for render in items]
+    return lambda c, d, s: value
+
+
+def scope_free(value: Any) -> bool:
+    """True when rendering ``value`` never needs the full template scope (only literals,
+    static text and plain one-level lookups), so callers need not prepare one."""
+    if isinstance(value, Template):
+        return value.is_static or _plain_lookup(value) is not None
+    if isinstance(value, Mapping):
+        return all(scope_free(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return all(scope_free(item) for item in value)
+    return True
+
+
+def _no_scope() -> Mapping[str, Any]:
+    raise AssertionError("a scope-free value asked for the template scope")
+
+
+NO_SCOPE: Scope = _no_scope
+
+
+def _plain_lookup(value: Any) -> tuple[bool, str] | None:
+    """(of the customer?, key) when ``value`` is exactly ``{{ customer.KEY }}`` or
+    ``{{ data.KEY }}``."""
+    if not isinstance(value, Template):
+        return None
+    match = _LOOKUP.fullmatch(value.source.strip())
+    if match is None or value.source != value.source.strip():
+        return None
+    key = match.group(2)[1:]
+    if "." in key or key in _DICT_NAMES:
+        return None
+    return match.group(1) == "customer", key
+
+
+def _lookups_only(fields: list[tuple[str, bool, str]]) -> Render:
+    """Fields that are all plain lookups (the common case of batched calls), in one loop."""
+
+    def render(customer: Mapping[str, Any], data: Mapping[str, Any], scope: Scope) -> Any:
+        out = {}
+        for name, of_customer, key in fields:
+            found = (customer if of_customer else data).get(key)
+            out[name] = "" if found is None else found if type(found) is str else str(found)
+        return out
+
+    return render
+
+
+def _compile_template(template: Template) -> Render:
+    if template.is_static:
+        source = template.source
+        return lambda c, d, s: source
+    pieces = _LOOKUP.split(template.source)
+    texts, roots, paths = pieces[0::3], pieces[1::3], pieces[2::3]
+    names = [tuple(path.split(".")[1:]) for path in paths]
+    if any(mark in text for text in texts for mark in _DELIMITERS) or any(
+        key in _DICT_NAMES for path in names for key in path
+    ):
+        return lambda c, d, s: template.render(s())
+    lookups = [(root == "customer", path) for root, path in zip(roots, names, strict=True)]
+    if len(lookups) == 1 and texts == ["", ""]:
+        [(of_customer, path)] = lookups
+
+        def render_one(customer: Mapping[str, Any], data: Mapping[str, Any], scope: Scope) -> str:
+            found = _get(customer if of_customer else data, path)
+            if found is _JINJA:
+                return template.render(scope())
+            return "" if found is None else found if type(found) is str else str(found)
+
+        return render_one
+
+    def render(customer: Mapping[str, Any], data: Mapping[str, Any], scope: Scope) -> str:
+        out = [texts[0]]
+        for (of_customer, path), text in zip(lookups, texts[1:], strict=True):
+            found = _get(customer if of_customer else data, path)
+            if found is _JINJA:
+                return template.render(scope())
+            out.append("" if found is None else str(found))
+            out.append(text)
+        return "".join(out)
+
+    return render
+
+
+def _get(value: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if type(value) is not dict and not isinstance(value, Mapping):
+            return _JINJA
+        value = value.get(key)
+        if value is None:
+            return None
+    return value

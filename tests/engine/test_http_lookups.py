@@ -1,0 +1,85 @@
+"""Per-customer values compiled for speed give exactly what the Jinja template gives."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from engine.http.lookups import NO_SCOPE, compile_value, scope_free
+from engine.templates import Template
+
+CUSTOMER = {
+    "external_id": "C1",
+    "email": "ann@example.com",
+    "first_name": None,
+    "birthday": date(1990, 4, 1),
+    "total": Decimal("12.50"),
+    "vip": True,
+    "groups": ["a", "b"],
+    "address": {"city": "Utrecht"},
+    "items": "shadowed by dict.items in Jinja",
+}
+DATA = {"order": {"id": 7, "lines": [1, 2]}, "source": "web"}
+SCOPE = {"customer": CUSTOMER, "data": DATA, "flow": "f", "object": "o"}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ customer.email }}",
+        "{{customer.external_id}}",
+        "/crm/{{ customer.external_id }}?e={{ customer.email }}",
+        "{{ customer.first_name }}",
+        "{{ customer.missing }}",
+        "{{ customer.birthday }}",
+        "{{ customer.total }}",
+        "{{ customer.vip }}",
+        "{{ customer.groups }}",
+        "{{ customer.address.city }}",
+        "{{ customer.address.city.x }}",
+        "{{ customer.email.upper }}",
+        "{{ customer.items }}",
+        "{{ data.order.id }}-{{ data.source }}",
+        "{{ data.nothing.deeper }}",
+        "{{ customer.email | upper }}",
+        "{% if customer.vip %}vip{% endif %}",
+        "{{ flow }}/{{ object }}",
+        'plain {"json": true}',
+        " {{ customer.email }} ",
+    ],
+)
+def test_compiled_templates_render_like_jinja(source):
+    template = Template.parse(source)
+    assert compile_value(template)(CUSTOMER, DATA, lambda: SCOPE) == template.render(SCOPE)
+
+
+def test_fields_keep_literals_and_nesting():
+    fields = {
+        "id": Template.parse("{{ customer.external_id }}"),
+        "n": 3,
+        "flag": False,
+        "nested": {"city": Template.parse("{{ customer.address.city }}"), "k": [1, None]},
+    }
+    assert compile_value(fields)(CUSTOMER, DATA, lambda: SCOPE) == {
+        "id": "C1",
+        "n": 3,
+        "flag": False,
+        "nested": {"city": "Utrecht", "k": [1, None]},
+    }
+
+
+def test_plain_lookup_fields_render_like_jinja():
+    names = ["email", "first_name", "missing", "birthday", "total", "vip", "groups", "items"]
+    fields = {name: Template.parse(f"{{{{ customer.{name} }}}}") for name in names}
+    expected = {name: t.render(SCOPE) for name, t in fields.items()}
+    assert compile_value(fields)(CUSTOMER, DATA, lambda: SCOPE) == expected
+
+
+def test_scope_free_values_never_ask_for_the_scope():
+    fields = {"id": Template.parse("{{ customer.external_id }}"), "src": "web", "n": [1]}
+    assert scope_free(fields)
+    assert compile_value(fields)(CUSTOMER, DATA, NO_SCOPE) == {"id": "C1", "src": "web", "n": [1]}
+    assert not scope_free({"id": Template.parse("{{ customer.email | upper }}")})
+    assert not scope_free(Template.parse("{{ customer.address.city }}"))
