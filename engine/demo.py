@@ -117,7 +117,7 @@ def run_demo(folder: Path | None, count: int, console: Console) -> Path:
         console.print(f"[bold]sluis demo[/bold] in {root}")
         store = Store.open(project)
         clock = VirtualClock(START)
-        runtime = Runtime(store, flows, clock, production_effects(project))
+        runtime = Runtime(store, flows, clock, production_effects(project, clock=clock))
         with store.db.write() as conn:
             rows = _customers(count, rng)
             ids = [

@@ -85,7 +85,10 @@ def test_a_failed_import_is_one_line_and_writes_nothing(sluis: Sluis) -> None:
     ("args", "message"),
     [
         (["import", "none.csv"], "none.csv: no such file"),
-        (["import", "in.csv", "--into", "order"], "no collection 'order' in the datamodel; did you mean 'orders'"),
+        (
+            ["import", "in.csv", "--into", "order"],
+            "no collection 'order' in the datamodel; did you mean 'orders'",
+        ),
         (["import", "in.csv", "--key", "name"], "customers are matched on external_id, email"),
         (["import", "in.csv", "--columns", "Klantnr"], "--columns 'Klantnr' is not HEADER=FIELD"),
         (["import", "in.csv", "--delimiter", "::"], "--delimiter '::' is not one character"),

@@ -395,7 +395,9 @@ def test_collection_key_and_unknown_collection(lite: Store, project: Project) ->
     place = put(project, "o.csv", "order_id\nO1\n")
     with pytest.raises(InputError, match="keyed on 'order_id', not 'external_id'"):
         run(lite, place, ImportSpec(into="orders", key="external_id"))
-    with pytest.raises(InputError, match="no collection 'order' in the datamodel; did you mean 'orders'"):
+    with pytest.raises(
+        InputError, match="no collection 'order' in the datamodel; did you mean 'orders'"
+    ):
         run(lite, place, ImportSpec(into="order"))
 
 

@@ -368,7 +368,9 @@ def test_validation_names_a_wrong_collection_and_field(
 
     flow = COLLECTION.replace("into: orders", "into: order").replace("Total: total", "Total: totl")
     project = make_project(SETTINGS, flows={"orders": flow})
-    with pytest.raises(FlowError, match="no collection 'order' in the datamodel; did you mean 'orders'"):
+    with pytest.raises(
+        FlowError, match="no collection 'order' in the datamodel; did you mean 'orders'"
+    ):
         load_flow(project.flows_dir / "orders.yaml", project)
     project = make_project(
         SETTINGS, flows={"orders": COLLECTION.replace("Total: total", "Total: totl")}, folder="p2"
