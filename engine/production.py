@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from engine.clock import Clock
 from engine.effects import Effects
+from engine.mail.sink import MailSink
 from engine.project import Project
 
 
@@ -13,7 +14,7 @@ def production_effects(project: Project, *, clock: Clock | None = None) -> Effec
     HTTP retries wait (the system clock unless given)."""
     from engine.http.client import HttpClient  # httpx loads only when effects are made
 
-    effects = Effects()
+    effects = Effects(mail=MailSink.production(project))
     effects.extras["project_root"] = project.root
     effects.http = HttpClient.for_project(project, clock=clock)
     return effects

@@ -27,6 +27,7 @@ from engine.explain import journeys_of
 from engine.files import Files
 from engine.flow import Flow
 from engine.http.captured import CapturedHttp
+from engine.mail.sink import MailSink
 from engine.project import Project
 from engine.runtime import IncomingEvent, Runtime
 from engine.store import Database, Store
@@ -39,7 +40,9 @@ C = Customer.__table__.c  # type: ignore[attr-defined]
 
 def replay_effects(folder: Path) -> Effects:
     """Effects for replay: mails and HTTP calls captured, files written under ``folder``."""
-    effects = Effects.capturing(files=Files(overlay=folder / "files"), http=CapturedHttp())
+    effects = Effects.capturing(
+        files=Files(overlay=folder / "files"), http=CapturedHttp(), mail=MailSink.captured()
+    )
     effects.extras["replay_folder"] = folder
     return effects
 

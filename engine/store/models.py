@@ -204,11 +204,45 @@ class SendLog(SQLModel, table=True):
     """Written before a mail goes out, so it goes out at most once per (journey, object)."""
 
     __tablename__ = "send_log"
+    __table_args__ = (Index("ix_send_log_message", "message_id"),)
 
     journey_id: int = Field(primary_key=True)
     object: str = Field(primary_key=True)
-    state: str  # sending | sent | failed | unknown
+    state: str  # sending | sent | failed (not accepted; may retry) | refused | unknown
     message_id: str
+    at: datetime = _time(nullable=False)
+    attempts: int = 1
+    detail: str | None = None  # the server's answer, or why the state is unknown
+
+
+class MailWindow(SQLModel, table=True):
+    """Mails a throttled mail object sent in one hour window, shared by every worker."""
+
+    __tablename__ = "mail_windows"
+
+    flow: str = Field(primary_key=True)
+    object: str = Field(primary_key=True)
+    window: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    count: int = 0
+
+
+class IngestedBounce(SQLModel, table=True):
+    """Bounce messages already ingested (by Message-ID or content hash), so a second
+    ingest of the same mailbox counts nothing twice."""
+
+    __tablename__ = "ingested_bounces"
+
+    key: str = Field(primary_key=True)
+    at: datetime = _time(nullable=False)
+
+
+class ActivityExport(SQLModel, table=True):
+    """The last event an activity export target received, so the next export goes on there."""
+
+    __tablename__ = "activity_exports"
+
+    target: str = Field(primary_key=True)
+    last_event_id: int = 0
     at: datetime = _time(nullable=False)
 
 

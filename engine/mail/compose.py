@@ -1,0 +1,200 @@
+"""Composing one customer's mail: body templates from the project's ``templates/`` (Jinja2,
+sandboxed; HTML autoescaped), a text alternative (``NAME.txt`` beside ``NAME.html``, else
+converted from the HTML), templated headers, link parameters, click tracking, the open pixel,
+``List-Unsubscribe`` (RFC 8058) and a Message-ID that is the same every time the same
+(journey, object) is composed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine.batch import Journey
+from engine.errors import TemplateError
+from engine.fields import to_json
+from engine.mail import linkparam
+from engine.mail.htmltext import html_to_text
+from engine.mail.links import add_param, add_pixel, rewrite_html, rewrite_text
+from engine.mail.tracking import MailRef, TrackingLinks, web_url
+from engine.templates import Template, make_environment
+
+
+@dataclass(frozen=True)
+class MailSpec:
+    """What a mail object says about its mails (templates already parsed)."""
+
+    template: str
+    subject: Template
+    sender: Template
+    reply_to: Template | None = None
+    to: Template | None = None
+    track_opens: bool = False
+    track_clicks: bool = False
+    link_fields: tuple[str, ...] | None = None  # None: no link parameter
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A composed mail, ready for a sender."""
+
+    journey_id: int
+    to: str
+    subject: str
+    envelope_from: str
+    message_id: str
+    message: EmailMessage
+
+
+@lru_cache(maxsize=32)
+def _environments(folder: str) -> tuple[SandboxedEnvironment, SandboxedEnvironment]:
+    loader = jinja2.FileSystemLoader(folder)
+    return make_environment(loader=loader, autoescape=True), make_environment(loader=loader)
+
+
+def template_problem(templates_dir: Path, name: str) -> str | None:
+    """Why the body template ``name`` cannot be used, or None (for flow validation)."""
+    html_env, text_env = _environments(str(templates_dir))
+    env = html_env if _is_html(name) else text_env
+    try:
+        env.get_template(name)
+    except jinja2.TemplateNotFound:
+        return f"template '{name}' is not in {templates_dir.name}/; add it or fix the name"
+    except jinja2.TemplateSyntaxError as exc:
+        return f"template '{name}' line {exc.lineno}: {exc.message}"
+    return None
+
+
+def _is_html(name: str) -> bool:
+    return name.lower().endswith((".html", ".htm"))
+
+
+def _render(template: jinja2.Template, scope: Mapping[str, Any], name: str) -> str:
+    try:
+        return template.render(scope)
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"template '{name}' failed: {exc}") from exc
+    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+        raise TemplateError(f"template '{name}' failed: {exc}") from exc
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def message_id(journey: Journey, object_id: str, domain: str) -> str:
+    """The Message-ID of the mail of (journey, object): stable across runs, and unique across
+    databases because it holds the moment the journey entered."""
+    return f"<{journey.entered_at:%Y%m%d%H%M%S%f}.{journey.id}.{object_id}@{domain}>"
+
+
+class Composer:
+    """Composes the mails of one mail object."""
+
+    def __init__(
+        self,
+        templates_dir: Path,
+        spec: MailSpec,
+        *,
+        object_id: str,
+        links: TrackingLinks | None,
+        link_key: bytes | None,
+    ) -> None:
+        self.spec = spec
+        self.object_id = object_id
+        self.links = links
+        self.link_key = link_key
+        html_env, text_env = _environments(str(templates_dir))
+        try:
+            if _is_html(spec.template):
+                self.html: jinja2.Template | None = html_env.get_template(spec.template)
+                text_name = spec.template.rsplit(".", 1)[0] + ".txt"
+                try:
+                    self.text: jinja2.Template | None = text_env.get_template(text_name)
+                except jinja2.TemplateNotFound:
+                    self.text = None
+            else:
+                self.html, self.text = None, text_env.get_template(spec.template)
+        except jinja2.TemplateNotFound:
+            raise TemplateError(
+                f"template '{spec.template}' is not in {templates_dir}; add it or fix the name"
+            ) from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(
+                f"template '{spec.template}' line {exc.lineno}: {exc.message}"
+            ) from None
+
+    def address(self, journey: Journey, scope: Mapping[str, Any]) -> str:
+        """The recipient (``to``, else the customer's email); empty when there is none."""
+        if self.spec.to is not None:
+            return _one_line(self.spec.to.render(scope))
+        return (journey.customer.get("email") or "").strip()
+
+    def compose(self, journey: Journey, scope: Mapping[str, Any], to: str, now: datetime) -> Letter:
+        """The mail for one journey; ``TemplateError`` when a template fails for it."""
+        spec = self.spec
+        ref = MailRef(journey.id, self.object_id)
+        sender = _one_line(spec.sender.render(scope))
+        envelope_from = parseaddr(sender)[1]
+        domain = envelope_from.rpartition("@")[2] or "sluis.invalid"
+        unsubscribe = self.links.unsubscribe_url(ref) if self.links else ""
+        body_scope = {**scope, "unsubscribe_url": unsubscribe}
+        html = _render(self.html, body_scope, spec.template) if self.html else None
+        text = _render(self.text, body_scope, spec.template) if self.text else None
+        rewrite = self._rewriter(journey, ref, unsubscribe)
+        if html is not None:
+            html = rewrite_html(html, rewrite)
+            text = rewrite_text(text, rewrite) if text is not None else html_to_text(html)
+            if spec.track_opens and self.links is not None:
+                html = add_pixel(html, self.links.open_url(ref))
+        else:
+            text = rewrite_text(text or "", rewrite)
+        subject = _one_line(spec.subject.render(scope))
+        mid = message_id(journey, self.object_id, domain)
+        message = EmailMessage()
+        message["From"] = sender
+        message["To"] = to
+        message["Subject"] = subject
+        message["Date"] = format_datetime(now)
+        message["Message-ID"] = mid
+        if spec.reply_to is not None:
+            reply_to = _one_line(spec.reply_to.render(scope))
+            if reply_to:
+                message["Reply-To"] = reply_to
+        if unsubscribe:
+            message["List-Unsubscribe"] = f"<{unsubscribe}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        message.set_content(text)
+        if html is not None:
+            message.add_alternative(html, subtype="html")
+        return Letter(journey.id, to, subject, envelope_from, mid, message)
+
+    def _rewriter(self, journey: Journey, ref: MailRef, unsubscribe: str) -> Any:
+        spec, links = self.spec, self.links
+        param = None
+        if spec.link_fields is not None:
+            customer = journey.customer
+            fields = {"external_id": customer.get("external_id")}
+            fields.update({name: to_json(customer.get(name)) for name in spec.link_fields})
+            param = linkparam.encode(fields, self.link_key)
+        track = spec.track_clicks and links is not None
+
+        def rewrite(url: str) -> str:
+            if not web_url(url) or url == unsubscribe:
+                return url
+            if param is not None:
+                url = add_param(url, linkparam.PARAM, param)
+            if track:
+                assert links is not None
+                url = links.click_url(ref, url)
+            return url
+
+        return rewrite

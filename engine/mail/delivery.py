@@ -1,0 +1,195 @@
+"""Delivering a batch of mails of one mail object: who is skipped and why, what the send log
+already knows, the throttle, composing, and sending in small windows with the send log
+committed before and after each window.
+
+The window (``Sender.in_flight`` mails) bounds what a crash can leave unknown: rows of mails
+not yet handed over are never written, so a batch that runs again sends those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from typing import Literal
+
+from sqlalchemy import select
+
+from engine.batch import Batch, Journey
+from engine.context import RunContext
+from engine.errors import TemplateError
+from engine.mail import sendlog, throttle
+from engine.mail.compose import Composer, Letter
+from engine.mail.senders import Delivery
+from engine.mail.sink import MailSink
+from engine.store.models import Event
+
+EVENTS = Event.__table__  # type: ignore[attr-defined]
+MAX_ATTEMPTS = 5
+FIRST_RETRY = timedelta(minutes=5)
+UNKNOWN = "unknown: an earlier run stopped while sending it (it may have gone out); not sent again"
+OutcomeKind = Literal["sent", "skipped", "held", "failed"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one journey's mail."""
+
+    journey: Journey
+    kind: OutcomeKind
+    reason: str
+    letter: Letter | None = None  # the mail composed and accepted in this run
+    message_id: str | None = None
+    until: datetime | None = None  # for held journeys
+    accepted: bool = False  # the server took it (now, or in a run that stopped before commit)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait before try ``attempts + 1``: 5 minutes, tripling each time."""
+    factor: int = 3 ** max(0, attempts - 1)
+    return FIRST_RETRY * factor
+
+
+def skip_reasons(batch: Batch, ctx: RunContext) -> dict[int, str]:
+    """Why journeys must not get this mail: hard bounce, unsubscribed (all, or from this
+    flow), too many soft bounces."""
+    limit = ctx.project.settings.mail.soft_bounce_limit
+    left_flow = _unsubscribed_from_flow(batch, ctx)
+    reasons: dict[int, str] = {}
+    for journey in batch:
+        customer = journey.customer
+        soft = customer.get("soft_bounces") or 0
+        if customer.get("bounced") == "hard":
+            reasons[journey.id] = "skipped: hard bounce"
+        elif customer.get("unsubscribed"):
+            reasons[journey.id] = "skipped: unsubscribed"
+        elif journey.customer_id in left_flow:
+            reasons[journey.id] = "skipped: unsubscribed from this flow"
+        elif soft >= limit:
+            reasons[journey.id] = f"skipped: {soft} soft bounces (limit {limit})"
+    return reasons
+
+
+def _unsubscribed_from_flow(batch: Batch, ctx: RunContext) -> set[int]:
+    ids = list({j.customer_id for j in batch})
+    found: set[int] = set()
+    with ctx.store.db.read() as conn:
+        for start in range(0, len(ids), 500):
+            query = select(EVENTS.c.customer_id, EVENTS.c.data).where(
+                EVENTS.c.kind == "unsubscribe",
+                EVENTS.c.flow == batch.flow,
+                EVENTS.c.customer_id.in_(ids[start : start + 500]),
+            )
+            found.update(
+                cid for cid, data in conn.execute(query) if (data or {}).get("scope") == "flow"
+            )
+    return found
+
+
+def _from_log(journey: Journey, logged: sendlog.Logged) -> Outcome | None:
+    """The outcome a send-log row already settles (the batch runs again), or None."""
+    mid = logged.message_id
+    if logged.state == "sent":
+        return Outcome(journey, "sent", "sent", message_id=mid, accepted=True)
+    if logged.state in ("sending", "unknown"):
+        return Outcome(journey, "sent", UNKNOWN, message_id=mid)
+    if logged.state == "refused":
+        return Outcome(journey, "skipped", f"skipped: refused by the mail server ({logged.detail})")
+    return None  # failed: known not accepted, so it may be tried again
+
+
+def _outcome(
+    journey: Journey, letter: Letter, delivery: Delivery, attempts: int, now: datetime
+) -> Outcome:
+    mid = letter.message_id
+    if delivery.state == "sent":
+        return Outcome(journey, "sent", "sent", letter=letter, message_id=mid, accepted=True)
+    if delivery.state == "unknown":
+        reason = f"unknown: {delivery.detail}; not sent again"
+        return Outcome(journey, "sent", reason, message_id=mid)
+    if delivery.state == "refused":
+        return Outcome(
+            journey, "skipped", f"skipped: refused by the mail server ({delivery.detail})"
+        )
+    if attempts >= MAX_ATTEMPTS:
+        return Outcome(journey, "failed", f"failed: {delivery.detail} after {attempts} tries")
+    return Outcome(journey, "held", delivery.detail, until=now + retry_delay(attempts))
+
+
+def deliver(
+    batch: Batch,
+    ctx: RunContext,
+    sink: MailSink,
+    composer: Composer,
+    *,
+    per_hour: int | None = None,
+) -> Iterator[Outcome]:
+    """Yield one ``Outcome`` per journey of the batch."""
+    now, db, object_id = ctx.now, ctx.store.db, batch.object_id
+    logged = sendlog.read(db, object_id, [j.id for j in batch])
+    skipped = skip_reasons(batch, ctx)
+    stale = [jid for jid, row in logged.items() if row.state == "sending"]
+    sendlog.mark_unknown(db, object_id, stale, now)
+    candidates: list[tuple[Journey, str]] = []
+    for journey in batch:
+        row = logged.get(journey.id)
+        settled = _from_log(journey, row) if row is not None else None
+        if settled is not None:
+            yield settled
+        elif journey.id in skipped:
+            yield Outcome(journey, "skipped", skipped[journey.id])
+        else:
+            try:
+                to = composer.address(journey, ctx.scope(journey))
+            except TemplateError as exc:
+                yield Outcome(journey, "failed", f"failed: {exc}")
+                continue
+            if not to:
+                yield Outcome(journey, "skipped", "skipped: no address")
+            elif "@" not in parseaddr(to)[1]:
+                yield Outcome(journey, "skipped", f"skipped: no valid address ({to!r})")
+            else:
+                candidates.append((journey, to))
+    if per_hour is not None and candidates:
+        granted, reopens = throttle.reserve(
+            db, batch.flow, object_id, per_hour, len(candidates), now
+        )
+        for journey, _to in candidates[granted:]:
+            yield Outcome(journey, "held", "throttled", until=reopens)
+        candidates = candidates[:granted]
+    window = max(1, sink.sender.in_flight)
+    for start in range(0, len(candidates), window):
+        yield from _send_window(candidates[start : start + window], ctx, sink, composer, logged)
+
+
+def _send_window(
+    candidates: Sequence[tuple[Journey, str]],
+    ctx: RunContext,
+    sink: MailSink,
+    composer: Composer,
+    logged: dict[int, sendlog.Logged],
+) -> Iterator[Outcome]:
+    now, db, object_id = ctx.now, ctx.store.db, ctx.object_id
+    letters: list[Letter] = []
+    journeys = {}
+    for journey, to in candidates:
+        try:
+            letters.append(composer.compose(journey, ctx.scope(journey), to, now))
+        except TemplateError as exc:
+            yield Outcome(journey, "failed", f"failed: {exc}")
+            continue
+        journeys[journey.id] = journey
+    mine = sendlog.claim(db, object_id, letters, now)
+    for letter in letters:
+        if letter.journey_id not in mine:
+            yield Outcome(
+                journeys[letter.journey_id], "sent", UNKNOWN, message_id=letter.message_id
+            )
+    ours = [letter for letter in letters if letter.journey_id in mine]
+    deliveries = sink.sender.send(ours)
+    sendlog.mark(db, object_id, deliveries, now)
+    for letter, delivery in zip(ours, deliveries, strict=True):
+        previous = logged.get(letter.journey_id)
+        attempts = previous.attempts + 1 if previous is not None else 1
+        yield _outcome(journeys[letter.journey_id], letter, delivery, attempts, now)

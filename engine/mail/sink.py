@@ -1,0 +1,65 @@
+"""The mail effect sink (``Effects.mail``): a sender plus the keys that sign tracking links and
+encrypt link parameters. Production sends through the project's ``mail.connection`` with keys
+from the environment; replay captures mails and uses throwaway keys, so nothing leaves and no
+secret is needed."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from functools import cached_property
+
+from engine.errors import ProjectError
+from engine.mail import linkparam
+from engine.mail.senders import CapturedSender, Sender, sender_for
+from engine.mail.tracking import tracking_key
+from engine.project import Project
+
+
+def _link_key() -> bytes:
+    try:
+        return linkparam.load_key()
+    except linkparam.LinkParamError as exc:
+        raise ProjectError(str(exc)) from None
+
+
+class MailSink:
+    """What the mail object sends through. Sender and keys are made on first use, so a
+    project that sends no mail needs neither a connection nor keys."""
+
+    def __init__(
+        self,
+        make_sender: Callable[[], Sender],
+        *,
+        tracking: Callable[[], bytes] = tracking_key,
+        link: Callable[[], bytes] = _link_key,
+    ) -> None:
+        self._make_sender = make_sender
+        self._tracking = tracking
+        self._link = link
+
+    @classmethod
+    def production(cls, project: Project) -> MailSink:
+        return cls(lambda: sender_for(project))
+
+    @classmethod
+    def captured(cls) -> MailSink:
+        """For replay: mails are kept, keys are random and live as long as the sink."""
+        tracking, link = secrets.token_bytes(32), secrets.token_bytes(32)
+        return cls(CapturedSender, tracking=lambda: tracking, link=lambda: link)
+
+    @cached_property
+    def sender(self) -> Sender:
+        return self._make_sender()
+
+    @cached_property
+    def tracking_key(self) -> bytes:
+        return self._tracking()
+
+    @cached_property
+    def link_key(self) -> bytes:
+        return self._link()
+
+    def close(self) -> None:
+        if "sender" in self.__dict__:
+            self.sender.close()
