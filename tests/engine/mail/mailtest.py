@@ -41,6 +41,7 @@ from engine.store.models import Event, SendLog
 
 START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 TRACKING_KEY = "test-tracking-key-0123456789abcdef"
+UNKNOWN_PREFIX = "unknown: "
 EVENTS = Event.__table__
 LOG = SendLog.__table__
 
