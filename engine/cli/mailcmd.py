@@ -15,8 +15,6 @@ from engine.cli.running import _runtime
 from engine.clock import SystemClock
 from engine.errors import InputError
 from engine.mail import linkparam
-from engine.mail.activity import export_activity
-from engine.mail.bounces import ingest
 from engine.store import Store
 
 linkparam_app = typer.Typer(
@@ -55,6 +53,8 @@ def ingest_bounces(
     project: ProjectOpt = None,
 ) -> None:
     """Read bounce messages: hard bounces stop mail to the customer, soft ones are counted."""
+    from engine.mail.bounces import ingest  # flufl.bounce loads only for this command
+
     runtime = _runtime(open_project(project), strict=False)
     report = ingest(runtime, path)
     console.print(
@@ -82,6 +82,8 @@ def export(
     project: ProjectOpt = None,
 ) -> None:
     """Export mail activity since the last export to the same --to as CSV."""
+    from engine.mail.activity import export_activity
+
     proj = open_project(project)
     store = Store.open(proj)
     result = export_activity(store, to, SystemClock().now())

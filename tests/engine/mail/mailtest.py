@@ -274,10 +274,10 @@ class Harness:
     runtime: Runtime
     runtimes: list[Runtime] = field(default_factory=list)
 
-    def customers(self, *rows: dict[str, Any]) -> list[int]:
+    def customers(self, *rows: dict[str, Any], key: str = "external_id") -> list[int]:
         with self.store.db.write() as conn:
             done = upsert_customers(
-                conn, list(rows), key="external_id", project=self.project, now=self.clock.now()
+                conn, list(rows), key=key, project=self.project, now=self.clock.now()
             )
         return [system_id for system_id, _status in done]
 

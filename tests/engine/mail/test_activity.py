@@ -1,0 +1,85 @@
+"""Activity export: sent, bounce, open, click and unsubscribe events as CSV, incrementally per
+target, never overwriting a file."""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from mailtest import START, Harness, mail_flow, smtp_settings
+
+from engine.errors import LocationError
+from engine.mail.activity import COLUMNS, export_activity
+from engine.runtime import IncomingEvent
+
+
+def maildir_settings() -> str:
+    return smtp_settings(0).replace(
+        "    type: smtp\n    host: 127.0.0.1\n    port: 0\n", "    type: maildir\n    path: out\n"
+    )
+
+
+@pytest.fixture
+def sent(harness) -> tuple[Harness, list[int]]:
+    h = harness(maildir_settings(), {"welcome": mail_flow()})
+    ids = h.customers({"external_id": "C001", "email": "ann@example.com"})
+    ids += h.customers({"email": "bob@example.com"}, key="email")
+    h.start()
+    return h, ids
+
+
+def read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        assert tuple(reader.fieldnames or ()) == COLUMNS
+        return list(reader)
+
+
+def test_incremental_export(sent) -> None:
+    h, (ann, bob) = sent
+    target = "exports/activity_{{ today|date('%Y%m%d') }}.csv"
+    first = export_activity(h.store, target, START)
+    assert first.path == h.project.root / "exports" / "activity_20260105.csv"
+    rows = read(first.path)
+    assert [(r["event"], r["external_id"], r["email"]) for r in rows] == [
+        ("sent", "C001", "ann@example.com"),
+        ("sent", "", "bob@example.com"),
+    ]
+    assert rows[0]["time"] == "2026-01-05T09:00:00+00:00"
+    assert (rows[0]["flow"], rows[0]["object"]) == ("welcome", "welcome-mail")
+    assert rows[0]["message_id"].startswith("<20260105090000000000.")
+
+    nothing = export_activity(h.store, target, START)
+    assert (nothing.path, nothing.rows) == (None, 0)
+
+    later = START + timedelta(hours=1)
+    h.runtime.record_events(
+        [
+            IncomingEvent("click", ann, later, "welcome", "welcome-mail", {"url": "https://s/x"}),
+            IncomingEvent("bounce", bob, later, "welcome", "welcome-mail", {"bounce_type": "soft"}),
+            IncomingEvent("failed", bob, later, "welcome", "welcome-mail"),  # not activity
+        ]
+    )
+    second = export_activity(h.store, target, later)
+    assert second.path == h.project.root / "exports" / "activity_20260105-2.csv"
+    assert [(r["event"], r["url"], r["bounce_type"]) for r in read(second.path)] == [
+        ("click", "https://s/x", ""),
+        ("bounce", "", "soft"),
+    ]
+    assert len(read(first.path)) == 2  # the first file is as it was
+
+    elsewhere = export_activity(h.store, "exports/all.csv", later)  # a new target: everything
+    assert elsewhere.rows == 4
+
+
+def test_absolute_paths_and_unsupported_locations(sent, tmp_path: Path) -> None:
+    h, _ids = sent
+    done = export_activity(h.store, f"file://{tmp_path}/out/activity.csv", START)
+    assert done.path == tmp_path / "out" / "activity.csv" and done.rows == 2
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["activity.csv"]  # no leftovers
+    with pytest.raises(LocationError, match="unknown connection 'crm'"):
+        export_activity(h.store, "sftp://crm/activity.csv", START)
+    with pytest.raises(LocationError, match="names a folder"):
+        export_activity(h.store, "exports/", START)
