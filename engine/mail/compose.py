@@ -25,7 +25,9 @@ from engine.mail import linkparam
 from engine.mail.htmltext import html_to_text
 from engine.mail.links import add_param, add_pixel, rewrite_html, rewrite_text
 from engine.mail.tracking import MailRef, TrackingLinks, web_url
-from engine.templates import Template, make_environment
+from engine.templates import TEMPLATE_NAMES, Template, make_environment
+
+BODY_NAMES = TEMPLATE_NAMES | {"unsubscribe_url"}
 
 
 @dataclass(frozen=True)
@@ -61,16 +63,30 @@ def _environments(folder: str) -> tuple[SandboxedEnvironment, SandboxedEnvironme
 
 
 def template_problem(templates_dir: Path, name: str) -> str | None:
-    """Why the body template ``name`` cannot be used, or None (for flow validation)."""
-    html_env, text_env = _environments(str(templates_dir))
-    env = html_env if _is_html(name) else text_env
-    try:
-        env.get_template(name)
-    except jinja2.TemplateNotFound:
-        return f"template '{name}' is not in {templates_dir.name}/; add it or fix the name"
-    except jinja2.TemplateSyntaxError as exc:
-        return f"template '{name}' line {exc.lineno}: {exc.message}"
+    """Why the body template ``name`` (and its ``.txt`` companion) cannot be used, or None:
+    for flow validation, with the same checks as every other template (syntax, known
+    variables, no internals)."""
+    html_env, _text_env = _environments(str(templates_dir))
+    loader = jinja2.FileSystemLoader(str(templates_dir))
+    names = [name]
+    if _is_html(name):
+        names.append(_text_name(name))
+    for each in names:
+        try:
+            source, _file, _fresh = loader.get_source(html_env, each)
+        except jinja2.TemplateNotFound:
+            if each != name:
+                continue
+            return f"template '{name}' is not in {templates_dir.name}/; add it or fix the name"
+        try:
+            Template.parse(source, BODY_NAMES)
+        except TemplateError as exc:
+            return f"template '{each}' line {exc.line}: {exc}"
     return None
+
+
+def _text_name(name: str) -> str:
+    return name.rsplit(".", 1)[0] + ".txt"
 
 
 def _is_html(name: str) -> bool:
@@ -116,9 +132,10 @@ class Composer:
         try:
             if _is_html(spec.template):
                 self.html: jinja2.Template | None = html_env.get_template(spec.template)
-                text_name = spec.template.rsplit(".", 1)[0] + ".txt"
                 try:
-                    self.text: jinja2.Template | None = text_env.get_template(text_name)
+                    self.text: jinja2.Template | None = text_env.get_template(
+                        _text_name(spec.template)
+                    )
                 except jinja2.TemplateNotFound:
                     self.text = None
             else:

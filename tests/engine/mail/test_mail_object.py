@@ -156,7 +156,8 @@ def test_skipped_with_the_reason(harness, smtp_server) -> None:
 
 
 def test_template_sandbox_refuses_escapes(harness, smtp_server) -> None:
-    evil = "<p>{{ ''.__class__.__mro__[1].__subclasses__() }}</p>"
+    # validation refuses '_' names; what it cannot see, the sandbox refuses while rendering
+    evil = "<p>{{ (''|attr('__cl' ~ 'ass__')).mro() }}</p>"
     h = harness(
         smtp_settings(smtp_server.port),
         {"welcome": mail_flow().replace("welcome.html", "evil.html")},
@@ -167,13 +168,16 @@ def test_template_sandbox_refuses_escapes(harness, smtp_server) -> None:
     [*_, step] = h.steps()[ann]
     assert step[0] == "welcome-mail" and step[1] is None
     assert step[2].startswith("failed: template 'evil.html' failed:")
-    assert "unsafe" in step[2]
+    assert "access to attribute '__class__' of 'str' object is unsafe" in step[2]
     assert smtp_server.inbox.received == []
     assert h.send_log() == {}
 
 
 def test_template_sandbox_hides_attributes(harness, smtp_server) -> None:
-    sneaky = "<p>[{{ ''.__class__.__mro__ }}][{{ customer.__class__ }}]</p>"
+    sneaky = (
+        "<p>[{{ ''|attr('__class__') }}][{{ customer|attr('__init__') }}]"
+        "[{{ '{0.__class__.__mro__}'.format(customer) }}]</p>"
+    )
     h = harness(
         smtp_settings(smtp_server.port),
         {"welcome": mail_flow().replace("welcome.html", "sneaky.html")},
@@ -182,7 +186,7 @@ def test_template_sandbox_hides_attributes(harness, smtp_server) -> None:
     h.customers(ANN)
     h.start()
     html = smtp_server.inbox.received[0].message.get_body(("html",)).get_content()
-    assert "<p>[][]</p>" in html
+    assert "<p>[][][]</p>" in html
 
 
 def test_refused_recipients_are_skipped_and_deferred_ones_retried(harness, smtp_server) -> None:

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.errors import FlowError
 from engine.flow import load_flows
 from engine.mail.htmltext import html_to_text
 from engine.mail.links import add_param, add_pixel, rewrite_html, rewrite_text, strip_param
@@ -123,6 +122,45 @@ def test_a_template_syntax_error_is_a_validation_error(make_project) -> None:
     project = make_project(flows={"welcome": flow}, templates={"broken.html": "<p>{{ x </p>"})
     _flows, problems = load_flows(project)
     [problem] = problems
-    assert "template 'broken.html' line 1:" in problem.message
-    with pytest.raises(FlowError):
-        raise FlowError(problems)
+    assert "template 'broken.html' line 1: template syntax error:" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "<p>{{ ''.__class__.__mro__ }}</p>",
+            "template 'welcome.html' line 1: template uses '__mro__': names starting with '_' "
+            "are internal and not allowed",
+        ),
+        (
+            "<p>\n{{ custmer.first_name }}</p>",
+            "template 'welcome.html' line 1: unknown template variable 'custmer'; did you mean "
+            "'customer'?",
+        ),
+    ],
+)
+def test_body_templates_are_checked_like_every_template(make_project, body, message) -> None:
+    flow = """\
+        objects:
+          all: {type: selection, next: hello}
+          hello: {type: mail, template: welcome.html, subject: Hi}
+        """
+    project = make_project(flows={"welcome": flow}, templates={"welcome.html": body})
+    _flows, problems = load_flows(project)
+    assert [p.message.split(": ", 1)[1] for p in problems] == [f"'template': {message}"]
+
+
+def test_the_text_companion_is_checked_too(make_project) -> None:
+    flow = """\
+        objects:
+          all: {type: selection, next: hello}
+          hello: {type: mail, template: welcome.html, subject: Hi}
+        """
+    project = make_project(
+        flows={"welcome": flow},
+        templates={"welcome.html": "<p>{{ unsubscribe_url }}</p>", "welcome.txt": "{{ x }}"},
+    )
+    _flows, problems = load_flows(project)
+    [problem] = problems
+    assert "template 'welcome.txt' line 1: unknown template variable 'x'" in problem.message
