@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
+from email.message import Message
 from email.utils import format_datetime, parseaddr
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from engine.batch import Journey
 from engine.errors import TemplateError
 from engine.fields import to_json
-from engine.mail import linkparam
+from engine.mail import linkparam, mime
 from engine.mail.htmltext import html_to_text
 from engine.mail.links import add_param, add_pixel, rewrite_html, rewrite_text
 from engine.mail.tracking import MailRef, TrackingLinks, web_url
@@ -53,7 +53,11 @@ class Letter:
     subject: str
     envelope_from: str
     message_id: str
-    message: EmailMessage
+    message: Message
+
+    def as_bytes(self, *, smtp: bool = False) -> bytes:
+        """The mail as bytes: CRLF line ends for SMTP, LF for files."""
+        return mime.as_bytes(self.message, smtp=smtp)
 
 
 @lru_cache(maxsize=32)
@@ -176,22 +180,23 @@ class Composer:
             text = rewrite_text(text or "", rewrite)
         subject = _one_line(spec.subject.render(scope))
         mid = message_id(journey, self.object_id, domain)
-        message = EmailMessage()
-        message["From"] = sender
-        message["To"] = to
-        message["Subject"] = subject
-        message["Date"] = format_datetime(now)
-        message["Message-ID"] = mid
-        if spec.reply_to is not None:
-            reply_to = _one_line(spec.reply_to.render(scope))
-            if reply_to:
-                message["Reply-To"] = reply_to
+        headers = [
+            ("From", sender),
+            ("To", to),
+            ("Subject", subject),
+            ("Date", format_datetime(now)),
+            ("Message-ID", mid),
+        ]
+        reply_to = _one_line(spec.reply_to.render(scope)) if spec.reply_to is not None else ""
+        if reply_to:
+            headers.append(("Reply-To", reply_to))
         if unsubscribe:
-            message["List-Unsubscribe"] = f"<{unsubscribe}>"
-            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message.set_content(text)
-        if html is not None:
-            message.add_alternative(html, subtype="html")
+            headers.append(("List-Unsubscribe", f"<{unsubscribe}>"))
+            headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        try:
+            message = mime.build(headers, text, html)
+        except ValueError as exc:
+            raise TemplateError(f"mail headers: {exc}") from None
         return Letter(journey.id, to, subject, envelope_from, mid, message)
 
     def _rewriter(self, journey: Journey, ref: MailRef, unsubscribe: str) -> Any:

@@ -147,7 +147,7 @@ def deliver(
                 continue
             if not to:
                 yield Outcome(journey, "skipped", "skipped: no address")
-            elif "@" not in parseaddr(to)[1]:
+            elif "@" not in parseaddr(to)[1] or not to.isascii():
                 yield Outcome(journey, "skipped", f"skipped: no valid address ({to!r})")
             else:
                 candidates.append((journey, to))

@@ -88,7 +88,7 @@ class FolderSender:
             name = _UNSAFE.sub("_", letter.message_id.strip("<>")) + ".eml"
             temporary = scratch / f".{name}.{os.getpid()}.tmp"
             try:
-                temporary.write_bytes(letter.message.as_bytes())
+                temporary.write_bytes(letter.as_bytes())
                 os.replace(temporary, final / name)
             except OSError as exc:
                 temporary.unlink(missing_ok=True)

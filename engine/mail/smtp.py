@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from email import policy
 
 from engine.mail.compose import Letter
 from engine.mail.senders import Delivery, DeliveryState
@@ -178,7 +177,7 @@ class SmtpSender:
             why = f"SMTP error before the message: {_describe(exc)}"
             return Delivery(jid, "failed", why), False, True
         try:
-            client.send(_dot_stuffed(letter.message.as_bytes(policy=policy.SMTP)))
+            client.send(_dot_stuffed(letter.as_bytes(smtp=True)))
             code, reply = client.getreply()
         except (OSError, smtplib.SMTPException) as exc:
             why = f"the connection broke after the message was handed over: {_describe(exc)}"

@@ -317,3 +317,21 @@ def test_a_missing_tracking_key_fails_the_batch_with_the_fix(harness, smtp_serve
     reason = h.steps()[ann][-1][2]
     assert reason.startswith("failed: tracking links need a signing key, and SLUIS_TRACKING_KEY")
     assert smtp_server.inbox.received == []
+
+
+def test_non_ascii_names_and_addresses(harness, smtp_server) -> None:
+    settings = smtp_settings(smtp_server.port).replace("Shop <news", "Café Zoë <news")
+    h = harness(settings, {"welcome": mail_flow()})
+    zoe, other = h.customers(
+        {"external_id": "Z", "email": "zoe@example.com", "first_name": "Zoë"},
+        {"external_id": "Y", "email": "zoë@example.com", "first_name": "Yara"},
+    )
+    h.start()
+    [received] = smtp_server.inbox.received
+    mail = received.message
+    assert (mail["Subject"], mail["From"]) == ("Welkom, Zoë!", "Café Zoë <news@shop.example>")
+    assert "Hoi Zoë," in mail.get_body(("plain",)).get_content()
+    assert "Hoi Zoë," in mail.get_body(("html",)).get_content()
+    assert max(len(line) for line in received.raw.split(b"\r\n")) <= 998
+    assert h.steps()[other][-1][1:] == ("skipped", "skipped: no valid address ('zoë@example.com')")
+    assert h.steps()[zoe][-1][1:] == ("sent", "sent")
