@@ -70,14 +70,12 @@ def claim(db: Database, object_id: str, letters: Sequence[Letter], now: datetime
             }
             for letter in letters
         ]
-        insert = _insert(conn)
-        for start in range(0, len(rows), CHUNK):
-            statement = (
-                insert.values(rows[start : start + CHUNK])
-                .on_conflict_do_nothing(index_elements=["journey_id", "object"])
-                .returning(LOG.c.journey_id)
-            )
-            mine.update(conn.execute(statement).scalars())
+        statement = (
+            _insert(conn)
+            .on_conflict_do_nothing(index_elements=["journey_id", "object"])
+            .returning(LOG.c.journey_id)
+        )
+        mine.update(conn.execute(statement, rows).scalars())
         retry = [i for i in ids if i not in mine]
         for start in range(0, len(retry), CHUNK):
             statement = (
