@@ -145,9 +145,10 @@ def deliver(
             except TemplateError as exc:
                 yield Outcome(journey, "failed", f"failed: {exc}")
                 continue
+            address = parseaddr(to)[1]
             if not to:
                 yield Outcome(journey, "skipped", "skipped: no address")
-            elif "@" not in parseaddr(to)[1] or not to.isascii():
+            elif "@" not in address or not address.isascii():
                 yield Outcome(journey, "skipped", f"skipped: no valid address ({to!r})")
             else:
                 candidates.append((journey, to))
