@@ -321,7 +321,8 @@ def test_a_missing_tracking_key_fails_the_batch_with_the_fix(harness, smtp_serve
 
 def test_non_ascii_names_and_addresses(harness, smtp_server) -> None:
     settings = smtp_settings(smtp_server.port).replace("Shop <news", "Café Zoë <news")
-    h = harness(settings, {"welcome": mail_flow()})
+    to = "'{{ customer.first_name }} <{{ customer.email }}>'"
+    h = harness(settings, {"welcome": mail_flow(to=to)})
     zoe, other = h.customers(
         {"external_id": "Z", "email": "zoe@example.com", "first_name": "Zoë"},
         {"external_id": "Y", "email": "zoë@example.com", "first_name": "Yara"},
@@ -330,8 +331,12 @@ def test_non_ascii_names_and_addresses(harness, smtp_server) -> None:
     [received] = smtp_server.inbox.received
     mail = received.message
     assert (mail["Subject"], mail["From"]) == ("Welkom, Zoë!", "Café Zoë <news@shop.example>")
+    assert (mail["To"], received.recipients) == ("Zoë <zoe@example.com>", ["zoe@example.com"])
     assert "Hoi Zoë," in mail.get_body(("plain",)).get_content()
     assert "Hoi Zoë," in mail.get_body(("html",)).get_content()
     assert max(len(line) for line in received.raw.split(b"\r\n")) <= 998
-    assert h.steps()[other][-1][1:] == ("skipped", "skipped: no valid address ('zoë@example.com')")
+    assert h.steps()[other][-1][1:] == (
+        "skipped",
+        "skipped: no valid address ('Yara <zoë@example.com>')",
+    )
     assert h.steps()[zoe][-1][1:] == ("sent", "sent")
