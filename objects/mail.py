@@ -114,7 +114,7 @@ class Mail(CampaignObject):
             reply_to = Template.parse(project.settings.mail.reply_to)
         track = {"opens", "clicks"} if settings.track is True else set(settings.track or ())
         base_url = project.settings.tracking.base_url
-        links = TrackingLinks(base_url, sink.tracking_key) if base_url else None
+        links = TrackingLinks(base_url, sink.tracking_key(ctx.store.db)) if base_url else None
         link_fields = settings.link_params
         spec = MailSpec(
             template=settings.template,

@@ -45,7 +45,7 @@ def _state(request: Request) -> AppState:
 
 def _verify(request: Request, kind: Kind, ref: str, url: str = "") -> MailRef:
     try:
-        links = TrackingLinks("", tracking_key())
+        links = TrackingLinks("", tracking_key(_state(request).store.db))
     except SluisError as exc:
         raise HTTPException(503, f"tracking is not set up: {exc}") from None
     try:

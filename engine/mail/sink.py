@@ -1,7 +1,7 @@
 """The mail effect sink (``Effects.mail``): a sender plus the keys that sign tracking links and
 encrypt link parameters. Production sends through the project's ``mail.connection`` with keys
-from the environment; replay captures mails and uses throwaway keys, so nothing leaves and no
-secret is needed."""
+from the environment (the tracking key may also live in the database); replay captures mails
+and uses throwaway keys, so nothing leaves and no secret is needed."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from engine.mail import linkparam
 from engine.mail.senders import CapturedSender, Sender, sender_for
 from engine.mail.tracking import tracking_key
 from engine.project import Project
+from engine.store import Database
 
 
 def _link_key() -> bytes:
@@ -31,11 +32,12 @@ class MailSink:
         self,
         make_sender: Callable[[], Sender],
         *,
-        tracking: Callable[[], bytes] = tracking_key,
+        tracking: Callable[[Database], bytes] = tracking_key,
         link: Callable[[], bytes] = _link_key,
     ) -> None:
         self._make_sender = make_sender
         self._tracking = tracking
+        self._tracking_key: bytes | None = None
         self._link = link
 
     @classmethod
@@ -46,15 +48,17 @@ class MailSink:
     def captured(cls) -> MailSink:
         """For replay: mails are kept, keys are random and live as long as the sink."""
         tracking, link = secrets.token_bytes(32), secrets.token_bytes(32)
-        return cls(CapturedSender, tracking=lambda: tracking, link=lambda: link)
+        return cls(CapturedSender, tracking=lambda _db: tracking, link=lambda: link)
 
     @cached_property
     def sender(self) -> Sender:
         return self._make_sender()
 
-    @cached_property
-    def tracking_key(self) -> bytes:
-        return self._tracking()
+    def tracking_key(self, db: Database) -> bytes:
+        """The key that signs tracking links (made once per sink)."""
+        if self._tracking_key is None:
+            self._tracking_key = self._tracking(db)
+        return self._tracking_key
 
     @cached_property
     def link_key(self) -> bytes:

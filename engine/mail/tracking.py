@@ -1,9 +1,10 @@
 """Tracking links: the open pixel, click redirects and unsubscribe links of a sent mail.
 
 Every link names the mail by (journey, object) and carries an HMAC-SHA256 signature made with
-the key in ``SLUIS_TRACKING_KEY``; a click link signs its destination too, so the redirect
-cannot be pointed anywhere else (no open redirect). The routes that answer these links live in
-``api/routes/tracking.py`` and use the route paths defined here.
+the key in ``SLUIS_TRACKING_KEY`` (without it, a random key kept in the database); a click link
+signs its destination too, so the redirect cannot be pointed anywhere else (no open redirect).
+The routes that answer these links live in ``api/routes/tracking.py`` and use the route paths
+defined here.
 """
 
 from __future__ import annotations
@@ -12,14 +13,22 @@ import hashlib
 import hmac
 import os
 import re
+import secrets
 from base64 import urlsafe_b64encode
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
 from engine.errors import InputError, ProjectError
+from engine.store import Database
+from engine.store.models import Secret
 
 KEY_VARIABLE = "SLUIS_TRACKING_KEY"
+SECRETS = Secret.__table__  # type: ignore[attr-defined]
 OPEN_ROUTE = "/t/open/{ref}.gif"
 CLICK_ROUTE = "/t/click/{ref}"
 UNSUBSCRIBE_ROUTE = "/t/unsubscribe/{ref}"
@@ -41,16 +50,26 @@ class MailRef:
     object: str
 
 
-def tracking_key() -> bytes:
-    """The signing key from ``SLUIS_TRACKING_KEY``; a clear error when it is missing."""
-    value = os.environ.get(KEY_VARIABLE, "")
-    if len(value) < 16:
-        state = "is not set" if not value else "is shorter than 16 characters"
-        raise ProjectError(
-            f"tracking links need a signing key, and {KEY_VARIABLE} {state}; export a long "
-            "random value, e.g. the output of 'sluis linkparam new-key'"
+def tracking_key(db: Database) -> bytes:
+    """The signing key: ``SLUIS_TRACKING_KEY`` when set, else a random key that sluis makes
+    once and keeps in the database, so every worker and the API sign and check alike."""
+    value = os.environ.get(KEY_VARIABLE)
+    if value is not None:
+        if len(value) < 16:
+            raise ProjectError(
+                f"{KEY_VARIABLE} is shorter than 16 characters; export a long random value, "
+                "e.g. the output of 'sluis linkparam new-key', or unset it"
+            )
+        return value.encode("utf-8")
+    with db.write() as conn:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(
+            dialect.insert(SECRETS)
+            .values(name="tracking", value=secrets.token_urlsafe(32), created_at=datetime.now(UTC))
+            .on_conflict_do_nothing(index_elements=["name"])
         )
-    return value.encode("utf-8")
+        stored = conn.execute(select(SECRETS.c.value).where(SECRETS.c.name == "tracking"))
+        return str(stored.scalar_one()).encode("utf-8")
 
 
 def web_url(url: str) -> bool:

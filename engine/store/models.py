@@ -236,6 +236,17 @@ class IngestedBounce(SQLModel, table=True):
     at: datetime = _time(nullable=False)
 
 
+class Secret(SQLModel, table=True):
+    """Secrets sluis makes for itself, shared by every worker on the database (the tracking
+    links' signing key when SLUIS_TRACKING_KEY is not set)."""
+
+    __tablename__ = "secrets"
+
+    name: str = Field(primary_key=True)
+    value: str
+    created_at: datetime = _time(nullable=False)
+
+
 class ActivityExport(SQLModel, table=True):
     """The last event an activity export target received, so the next export goes on there."""
 

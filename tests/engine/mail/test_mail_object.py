@@ -14,7 +14,7 @@ from mailtest import START, TRACKING_KEY, SmtpServer, free_port, mail_flow, smtp
 from sqlalchemy import insert
 
 from engine.mail import linkparam
-from engine.mail.tracking import TrackingLinks
+from engine.mail.tracking import TrackingLinks, tracking_key
 from engine.store.models import Customer, Event
 
 EVENTS = Event.__table__
@@ -309,13 +309,30 @@ def test_maildir_and_folder_connections_write_eml_files(harness, kind) -> None:
     assert subjects == ["Welkom, Ann!", "Welkom, Bob!"]
 
 
-def test_a_missing_tracking_key_fails_the_batch_with_the_fix(harness, smtp_server, monkeypatch):
+def test_without_a_tracking_key_sluis_keeps_one_in_the_database(
+    harness, smtp_server, monkeypatch
+) -> None:
     monkeypatch.delenv("SLUIS_TRACKING_KEY")
+    h = harness(smtp_settings(smtp_server.port), {"welcome": mail_flow()})
+    h.customers(ANN)
+    h.start()
+    key = tracking_key(h.store.db)
+    assert len(key) >= 32
+    assert tracking_key(h.store.db) == key  # made once, then read by every worker and the API
+    mail = smtp_server.inbox.received[0].message
+    token = urlsplit(mail["List-Unsubscribe"].strip("<> ")).path.rsplit("/", 1)[1]
+    assert TrackingLinks("", key).verify("unsubscribe", token).object == "welcome-mail"
+
+
+def test_a_short_tracking_key_fails_the_batch_with_the_fix(harness, smtp_server, monkeypatch):
+    monkeypatch.setenv("SLUIS_TRACKING_KEY", "short")
     h = harness(smtp_settings(smtp_server.port), {"welcome": mail_flow()})
     [ann] = h.customers(ANN)
     h.start()
-    reason = h.steps()[ann][-1][2]
-    assert reason.startswith("failed: tracking links need a signing key, and SLUIS_TRACKING_KEY")
+    assert h.steps()[ann][-1][2] == (
+        "failed: SLUIS_TRACKING_KEY is shorter than 16 characters; export a long random value, "
+        "e.g. the output of 'sluis linkparam new-key', or unset it"
+    )
     assert smtp_server.inbox.received == []
 
 
