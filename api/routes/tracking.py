@@ -6,11 +6,12 @@ POST only (RFC 8058); a GET shows a page whose button makes that POST."""
 from __future__ import annotations
 
 import base64
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.models import Message
 from api.state import AppState
 from engine.errors import SluisError
 from engine.mail import linkparam, reactions
@@ -26,7 +27,15 @@ from engine.mail.tracking import (
     tracking_key,
 )
 
-router = APIRouter(tags=["tracking"])
+# errors answer JSON ({"detail": ...}) even where the route answers HTML or a GIF
+_JSON = {"application/json": {"schema": Message.model_json_schema()}}
+INVALID: dict[int | str, dict[str, Any]] = {
+    400: {"content": _JSON, "description": "an unsigned or changed link; nothing is recorded"},
+    404: {"content": _JSON, "description": "not a tracking link"},
+    503: {"content": _JSON, "description": "SLUIS_TRACKING_KEY is set but unusable"},
+}
+HTML: dict[str, Any] = {"content": {"text/html": {}}}
+router = APIRouter(tags=["tracking"], responses=INVALID)
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, max-age=0"}
@@ -54,14 +63,25 @@ def _verify(request: Request, kind: Kind, ref: str, url: str = "") -> MailRef:
         raise HTTPException(400, str(exc)) from None
 
 
-@router.get(OPEN_ROUTE, response_class=Response, summary="Open pixel")
+@router.get(
+    OPEN_ROUTE,
+    response_class=Response,
+    summary="Open pixel",
+    responses={200: {"content": {"image/gif": {}}, "description": "a 1x1 transparent GIF"}},
+)
 def open_pixel(request: Request, ref: str) -> Response:
     """A 1x1 transparent GIF; records an ``open`` of the mail."""
     reactions.record(_state(request).runtime, _verify(request, "open", ref), "open")
     return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
 
-@router.get(CLICK_ROUTE, summary="Click redirect")
+@router.get(
+    CLICK_ROUTE,
+    response_class=RedirectResponse,
+    status_code=302,
+    summary="Click redirect",
+    responses={302: {"description": "to the link's destination"}},
+)
 def click(
     request: Request, ref: str, url: Annotated[str, Query(description="the destination")] = ""
 ) -> RedirectResponse:
@@ -72,7 +92,12 @@ def click(
     return RedirectResponse(url, status_code=302, headers=NO_STORE)
 
 
-@router.get(UNSUBSCRIBE_ROUTE, response_class=HTMLResponse, summary="Unsubscribe page")
+@router.get(
+    UNSUBSCRIBE_ROUTE,
+    response_class=HTMLResponse,
+    summary="Unsubscribe page",
+    responses={200: {**HTML, "description": "a page whose button unsubscribes (POST)"}},
+)
 def unsubscribe_page(request: Request, ref: str) -> HTMLResponse:
     """Asks for confirmation; changes nothing (mail scanners follow GET links)."""
     _verify(request, "unsubscribe", ref)
@@ -85,7 +110,12 @@ def unsubscribe_page(request: Request, ref: str) -> HTMLResponse:
     return HTMLResponse(PAGE.format(title="Unsubscribe", body=form), headers=NO_STORE)
 
 
-@router.post(UNSUBSCRIBE_ROUTE, response_class=HTMLResponse, summary="One-click unsubscribe")
+@router.post(
+    UNSUBSCRIBE_ROUTE,
+    response_class=HTMLResponse,
+    summary="One-click unsubscribe",
+    responses={200: {**HTML, "description": "unsubscribed from all mail"}},
+)
 def unsubscribe(request: Request, ref: str) -> HTMLResponse:
     """Unsubscribes the recipient from all mail (RFC 8058 one-click, or the page's button)."""
     mail = reactions.unsubscribe(_state(request).runtime, _verify(request, "unsubscribe", ref))
