@@ -6,6 +6,7 @@ and uses throwaway keys, so nothing leaves and no secret is needed."""
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable
 from functools import cached_property
 
@@ -38,6 +39,8 @@ class MailSink:
         self._make_sender = make_sender
         self._tracking = tracking
         self._tracking_key: bytes | None = None
+        self._sender: Sender | None = None
+        self._lock = threading.Lock()
         self._link = link
 
     @classmethod
@@ -50,9 +53,12 @@ class MailSink:
         tracking, link = secrets.token_bytes(32), secrets.token_bytes(32)
         return cls(CapturedSender, tracking=lambda _db: tracking, link=lambda: link)
 
-    @cached_property
+    @property
     def sender(self) -> Sender:
-        return self._make_sender()
+        with self._lock:  # a worker runs batches in threads; they share one sender
+            if self._sender is None:
+                self._sender = self._make_sender()
+            return self._sender
 
     def tracking_key(self, db: Database) -> bytes:
         """The key that signs tracking links (made once per sink)."""
@@ -65,5 +71,5 @@ class MailSink:
         return self._link()
 
     def close(self) -> None:
-        if "sender" in self.__dict__:
-            self.sender.close()
+        if self._sender is not None:
+            self._sender.close()

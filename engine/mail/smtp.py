@@ -58,6 +58,8 @@ class SmtpSender:
         self.size = connection.max_connections
         self.in_flight = self.size * PER_CONNECTION
         self._idle: queue.LifoQueue[_Link] = queue.LifoQueue()
+        # workers running several batches at once share the sender: never more connections
+        self._slots = threading.BoundedSemaphore(self.size)
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
 
@@ -132,6 +134,10 @@ class SmtpSender:
         return sorted(done, key=lambda d: order[d.journey_id])
 
     def _send_group(self, letters: list[Letter]) -> list[Delivery]:
+        with self._slots:
+            return self._send_on_one_connection(letters)
+
+    def _send_on_one_connection(self, letters: list[Letter]) -> list[Delivery]:
         done: list[Delivery] = []
         link: _Link | None = None
         for number, letter in enumerate(letters):

@@ -16,6 +16,7 @@ from sqlalchemy import insert
 from engine.mail import linkparam
 from engine.mail.tracking import TrackingLinks, tracking_key
 from engine.store.models import Customer, Event
+from engine.worker import Worker
 
 EVENTS = Event.__table__
 CUSTOMERS = Customer.__table__
@@ -357,3 +358,24 @@ def test_non_ascii_names_and_addresses(harness, smtp_server) -> None:
         "skipped: no valid address ('Yara <zoë@example.com>')",
     )
     assert h.steps()[zoe][-1][1:] == ("sent", "sent")
+
+
+def test_a_worker_running_batches_in_threads_keeps_to_max_connections(harness, smtp_server):
+    h = harness(smtp_settings(smtp_server.port, max_connections=2), {"welcome": mail_flow()})
+    h.customers(*({"external_id": f"C{n}", "email": f"c{n}@example.com"} for n in range(90)))
+    h.runtime.start("welcome")
+    h.runtime.fire_due()
+    worker = Worker(
+        h.store,
+        h.runtime.flows.values(),
+        effects=h.runtime.effects,
+        clock=h.clock,
+        concurrency=3,
+        idle=0.05,
+        batch_size=10,
+    )
+    assert worker.run(once=True) == 9
+    assert sorted(r.recipients[0] for r in smtp_server.inbox.received) == sorted(
+        f"c{n}@example.com" for n in range(90)
+    )
+    assert len(smtp_server.inbox.peers) <= 2
