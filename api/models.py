@@ -9,7 +9,7 @@ them into the OpenAPI document of each app.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -122,8 +122,12 @@ class MembersChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    add: list[int] = Field(default_factory=list, max_length=100_000)
-    remove: list[int] = Field(default_factory=list, max_length=100_000)
+    add: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+        default_factory=list, max_length=100_000
+    )
+    remove: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+        default_factory=list, max_length=100_000
+    )
 
 
 class MembersChanged(BaseModel):
