@@ -26,7 +26,7 @@ activity_app = typer.Typer(
 )
 
 
-@linkparam_app.command("decode")
+@linkparam_app.command("decode", context_settings={"ignore_unknown_options": True})
 def decode(
     value: Annotated[str, typer.Argument(help="The value of the link's 'sluis' parameter.")],
     key: Annotated[
