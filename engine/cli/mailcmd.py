@@ -14,6 +14,7 @@ from engine.cli.common import ProjectOpt, console, open_project
 from engine.cli.running import _runtime
 from engine.clock import SystemClock
 from engine.errors import InputError
+from engine.files import Files
 from engine.mail import linkparam
 from engine.store import Store
 
@@ -75,7 +76,7 @@ def export(
         str,
         typer.Option(
             "--to",
-            help="Where to write the CSV: a path in the project or file:///abs/path; "
+            help="Where to write the CSV: a path, file:///abs/path or sftp://NAME/path; "
             "templates such as {{ now|date('%Y%m%d') }} work.",
         ),
     ],
@@ -86,11 +87,16 @@ def export(
 
     proj = open_project(project)
     store = Store.open(proj)
-    result = export_activity(store, to, SystemClock().now())
-    if result.path is None:
+    files = Files()
+    try:
+        result = export_activity(store, to, SystemClock().now(), files)
+    finally:
+        files.close()
+        store.db.dispose()
+    if result.location is None:
         console.print("no new activity; nothing written")
     else:
-        console.print(f"wrote {result.rows} event(s) to {result.path}")
+        console.print(f"wrote {result.rows} event(s) to {result.location}")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,10 +2,11 @@
 CSV, incrementally: each target (the location as written) remembers the last event it received,
 and the next export starts after it. A run with nothing new writes no file.
 
-The file appears atomically (written under a temporary name, then linked into place) and never
-replaces an existing one: ``-2``, ``-3``, ... goes before the extension. The database remembers
-the new position only after the file is in place, so a crash in between exports those events
-again next time rather than losing them.
+The file goes to any location (a project path, ``file:///``, ``sftp://``) through the files
+sink: written under a temporary name, then given its name without replacing anything (``-2``,
+``-3``, ... goes before the extension when the name exists). The database remembers the new
+position only after the file is in place, so a crash in between exports those events again
+next time rather than losing them.
 
 To run it on a schedule, call ``sluis activity export --to LOCATION`` from cron, e.g. hourly::
 
@@ -15,21 +16,18 @@ To run it on a schedule, call ``sluis activity export --to LOCATION`` from cron,
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, insert, select, update
 
-from engine.errors import LocationError
-from engine.locations import parse_location
+from engine.files import Files, NameTaken
 from engine.store import Store
 from engine.store.models import ActivityExport, Customer, Event
-from engine.templates import Template
 
 COLUMNS = (
     "time",
@@ -51,69 +49,68 @@ CHUNK = 5000
 
 @dataclass(frozen=True)
 class ActivityFile:
-    """What one export wrote: the file (None when there was nothing new) and how many rows."""
+    """What one export wrote: where (None when there was nothing new) and how many rows."""
 
-    path: Path | None
+    location: str | None
     rows: int
     last_event_id: int
 
 
-def export_activity(store: Store, target: str, now: datetime) -> ActivityFile:
+def export_activity(store: Store, target: str, now: datetime, files: Files) -> ActivityFile:
     """Write the activity since the last export to ``target`` (a location; its path may hold
     templates with ``now`` and ``today``)."""
-    path = _local_path(target, store, now)
+    project = store.project
+    today = now.astimezone(ZoneInfo(project.settings.timezone)).date()
+    place = files.place(target, project, {"now": now, "today": today})
     with store.db.read() as conn:
-        start = conn.execute(
-            select(TARGETS.c.last_event_id).where(TARGETS.c.target == target)
-        ).scalar()
-    last, rows = start or 0, 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, removed in finally)
-        "w", newline="", encoding="utf-8", dir=path.parent, prefix=".activity-", delete=False
-    )
-    try:
-        with handle:
-            writer = csv.writer(handle)
-            writer.writerow(COLUMNS)
-            while True:
-                with store.db.read() as conn:
-                    chunk = _events_after(conn, last)
-                if not chunk:
-                    break
-                writer.writerows(_row(event) for event in chunk)
-                rows += len(chunk)
-                last = chunk[-1].id
-        if not rows:
-            return ActivityFile(None, 0, last)
-        final = _place(Path(handle.name), path)
-    finally:
-        Path(handle.name).unlink(missing_ok=True)
+        start = (
+            conn.execute(select(TARGETS.c.last_event_id).where(TARGETS.c.target == target)).scalar()
+            or 0
+        )
+        if not _events_after(conn, start, limit=1):
+            return ActivityFile(None, 0, start)
+    for candidate in place.free_names():
+        try:
+            with candidate.writer() as handle:
+                rows, last = _write(handle, store, start)
+        except NameTaken:
+            continue  # taken while we wrote: the next number
+        break
     with store.db.write() as conn:
         done = conn.execute(
             update(TARGETS).where(TARGETS.c.target == target).values(last_event_id=last, at=now)
         ).rowcount
         if not done:
             conn.execute(insert(TARGETS).values(target=target, last_event_id=last, at=now))
-    return ActivityFile(final, rows, last)
+    return ActivityFile(str(candidate), rows, last)
 
 
-def _local_path(target: str, store: Store, now: datetime) -> Path:
-    project = store.project
-    location = parse_location(target, project.settings.connections)
-    if location.scheme == "sftp":
-        raise LocationError(
-            f"'{target}': activity exports write to local paths and file:// for now; export "
-            "locally and move the file, or use a path inside the project"
-        )
-    today = now.astimezone(ZoneInfo(project.settings.timezone)).date()
-    name = Template.parse(location.path).render({"now": now, "today": today})
-    if not name or name.endswith("/"):
-        raise LocationError(f"'{target}' names a folder; give a file name such as activity.csv")
-    path = Path(name)
-    return path if location.scheme == "file" else project.root / path
+def _write(handle: BinaryIO, store: Store, start: int) -> tuple[int, int]:
+    """Every event after ``start`` as CSV rows; returns (rows, the last event id)."""
+    text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+    writer = csv.writer(text)
+    writer.writerow(COLUMNS)
+    rows, last = 0, start
+    for chunk in _chunks(store, start):
+        writer.writerows(_row(event) for event in chunk)
+        rows += len(chunk)
+        last = chunk[-1].id
+    text.flush()
+    text.detach()
+    return rows, last
 
 
-def _events_after(conn: Connection, last: int) -> list[Any]:
+def _chunks(store: Store, start: int) -> Iterator[list[Any]]:
+    while True:
+        with store.db.read() as conn:
+            chunk = _events_after(conn, start)
+        if not chunk:
+            return
+        yield chunk
+        start = chunk[-1].id
+
+
+def _events_after(conn: Connection, last: int, limit: int = CHUNK) -> list[Any]:
     query = (
         select(
             EVENTS.c.id,
@@ -128,7 +125,7 @@ def _events_after(conn: Connection, last: int) -> list[Any]:
         .select_from(EVENTS.outerjoin(CUSTOMERS, CUSTOMERS.c.system_id == EVENTS.c.customer_id))
         .where(EVENTS.c.id > last, EVENTS.c.kind.in_(KINDS))
         .order_by(EVENTS.c.id)
-        .limit(CHUNK)
+        .limit(limit)
     )
     return list(conn.execute(query))
 
@@ -146,16 +143,3 @@ def _row(event: Any) -> list[Any]:
         data.get("url") or "",
         data.get("bounce_type") or "",
     ]
-
-
-def _place(written: Path, wanted: Path) -> Path:
-    """Link the written file to ``wanted``, or ``-2``, ``-3``, ... when the name is taken;
-    a hard link never replaces an existing file."""
-    for number in range(1, 10_000):
-        name = wanted if number == 1 else wanted.with_stem(f"{wanted.stem}-{number}")
-        try:
-            os.link(written, name)
-        except FileExistsError:
-            continue
-        return name
-    raise LocationError(f"{wanted}: too many files with this name; clean up the folder")
