@@ -109,7 +109,9 @@ class Wait(CampaignObject):
             moment = _next_slot(moment, settings.at, settings.days, zone)
             label = f"{moment.astimezone(zone):%a %Y-%m-%d %H:%M} {zone.key}"
             parts.append(f"waited until {label}")
-        return moment, "; ".join(parts) or "waited"
+        # the last part is the one that decided: "waited 1w; waited until Tue 10:00" says less
+        # than "waited until Tue 2026-01-13 10:00 Europe/Amsterdam"
+        return moment, parts[-1] if parts else "waited"
 
 
 def _as_moment(value: Any, zone: ZoneInfo) -> datetime | None:
