@@ -68,12 +68,16 @@ def test_db_upgrade_command(tmp_path: Path) -> None:
     (root / "sluis.yaml").write_text("database: sqlite:///sluis.db\n")
     result = subprocess.run(
         [sys.executable, "-m", "engine.cli", "db", "upgrade", "--project", str(root)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert f"new -> {SCHEMA_VERSION}" in result.stdout
     again = subprocess.run(
         [sys.executable, "-m", "engine.cli", "db", "upgrade", "--project", str(root)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert f"{SCHEMA_VERSION} -> {SCHEMA_VERSION}" in again.stdout
