@@ -108,6 +108,7 @@ class Worker:
         concurrency: int = 1,
         idle: float = 1.0,
         batch_size: int | None = None,
+        lease: timedelta = timedelta(minutes=5),
     ) -> None:
         self.store = store
         self.flows = list(flows)
@@ -116,6 +117,7 @@ class Worker:
         self.concurrency = max(1, concurrency)
         self.idle = idle
         self.batch_size = batch_size
+        self.lease = lease
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stopping = threading.Event()
         self.batches = 0
@@ -129,6 +131,7 @@ class Worker:
             self.effects,
             owner=f"{self.id}/{index}",
             batch_size=self.batch_size,
+            lease=self.lease,
         )
 
     def stop(self, *_: Any) -> None:
