@@ -1,13 +1,12 @@
 """Delivering a batch of mails of one mail object: who is skipped and why, what the send log
-already knows, the throttle, composing, and sending in small windows with the send log
-committed before and after each window.
-
-The window (``Sender.in_flight`` mails) bounds what a crash can leave unknown: rows of mails
-not yet handed over are never written, so a batch that runs again sends those.
+already knows, the throttle, composing, and sending in windows of ``Sender.in_flight`` mails,
+each queued in the send log first and marked sending one by one as it is handed over (see
+``engine.mail.sendlog``), so a crash leaves at most the mails in the servers' hands unknown.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -94,6 +93,8 @@ def _from_log(journey: Journey, logged: sendlog.Logged) -> Outcome | None:
         return Outcome(journey, "sent", "sent", message_id=mid, accepted=True)
     if logged.state in ("sending", "unknown"):
         return Outcome(journey, "sent", UNKNOWN, message_id=mid)
+    if logged.state == "queued":
+        return None  # queued by a run that stopped before handing it over: send it
     if logged.state == "refused":
         return Outcome(journey, "skipped", f"skipped: refused by the mail server ({logged.detail})")
     return None  # failed: known not accepted, so it may be tried again
@@ -181,16 +182,19 @@ def _send_window(
             yield Outcome(journey, "failed", f"failed: {exc}")
             continue
         journeys[journey.id] = journey
-    mine = sendlog.claim(db, object_id, letters, now)
+    owner = uuid.uuid4().hex
+    mine = sendlog.claim(db, object_id, letters, now, owner)
     for letter in letters:
         if letter.journey_id not in mine:
             yield Outcome(
                 journeys[letter.journey_id], "sent", UNKNOWN, message_id=letter.message_id
             )
     ours = [letter for letter in letters if letter.journey_id in mine]
-    deliveries = sink.sender.send(ours)
+    deliveries = sink.sender.send(
+        ours, lambda letter: sendlog.handover(db, object_id, letter.journey_id, owner, now)
+    )
     sendlog.mark(db, object_id, deliveries, now)
     for letter, delivery in zip(ours, deliveries, strict=True):
         previous = logged.get(letter.journey_id)
-        attempts = previous.attempts + 1 if previous is not None else 1
+        attempts = 1 if previous is None else previous.attempts + (previous.state == "failed")
         yield _outcome(journeys[letter.journey_id], letter, delivery, attempts, now)

@@ -4,14 +4,16 @@ with ``maildir``) for development and the demo. Replay uses ``CapturedSender``.
 
 A sender answers for each mail with a ``Delivery``: ``sent`` (accepted), ``failed`` (known not
 accepted, may be tried again), ``refused`` (rejected for good) or ``unknown`` (the connection
-broke after the mail was handed over, so it may have gone out).
+broke after the mail was handed over, so it may have gone out). Right before it hands a mail
+over, a sender calls ``handover(letter)``, which records that in the send log; when it answers
+False (another run took the mail over) the mail is not handed over.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -22,6 +24,8 @@ from engine.project import Project
 from engine.validation import did_you_mean
 
 DeliveryState = Literal["sent", "failed", "refused", "unknown"]
+Handover = Callable[[Letter], bool]
+TAKEN = "another run took this mail over"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -36,12 +40,11 @@ class Delivery:
 
 class Sender(Protocol):
     """Delivers composed mails; one ``Delivery`` per letter, in the same order.
-    ``in_flight`` is how many mails to hand over at once (the send log is committed around
-    each such window)."""
+    ``in_flight`` is how many mails to queue in the send log at once."""
 
     in_flight: int
 
-    def send(self, letters: Sequence[Letter]) -> list[Delivery]: ...
+    def send(self, letters: Sequence[Letter], handover: Handover) -> list[Delivery]: ...
 
     def close(self) -> None: ...
 
@@ -54,9 +57,15 @@ class CapturedSender:
     def __init__(self) -> None:
         self.letters: list[Letter] = []
 
-    def send(self, letters: Sequence[Letter]) -> list[Delivery]:
-        self.letters.extend(letters)
-        return [Delivery(letter.journey_id, "sent") for letter in letters]
+    def send(self, letters: Sequence[Letter], handover: Handover) -> list[Delivery]:
+        done = []
+        for letter in letters:
+            if not handover(letter):
+                done.append(Delivery(letter.journey_id, "unknown", TAKEN))
+                continue
+            self.letters.append(letter)
+            done.append(Delivery(letter.journey_id, "sent"))
+        return done
 
     def close(self) -> None:
         pass
@@ -72,7 +81,7 @@ class FolderSender:
         self.folder = folder
         self.maildir = maildir
 
-    def send(self, letters: Sequence[Letter]) -> list[Delivery]:
+    def send(self, letters: Sequence[Letter], handover: Handover) -> list[Delivery]:
         final = self.folder / "new" if self.maildir else self.folder
         scratch = self.folder / "tmp" if self.maildir else self.folder
         try:
@@ -85,6 +94,9 @@ class FolderSender:
             ]
         done = []
         for letter in letters:
+            if not handover(letter):
+                done.append(Delivery(letter.journey_id, "unknown", TAKEN))
+                continue
             name = _UNSAFE.sub("_", letter.message_id.strip("<>")) + ".eml"
             temporary = scratch / f".{name}.{os.getpid()}.tmp"
             try:

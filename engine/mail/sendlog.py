@@ -1,7 +1,12 @@
-"""The send log: one row per (journey, object), committed *before* the mail is handed to the
-sender and marked after. A batch that runs again after a crash finds the row and does not send
-twice: ``sent`` is known, ``sending`` means the run died mid-send (recorded as ``unknown``, never
-guessed), ``failed`` was known not accepted and may be tried again."""
+"""The send log: one row per (journey, object), so a mail goes out at most once even when its
+batch runs again after a crash.
+
+A run first *queues* a window of mails (rows owned by the run, committed), then, right before it
+hands each mail to the server, moves that row to *sending* (committed), and after the answers
+marks them *sent*, *failed*, *refused* or *unknown*. When a batch runs again: ``sent`` is
+known; ``queued`` was never handed over, so the new run takes it over and sends it; ``sending``
+means the run died while handing it over: recorded as ``unknown``, never sent again (the mail
+may have gone out); ``failed`` was known not accepted and may be tried again."""
 
 from __future__ import annotations
 
@@ -50,9 +55,12 @@ def _insert(conn: Connection) -> Any:
     return dialect.insert(LOG)
 
 
-def claim(db: Database, object_id: str, letters: Sequence[Letter], now: datetime) -> set[int]:
-    """Record ``sending`` for these letters and commit; return the journeys this run may send:
-    those without a row, and those whose last try ``failed``. Another worker's claim wins."""
+def claim(
+    db: Database, object_id: str, letters: Sequence[Letter], now: datetime, owner: str
+) -> set[int]:
+    """Queue these letters for ``owner`` and commit; return the journeys this run may send:
+    those without a row, those whose last try ``failed``, and those a stopped run queued but
+    never handed over. A row that is sending or sent stays as it is."""
     if not letters:
         return set()
     ids = [letter.journey_id for letter in letters]
@@ -62,11 +70,12 @@ def claim(db: Database, object_id: str, letters: Sequence[Letter], now: datetime
             {
                 "journey_id": letter.journey_id,
                 "object": object_id,
-                "state": "sending",
+                "state": "queued",
                 "message_id": letter.message_id,
                 "at": now,
                 "attempts": 1,
                 "detail": None,
+                "owner": owner,
             }
             for letter in letters
         ]
@@ -77,19 +86,37 @@ def claim(db: Database, object_id: str, letters: Sequence[Letter], now: datetime
         )
         mine.update(conn.execute(statement, rows).scalars())
         retry = [i for i in ids if i not in mine]
-        for start in range(0, len(retry), CHUNK):
-            statement = (
-                update(LOG)
-                .where(
-                    LOG.c.object == object_id,
-                    LOG.c.journey_id.in_(retry[start : start + CHUNK]),
-                    LOG.c.state == "failed",
+        for state, attempts in (("failed", LOG.c.attempts + 1), ("queued", LOG.c.attempts)):
+            for start in range(0, len(retry), CHUNK):
+                statement = (
+                    update(LOG)
+                    .where(
+                        LOG.c.object == object_id,
+                        LOG.c.journey_id.in_(retry[start : start + CHUNK]),
+                        LOG.c.state == state,
+                    )
+                    .values(state="queued", at=now, attempts=attempts, detail=None, owner=owner)
+                    .returning(LOG.c.journey_id)
                 )
-                .values(state="sending", at=now, attempts=LOG.c.attempts + 1, detail=None)
-                .returning(LOG.c.journey_id)
-            )
-            mine.update(conn.execute(statement).scalars())
+                mine.update(conn.execute(statement).scalars())
     return mine
+
+
+def handover(db: Database, object_id: str, journey_id: int, owner: str, now: datetime) -> bool:
+    """Record that ``owner`` hands this mail over now, and commit; False when another run has
+    taken the row over (then this run must not send it)."""
+    with db.write() as conn:
+        changed = conn.execute(
+            update(LOG)
+            .where(
+                LOG.c.object == object_id,
+                LOG.c.journey_id == journey_id,
+                LOG.c.owner == owner,
+                LOG.c.state.in_(("queued", "sending")),
+            )
+            .values(state="sending", at=now)
+        ).rowcount
+    return bool(changed)
 
 
 def mark(db: Database, object_id: str, deliveries: Sequence[Delivery], now: datetime) -> None:

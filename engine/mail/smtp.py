@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from engine.mail.compose import Letter
-from engine.mail.senders import Delivery, DeliveryState
+from engine.mail.senders import TAKEN, Delivery, DeliveryState, Handover
 from engine.project import Connection
 
 _EOL = re.compile(rb"\r\n|\n|\r")
@@ -115,29 +115,29 @@ class SmtpSender:
 
     # -- sending ---------------------------------------------------------------------------
 
-    def send(self, letters: Sequence[Letter]) -> list[Delivery]:
+    def send(self, letters: Sequence[Letter], handover: Handover) -> list[Delivery]:
         """Deliver ``letters`` over up to ``max_connections`` connections at once."""
         if not letters:
             return []
         lanes = min(self.size, len(letters))
         groups = [list(letters[i::lanes]) for i in range(lanes)]
         if lanes == 1:
-            done = self._send_group(groups[0])
+            done = self._send_group(groups[0], handover)
         else:
             with self._lock:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="sluis-smtp")
                 pool = self._pool
-            futures = [pool.submit(self._send_group, group) for group in groups]
+            futures = [pool.submit(self._send_group, group, handover) for group in groups]
             done = [delivery for future in futures for delivery in future.result()]
         order = {letter.journey_id: n for n, letter in enumerate(letters)}
         return sorted(done, key=lambda d: order[d.journey_id])
 
-    def _send_group(self, letters: list[Letter]) -> list[Delivery]:
+    def _send_group(self, letters: list[Letter], handover: Handover) -> list[Delivery]:
         with self._slots:
-            return self._send_on_one_connection(letters)
+            return self._send_on_one_connection(letters, handover)
 
-    def _send_on_one_connection(self, letters: list[Letter]) -> list[Delivery]:
+    def _send_on_one_connection(self, letters: list[Letter], handover: Handover) -> list[Delivery]:
         done: list[Delivery] = []
         link: _Link | None = None
         for number, letter in enumerate(letters):
@@ -151,7 +151,7 @@ class SmtpSender:
                         return done
                 reused = not link.fresh
                 link.fresh = False
-                delivery, healthy, broken = self._send_one(link, letter)
+                delivery, healthy, broken = self._send_one(link, letter, handover)
                 if not healthy:
                     link.close()
                     link = None
@@ -164,7 +164,9 @@ class SmtpSender:
             self._idle.put(link)
         return done
 
-    def _send_one(self, link: _Link, letter: Letter) -> tuple[Delivery, bool, bool]:
+    def _send_one(
+        self, link: _Link, letter: Letter, handover: Handover
+    ) -> tuple[Delivery, bool, bool]:
         """Deliver one letter. Flags: the connection can be used again; the connection broke
         before the message was handed over (so trying again cannot duplicate it)."""
         jid = letter.journey_id
@@ -176,6 +178,9 @@ class SmtpSender:
             code, reply = client.rcpt(letter.to)
             if code >= 400:
                 return (*self._reject(jid, client, code, reply, "RCPT TO"), False)
+            if not handover(letter):
+                client.rset()
+                return Delivery(jid, "unknown", TAKEN), True, False
             code, reply = client.docmd("DATA")
             if code != 354:
                 return (*self._reject(jid, client, code, reply, "DATA"), False)

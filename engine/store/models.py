@@ -208,11 +208,14 @@ class SendLog(SQLModel, table=True):
 
     journey_id: int = Field(primary_key=True)
     object: str = Field(primary_key=True)
-    state: str  # sending | sent | failed (not accepted; may retry) | refused | unknown
+    # queued (claimed, not handed over) | sending | sent | failed (not accepted; may retry)
+    # | refused | unknown
+    state: str
     message_id: str
     at: datetime = _time(nullable=False)
     attempts: int = 1
     detail: str | None = None  # the server's answer, or why the state is unknown
+    owner: str | None = None  # the run that queued it; only that run hands it over
 
 
 class MailWindow(SQLModel, table=True):
