@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -161,40 +162,61 @@ def deliver(
             yield Outcome(journey, "held", "throttled", until=reopens)
         candidates = candidates[:granted]
     window = max(1, sink.sender.in_flight)
-    for start in range(0, len(candidates), window):
-        yield from _send_window(candidates[start : start + window], ctx, sink, composer, logged)
+    windows = [candidates[start : start + window] for start in range(0, len(candidates), window)]
+    # the next window is composed and queued while the one before it is being sent
+    with ThreadPoolExecutor(1, thread_name_prefix="sluis-mail") as background:
+        sending: tuple[Future[list[Delivery]], _Window] | None = None
+        for chunk in windows:
+            ready = _Window(ctx, composer, chunk)
+            yield from ready.refused
+            if sending is not None:
+                yield from _finish(*sending, ctx, logged)
+            sending = background.submit(ready.send, sink), ready
+        if sending is not None:
+            yield from _finish(*sending, ctx, logged)
 
 
-def _send_window(
-    candidates: Sequence[tuple[Journey, str]],
+class _Window:
+    """One window of mails: composed and queued in the send log (owned by this run)."""
+
+    def __init__(
+        self, ctx: RunContext, composer: Composer, candidates: Sequence[tuple[Journey, str]]
+    ) -> None:
+        self.db, self.object_id = ctx.store.db, ctx.object_id
+        self.owner = uuid.uuid4().hex
+        self.refused: list[Outcome] = []  # outcomes settled before sending
+        letters: list[Letter] = []
+        self.journeys: dict[int, Journey] = {}
+        for journey, to in candidates:
+            try:
+                letters.append(composer.compose(journey, ctx.scope(journey), to, ctx.now))
+            except TemplateError as exc:
+                self.refused.append(Outcome(journey, "failed", f"failed: {exc}"))
+                continue
+            self.journeys[journey.id] = journey
+        mine = sendlog.claim(self.db, self.object_id, letters, ctx.now, self.owner)
+        for letter in letters:
+            if letter.journey_id not in mine:
+                journey = self.journeys[letter.journey_id]
+                self.refused.append(Outcome(journey, "sent", UNKNOWN, message_id=letter.message_id))
+        self.letters = [letter for letter in letters if letter.journey_id in mine]
+
+    def send(self, sink: MailSink) -> list[Delivery]:
+        return sink.sender.send(self.letters, self._handover)
+
+    def _handover(self, letter: Letter) -> bool:
+        return sendlog.handover(self.db, self.object_id, letter.journey_id, self.owner)
+
+
+def _finish(
+    sent: Future[list[Delivery]],
+    window: _Window,
     ctx: RunContext,
-    sink: MailSink,
-    composer: Composer,
     logged: dict[int, sendlog.Logged],
 ) -> Iterator[Outcome]:
-    now, db, object_id = ctx.now, ctx.store.db, ctx.object_id
-    letters: list[Letter] = []
-    journeys = {}
-    for journey, to in candidates:
-        try:
-            letters.append(composer.compose(journey, ctx.scope(journey), to, now))
-        except TemplateError as exc:
-            yield Outcome(journey, "failed", f"failed: {exc}")
-            continue
-        journeys[journey.id] = journey
-    owner = uuid.uuid4().hex
-    mine = sendlog.claim(db, object_id, letters, now, owner)
-    for letter in letters:
-        if letter.journey_id not in mine:
-            yield Outcome(
-                journeys[letter.journey_id], "sent", UNKNOWN, message_id=letter.message_id
-            )
-    ours = [letter for letter in letters if letter.journey_id in mine]
-    deliveries = sink.sender.send(
-        ours, lambda letter: sendlog.handover(db, object_id, letter.journey_id, owner, now)
-    )
-    sendlog.mark(db, object_id, deliveries, now)
-    for letter, delivery in zip(ours, deliveries, strict=True):
+    deliveries = sent.result()
+    sendlog.mark(window.db, window.object_id, deliveries, ctx.now)
+    for letter, delivery in zip(window.letters, deliveries, strict=True):
         previous = logged.get(letter.journey_id)
         attempts = 1 if previous is None else previous.attempts + (previous.state == "failed")
-        yield _outcome(journeys[letter.journey_id], letter, delivery, attempts, now)
+        yield _outcome(window.journeys[letter.journey_id], letter, delivery, attempts, ctx.now)

@@ -22,6 +22,7 @@ from engine.mail.compose import Letter
 from engine.mail.senders import Delivery
 from engine.store import Database
 from engine.store.models import SendLog
+from engine.store.raw import placeholders
 
 LOG = SendLog.__table__  # type: ignore[attr-defined]
 CHUNK = 500
@@ -102,21 +103,21 @@ def claim(
     return mine
 
 
-def handover(db: Database, object_id: str, journey_id: int, owner: str, now: datetime) -> bool:
+def handover(db: Database, object_id: str, journey_id: int, owner: str) -> bool:
     """Record that ``owner`` hands this mail over now, and commit; False when another run has
-    taken the row over (then this run must not send it)."""
+    taken the row over (then this run must not send it). Once per mail, so straight to the
+    driver."""
     with db.write() as conn:
-        changed = conn.execute(
-            update(LOG)
-            .where(
-                LOG.c.object == object_id,
-                LOG.c.journey_id == journey_id,
-                LOG.c.owner == owner,
-                LOG.c.state.in_(("queued", "sending")),
-            )
-            .values(state="sending", at=now)
+        changed = conn.exec_driver_sql(
+            placeholders(conn, HANDOVER), (object_id, journey_id, owner)
         ).rowcount
     return bool(changed)
+
+
+HANDOVER = (
+    "UPDATE send_log SET state = 'sending' WHERE object = ? AND journey_id = ? AND owner = ? "
+    "AND state IN ('queued', 'sending')"
+)
 
 
 def mark(db: Database, object_id: str, deliveries: Sequence[Delivery], now: datetime) -> None:
