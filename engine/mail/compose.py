@@ -106,6 +106,11 @@ def _render(template: jinja2.Template, scope: Mapping[str, Any], name: str) -> s
         raise TemplateError(f"template '{name}' failed: {exc}") from exc
 
 
+@lru_cache(maxsize=1024)
+def _address(text: str) -> str:
+    return parseaddr(text)[1]
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -164,7 +169,7 @@ class Composer:
         spec = self.spec
         ref = MailRef(journey.id, self.object_id)
         sender = _one_line(spec.sender.render(scope))
-        envelope_from = parseaddr(sender)[1]
+        envelope_from = _address(sender)
         domain = envelope_from.rpartition("@")[2] or "sluis.invalid"
         unsubscribe = self.links.unsubscribe_url(ref) if self.links else ""
         body_scope = {**scope, "unsubscribe_url": unsubscribe}

@@ -13,6 +13,7 @@ from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, getaddresses
+from functools import lru_cache
 
 ADDRESS_HEADERS = frozenset({"from", "to", "reply-to", "cc"})
 # long headers (List-Unsubscribe URLs) stay on one line, as RFC 5322 allows up to 998
@@ -22,6 +23,7 @@ _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP
 
 
+@lru_cache(maxsize=1024)  # the sender is the same in every mail of a batch
 def addresses(value: str) -> str:
     """An address list with display names encoded; ``ValueError`` for a non-ASCII address
     (servers need SMTPUTF8 for those, which sluis does not use)."""
