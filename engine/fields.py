@@ -4,6 +4,7 @@ and templates."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -23,36 +24,37 @@ def convert(value: Any, kind: str) -> Any:
         return value if value.strip() else None
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
-    if kind == "str":
-        if isinstance(value, dict | list):
-            raise ValueError(f"expected text, got {type(value).__name__}")
-        return str(value)
-    if kind == "bool":
-        return _to_bool(value)
-    if kind == "int":
-        return _to_int(value)
-    if kind == "float":
-        if isinstance(value, bool):
-            raise ValueError(f"expected a number, got {value!r}")
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"expected a number, got {value!r}") from None
-    if kind == "decimal":
-        if isinstance(value, bool | float):
-            value = repr(value) if isinstance(value, float) else value
-        try:
-            result = Decimal(str(value).strip())
-        except (InvalidOperation, TypeError):
-            raise ValueError(f"expected a decimal number such as 12.50, got {value!r}") from None
-        if not result.is_finite():
-            raise ValueError(f"expected a finite decimal number, got {value!r}")
-        return result
-    if kind == "date":
-        return _to_date(value)
-    if kind == "datetime":
-        return _to_datetime(value)
-    raise ValueError(f"unknown field type '{kind}'; use one of {', '.join(FIELD_TYPES)}")
+    step = _CONVERTERS.get(kind)
+    if step is None:
+        raise ValueError(f"unknown field type '{kind}'; use one of {', '.join(FIELD_TYPES)}")
+    return step(value)
+
+
+def _to_str(value: Any) -> str:
+    if isinstance(value, dict | list):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    return str(value)
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number, got {value!r}") from None
+
+
+def _to_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool | float):
+        value = repr(value) if isinstance(value, float) else value
+    try:
+        result = Decimal(str(value).strip())
+    except (InvalidOperation, TypeError):
+        raise ValueError(f"expected a decimal number such as 12.50, got {value!r}") from None
+    if not result.is_finite():
+        raise ValueError(f"expected a finite decimal number, got {value!r}")
+    return result
 
 
 def _to_bool(value: Any) -> bool:
@@ -106,6 +108,17 @@ def _to_datetime(value: Any) -> datetime:
                 f"expected a date and time such as 2026-01-31T09:30:00+01:00, got {value!r}"
             ) from None
     return result if result.tzinfo else result.replace(tzinfo=UTC)
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "str": _to_str,
+    "bool": _to_bool,
+    "int": _to_int,
+    "float": _to_float,
+    "decimal": _to_decimal,
+    "date": _to_date,
+    "datetime": _to_datetime,
+}
 
 
 def to_json(value: Any) -> Any:

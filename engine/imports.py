@@ -22,6 +22,7 @@ from array import array
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -396,7 +397,11 @@ def import_csv(
                 progress(rows.bytes_read, report.rows)
 
         typed, identity_of = target.typed, target.identity
-        pairs = [(name, index) for name, index, _ in mapping]
+        names = [name for name, _, _ in mapping]
+        indexes = [index for _, index, _ in mapping]
+        pick: Callable[[list[str]], Sequence[str]] = (
+            itemgetter(*indexes) if len(indexes) > 1 else lambda cells: (cells[indexes[0]],)
+        )
         count = 0
         for line, cells in rows:
             count += 1
@@ -405,7 +410,7 @@ def import_csv(
             ):
                 reject(line, "", _width_reason(len(cells), width, rows.delimiter), cells)
                 continue
-            raw = {name: cells[index] for name, index in pairs}
+            raw = dict(zip(names, pick(cells), strict=True))
             try:
                 values = typed(raw)
             except InputError as exc:

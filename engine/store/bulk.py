@@ -7,7 +7,8 @@ that are the same for every row only once, and hands all rows to the driver's ``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
@@ -32,16 +33,16 @@ def insert_many(
     }
     fixed = {k: (convert[k](v) if convert[k] else v) for k, v in same.items()}  # type: ignore[misc]
     order = list(compiled.positiontup or []) if compiled.positional else keys
-    plan = [(key, key in fixed, fixed.get(key), convert[key]) for key in order]
-    rows_out: list[tuple[Any, ...]] = []
-    for row in rows:
-        rows_out.append(
-            tuple(
-                value if is_fixed else (step(row[key]) if step else row[key])
-                for key, is_fixed, value, step in plan
-            )
-        )
-    params: list[Any] = (
-        rows_out if compiled.positional else [dict(zip(order, r, strict=True)) for r in rows_out]
-    )
+    # column by column: the loops run in C (list, map, zip), not once per value in Python
+    columns: list[Iterable[Any]] = []
+    for key in order:
+        if key in fixed:
+            columns.append(repeat(fixed[key], len(rows)))
+            continue
+        values = [row[key] for row in rows]
+        step = convert[key]
+        columns.append(list(map(step, values)) if step else values)
+    params: list[Any] = list(zip(*columns, strict=True))
+    if not compiled.positional:
+        params = [dict(zip(order, values, strict=True)) for values in params]
     conn.exec_driver_sql(str(compiled), params)

@@ -47,26 +47,37 @@ def field_types(project: Project) -> dict[str, str]:
     return {**WRITABLE_BUILTINS, **project.settings.profile}
 
 
+_TYPES: dict[int, tuple[Any, dict[str, str]]] = {}
+
+
+def _types(project: Project) -> dict[str, str]:
+    """``field_types`` with system_id, made once per project settings (typed_row runs per
+    row of an import)."""
+    settings = project.settings
+    found = _TYPES.get(id(settings))
+    if found is None or found[0] is not settings:
+        found = (settings, {**field_types(project), "system_id": "int"})
+        _TYPES[id(settings)] = found
+    return found[1]
+
+
 def typed_row(row: Mapping[str, Any], project: Project) -> dict[str, Any]:
     """Convert one row of field values to their Python types; ``InputError`` names the field,
     the value and the fix."""
-    types = field_types(project)
+    types = _types(project)
     result: dict[str, Any] = {}
-    for name, value in row.items():
-        if name == "system_id":
-            result[name] = convert(value, "int")
-            continue
-        kind = types.get(name)
-        if kind is None:
-            hint = did_you_mean(name, [*types, "system_id"])
-            raise InputError(
-                f"unknown customer field '{name}'{hint}"
-                + ("" if hint else "; add it to profile in sluis.yaml")
-            )
-        try:
-            result[name] = convert(value, kind)
-        except ValueError as exc:
-            raise InputError(f"field '{name}': {exc}") from None
+    name = ""
+    try:
+        for name, value in row.items():
+            result[name] = convert(value, types[name])
+    except KeyError:
+        hint = did_you_mean(name, types)
+        raise InputError(
+            f"unknown customer field '{name}'{hint}"
+            + ("" if hint else "; add it to profile in sluis.yaml")
+        ) from None
+    except ValueError as exc:
+        raise InputError(f"field '{name}': {exc}") from None
     if result.get("email") is not None:
         result["email"] = result["email"].strip()
         if "@" not in result["email"]:
@@ -242,10 +253,13 @@ def upsert_customers(
             if after != before:
                 current[system_id] = changed[system_id] = after
             plan.append((True, system_id))
-        else:
-            values = pending_new.setdefault(ident, {"profile": {}})
+        elif ident in pending_new:
+            values = pending_new[ident]
             values.update(builtins)
             values["profile"].update(fields)
+            plan.append((False, ident))
+        else:
+            pending_new[ident] = {**builtins, "profile": fields}
             plan.append((False, ident))
     new_ids: dict[Any, int] = {}
     if pending_new:
