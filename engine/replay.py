@@ -215,10 +215,7 @@ class Replay:
         self.runtime.fire_due()
         if self.runtime.run_batch() is not None:
             return True
-        moments = [
-            m for m in (self.runtime.next_due(), self.pending[0].at if self.pending else None) if m
-        ]
-        upcoming = min(moments) if moments else None
+        upcoming = self.next_moment()
         if upcoming is None or upcoming > self.end:
             self.finished = True
             return False
@@ -226,6 +223,7 @@ class Replay:
         return True
 
     def next_moment(self) -> datetime | None:
+        """The next moment something is due: a journey, a schedule, an entry or an event."""
         moments = [
             m for m in (self.runtime.next_due(), self.pending[0].at if self.pending else None) if m
         ]

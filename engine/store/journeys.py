@@ -266,7 +266,7 @@ def apply(
     holds the merged entry data of journeys whose data changed."""
     at = _time(conn, now)
     if moves:
-        _bulk(
+        execute_many(
             conn,
             "INSERT INTO steps (journey_id, flow, object, at, output, reason) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -274,7 +274,7 @@ def apply(
         )
     onward = [(m.target, at, at, m.release_id, m.journey_id) for m in moves if m.target]
     if onward:
-        _bulk(
+        execute_many(
             conn,
             "UPDATE journeys SET object = ?, ready_at = ?, arrived_at = ?, wake_on = NULL, "
             "claim_id = NULL, release_id = ? WHERE id = ?",
@@ -284,14 +284,14 @@ def apply(
         ("failed" if m.failed else "finished", m.journey_id) for m in moves if m.target is None
     ]
     if ended:
-        _bulk(
+        execute_many(
             conn,
             "UPDATE journeys SET state = ?, ready_at = NULL, wake_on = NULL, claim_id = NULL "
             "WHERE id = ?",
             ended,
         )
     if waits:
-        _bulk(
+        execute_many(
             conn,
             "UPDATE journeys SET ready_at = ?, wake_on = ?, claim_id = NULL WHERE id = ?",
             [(_time(conn, w.until), w.wake_on, w.journey_id) for w in waits],
@@ -307,9 +307,6 @@ def apply(
 def _time(conn: Connection, moment: datetime | None) -> Any:
     """A time as the driver takes it for a ``UTCDateTime`` column (see models.py)."""
     return UTC_TIME.process_bind_param(moment, conn.dialect)
-
-
-_bulk = execute_many
 
 
 def add_events(conn: Connection, events: Iterable[Mapping[str, Any]]) -> None:
