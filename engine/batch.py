@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(eq=False, slots=True)
@@ -57,22 +57,19 @@ class Entry:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class Leave:
+class Leave(NamedTuple):
     output: str | None
     reason: str
     data: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class Hold:
+class Hold(NamedTuple):
     until: datetime | None
     wake_on: str | None = None
     data: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class Fail:
+class Fail(NamedTuple):
     reason: str
 
 

@@ -72,6 +72,10 @@ class CampaignObject:
     claims_all: ClassVar[bool] = False  # gets every journey waiting here, not a batch (bucket)
     pauses: ClassVar[bool] = False  # holds journeys for a time, so a loop through it may exist
     reads_customers: ClassVar[bool] = True  # False: batches carry only each customer's system_id
+    # True: decides from the batch alone (customers, data, now), with no effects, no reads of
+    # the store and no pause; journeys reaching it are decided at once, in the transaction of
+    # the batch before (see engine/passage.py)
+    instant: ClassVar[bool] = False
     entry_reason: ClassVar[str] = "entered"
 
     def __init__(self, id: str, settings: ObjectSettings, flow: Flow) -> None:

@@ -22,13 +22,14 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from engine.batch import Batch, Entry, Fail, Hold, Journey, Leave, Routing
+from engine.batch import Batch, Entry, Journey, Routing
 from engine.campaign import CronTrigger, Every, Once, Trigger
 from engine.clock import Clock
 from engine.context import RunContext
 from engine.effects import Effects
 from engine.errors import SluisError
 from engine.flow import Flow
+from engine.passage import BatchReport, Passage
 from engine.schedule import next_fire
 from engine.store import Store
 from engine.store import journeys as sql
@@ -40,17 +41,6 @@ STARTED_TTL = 1.0  # seconds a runtime trusts its list of started flows
 ENTER_CHUNK = 10_000  # journeys made per statement when a start object fires
 FLOWS = FlowState.__table__  # type: ignore[attr-defined]
 TRIGGERS = TriggerState.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class BatchReport:
-    """What one batch did, for progress displays and the TUI's step mode."""
-
-    flow: str
-    object: str
-    size: int
-    outputs: Mapping[str, int]
-    at: datetime
 
 
 @dataclass(frozen=True)
@@ -400,25 +390,26 @@ class Runtime:
             )
             for r in claimed.rows
         ]
-        batch = Batch(
-            claimed.flow,
-            claimed.object,
-            f"{claimed.flow}.{claimed.object}.{claimed.claim_id}",
-            journeys,
-        )
         ctx = self.context(flow, claimed.object)
+        routing = self._decide(flow, claimed.claim_id, claimed.object, journeys, ctx)
+        return self._commit(flow, claimed, journeys, routing, ctx, now)
+
+    def _decide(
+        self, flow: Flow, claim_id: int, object_id: str, journeys: list[Journey], ctx: RunContext
+    ) -> Routing:
+        """Run an object on a batch. When it fails, every journey of the batch fails with its
+        message and none of the work it queued stands."""
+        batch = Batch(flow.name, object_id, f"{flow.name}.{object_id}.{claim_id}", journeys)
         routing = Routing()
         try:
-            flow.instance(claimed.object).run(batch, routing, ctx)
+            flow.instance(object_id).run(batch, routing, ctx)
         except SluisError as exc:
-            log.warning("object %s of flow %s failed: %s", claimed.object, flow.name, exc)
-            routing = Routing()
+            log.warning("object %s of flow %s failed: %s", object_id, flow.name, exc)
             ctx.writes.clear()
             ctx.entering.clear()
             ctx.committed.clear()
-            for journey in journeys:
-                routing.fail(journey, f"failed: {exc}")
-        return self._commit(flow, claimed, journeys, routing, ctx, now)
+            return _failing(journeys, exc)
+        return routing
 
     def _commit(
         self,
@@ -429,49 +420,12 @@ class Runtime:
         ctx: RunContext,
         now: datetime,
     ) -> BatchReport:
-        release_of = {}
-        for group in routing.groups:
-            first = min(group)
-            release_of.update(dict.fromkeys(group, first))
-        kept_release = {r.id: r.release_id for r in claimed.rows}
-        moves, waits, changed, failures = [], [], {}, []
-        outputs: dict[str, int] = {}
-        for journey in journeys:
-            decision = routing.decisions.get(journey.id) or Fail(
-                f"failed: object '{claimed.object}' made no decision for this journey"
-            )
-            if decision.__class__ is not Fail and decision.data:  # type: ignore[union-attr]
-                changed[journey.id] = {**journey.data, **decision.data}  # type: ignore[union-attr]
-            if isinstance(decision, Leave):
-                moves.append(
-                    sql.Move(
-                        journey.id,
-                        decision.output,
-                        decision.reason,
-                        flow.target(claimed.object, decision.output),
-                        release_id=release_of.get(journey.id, kept_release.get(journey.id)),
-                    )
-                )
-                key = decision.output or "end"
-                outputs[key] = outputs.get(key, 0) + 1
-            elif isinstance(decision, Hold):
-                waits.append(sql.Wait(journey.id, decision.until, decision.wake_on))
-                outputs["held"] = outputs.get("held", 0) + 1
-            else:
-                moves.append(sql.Move(journey.id, None, decision.reason, None, failed=True))
-                failures.append(
-                    {
-                        "kind": "failed",
-                        "at": now,
-                        "customer_id": journey.customer_id,
-                        "flow": flow.name,
-                        "object": claimed.object,
-                        "journey_id": journey.id,
-                        "data": {"reason": decision.reason},
-                    }
-                )
-                outputs["failed"] = outputs.get("failed", 0) + 1
+        """Commit the claimed object's decisions and the passage of its journeys through the
+        instant objects after it, in one transaction."""
         failed: SluisError | None = None
+        releases = {r.id: r.release_id for r in claimed.rows}
+        passage = Passage(flow, claimed.claim_id, now, releases)
+        contexts = [ctx]
         with self.store.db.write() as conn:
             if not sql.still_ours(conn, claimed.claim_id, self.owner):
                 log.warning("lost the lease on batch %s; another worker runs it", claimed.claim_id)
@@ -480,34 +434,63 @@ class Runtime:
                 with conn.begin_nested():
                     for change in ctx.writes:
                         change(conn)
-                    sql.apply(
-                        conn,
-                        claim_id=claimed.claim_id,
-                        flow=flow.name,
-                        object_id=claimed.object,
-                        moves=moves,
-                        waits=waits,
-                        data=changed,
-                        now=now,
-                    )
-                    sql.add_events(conn, failures)
-                    self._enter_from(conn, flow, claimed.object, ctx, now)
+                    loaded = 0 if flow.objects[claimed.object].kind.reads_customers else None
+                    passage.writes = 1 if ctx.writes else 0
+                    passage.route(claimed.object, journeys, routing, loaded)
+                    contexts += self._pass_on(conn, flow, passage)
+                    passage.apply(conn)
+                    for done in contexts:
+                        self._enter_from(conn, flow, done.object_id, done, now)
             except SluisError as exc:
                 failed = exc
         if failed is not None:
             # a queued change failed: none of the object's work stands, every journey fails
             log.warning("object %s of flow %s failed: %s", claimed.object, flow.name, failed)
-            failing = Routing()
-            for journey in journeys:
-                failing.fail(journey, f"failed: {failed}")
             return self._commit(
-                flow, claimed, journeys, failing, self.context(flow, claimed.object), now
+                flow,
+                claimed,
+                journeys,
+                _failing(journeys, failed),
+                self.context(flow, claimed.object),
+                now,
             )
-        report = BatchReport(flow.name, claimed.object, len(journeys), outputs, now)
-        self._after_commit(ctx)
-        for listener in self.on_batch:
-            listener(report)
-        return report
+        for done in contexts:
+            self._after_commit(done)
+        for report in passage.reports:
+            for listener in self.on_batch:
+                listener(report)
+        return passage.reports[0]
+
+    def _pass_on(self, conn: Connection, flow: Flow, passage: Passage) -> list[RunContext]:
+        """Decide the journeys that reached instant objects, there and then, until none
+        goes on; their writes run at once (in the passage's transaction) so the next object
+        sees them. Returns the contexts of the objects that ran."""
+        contexts = []
+        while passage.onward:
+            stage = passage.onward.popleft()
+            journeys, loaded = stage.journeys, stage.loaded
+            if flow.objects[stage.object_id].kind.reads_customers and loaded != passage.writes:
+                customers = load_customers(
+                    conn, {j.customer_id for j in journeys}, self.store.project
+                )
+                for journey in journeys:
+                    journey.customer = customers.get(journey.customer_id) or journey.customer
+                loaded = passage.writes
+            ctx = self.context(flow, stage.object_id)
+            routing = self._decide(flow, passage.claim_id, stage.object_id, journeys, ctx)
+            try:
+                with conn.begin_nested():
+                    for change in ctx.writes:
+                        change(conn)
+            except SluisError as exc:
+                log.warning("object %s of flow %s failed: %s", stage.object_id, flow.name, exc)
+                routing = _failing(journeys, exc)
+                ctx.committed.clear()
+            else:
+                passage.writes += bool(ctx.writes)
+            passage.route(stage.object_id, journeys, routing, loaded)
+            contexts.append(ctx)
+        return contexts
 
     def run_until_idle(self, limit: int | None = None) -> int:
         """Run batches until none is ready now; return how many ran."""
@@ -534,6 +517,14 @@ class Runtime:
             ]
         moments = [m for m in (ready, *triggers) if m is not None]
         return min(moments) if moments else None
+
+
+def _failing(journeys: Sequence[Journey], exc: SluisError) -> Routing:
+    """Every journey fails with the error's message."""
+    routing = Routing()
+    for journey in journeys:
+        routing.fail(journey, f"failed: {exc}")
+    return routing
 
 
 class _Heartbeat:

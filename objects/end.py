@@ -16,6 +16,7 @@ class EndSettings(ObjectSettings):
 class End(CampaignObject):
     type = "end"
     Settings = EndSettings
+    instant = True
     outputs = ()
     reads_customers = False
 

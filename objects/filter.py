@@ -19,6 +19,7 @@ class FilterSettings(ObjectSettings):
 class Filter(CampaignObject):
     type = "filter"
     Settings = FilterSettings
+    instant = True
     outputs = ("out", "filtered")
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:

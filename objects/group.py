@@ -32,6 +32,7 @@ class GroupSettings(ObjectSettings):
 class GroupObject(CampaignObject):
     type = "group"
     Settings = GroupSettings
+    instant = True
     reads_customers = False
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:

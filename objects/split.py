@@ -57,6 +57,7 @@ def bucket_of(flow: str, object_id: str, customer_id: int) -> float:
 class Split(CampaignObject):
     type = "split"
     Settings = SplitSettings
+    instant = True
 
     @classmethod
     def outputs_for(cls, settings: ObjectSettings) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ class UnsubscribeSettings(ObjectSettings):
 class Unsubscribe(CampaignObject):
     type = "unsubscribe"
     Settings = UnsubscribeSettings
+    instant = True
     reads_customers = False
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:

@@ -38,6 +38,7 @@ class UpdateSettings(ObjectSettings):
 class Update(CampaignObject):
     type = "update"
     Settings = UpdateSettings
+    instant = True
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         settings = self.settings

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine.replay import Replay
-from engine.runtime import BatchReport
+from engine.passage import BatchReport
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,16 @@ from engine.errors import InputError
 from engine.fields import convert, to_json
 from engine.store.bulk import insert_many
 from engine.store.models import Customer, Group, Membership
-from engine.store.raw import allocate_ids, fetch, insert_ignore, json_value, marks, time_value
+from engine.store.raw import (
+    allocate_ids,
+    execute_many,
+    fetch,
+    insert_ignore,
+    json_value,
+    marks,
+    time_param,
+    time_value,
+)
 from engine.validation import did_you_mean
 
 if TYPE_CHECKING:
@@ -411,6 +420,7 @@ def add_to_groups(
     """Make the customers members of the groups (creating groups as needed); returns how many
     memberships were added."""
     added = 0
+    at = time_param(conn, now)
     for gid in group_ids(conn, names, now).values():
         for part in _chunks(list(dict.fromkeys(customer_ids))):
             present = set(
@@ -420,12 +430,13 @@ def add_to_groups(
                     )
                 ).scalars()
             )
-            rows = [
-                {"group_id": gid, "customer_id": cid, "added_at": now}
-                for cid in part
-                if cid not in present
-            ]
-            insert_ignore(conn, MEMBERS, rows)  # a concurrent writer may add the same ones
+            rows = [(gid, cid, at) for cid in part if cid not in present]
+            execute_many(  # a concurrent writer may add the same ones
+                conn,
+                "INSERT INTO memberships (group_id, customer_id, added_at) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                rows,
+            )
             added += len(rows)
     return added
 

@@ -6,20 +6,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from engine.store.bulk import insert_many
-from engine.store.models import Claim, Event, Journey, Step, UTCDateTime
-from engine.store.raw import allocate_ids, execute_many, fetch, json_value, marks, time_value
+from engine.store.models import Claim, Event, Journey, Step
+from engine.store.raw import (
+    allocate_ids,
+    execute_many,
+    fetch,
+    json_value,
+    marks,
+    time_param,
+    time_value,
+)
 
 J = Journey.__table__  # type: ignore[attr-defined]
 JC = J.c
 STEPS = Step.__table__  # type: ignore[attr-defined]
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 CLAIMS = Claim.__table__  # type: ignore[attr-defined]
-UTC_TIME = UTCDateTime()
 
 
 @dataclass(frozen=True)
@@ -40,27 +47,6 @@ class ClaimedBatch:
     flow: str
     object: str
     rows: list[ClaimedRow]
-
-
-@dataclass(frozen=True)
-class Move:
-    """Where one journey goes after its step."""
-
-    journey_id: int
-    output: str | None
-    reason: str
-    target: str | None
-    data: Mapping[str, Any] | None = None
-    release_id: int | None = None
-    failed: bool = False
-
-
-@dataclass(frozen=True)
-class Wait:
-    journey_id: int
-    until: datetime | None
-    wake_on: str | None
-    data: Mapping[str, Any] | None = None
 
 
 def reentry_blocked(
@@ -202,8 +188,7 @@ def claim(
     return ClaimedBatch(claim_id, head.flow, head.object, rows)
 
 
-@dataclass(frozen=True)
-class ClaimedRow:
+class ClaimedRow(NamedTuple):
     id: int
     customer_id: int
     data: dict[str, Any]
@@ -256,57 +241,45 @@ def apply(
     *,
     claim_id: int,
     flow: str,
-    object_id: str,
-    moves: Sequence[Move],
-    waits: Sequence[Wait],
-    data: Mapping[int, dict[str, Any]],
     now: datetime,
+    steps: Sequence[tuple[int, str, str | None, str]],
+    positions: Mapping[int, Sequence[Any]],
+    data: Mapping[int, dict[str, Any]],
 ) -> None:
-    """Commit a batch's routing: steps for journeys that left, new positions, holds. ``data``
-    holds the merged entry data of journeys whose data changed."""
-    at = _time(conn, now)
-    if moves:
-        execute_many(
-            conn,
-            "INSERT INTO steps (journey_id, flow, object, at, output, reason) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [(m.journey_id, flow, object_id, at, m.output, m.reason) for m in moves],
-        )
-    onward = [(m.target, at, at, m.release_id, m.journey_id) for m in moves if m.target]
-    if onward:
-        execute_many(
-            conn,
-            "UPDATE journeys SET object = ?, ready_at = ?, arrived_at = ?, wake_on = NULL, "
-            "claim_id = NULL, release_id = ? WHERE id = ?",
-            onward,
-        )
-    ended = [
-        ("failed" if m.failed else "finished", m.journey_id) for m in moves if m.target is None
-    ]
-    if ended:
-        execute_many(
-            conn,
-            "UPDATE journeys SET state = ?, ready_at = NULL, wake_on = NULL, claim_id = NULL "
-            "WHERE id = ?",
-            ended,
-        )
-    if waits:
-        execute_many(
-            conn,
-            "UPDATE journeys SET ready_at = ?, wake_on = ?, claim_id = NULL WHERE id = ?",
-            [(_time(conn, w.until), w.wake_on, w.journey_id) for w in waits],
-        )
+    """Commit a batch's passage: its steps (journey, object, output, reason), where each
+    journey stands now (object, state, ready_at, arrived_at, wake_on, release_id), the merged
+    entry data of journeys whose data changed; then end the claim."""
+    times: dict[datetime | None, Any] = {}
+
+    def at(moment: datetime | None) -> Any:
+        if moment not in times:
+            times[moment] = time_param(conn, moment)
+        return times[moment]
+
+    step_at = at(now)
+    execute_many(
+        conn,
+        "INSERT INTO steps (journey_id, flow, object, at, output, reason) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(jid, flow, obj, step_at, output, reason) for jid, obj, output, reason in steps],
+    )
+    execute_many(
+        conn,
+        "UPDATE journeys SET object = ?, state = ?, ready_at = ?, arrived_at = ?, wake_on = ?, "
+        "release_id = ?, claim_id = NULL WHERE id = ?",
+        [
+            (obj, state, at(ready), at(arrived), wake_on, release, jid)
+            for jid, (obj, state, ready, arrived, wake_on, release) in positions.items()
+        ],
+    )
     if data:
-        conn.execute(
-            update(J).where(JC.id == bindparam("j_id")).values(data=bindparam("j_data")),
-            [{"j_id": jid, "j_data": value} for jid, value in data.items()],
+        encode = JC.data.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        execute_many(
+            conn,
+            "UPDATE journeys SET data = ? WHERE id = ?",
+            [(encode(value) if encode else value, jid) for jid, value in data.items()],
         )
     conn.execute(delete(CLAIMS).where(CLAIMS.c.id == claim_id))
-
-
-def _time(conn: Connection, moment: datetime | None) -> Any:
-    """A time as the driver takes it for a ``UTCDateTime`` column (see models.py)."""
-    return UTC_TIME.process_bind_param(moment, conn.dialect)
 
 
 def add_events(conn: Connection, events: Iterable[Mapping[str, Any]]) -> None:

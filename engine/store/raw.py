@@ -10,9 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection
+
+from engine.store.models import UTCDateTime
+
+_UTC_TIME = UTCDateTime()
 
 
 def placeholders(conn: Connection, statement: str) -> str:
@@ -48,9 +53,22 @@ def time_value(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = datetime.fromisoformat(value)
+        return _parse_time(value)
     result: datetime = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return result
+
+
+@lru_cache(maxsize=4096)
+def _parse_time(text: str) -> datetime:
+    """Times read in a batch are mostly the same few (the moments batches ran): parse each
+    once. Datetimes are immutable, so sharing them is safe."""
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def time_param(conn: Connection, moment: datetime | None) -> Any:
+    """A time as the driver takes it for a ``UTCDateTime`` column (see models.py)."""
+    return _UTC_TIME.process_bind_param(moment, conn.dialect)
 
 
 def insert_ignore(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
