@@ -95,6 +95,12 @@ class CampaignObject:
         """Checks that need the whole flow: yield (path inside the object, message)."""
         return ()
 
+    def claim_slice(self) -> int | None:
+        """For objects that claim everything waiting (``claims_all``): how many journeys, in
+        order of arrival, they can decide at a time. Every slice but the last has exactly this
+        many. None: all at once."""
+        return None
+
     def trigger(self) -> Trigger | None:
         """When this start object fires on its own; ``None`` when entries come from outside
         (webhooks, events) or the object is not a start object."""

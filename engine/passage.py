@@ -62,6 +62,7 @@ class Passage:
     claim_id: int
     now: datetime
     releases: dict[int, int | None]  # journey id -> the release group it moves on with
+    ends_claim: bool = True  # False: more slices of the claim follow (see Runtime)
     steps: list[tuple[int, str, str | None, str]] = field(default_factory=list)
     positions: dict[int, Position] = field(default_factory=dict)
     data: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -160,5 +161,6 @@ class Passage:
             steps=self.steps,
             positions=self.positions,
             data=self.data,
+            ends_claim=self.ends_claim,
         )
         sql.add_events(conn, self.failures)

@@ -14,6 +14,8 @@ from engine.context import RunContext
 from engine.durations import format_duration
 from engine.settings import Duration
 
+SLICE = 10_000  # journeys decided (and held in memory) at a time when many wait
+
 
 class BucketSettings(ObjectSettings):
     type: Literal["bucket"]
@@ -33,6 +35,13 @@ class Bucket(CampaignObject):
     claims_all = True
     pauses = True
     reads_customers = False
+
+    def claim_slice(self) -> int | None:
+        """Whole groups at a time: a slice holds a multiple of ``size``, so only the last
+        one can leave a rest (the ``every`` rule applies to it). Without a size everything
+        goes at once: it moves on as one batch anyway."""
+        size = self.settings.size  # type: ignore[attr-defined]
+        return None if size is None else size * max(1, SLICE // size)
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         settings = self.settings

@@ -3,6 +3,7 @@ and waking journeys on events. Every function works on sets of journeys at once.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,10 +19,18 @@ from engine.store.raw import (
     fetch,
     json_value,
     marks,
+    placeholders,
     time_param,
     time_value,
 )
 
+EVENT_DEFAULTS: Mapping[str, Any] = {
+    "customer_id": None,
+    "flow": None,
+    "object": None,
+    "journey_id": None,
+    "data": {},
+}
 J = Journey.__table__  # type: ignore[attr-defined]
 JC = J.c
 STEPS = Step.__table__  # type: ignore[attr-defined]
@@ -43,10 +52,15 @@ class NewJourney:
 
 @dataclass(frozen=True)
 class ClaimedBatch:
+    """A claimed batch: its journeys' rows, or, for a claim of everything waiting at an object
+    (a bucket) and for a claim taken over, only their ids in order of arrival, to be read a
+    slice at a time with ``claimed_rows`` (a million journeys need not sit in memory at once)."""
+
     claim_id: int
     flow: str
     object: str
     rows: list[ClaimedRow]
+    ids: Sequence[int] = ()
 
 
 def reentry_blocked(
@@ -136,7 +150,14 @@ def claim(
             .where(CLAIMS.c.id == lapsed.id)
             .values(owner=owner, lease_until=now + lease)
         )
-        return ClaimedBatch(lapsed.id, lapsed.flow, lapsed.object, _claimed_rows(conn, lapsed.id))
+        taken = fetch(
+            conn,
+            "SELECT id FROM journeys WHERE claim_id = ? ORDER BY arrived_at, customer_id, id",
+            [lapsed.id],
+        )
+        return ClaimedBatch(
+            lapsed.id, lapsed.flow, lapsed.object, [], array("q", (i for (i,) in taken))
+        )
     head_query = (
         select(JC.id, JC.flow, JC.object, JC.release_id)
         .where(_ready(flows, now))
@@ -149,8 +170,13 @@ def claim(
     if head is None:
         return None
     at = and_(JC.flow == head.flow, JC.object == head.object, JC.claim_id.is_(None))
-    if head.object in claims_all.get(head.flow, set()):
-        members = select(JC.id).where(at, JC.state == "active")
+    whole = head.object in claims_all.get(head.flow, set())
+    if whole:
+        members = (
+            select(JC.id)
+            .where(at, JC.state == "active")
+            .order_by(JC.arrived_at, JC.customer_id, JC.id)
+        )
     elif head.release_id is not None:
         members = select(JC.id).where(at, _ready(flows, now), JC.release_id == head.release_id)
     else:
@@ -162,7 +188,7 @@ def claim(
         )
     if postgres:
         members = members.with_for_update(skip_locked=True)
-    ids = list(conn.execute(members).scalars())
+    ids = array("q", conn.execute(members).scalars())
     if not ids:
         return None
     claim_id = conn.execute(
@@ -172,20 +198,18 @@ def claim(
         )
         .returning(CLAIMS.c.id)
     ).scalar_one()
+    returning = "" if whole else f" RETURNING {_ROW_COLUMNS}"
     rows: list[ClaimedRow] = []
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
-        rows += [
-            _row(r)
-            for r in fetch(
-                conn,
-                f"UPDATE journeys SET claim_id = ? WHERE id IN ({marks(len(part))}) "
-                f"RETURNING {_ROW_COLUMNS}",
-                [claim_id, *part],
-            )
-        ]
-    rows.sort(key=lambda r: (r.arrived_at, r.customer_id, r.id))
-    return ClaimedBatch(claim_id, head.flow, head.object, rows)
+        statement = f"UPDATE journeys SET claim_id = ? WHERE id IN ({marks(len(part))})"
+        if whole:
+            conn.exec_driver_sql(placeholders(conn, statement), (claim_id, *part))
+        else:
+            rows += [_row(r) for r in fetch(conn, statement + returning, [claim_id, *part])]
+    if whole:
+        return ClaimedBatch(claim_id, head.flow, head.object, [], ids)
+    return ClaimedBatch(claim_id, head.flow, head.object, _in_order(rows))
 
 
 class ClaimedRow(NamedTuple):
@@ -207,10 +231,19 @@ def _row(r: tuple[Any, ...]) -> ClaimedRow:
     return ClaimedRow(r[0], r[1], json_value(r[2]), entered, arrived, r[5], r[6])
 
 
-def _claimed_rows(conn: Connection, claim_id: int) -> list[ClaimedRow]:
-    """The journeys of a lapsed claim being taken over (rare, so claim_id has no index)."""
-    rows = fetch(conn, f"SELECT {_ROW_COLUMNS} FROM journeys WHERE claim_id = ?", [claim_id])
-    return sorted((_row(r) for r in rows), key=lambda r: (r.arrived_at, r.customer_id, r.id))
+def claimed_rows(conn: Connection, ids: Sequence[int]) -> list[ClaimedRow]:
+    """The rows of claimed journeys, in order of arrival."""
+    rows: list[ClaimedRow] = []
+    for start in range(0, len(ids), 500):
+        part = list(ids[start : start + 500])
+        statement = f"SELECT {_ROW_COLUMNS} FROM journeys WHERE id IN ({marks(len(part))})"
+        rows += [_row(r) for r in fetch(conn, statement, part)]
+    return _in_order(rows)
+
+
+def _in_order(rows: list[ClaimedRow]) -> list[ClaimedRow]:
+    rows.sort(key=lambda r: (r.arrived_at, r.customer_id, r.id))
+    return rows
 
 
 def extend_lease(conn: Connection, claim_id: int, owner: str, until: datetime) -> bool:
@@ -245,10 +278,12 @@ def apply(
     steps: Sequence[tuple[int, str, str | None, str]],
     positions: Mapping[int, Sequence[Any]],
     data: Mapping[int, dict[str, Any]],
+    ends_claim: bool = True,
 ) -> None:
     """Commit a batch's passage: its steps (journey, object, output, reason), where each
     journey stands now (object, state, ready_at, arrived_at, wake_on, release_id), the merged
-    entry data of journeys whose data changed; then end the claim."""
+    entry data of journeys whose data changed; then end the claim (unless more slices of it
+    follow)."""
     times: dict[datetime | None, Any] = {}
 
     def at(moment: datetime | None) -> Any:
@@ -279,17 +314,14 @@ def apply(
             "UPDATE journeys SET data = ? WHERE id = ?",
             [(encode(value) if encode else value, jid) for jid, value in data.items()],
         )
-    conn.execute(delete(CLAIMS).where(CLAIMS.c.id == claim_id))
+    if ends_claim:
+        conn.execute(delete(CLAIMS).where(CLAIMS.c.id == claim_id))
 
 
 def add_events(conn: Connection, events: Iterable[Mapping[str, Any]]) -> None:
-    rows = [dict(e) for e in events]
+    rows = [{**EVENT_DEFAULTS, **e} for e in events]
     if rows:
-        for row in rows:
-            row.setdefault("data", {})
-            for name in ("customer_id", "flow", "object", "journey_id"):
-                row.setdefault(name, None)
-        conn.execute(insert(EVENTS), rows)
+        insert_many(conn, EVENTS, rows)
 
 
 def wake(conn: Connection, customer_id: int, kind: str, at: datetime) -> int:
