@@ -269,7 +269,7 @@ class SluisApp(App[None]):
     def apply(self, snapshot: Snapshot) -> None:
         """Show a snapshot everywhere it belongs."""
         self.snapshot = snapshot
-        self.query_one(StatusBar).show(now=snapshot.now)
+        self.query_one(StatusBar).show(now=snapshot.now, status=snapshot.status)
         self.query_one(FlowList).show_totals(snapshot.totals, snapshot.started)
         counts = snapshot.counts.get(self.current or "", {})
         self.query_one(GraphView).show_counts(counts)

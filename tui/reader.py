@@ -23,6 +23,7 @@ from engine.monitor import (
     recent_events,
     waiting_at,
 )
+from engine.status import Status, status_of
 from engine.store import Store
 from engine.store.customers import load_customers
 
@@ -52,6 +53,7 @@ class Snapshot:
     events: Sequence[EventView] = ()
     object_events: Sequence[EventView] = ()
     waiting: Page | None = None
+    status: Status | None = None  # workers, claims, ready journeys and lag (the header)
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,9 @@ class Reader:
                         offset=focus.offset,
                         limit=PAGE,
                     )
+            now = self.clock.now()
             return Snapshot(
-                now=self.clock.now(),
+                now=now,
                 empty=not has_journeys(conn),
                 started=flow_states(conn),
                 counts=counts,
@@ -100,6 +103,7 @@ class Reader:
                 events=events,
                 object_events=object_events,
                 waiting=waiting,
+                status=status_of(conn, now, count_claimed=False),
             )
 
     def customer(self, customer_id: int) -> CustomerJourneys | None:

@@ -1,5 +1,7 @@
 """The top line: the project and flow on screen, and the time the counts are from: the
-database's clock in live mode, the virtual clock in step mode (always visible there)."""
+database's clock in live mode, the virtual clock in step mode (always visible there). In live
+mode it also shows what ``sluis status`` shows: workers alive, batches claimed (and leases run
+out), journeys ready and the lag of the oldest."""
 
 from __future__ import annotations
 
@@ -7,6 +9,20 @@ from datetime import datetime
 
 from rich.text import Text
 from textual.widgets import Static
+
+from engine.durations import format_duration
+from engine.status import Status
+
+
+def workload(status: Status) -> str:
+    """workers 2 · batches 3 (1 lease run out) · ready 1,204 (lag 2m)"""
+    parts = [f"workers {status.alive}", f"batches {status.claimed:,}"]
+    if status.lapsed:
+        parts[-1] += f" ({status.lapsed} lease{'s' if status.lapsed > 1 else ''} run out)"
+    ready = f"ready {status.ready:,}"
+    if status.lag is not None and status.lag.total_seconds() >= 1:
+        ready += f" (lag {format_duration(status.lag)})"
+    return " · ".join([*parts, ready])
 
 
 class StatusBar(Static):
@@ -19,13 +35,21 @@ class StatusBar(Static):
         self.flow: str | None = None
         self.now: datetime | None = None
         self.note = ""
+        self.status: Status | None = None
 
     def on_mount(self) -> None:
         self._update()
 
     def show(
-        self, *, flow: str | None = None, now: datetime | None = None, note: str | None = None
+        self,
+        *,
+        flow: str | None = None,
+        now: datetime | None = None,
+        note: str | None = None,
+        status: Status | None = None,
     ) -> None:
+        if status is not None:
+            self.status = status
         if flow is not None:
             self.flow = flow
         if now is not None:
@@ -45,6 +69,8 @@ class StatusBar(Static):
             text.append(f" virtual time {clock}", "bold")
         elif self.now is not None:
             text.append(f"  live · as of {self.now:%Y-%m-%d %H:%M:%S} UTC")
+            if self.status is not None:
+                text.append(f" · {workload(self.status)}")
         if self.note:
             text.append(f" · {self.note}", "italic")
         self.update(text)

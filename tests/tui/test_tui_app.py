@@ -277,3 +277,40 @@ async def test_step_mode_runs_batches_and_marks_them(
         total = graph.counts
         assert sum(c.waiting for c in total.values()) == 0
         assert total["opened"].passed.get("yes", 0) == 1
+
+
+async def test_live_header_shows_workers_claims_and_lag(
+    example_project: Project, seeded_store: Store, clock: VirtualClock
+) -> None:
+    from datetime import timedelta
+
+    from engine.store.models import Claim, Journey, Worker
+
+    now = clock.now()
+    with seeded_store.db.write() as conn:
+        conn.execute(
+            Worker.__table__.insert().values(  # type: ignore[attr-defined]
+                id="w1", host="h", pid=1, started_at=now, heartbeat_at=now
+            )
+        )
+        conn.execute(
+            Claim.__table__.insert().values(  # type: ignore[attr-defined]
+                flow="welcome",
+                object="opened",
+                owner="w9",
+                lease_until=now - timedelta(minutes=1),
+                created_at=now,
+            )
+        )
+        journeys = Journey.__table__  # type: ignore[attr-defined]
+        waiting = journeys.c.state == "active"
+        ready = conn.execute(
+            journeys.update().where(waiting).values(ready_at=now - timedelta(minutes=3))
+        )
+    app = create_app(example_project, seeded_store, clock, flow="welcome")
+    async with app.run_test(size=(160, 40)):
+        await app.settle()
+        header = text_of(app.query_one(StatusBar))
+        assert (
+            f"workers 1 · batches 1 (1 lease run out) · ready {ready.rowcount} (lag 3m)" in header
+        ), header
