@@ -358,42 +358,34 @@ def _current_by_key(
     return existing, found
 
 
-def _current(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
-    found: dict[int, dict[str, Any]] = {}
-    for part in _chunks(ids):
-        query = select(
-            C.system_id, C.external_id, C.email, C.timezone, C.unsubscribed, C.bounced, C.profile
-        ).where(C.system_id.in_(part))
-        for row in conn.execute(query):
-            found[row.system_id] = {
-                "external_id": row.external_id,
-                "email": row.email,
-                "timezone": row.timezone,
-                "unsubscribed": bool(row.unsubscribed),
-                "bounced": row.bounced,
-                "profile": dict(row.profile or {}),
-            }
-    return found
-
-
 def set_fields(
     conn: Connection, changes: Mapping[int, Mapping[str, Any]], project: Project, now: datetime
 ) -> int:
     """Set typed fields on customers by system_id (``update`` objects, the REST API).
-    Returns how many customers changed."""
-    current = _current(conn, list(changes))
+    Returns how many customers changed; only those get a new ``updated_at``."""
     profile = project.settings.profile
-    updated = {}
-    for system_id, values in changes.items():
-        if system_id not in current:
-            continue
-        builtins, fields = _split(values, profile)
-        before = current[system_id]
-        after = {**before, **builtins, "profile": {**before["profile"], **fields}}
-        if after != before:
-            updated[system_id] = after
-    _write_customers(conn, updated, now)
-    return len(updated)
+    wanted = {sid: _split(values, profile) for sid, values in changes.items()}
+    builtins = sorted({name for named, _ in wanted.values() for name in named})
+    columns = ", ".join(["system_id", "profile", *builtins])
+    encode = C.profile.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    at = time_param(conn, now)
+    updates = []
+    for part in _chunks(list(wanted)):
+        query = f"SELECT {columns} FROM customers WHERE system_id IN ({marks(len(part))})"
+        for sid, stored, *current in fetch(conn, query, part):
+            named, fields = wanted[sid]
+            before = json_value(stored) or {}
+            after = {**before, **fields}
+            values = [named.get(name, value) for name, value in zip(builtins, current, strict=True)]
+            if after != before or values != current:
+                updates.append((encode(after) if encode else after, at, *values, sid))
+    assignments = "".join(f", {name} = ?" for name in builtins)
+    execute_many(
+        conn,
+        f"UPDATE customers SET profile = ?, updated_at = ?{assignments} WHERE system_id = ?",
+        updates,
+    )
+    return len(updates)
 
 
 def group_ids(conn: Connection, names: Iterable[str], now: datetime) -> dict[str, int]:
