@@ -69,9 +69,10 @@ def _engine(folder: str, count: int, out: multiprocessing.Queue) -> None:  # typ
     from engine.clock import VirtualClock
     from engine.flow import find_flow
     from engine.project import Project
-    from engine.runtime import Runtime
+    from engine.runtime import Runtime, tune_collector
     from engine.store import Store
 
+    tune_collector()  # as the sluis command does
     root = Path(folder)
     (root / "flows").mkdir()
     (root / "sluis.yaml").write_text(textwrap.dedent(SETTINGS))

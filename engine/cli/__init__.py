@@ -13,6 +13,7 @@ import typer
 from engine.cli import flows, running
 from engine.cli.common import err_console
 from engine.errors import FlowError, SluisError
+from engine.runtime import tune_collector
 
 app = typer.Typer(
     name="sluis",
@@ -48,6 +49,7 @@ def main() -> None:
         level=os.environ.get("SLUIS_LOG_LEVEL", "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    tune_collector()
     try:
         app()
     except FlowError as exc:
