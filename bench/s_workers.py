@@ -39,9 +39,11 @@ WORKER = textwrap.dedent(
     from pathlib import Path
     from engine.flow import load_flows
     from engine.project import Project
+    from engine.runtime import tune_collector
     from engine.store import Database, Store
     from engine.worker import Worker
 
+    tune_collector()  # as the sluis command does
     project = Project.load(Path(sys.argv[1]))
     flows, _ = load_flows(project)
     Worker(Store(Database(sys.argv[2]), project), flows, idle=0.1).run(once=True)
