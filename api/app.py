@@ -76,6 +76,7 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
     tracking = _tracking()
     if tracking is not None:
         app.include_router(tracking)
+    app.add_middleware(webhooks.Receiver)  # inside the body cap and the access log
     app.add_middleware(BodyLimit, limit=project.settings.api.max_body_bytes)
     app.add_middleware(AccessLog)
     openapi.install(app, project)

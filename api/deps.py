@@ -3,10 +3,12 @@ general API token (``AccessDep``), which also records the user's activity."""
 
 from __future__ import annotations
 
-import time
+import asyncio
+from time import monotonic
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from api.security import token_from
 from api.state import TOKEN_TTL, AppState
@@ -27,19 +29,18 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def recently_checked(request: Request, state: AppState, token: str) -> Access | None:
+def recently_checked(state: AppState, token: str) -> Access | None:
     """The access of a token checked less than ``TOKEN_TTL`` seconds ago, else None."""
     seen = state.tokens.get(token_hash(token))
-    if seen is None or time.monotonic() - seen[0] > TOKEN_TTL:
+    if seen is None or monotonic() - seen[0] > TOKEN_TTL:
         return None
-    request.state.user = seen[1].user
     return seen[1]
 
 
-def authenticate(request: Request, state: AppState, token: str) -> Access:
-    """Check a token (or trust one checked a moment ago), record its user's activity (at
-    most once a minute), and name the user in the access log."""
-    access = recently_checked(request, state, token)
+def authenticate(state: AppState, token: str) -> Access:
+    """Check a token (or trust one checked a moment ago) and record its user's activity (at
+    most once a minute)."""
+    access = recently_checked(state, token)
     if access is not None:
         return access
     now = state.runtime.clock.now()
@@ -50,9 +51,31 @@ def authenticate(request: Request, state: AppState, token: str) -> Access:
             touch_user(conn, access.user_id, now)
     if len(state.tokens) > 10_000:
         state.tokens.clear()
-    state.tokens[token_hash(token)] = (time.monotonic(), access)
-    request.state.user = access.user
+    state.tokens[token_hash(token)] = (monotonic(), access)
     return access
+
+
+async def check_once(state: AppState, token: str) -> Access:
+    """``authenticate`` from the event loop: concurrent calls with one token wait for one
+    check in the thread pool instead of each making their own (a busy webhook would
+    otherwise send every call in flight to the database each time the cached check ends)."""
+    access = recently_checked(state, token)
+    if access is not None:
+        return access
+    key = token_hash(token)
+    pending = state.checking.get(key)
+    if pending is None:
+        pending = asyncio.ensure_future(run_in_threadpool(authenticate, state, token))
+        state.checking[key] = pending
+
+        def done(check: asyncio.Future[Access]) -> None:
+            state.checking.pop(key, None)
+            if not check.cancelled():
+                check.exception()  # retrieved, also when every caller went away
+
+        pending.add_done_callback(done)
+    # shielded: a caller that goes away does not cancel the check the others wait for
+    return await asyncio.shield(pending)
 
 
 def api_access(request: Request, state: StateDep) -> Access:
@@ -60,7 +83,8 @@ def api_access(request: Request, state: StateDep) -> Access:
     token = token_from(request.headers.get("authorization"))
     if token is None:
         raise AccessError(MISSING_TOKEN)
-    access = authenticate(request, state, token)
+    access = authenticate(state, token)
+    request.state.user = access.user  # for the access log
     if access.webhook is not None:
         raise AccessError(
             f"token {access.token_id} is for webhook '{access.webhook}' only; the REST API "

@@ -4,6 +4,7 @@ the flows (read once, when the app is made) and the write path of the HTTP API."
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,8 @@ class AppState:
     # token hash -> (monotonic time it was checked, access): a checked token is trusted for
     # TOKEN_TTL seconds, so a revocation or lapse takes effect within that time
     tokens: dict[str, tuple[float, Access]] = field(default_factory=dict)
+    # token hash -> the check in flight, which concurrent calls with that token wait for
+    checking: dict[str, asyncio.Future[Access]] = field(default_factory=dict)
     _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @contextmanager

@@ -91,7 +91,11 @@ def split_path(path: str) -> Loc:
 def lookup(value: Any, path: Loc) -> Any:
     """The value at ``path`` inside ``value``, or ``_MISSING`` when a step is absent."""
     for part in path:
-        if isinstance(part, int) and isinstance(value, list) and -len(value) <= part < len(value):
+        if type(value) is dict:  # a JSON object, nearly always: no check against the ABC
+            value = value.get(part if type(part) is str else str(part), _MISSING)
+            if value is _MISSING:
+                return _MISSING
+        elif isinstance(part, int) and isinstance(value, list) and -len(value) <= part < len(value):
             value = value[part]
         elif isinstance(value, Mapping) and str(part) in value:
             value = value[str(part)]
@@ -112,7 +116,7 @@ def _fields(
         parts = split_path(path)
         value = lookup(item, parts)
         if value is not _MISSING:
-            found.append(((*at, *parts), name, value))
+            found.append(((*at, *parts) if at else parts, name, value))
     return found
 
 

@@ -21,14 +21,14 @@ from engine.flow import Flow
 from engine.payload import Mapped, PayloadError, PayloadMap, PayloadProblem, map_payload
 from engine.runtime import Runtime
 from engine.store.customers import upsert_customers
-from engine.store.models import FlowState, Journey, WebhookDelivery
+from engine.store.models import Journey, WebhookDelivery
+from engine.store.raw import fetch, json_value, marks
 from engine.store.records import upsert_records
 
 if TYPE_CHECKING:
     from engine.project import Project
 
 DELIVERIES = WebhookDelivery.__table__  # type: ignore[attr-defined]
-FLOWS = FlowState.__table__  # type: ignore[attr-defined]
 JOURNEYS = Journey.__table__  # type: ignore[attr-defined]
 
 
@@ -86,8 +86,8 @@ def receive(
     can be written together). The result is as if the payloads came one by one, in order: a
     payload whose event id was handled before (or earlier in ``items``) changes nothing and
     answers the ids of that first delivery."""
-    started = conn.execute(select(FLOWS.c.started).where(FLOWS.c.flow == spec.flow.name)).scalar()
-    if not started:
+    started = fetch(conn, "SELECT started FROM flow_states WHERE flow = ?", (spec.flow.name,))
+    if not (started and started[0][0]):
         raise FlowNotStarted(
             f"flow '{spec.flow.name}' is not started, so webhook '{spec.endpoint}' stores "
             f"nothing; start it with 'sluis start {spec.flow.name}' (the sender's retry "
@@ -136,11 +136,14 @@ def _deliveries(
     wanted = list(dict.fromkeys(e for e in event_ids if e is not None))
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(wanted), 500):
-        query = select(DELIVERIES.c.event_id, DELIVERIES.c.result).where(
-            DELIVERIES.c.endpoint == endpoint,
-            DELIVERIES.c.event_id.in_(wanted[start : start + 500]),
+        part = wanted[start : start + 500]
+        rows = fetch(
+            conn,
+            "SELECT event_id, result FROM webhook_deliveries "
+            f"WHERE endpoint = ? AND event_id IN ({marks(len(part))})",
+            (endpoint, *part),
         )
-        found.update((event_id, dict(result)) for event_id, result in conn.execute(query))
+        found.update((event_id, dict(json_value(result))) for event_id, result in rows)
     return found
 
 
