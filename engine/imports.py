@@ -24,6 +24,7 @@ from array import array
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -461,11 +462,9 @@ class _Chunks:
         if self.on_chunk is not None and stored:
             names = list(typed)
             forms = zip(*(json_column(typed[n], target.types[n]) for n in names), strict=True)
+            values = map(dict, map(zip, repeat(names), forms))  # a dict a row, in C loops
             self.on_chunk(
-                [
-                    Imported(customer_id, status, dict(zip(names, values, strict=True)))
-                    for (customer_id, status), values in zip(stored, forms, strict=True)
-                ]
+                [Imported(c, status, v) for (c, status), v in zip(stored, values, strict=True)]
             )
         rows.clear()
         lines.clear()
