@@ -95,16 +95,17 @@ class ImportSettings(ObjectSettings):
 
 
 def entries_of(rows: Sequence[Imported], wanted: Iterable[str], source: str) -> list[Entry]:
-    """The entries of imported rows whose status is wanted (rows without customer: none)."""
-    keep = set(wanted)
+    """The entries of imported rows whose status is wanted (rows without customer: none).
+    Each row's values become its entry's ``data.row`` as they are (a dict of its own)."""
+    reasons = {status: f"imported: {status}" for status in wanted}
     return [
         Entry(
             row.customer_id,
-            {"import_status": row.status, "file": source, "row": dict(row.values)},
-            f"imported: {row.status}",
+            {"import_status": row.status, "file": source, "row": row.values},
+            reasons[row.status],
         )
         for row in rows
-        if row.customer_id is not None and row.status in keep
+        if row.customer_id is not None and row.status in reasons
     ]
 
 

@@ -1,17 +1,162 @@
-"""Set-based inserts without per-row work in SQLAlchemy, for the big writes (imports).
+"""Bulk work for the big writes (imports), a column at a time rather than a value at a time.
 
-``insert_many`` compiles one INSERT for the table, converts values with the columns' own types
-(so what lands in the database is exactly what an ordinary insert writes), converts the values
-that are the same for every row only once, and hands all rows to the driver's ``executemany``.
+``typed_columns`` types columns of CSV text exactly as ``convert`` types each value, but lets C
+loops (``map``, ``int``, ``date.fromisoformat``) do the common case and falls back to
+``convert`` value by value only for a column that holds blanks or bad values, so a bad value
+gets the same reason everywhere. ``json_column`` and ``json_objects`` give the JSON form of
+typed columns and, row by row, the text ``json.dumps`` would write for them. ``insert_many``
+compiles one INSERT for a table, converts values with the columns' own types (so what lands in
+the database is exactly what an ordinary insert writes), converts the values that are the same
+for every row only once, and hands all rows to the driver's ``executemany``. ``one_of`` matches
+a column against thousands of values in one statement.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
 from itertools import repeat
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
+
+from engine.fields import convert, to_json
+
+Faults = dict[int, str]  # why a value failed, by row index
+
+
+class _Once(dict[str, Any]):
+    """Values typed once per distinct text: bool columns hold a handful of spellings."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def __missing__(self, text: str) -> Any:
+        value = self[text] = convert(text, self.kind)
+        return value
+
+
+# per kind, a step that types a non-blank text as ``convert`` does, or raises
+_STEPS: dict[str, Callable[[], Callable[[str], Any]]] = {
+    "int": lambda: int,
+    "float": lambda: float,
+    "date": lambda: date.fromisoformat,
+    "bool": lambda: _Once("bool").__getitem__,
+}
+# the JSON form of a typed value, by kind, where it is not the value itself
+_JSON_FORM: dict[str, Callable[[Any], Any]] = {
+    "date": date.isoformat,
+    "datetime": datetime.isoformat,
+    "decimal": str,
+}
+
+
+def typed_column(texts: Sequence[str], kind: str) -> tuple[list[Any], Faults]:
+    """``convert(text, kind)`` for every text of a column: the values (None where a value
+    failed) and, by row index, why those failed."""
+    if kind == "str":
+        if all(map(str.strip, texts)):
+            return list(texts), {}
+        return [text if text.strip() else None for text in texts], {}
+    make = _STEPS.get(kind)
+    step = make() if make else None
+    if step is not None:
+        try:
+            return list(map(step, texts)), {}
+        except (ValueError, TypeError, ArithmeticError):
+            pass  # a blank or bad value: the slow way below says which and why
+    values: list[Any] = []
+    faults: Faults = {}
+    for index, text in enumerate(texts):
+        try:
+            values.append(step(text) if step else convert(text, kind))
+        except (ValueError, TypeError, ArithmeticError):
+            try:
+                values.append(convert(text, kind))
+            except ValueError as exc:
+                values.append(None)
+                faults[index] = str(exc)
+    return values, faults
+
+
+def typed_columns(
+    columns: Mapping[str, Sequence[str]], types: Mapping[str, str]
+) -> tuple[dict[str, list[Any]], dict[str, Faults]]:
+    """Type every column by its field's type: the values by field, and by field the rows that
+    failed with the message the per-row typing functions give (``field 'NAME': reason``).
+    A name not in ``types`` raises ``KeyError``."""
+    typed: dict[str, list[Any]] = {}
+    faults: dict[str, Faults] = {}
+    for name, texts in columns.items():
+        typed[name], failed = typed_column(texts, types[name])
+        faults[name] = {index: f"field '{name}': {reason}" for index, reason in failed.items()}
+    return typed, faults
+
+
+def first_faults(faults: Mapping[str, Faults], order: Iterable[str]) -> dict[int, tuple[str, str]]:
+    """Per failed row, the first field in ``order`` that failed, and its message."""
+    found: dict[int, tuple[str, str]] = {}
+    for name in order:
+        for index, message in faults.get(name, {}).items():
+            found.setdefault(index, (name, message))
+    return found
+
+
+def json_column(values: Sequence[Any], kind: str) -> Sequence[Any]:
+    """The JSON form (``to_json``) of a typed column."""
+    form = _JSON_FORM.get(kind)
+    if form is None:
+        return values
+    if None in values:
+        return [to_json(value) for value in values]
+    return list(map(form, values))
+
+
+_LITERALS = {True: "true", False: "false", None: "null"}
+
+
+def json_texts(values: Sequence[Any]) -> list[str]:
+    """Each JSON-form value as the text ``json.dumps`` writes for it."""
+    kinds = set(map(type, values)) - {type(None)}
+    if kinds <= {bool}:
+        return list(map(_LITERALS.__getitem__, values))
+    encode: Callable[[Any], str] = (
+        encode_basestring_ascii
+        if kinds == {str}
+        else int.__repr__
+        if kinds == {int}
+        else json.dumps
+    )
+    if None in values:
+        return ["null" if value is None else encode(value) for value in values]
+    return list(map(encode, values))
+
+
+def json_objects(texts: Mapping[str, Sequence[str]], rows: int) -> list[str]:
+    """Per row, the text ``json.dumps`` writes for the object whose fields have the JSON texts
+    of ``texts`` (``{"a": 1, "b": "x"}``), built a column at a time."""
+    if not texts:
+        return ["{}"] * rows
+    parts: list[Iterable[str]] = []
+    joint = "{"
+    for name, values in texts.items():
+        parts += [repeat(f"{joint}{encode_basestring_ascii(name)}: "), values]
+        joint = ", "
+    parts.append(repeat("}"))
+    return list(map("".join, zip(*parts, strict=False)))  # the repeats never end
+
+
+def one_of(conn: Connection, expression: str, values: Sequence[Any]) -> tuple[str, Any]:
+    """The condition that ``expression`` is one of ``values``, with its one parameter (``?``
+    style): one statement however many values, set-based, where an ``IN (?, ?, ...)`` list
+    would need a statement per few hundred. SQLite reads the values as a JSON array
+    (``json_each``), PostgreSQL as an array."""
+    if conn.dialect.name == "postgresql":
+        return f"{expression} = ANY(?)", list(values)
+    return f"{expression} IN (SELECT value FROM json_each(?))", json.dumps(list(values))
 
 
 def insert_many(
@@ -28,10 +173,10 @@ def insert_many(
     keys = varying + list(same)
     dialect = conn.dialect
     compiled = insert(table).compile(dialect=dialect, column_keys=keys)
-    convert: dict[str, Callable[[Any], Any] | None] = {
+    convert_: dict[str, Callable[[Any], Any] | None] = {
         key: table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys
     }
-    fixed = {k: (convert[k](v) if convert[k] else v) for k, v in same.items()}  # type: ignore[misc]
+    fixed = {k: (convert_[k](v) if convert_[k] else v) for k, v in same.items()}  # type: ignore[misc]
     order = list(compiled.positiontup or []) if compiled.positional else keys
     # column by column: the loops run in C (list, map, zip), not once per value in Python
     columns: list[Iterable[Any]] = []
@@ -40,7 +185,7 @@ def insert_many(
             columns.append(repeat(fixed[key], len(rows)))
             continue
         values = [row[key] for row in rows]
-        step = convert[key]
+        step = convert_[key]
         columns.append(list(map(step, values)) if step else values)
     params: list[Any] = list(zip(*columns, strict=True))
     if not compiled.positional:

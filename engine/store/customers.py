@@ -16,7 +16,8 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from engine.errors import InputError
 from engine.fields import convert, to_json
-from engine.store.bulk import insert_many
+from engine.store.bulk import first_faults, insert_many, one_of
+from engine.store.bulk import typed_columns as typed_columns_of
 from engine.store.models import Customer, Group, Membership
 from engine.store.raw import (
     allocate_ids,
@@ -70,6 +71,45 @@ def _types(project: Project) -> dict[str, str]:
     return found[1]
 
 
+def _email(value: str) -> str:
+    value = value.strip()
+    if "@" not in value:
+        raise InputError(f"field 'email': '{value}' is not an e-mail address")
+    return value
+
+
+def _bounced(value: str) -> str:
+    if value not in BOUNCED:
+        raise InputError(f"field 'bounced' must be one of {', '.join(BOUNCED)}")
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(
+            f"field 'timezone': '{value}' is not a time zone such as Europe/Amsterdam"
+        ) from None
+    return value
+
+
+# built-in fields whose typed value must also pass a check (which may tidy it)
+_CHECKS: dict[str, Callable[[str], str]] = {
+    "email": _email,
+    "bounced": _bounced,
+    "timezone": _timezone,
+}
+
+
+def _unknown(name: str, types: Mapping[str, str]) -> InputError:
+    hint = did_you_mean(name, types)
+    return InputError(
+        f"unknown customer field '{name}'{hint}"
+        + ("" if hint else "; add it to profile in sluis.yaml")
+    )
+
+
 def typed_row(row: Mapping[str, Any], project: Project) -> dict[str, Any]:
     """Convert one row of field values to their Python types; ``InputError`` names the field,
     the value and the fix."""
@@ -80,28 +120,44 @@ def typed_row(row: Mapping[str, Any], project: Project) -> dict[str, Any]:
         for name, value in row.items():
             result[name] = convert(value, types[name])
     except KeyError:
-        hint = did_you_mean(name, types)
-        raise InputError(
-            f"unknown customer field '{name}'{hint}"
-            + ("" if hint else "; add it to profile in sluis.yaml")
-        ) from None
+        raise _unknown(name, types) from None
     except ValueError as exc:
         raise InputError(f"field '{name}': {exc}") from None
-    if result.get("email") is not None:
-        result["email"] = result["email"].strip()
-        if "@" not in result["email"]:
-            raise InputError(f"field 'email': '{result['email']}' is not an e-mail address")
-    if result.get("bounced") is not None and result["bounced"] not in BOUNCED:
-        raise InputError(f"field 'bounced' must be one of {', '.join(BOUNCED)}")
-    if result.get("timezone") is not None:
-        try:
-            ZoneInfo(result["timezone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InputError(
-                f"field 'timezone': '{result['timezone']}' is not a time zone such as "
-                "Europe/Amsterdam"
-            ) from None
+    for name, check in _CHECKS.items():
+        if result.get(name) is not None:
+            result[name] = check(result[name])
     return result
+
+
+def typed_columns(
+    columns: Mapping[str, Sequence[str]], project: Project
+) -> tuple[dict[str, list[Any]], dict[int, tuple[str, str]]]:
+    """``typed_row`` for rows of CSV text given column by column: the typed columns, and for
+    each row that fails, the first field (in column order) that fails and why, in the words
+    ``typed_row`` uses for that field alone."""
+    types = _types(project)
+    for name in columns:
+        if name not in types:
+            raise _unknown(name, types)
+    typed, faults = typed_columns_of(columns, types)
+    for name, check in _CHECKS.items():
+        values = typed.get(name)
+        if values is None:
+            continue
+        failed = faults[name]
+        if not failed and None not in values:
+            try:
+                typed[name] = list(map(check, values))
+                continue
+            except InputError:
+                pass  # the slow way below says which rows
+        for index, value in enumerate(values):
+            if value is not None and index not in failed:
+                try:
+                    values[index] = check(value)
+                except InputError as exc:
+                    failed[index] = str(exc)
+    return typed, first_faults(faults, columns)
 
 
 _COLUMNS = (
@@ -319,42 +375,34 @@ def _write_customers(
     )
 
 
+_MATCHED = "system_id, external_id, email, timezone, unsubscribed, bounced, CAST(profile AS TEXT)"
+
+
 def _current_by_key(
     conn: Connection, key: str, values: Sequence[Any], norm: Callable[[Any], Any]
 ) -> tuple[dict[Any, int], dict[int, dict[str, Any]]]:
-    """The customers whose ``key`` is one of ``values``, in one query per chunk: system_id by
+    """The customers whose ``key`` is one of ``values``, in one statement: system_id by
     normalised key (the lowest system_id when an email is shared), and their current values."""
-    column = getattr(C, key)
-    wanted = list(dict.fromkeys(norm(v) for v in values))
+    wanted = list(dict.fromkeys(map(norm, values)))
+    where, param = one_of(conn, "lower(email)" if key == "email" else key, wanted)
+    statement = f"SELECT {_MATCHED} FROM customers WHERE {where} ORDER BY system_id"
+    at = KEYS.index(key)
     existing: dict[Any, int] = {}
     found: dict[int, dict[str, Any]] = {}
-    for part in _chunks(wanted):
-        match = func.lower(column).in_(part) if key == "email" else column.in_(part)
-        query = (
-            select(
-                C.system_id,
-                C.external_id,
-                C.email,
-                C.timezone,
-                C.unsubscribed,
-                C.bounced,
-                C.profile,
-            )
-            .where(match)
-            .order_by(C.system_id)
-        )
-        at = ("system_id", "external_id", "email").index(key)
-        for row in conn.execute(query):
-            system_id, external_id, email, zone, unsubscribed, bounced, profile = row
-            existing.setdefault(norm(row[at]), system_id)
-            found[system_id] = {
-                "external_id": external_id,
-                "email": email,
-                "timezone": zone,
-                "unsubscribed": bool(unsubscribed),
-                "bounced": bounced,
-                "profile": dict(profile or {}),
-            }
+    for row in fetch(conn, statement, [param]) if wanted else ():
+        system_id, external_id, email, zone, unsubscribed, bounced, profile = row
+        ident = norm((external_id, email, system_id)[at])
+        if ident in existing:
+            continue
+        existing[ident] = system_id
+        found[system_id] = {
+            "external_id": external_id,
+            "email": email,
+            "timezone": zone,
+            "unsubscribed": bool(unsubscribed),
+            "bounced": bounced,
+            "profile": json_value(profile),
+        }
     return existing, found
 
 

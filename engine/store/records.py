@@ -18,7 +18,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from engine.errors import InputError
 from engine.fields import convert, to_json
+from engine.store.bulk import one_of
 from engine.store.models import Record
+from engine.store.raw import fetch, json_value
 from engine.validation import did_you_mean
 
 if TYPE_CHECKING:
@@ -99,17 +101,10 @@ def upsert_records(
     Rows with the same key within one call apply in order."""
     keyed = [(record_key(collection, data, project), data, customer) for data, customer in rows]
     current: dict[str, dict[str, Any]] = {}
-    keys = list(dict.fromkeys(k for k, _, _ in keyed))
-    for start in range(0, len(keys), CHUNK):
-        query = select(R.id, R.key, R.customer_id, R.data).where(
-            R.collection == collection, R.key.in_(keys[start : start + CHUNK])
-        )
-        for row in conn.execute(query):
-            current[row.key] = {
-                "id": row.id,
-                "customer_id": row.customer_id,
-                "data": dict(row.data or {}),
-            }
+    for record_id, key, customer_id, data in _by_key(
+        conn, collection, list(dict.fromkeys(k for k, _, _ in keyed)), "customer_id, data"
+    ):
+        current[key] = {"id": record_id, "customer_id": customer_id, "data": json_value(data) or {}}
     before = {k: dict(v, data=dict(v["data"])) for k, v in current.items()}
     pending: dict[str, dict[str, Any]] = {}
     for key, data, customer in keyed:
@@ -161,13 +156,20 @@ def upsert_records(
 
 
 def _ids(conn: Connection, collection: str, keys: Sequence[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for start in range(0, len(keys), CHUNK):
-        query = select(R.key, R.id).where(
-            R.collection == collection, R.key.in_(keys[start : start + CHUNK])
-        )
-        found.update((key, int(record_id)) for key, record_id in conn.execute(query))
-    return found
+    return {key: int(record_id) for record_id, key in _by_key(conn, collection, keys)}
+
+
+def _by_key(
+    conn: Connection, collection: str, keys: Sequence[str], columns: str = ""
+) -> list[tuple[Any, ...]]:
+    """id, key and ``columns`` of the records of ``collection`` with one of ``keys``, in one
+    statement."""
+    if not keys:
+        return []
+    where, param = one_of(conn, "key", keys)
+    more = f", {columns}" if columns else ""
+    statement = f"SELECT id, key{more} FROM records WHERE collection = ? AND {where}"
+    return fetch(conn, statement, [collection, param])
 
 
 def get_record(conn: Connection, collection: str, key: str) -> dict[str, Any] | None:

@@ -144,6 +144,63 @@ def test_import_types_values_and_reports_new_changed_unchanged(
     ]
 
 
+def test_a_reimport_updates_only_what_changed_and_keeps_what_the_file_lacks(
+    store: Store, project: Project
+) -> None:
+    run(store, put(project, "c.csv", CUSTOMERS))
+    before = {c["external_id"]: c for c in everyone(store)}
+    later = datetime(2026, 1, 6, 9, 0, tzinfo=UTC)
+    data = "external_id,country,newsletter\nC1,DE,true\nC2,BE,false\nC3,NL,\n"
+    with store.db.write() as conn:
+        report = import_csv(conn, put(project, "d.csv", data), ImportSpec(), project, later)
+    assert report.counts == {"new": 0, "changed": 2, "unchanged": 1}
+    after = {c["external_id"]: c for c in everyone(store)}
+    assert after["C1"] == {**before["C1"], "country": "DE", "updated_at": later}
+    assert after["C2"] == before["C2"]
+    assert after["C3"] == {**before["C3"], "newsletter": None, "updated_at": later}
+
+
+def test_an_empty_cell_for_a_field_a_customer_lacks_changes_nothing(
+    store: Store, project: Project
+) -> None:
+    run(store, put(project, "a.csv", "external_id,first_name\nC1,Ann\n"))
+    report, stored = run(store, put(project, "b.csv", "external_id,first_name,score\nC1,Ann,\n"))
+    assert report.counts == {"new": 0, "changed": 0, "unchanged": 1}
+    assert stored[0].values == {"external_id": "C1", "first_name": "Ann", "score": None}
+
+
+def test_built_in_fields_change_and_a_shared_email_finds_the_first_customer(
+    store: Store, project: Project
+) -> None:
+    data = "external_id,email,unsubscribed,bounced\nC1,Ann@x.nl,false,none\nC2,ann@X.nl,true,soft\n"
+    run(store, put(project, "a.csv", data))
+    first, second = everyone(store)
+    spec = ImportSpec(key="email")
+    report, stored = run(store, put(project, "b.csv", "email,unsubscribed\nANN@x.nl,true\n"), spec)
+    assert report.counts == {"new": 0, "changed": 1, "unchanged": 0}
+    assert stored[0].customer_id == first["system_id"]
+    assert [(c["email"], c["unsubscribed"], c["bounced"]) for c in everyone(store)] == [
+        ("ANN@x.nl", True, "none"),
+        ("ann@X.nl", True, "soft"),
+    ]
+    assert everyone(store)[1] == second
+
+
+def test_key_system_id_updates_and_never_creates(store: Store, project: Project) -> None:
+    run(store, put(project, "a.csv", CUSTOMERS))
+    ann = everyone(store)[0]
+    spec = ImportSpec(key="system_id")
+    data = f"system_id,first_name\n{ann['system_id']},Anna\n"
+    report, _ = run(store, put(project, "b.csv", data), spec)
+    assert report.counts == {"new": 0, "changed": 1, "unchanged": 0}
+    assert everyone(store)[0]["first_name"] == "Anna"
+    error = untouched(store, put(project, "c.csv", f"{data}999,Nobody\n"), spec)
+    assert str(error) == (
+        "no customer with system_id 999; system_ids are assigned by sluis, so new customers "
+        "need external_id or email as key"
+    )
+
+
 def test_columns_map_headers_to_fields_and_others_are_left_out(
     store: Store, project: Project
 ) -> None:
@@ -277,8 +334,9 @@ def test_duplicate_keys_reject_the_later_rows(store: Store, project: Project) ->
         ]
 
 
+@pytest.mark.parametrize("chunk", [2, 100])
 def test_type_errors_per_field_are_rejected_with_their_column(
-    store: Store, project: Project
+    store: Store, project: Project, chunk: int
 ) -> None:
     data = (
         "external_id,email,newsletter,birthday,score\n"
@@ -291,7 +349,7 @@ def test_type_errors_per_field_are_rejected_with_their_column(
         "C7,g@x.nl,true\n"
         "C8,h@x.nl,true,2000-01-01,1,,\n"
     )
-    report, _ = run(store, put(project, "t.csv", data), ImportSpec(max_rejects=10))
+    report, _ = run(store, put(project, "t.csv", data), ImportSpec(max_rejects=10), chunk=chunk)
     assert [(r.row, r.column, r.reason) for r in report.rejects] == [
         (3, "email", "field 'email': 'not-an-address' is not an e-mail address"),
         (4, "newsletter", "field 'newsletter': expected true or false, got 'perhaps'"),
