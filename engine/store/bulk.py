@@ -21,6 +21,7 @@ from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
+from sqlalchemy.engine import Dialect
 
 from engine.fields import convert, to_json
 
@@ -169,15 +170,9 @@ def insert_many(
     if not rows:
         return
     same = dict(same or {})
-    varying = list(rows[0])
-    keys = varying + list(same)
-    dialect = conn.dialect
-    compiled = insert(table).compile(dialect=dialect, column_keys=keys)
-    convert_: dict[str, Callable[[Any], Any] | None] = {
-        key: table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys
-    }
+    keys = (*rows[0], *same)
+    statement, order, positional, convert_ = _insert_for(table, keys, conn.dialect)
     fixed = {k: (convert_[k](v) if convert_[k] else v) for k, v in same.items()}  # type: ignore[misc]
-    order = list(compiled.positiontup or []) if compiled.positional else keys
     # column by column: the loops run in C (list, map, zip), not once per value in Python
     columns: list[Iterable[Any]] = []
     for key in order:
@@ -188,6 +183,26 @@ def insert_many(
         step = convert_[key]
         columns.append(list(map(step, values)) if step else values)
     params: list[Any] = list(zip(*columns, strict=True))
-    if not compiled.positional:
+    if not positional:
         params = [dict(zip(order, values, strict=True)) for values in params]
-    conn.exec_driver_sql(str(compiled), params)
+    conn.exec_driver_sql(statement, params)
+
+
+_Insert = tuple[str, list[str], bool, dict[str, Callable[[Any], Any] | None]]
+_INSERTS: dict[tuple[Table, tuple[str, ...], str], _Insert] = {}
+
+
+def _insert_for(table: Table, keys: tuple[str, ...], dialect: Dialect) -> _Insert:
+    """The INSERT for these columns, compiled once per table, columns and database kind
+    (compiling costs more than writing a small batch): its text, the parameter order, whether
+    parameters are positional, and each column's value conversion."""
+    found = _INSERTS.get((table, keys, dialect.name))
+    if found is None:
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
+        convert_: dict[str, Callable[[Any], Any] | None] = {
+            key: table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys
+        }
+        order = list(compiled.positiontup or []) if compiled.positional else list(keys)
+        found = (str(compiled), order, bool(compiled.positional), convert_)
+        _INSERTS[(table, keys, dialect.name)] = found
+    return found
