@@ -20,7 +20,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select, update
 
@@ -37,6 +37,7 @@ from engine.store import Store
 from engine.store import journeys as sql
 from engine.store.customers import load_customers
 from engine.store.models import FlowState, TriggerState
+from engine.store.raw import execute_many, fetch, marks, time_param, time_value
 
 log = logging.getLogger("sluis.runtime")
 STARTED_TTL = 1.0  # seconds a runtime trusts its list of started flows
@@ -188,13 +189,15 @@ class Runtime:
         if not started:
             return 0
         with self.store.db.read() as conn:
-            due = list(
-                conn.execute(
-                    select(TRIGGERS)
-                    .where(TRIGGERS.c.flow.in_(started), TRIGGERS.c.due_at <= now)
-                    .order_by(TRIGGERS.c.due_at, TRIGGERS.c.flow, TRIGGERS.c.object)
+            due = [
+                _Due(flow, oid, time_value(at) or now)  # due_at <= now: never None
+                for flow, oid, at in fetch(
+                    conn,
+                    "SELECT flow, object, due_at FROM triggers WHERE due_at <= ? "
+                    f"AND flow IN ({marks(len(started))}) ORDER BY due_at, flow, object",
+                    [time_param(conn, now), *started],
                 )
-            )
+            ]
         entered = 0
         for row in due:
             flow = self.flows[row.flow]
@@ -238,10 +241,10 @@ class Runtime:
     def _fired(
         self, conn: Connection, flow: str, object_id: str, now: datetime, due: datetime | None
     ) -> None:
-        conn.execute(
-            update(TRIGGERS)
-            .where(TRIGGERS.c.flow == flow, TRIGGERS.c.object == object_id)
-            .values(last_at=now, due_at=due)
+        execute_many(
+            conn,
+            "UPDATE triggers SET last_at = ?, due_at = ? WHERE flow = ? AND object = ?",
+            [(time_param(conn, now), time_param(conn, due), flow, object_id)],
         )
 
     def _enter_from(
@@ -545,15 +548,22 @@ class Runtime:
         with self.store.db.read() as conn:
             ready = sql.next_ready(conn, started)
             triggers = [
-                t
-                for t in conn.execute(
-                    select(TRIGGERS.c.due_at).where(
-                        TRIGGERS.c.flow.in_(started), TRIGGERS.c.due_at.is_not(None)
-                    )
-                ).scalars()
+                time_value(at)
+                for (at,) in fetch(
+                    conn,
+                    "SELECT due_at FROM triggers WHERE due_at IS NOT NULL "
+                    f"AND flow IN ({marks(len(started))})",
+                    started,
+                )
             ]
         moments = [m for m in (ready, *triggers) if m is not None]
         return min(moments) if moments else None
+
+
+class _Due(NamedTuple):
+    flow: str
+    object: str
+    due_at: datetime
 
 
 class _Entries:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from engine.store.bulk import insert_many
 from engine.store.models import Claim, Event, Journey, Step
@@ -48,6 +48,19 @@ class NewJourney:
     reason: str
     output: str | None
     target: str | None  # None: the journey ends at its start object
+
+
+class _Lapsed(NamedTuple):
+    id: int
+    flow: str
+    object: str
+
+
+class _Head(NamedTuple):
+    id: int
+    flow: str
+    object: str
+    release_id: int | None
 
 
 @dataclass(frozen=True)
@@ -139,11 +152,15 @@ def claim(
         # a claim lost in a server crash only leaves journeys unclaimed: no need to wait for
         # the disk (routing commits do wait)
         conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-    lapsed_query = select(CLAIMS).where(CLAIMS.c.lease_until < now, CLAIMS.c.flow.in_(flows))
-    lapsed_query = lapsed_query.order_by(CLAIMS.c.id).limit(1)
-    if postgres:
-        lapsed_query = lapsed_query.with_for_update(skip_locked=True)
-    lapsed = conn.execute(lapsed_query).first()
+    lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+    at, among = time_param(conn, now), f"flow IN ({marks(len(flows))})"
+    found = fetch(
+        conn,
+        f"SELECT id, flow, object FROM claims WHERE lease_until < ? AND {among} "
+        f"ORDER BY id LIMIT 1{lock}",
+        [at, *flows],
+    )
+    lapsed = _Lapsed(*found[0]) if found else None
     if lapsed is not None:
         conn.execute(
             update(CLAIMS)
@@ -158,17 +175,15 @@ def claim(
         return ClaimedBatch(
             lapsed.id, lapsed.flow, lapsed.object, [], array("q", (i for (i,) in taken))
         )
-    head_query = (
-        select(JC.id, JC.flow, JC.object, JC.release_id)
-        .where(_ready(flows, now))
-        .order_by(JC.ready_at, JC.id)
-        .limit(1)
+    heads = fetch(
+        conn,
+        "SELECT id, flow, object, release_id FROM journeys WHERE state = 'active' "
+        f"AND ready_at <= ? AND claim_id IS NULL AND {among} ORDER BY ready_at, id LIMIT 1{lock}",
+        [at, *flows],
     )
-    if postgres:
-        head_query = head_query.with_for_update(skip_locked=True)
-    head = conn.execute(head_query).first()
-    if head is None:
+    if not heads:
         return None
+    head = _Head(*heads[0])
     at = and_(JC.flow == head.flow, JC.object == head.object, JC.claim_id.is_(None))
     whole = head.object in claims_all.get(head.flow, set())
     if whole:
@@ -343,8 +358,10 @@ def next_ready(conn: Connection, flows: Sequence[str]) -> datetime | None:
     """The earliest time a journey of these flows becomes ready."""
     if not flows:
         return None
-    query = select(func.min(JC.ready_at)).where(
-        JC.state == "active", JC.flow.in_(flows), JC.ready_at.is_not(None)
+    found = fetch(
+        conn,
+        "SELECT min(ready_at) FROM journeys WHERE state = 'active' "
+        f"AND flow IN ({marks(len(flows))}) AND ready_at IS NOT NULL",
+        list(flows),
     )
-    value: datetime | None = conn.execute(query).scalar()
-    return value
+    return time_value(found[0][0]) if found else None
