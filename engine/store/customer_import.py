@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from engine.project import Project
 
 _BUILTINS = tuple(WRITABLE_BUILTINS)
+_NEVER_EMPTY = ("unsubscribed", "bounced")  # NOT NULL columns
 _PLACES = {name: at for at, name in enumerate(("system_id", *_BUILTINS))}  # in a stored row
 _INSERT = (
     "INSERT INTO customers (system_id, external_id, email, timezone, unsubscribed, bounced, "
@@ -61,6 +62,7 @@ def import_customers(
     matched = [i for i, ident in enumerate(wanted) if ident in found] if found else []
     if matched:
         current = [found[wanted[i]] for i in matched]
+        columns = _keep_stored(columns, matched, current)
         for index, row in zip(matched, current, strict=True):
             status[index] = (row[0], "unchanged")
         builtins = [name for name in _BUILTINS if name in columns]
@@ -86,6 +88,27 @@ def import_customers(
         for index, system_id in zip(new, ids, strict=True):
             status[index] = (system_id, "new")
     return status
+
+
+def _keep_stored(
+    columns: Mapping[str, Sequence[Any]],
+    matched: Sequence[int],
+    current: Sequence[tuple[Any, ...]],
+) -> Mapping[str, Sequence[Any]]:
+    """An empty cell of a built-in field that is never empty (``unsubscribed``, ``bounced``)
+    keeps what is stored: a file that leaves it blank neither re-subscribes anyone nor breaks
+    the import. (A new customer gets false and none.)"""
+    kept = dict(columns)
+    for name in _NEVER_EMPTY:
+        values = columns.get(name)
+        if values is None or None not in values:
+            continue
+        filled, at = list(values), _PLACES[name]
+        for index, row in zip(matched, current, strict=True):
+            if filled[index] is None:
+                filled[index] = row[at]
+        kept[name] = filled
+    return kept
 
 
 def _stored(

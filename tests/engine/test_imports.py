@@ -186,6 +186,21 @@ def test_built_in_fields_change_and_a_shared_email_finds_the_first_customer(
     assert everyone(store)[1] == second
 
 
+def test_empty_unsubscribed_or_bounced_cells_keep_what_is_stored(
+    store: Store, project: Project
+) -> None:
+    data = "external_id,unsubscribed,bounced\nC1,true,soft\nC2,false,none\n"
+    run(store, put(project, "a.csv", data))
+    blank = "external_id,unsubscribed,bounced,first_name\nC1,,,Ann\nC2,,,Bob\nC3,,,Cy\n"
+    report, _ = run(store, put(project, "b.csv", blank))
+    assert report.counts == {"new": 1, "changed": 2, "unchanged": 0}
+    assert [(c["external_id"], c["unsubscribed"], c["bounced"]) for c in everyone(store)] == [
+        ("C1", True, "soft"),
+        ("C2", False, "none"),
+        ("C3", False, "none"),
+    ]
+
+
 def test_key_system_id_updates_and_never_creates(store: Store, project: Project) -> None:
     run(store, put(project, "a.csv", CUSTOMERS))
     ann = everyone(store)[0]
