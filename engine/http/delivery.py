@@ -131,13 +131,17 @@ def deliver(
             "reason": result.reason,
         }
         leave, reason = routing.leave, result.reason
-        for journey in send.journeys:
-            problem = after_ok(journey, result) if after_ok and result.ok else None
-            if problem is None:
+        if after_ok is not None and result.ok:
+            for journey in send.journeys:
+                problem = after_ok(journey, result)
+                if problem is None:
+                    leave(journey, output, reason)
+                else:
+                    leave(journey, "failed", mask(problem, call.secrets))
+        else:
+            for journey in send.journeys:
                 leave(journey, output, reason)
-            else:
-                leave(journey, "failed", mask(problem, call.secrets))
-        events.extend(
+        events += [
             {
                 "kind": kind,
                 "at": now,
@@ -148,6 +152,6 @@ def deliver(
                 "data": data,
             }
             for journey in send.journeys
-        )
+        ]
     ctx.write(lambda conn: add_events(conn, events))
     return outcomes
