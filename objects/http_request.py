@@ -61,7 +61,9 @@ class HttpRequestSettings(ObjectSettings):
     success: list[int] | None = None
     save: dict[CustomerField, ResponseTemplateText] = Field(default_factory=dict)
     concurrency: int = Field(default=10, ge=1, le=500)
-    rate_limit: float | None = Field(default=None, gt=0)
+    rate_limit: float | None = Field(
+        default=None, gt=0, description="calls per second at most, across every worker"
+    )
 
     @field_validator("method", mode="before")
     @classmethod

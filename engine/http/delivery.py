@@ -18,6 +18,8 @@ from engine.batch import Journey, Routing
 from engine.context import RunContext
 from engine.errors import EffectError
 from engine.http.calls import CallPolicy, HttpCall, HttpOutcome, idempotency_key, mask
+from engine.http.rates import TokenSource, chunk_size
+from engine.store import limits
 from engine.store.journeys import add_events
 
 DEFAULT_TIMEOUT = timedelta(seconds=30)
@@ -57,7 +59,8 @@ def call_policy(
     concurrency: int = 10,
     rate_limit: float | None = None,
 ) -> CallPolicy:
-    """The policy of one object's calls; its rate limit is shared by the object's batches."""
+    """The policy of one object's calls; its rate limit is shared by the object's batches and
+    by every worker on the database."""
     return CallPolicy(
         timeout=(timeout or DEFAULT_TIMEOUT).total_seconds(),
         retries=retries,
@@ -65,7 +68,20 @@ def call_policy(
         concurrency=concurrency,
         rate_limit=rate_limit,
         name=f"{ctx.flow.name}/{ctx.object_id}",
+        tokens=None if rate_limit is None else shared_tokens(ctx, rate_limit),
     )
+
+
+def shared_tokens(ctx: RunContext, rate: float) -> TokenSource:
+    """Takes rate-limit tokens from the object's bucket in the run's database."""
+    db, flow, object_id, capacity = ctx.store.db, ctx.flow.name, ctx.object_id, chunk_size(rate)
+
+    def take(wanted: int, now: float) -> tuple[int, float]:
+        return limits.take(
+            db, flow, object_id, rate=rate, capacity=capacity, wanted=wanted, now=now
+        )
+
+    return take
 
 
 def journey_key(ctx: RunContext, journey: Journey) -> str:
