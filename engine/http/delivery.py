@@ -93,7 +93,7 @@ def chunk_key(ctx: RunContext, journeys: Sequence[Journey]) -> str:
     """The ``Idempotency-Key`` of a batched call: stable per (object, the journeys of the
     chunk in order). A batch that runs again after a crash, or after its claim was handed
     back and taken anew, sends the same chunks with the same keys."""
-    members = ",".join(str(j.id) for j in journeys)
+    members = ",".join([str(j.id) for j in journeys])
     return idempotency_key(ctx.flow.name, ctx.object_id, "chunk", members)
 
 
