@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Float, Integer, Row, case, cast, func, literal, update
+from sqlalchemy import Float, Integer, case, cast, func, literal, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -39,36 +39,13 @@ def take(
     """Take up to ``wanted`` tokens at ``now`` (seconds since 1970). Returns how many were
     granted and, for a caller that got fewer than it wanted, when the bucket holds what it
     asked for (at most ``capacity``) again, if nobody else takes them first."""
-    try:
-        with db.write() as conn:
-            row = _take(conn, flow, object_id, rate, capacity, wanted, now)
-            if row is None:  # the first take of this object: a full bucket
-                full = {"flow": flow, "object": object_id, "tokens": capacity, "at": now}
-                insert_ignore(conn, BUCKETS, [{**full, "taken": 0.0}])
-                row = _take(conn, flow, object_id, rate, capacity, wanted, now)
-    except SQLAlchemyError as exc:
-        raise StoreError(
-            f"object '{object_id}' of flow '{flow}': cannot take rate-limit tokens: {exc}"
-        ) from exc
-    assert row is not None
-    granted, left, at = int(row.taken), float(row.tokens), float(row.at)
-    return granted, at + max(0.0, min(wanted, capacity) - left) / rate
-
-
-def _take(
-    conn: Connection,
-    flow: str,
-    object_id: str,
-    rate: float,
-    capacity: float,
-    wanted: int,
-    now: float,
-) -> Row[Any] | None:
     at, tokens = BUCKETS.c.at, BUCKETS.c.tokens
     refilled = _least(literal(capacity, Float), tokens + _greatest(literal(0.0), now - at) * rate)
     # whole tokens: PostgreSQL rounds when it casts to an integer, SQLite truncates (the floor,
     # as ``refilled`` is never negative) and may be built without floor()
-    whole = func.floor(refilled) if conn.dialect.name == "postgresql" else cast(refilled, Integer)
+    whole: ColumnElement[Any] = (
+        func.floor(refilled) if db.dialect == "postgresql" else cast(refilled, Integer)
+    )
     granted = _least(literal(float(wanted), Float), whole)
     statement = (
         update(BUCKETS)
@@ -76,7 +53,20 @@ def _take(
         .values(taken=granted, tokens=refilled - granted, at=_greatest(at, literal(now, Float)))
         .returning(BUCKETS.c.taken, BUCKETS.c.tokens, BUCKETS.c.at)
     )
-    return conn.execute(statement).first()
+    try:
+        with db.write() as conn:
+            row = conn.execute(statement).first()
+            if row is None:  # the first take of this object: a full bucket
+                full = {"flow": flow, "object": object_id, "tokens": capacity, "at": now}
+                insert_ignore(conn, BUCKETS, [{**full, "taken": 0.0}])
+                row = conn.execute(statement).first()
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"object '{object_id}' of flow '{flow}': cannot take rate-limit tokens: {exc}"
+        ) from exc
+    assert row is not None
+    left, at_now = float(row.tokens), float(row.at)
+    return int(row.taken), at_now + max(0.0, min(wanted, capacity) - left) / rate
 
 
 def _least(a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
