@@ -7,7 +7,9 @@ with it, hands out what is there (up to what was asked) and stores the rest, all
 row's old values: on PostgreSQL the row lock orders concurrent takers, on SQLite the write
 lock of ``BEGIN IMMEDIATE`` does. Time is the caller's clock (the runtime's, so replay's
 virtual clock works); a clock behind the stored time refills nothing and never moves it back,
-so a worker whose clock lags cannot hand out tokens twice.
+so a worker whose clock lags a little cannot hand out tokens twice. A stored time more than
+``SKEW`` seconds ahead is taken as a clock gone wrong and replaced by the caller's, rather than
+leaving every other worker waiting until their clocks catch up.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from engine.store.models import RateBucket
 from engine.store.raw import insert_ignore
 
 BUCKETS = RateBucket.__table__  # type: ignore[attr-defined]
+SKEW = 5.0  # seconds workers' clocks may differ before the stored time is replaced
 
 
 def take(
@@ -39,8 +42,11 @@ def take(
     """Take up to ``wanted`` tokens at ``now`` (seconds since 1970). Returns how many were
     granted and, for a caller that got fewer than it wanted, when the bucket holds what it
     asked for (at most ``capacity``) again, if nobody else takes them first."""
-    at, tokens = BUCKETS.c.at, BUCKETS.c.tokens
-    refilled = _least(literal(capacity, Float), tokens + _greatest(literal(0.0), now - at) * rate)
+    # the stored time, or ours when it is too far ahead to come from a clock in step with ours
+    at = case((BUCKETS.c.at > now + SKEW, literal(now, Float)), else_=BUCKETS.c.at)
+    refilled = _least(
+        literal(capacity, Float), BUCKETS.c.tokens + _greatest(literal(0.0), now - at) * rate
+    )
     # whole tokens: PostgreSQL rounds when it casts to an integer, SQLite truncates (the floor,
     # as ``refilled`` is never negative) and may be built without floor()
     whole: ColumnElement[Any] = (

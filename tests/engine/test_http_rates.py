@@ -57,6 +57,20 @@ def test_a_bucket_refills_from_its_stored_time_up_to_its_capacity(db_url):
     assert got[4][1] == pytest.approx(100.4)
 
 
+def test_a_stored_time_far_ahead_is_replaced_by_the_takers_clock(db_url):
+    db = Database(db_url)
+    taken = [
+        take(db, "f", "o", rate=10, capacity=5, wanted=5, now=now) for now in (100.0, 97.0, 40.0)
+    ]
+    last = take(db, "f", "o", rate=10, capacity=5, wanted=5, now=40.5)
+    db.dispose()
+    # 3 s behind: within SKEW, nothing refills and the wait is measured from the stored time
+    assert taken[1] == (0, pytest.approx(100.5))
+    # 60 s behind: the stored time is replaced, so this worker waits 0.5 s, not a minute
+    assert taken[2] == (0, pytest.approx(40.5))
+    assert last[0] == 5
+
+
 def test_takers_at_once_never_get_more_than_the_bucket_holds(db_url):
     granted: list[int] = []
     lock = threading.Lock()
@@ -176,4 +190,5 @@ def test_workers_together_keep_to_the_rate_limit(target, make_project, db_url):
         f"{count} calls by {workers} workers ({batches} batches) in {span:.2f} s: "
         f"{(count - 1) / span:.1f}/s at rate_limit {rate:g}; bucket updates: {updates}"
     )
-    assert updates is not None and updates < count / 2
+    # one statement per call would be 300 or more; chunks measured 0.2 to 0.4 a call
+    assert updates is not None and updates < 0.6 * count
