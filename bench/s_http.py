@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -107,9 +108,9 @@ class _Engine:
         self.effects = Effects(http=self.client)
         self.batches = 0
 
-    def __call__(self, customers: list[dict[str, Any]]) -> float:
-        """Seconds the object spends on one batch. The batch is made just before it runs, as
-        the runtime does; making it is not measured."""
+    def __call__(self, customers: list[dict[str, Any]]) -> Spent:
+        """Time the object spends on one batch. The batch is made just before it runs, as the
+        runtime does; making it is not measured."""
         from engine.batch import Batch, Journey, Routing
         from engine.context import RunContext
 
@@ -118,11 +119,9 @@ class _Engine:
         batch = Batch("bench", "notify", f"bench.notify.{self.batches}", journeys)
         ctx = RunContext(NOW, self.project, self.flow, "notify", self.store, self.effects)
         routing = Routing()
-        start = time.perf_counter()
-        self.flow.instance("notify").run(batch, routing, ctx)
-        seconds = time.perf_counter() - start
+        spent = _clocked(lambda: self.flow.instance("notify").run(batch, routing, ctx))
         assert all(d.output == "ok" for d in routing.decisions.values())  # type: ignore[union-attr]
-        return seconds
+        return spent
 
     def close(self) -> None:
         self.client.close()
@@ -139,12 +138,13 @@ class _BaselineBatched:
     def __init__(self, url: str) -> None:
         self.url, self.client = url, httpx.Client()
 
-    def __call__(self, customers: list[dict[str, Any]]) -> float:
-        start = time.perf_counter()
+    def __call__(self, customers: list[dict[str, Any]]) -> Spent:
+        return _clocked(lambda: self._post(customers))
+
+    def _post(self, customers: list[dict[str, Any]]) -> None:
         body = [{"id": c["external_id"], "email": c["email"]} for c in customers]
         content = json.dumps(body, separators=(",", ":")).encode()
         assert self.client.post(self.url, content=content, headers=_headers()).status_code == 200
-        return time.perf_counter() - start
 
     def close(self) -> None:
         self.client.close()
@@ -163,34 +163,64 @@ class _BaselineEach:
         url = f"{self.base}/crm/{c['external_id']}"
         return self.client.post(url, content=body.encode(), headers=_headers()).status_code
 
-    def __call__(self, customers: list[dict[str, Any]]) -> float:
-        start = time.perf_counter()
+    def __call__(self, customers: list[dict[str, Any]]) -> Spent:
+        return _clocked(lambda: self._post_all(customers))
+
+    def _post_all(self, customers: list[dict[str, Any]]) -> None:
         assert set(self.pool.map(self._post, customers)) == {200}
-        return time.perf_counter() - start
 
     def close(self) -> None:
         self.pool.shutdown()
         self.client.close()
 
 
-Side = Callable[[list[dict[str, Any]]], float]
+@dataclass
+class Spent:
+    """Wall-clock seconds and CPU seconds of this process (all its threads; the peer runs in
+    its own process). On a shared machine the CPU figure is the steadier one."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __iadd__(self, other: Spent) -> Spent:
+        self.wall += other.wall
+        self.cpu += other.cpu
+        return self
+
+
+Side = Callable[[list[dict[str, Any]]], Spent]
+
+
+def _clocked(work: Callable[[], object]) -> Spent:
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return Spent(time.perf_counter() - wall, time.process_time() - cpu)
 
 
 def _interleaved(
     engine: Side, baseline: Side, customers: list[dict[str, Any]]
-) -> tuple[float, float]:
-    """Seconds of each side over the customers, in batches of 1,000 taken in turns (who goes
+) -> tuple[Spent, Spent]:
+    """Time of each side over the customers, in batches of 1,000 taken in turns (who goes
     first alternates), so both meet the same load on the machine."""
-    engine_s = baseline_s = 0.0
+    engine_spent, baseline_spent = Spent(), Spent()
     for n, first in enumerate(range(0, len(customers), 1000)):
         chunk = customers[first : first + 1000]
         if n % 2:
-            baseline_s += baseline(chunk)
-            engine_s += engine(chunk)
+            baseline_spent += baseline(chunk)
+            engine_spent += engine(chunk)
         else:
-            engine_s += engine(chunk)
-            baseline_s += baseline(chunk)
-    return engine_s, baseline_s
+            engine_spent += engine(chunk)
+            baseline_spent += baseline(chunk)
+    return engine_spent, baseline_spent
+
+
+def _notes(calls: int, engine: Spent, baseline: Spent) -> dict[str, str]:
+    return {
+        "engine_s": f"{engine.wall:.2f}",
+        "baseline_s": f"{baseline.wall:.2f}",
+        "cpu_ms/call": f"{1000 * engine.cpu / calls:.2f} vs {1000 * baseline.cpu / calls:.2f}",
+        "cpu ratio": f"{engine.cpu / baseline.cpu:.2f}x",
+    }
 
 
 def _end_to_end(folder: Path, url: str, count: int) -> tuple[float, int]:
@@ -248,7 +278,7 @@ def http_throughput(scale: float) -> list[Result]:
         customers = _customers(batched)
         _interleaved(engine, baseline, customers[:2000])  # warm up: connections, caches
         _served(base)
-        engine_s, base_s = _interleaved(engine, baseline, customers)
+        engine_spent, base_spent = _interleaved(engine, baseline, customers)
         calls = -(-batched // 1000)
         assert _served(base) == 2 * calls
         engine.close()
@@ -257,14 +287,13 @@ def http_throughput(scale: float) -> list[Result]:
             Result(
                 "batch: 1000",
                 "calls/s",
-                calls / engine_s,
-                calls / base_s,
+                calls / engine_spent.wall,
+                calls / base_spent.wall,
                 target="within 1.5x",
                 notes={
                     "customers": f"{batched:,}",
                     "calls": f"{calls:,}",
-                    "engine_s": f"{engine_s:.2f}",
-                    "baseline_s": f"{base_s:.2f}",
+                    **_notes(calls, engine_spent, base_spent),
                 },
             )
         )
@@ -274,7 +303,7 @@ def http_throughput(scale: float) -> list[Result]:
         customers = _customers(each)
         _interleaved(engine, each_baseline, customers[:2000])
         _served(base)
-        engine_s, base_s = _interleaved(engine, each_baseline, customers)
+        engine_spent, base_spent = _interleaved(engine, each_baseline, customers)
         assert _served(base) == 2 * each
         engine.close()
         each_baseline.close()
@@ -282,14 +311,10 @@ def http_throughput(scale: float) -> list[Result]:
             Result(
                 "per customer, concurrency 50",
                 "calls/s",
-                each / engine_s,
-                each / base_s,
+                each / engine_spent.wall,
+                each / base_spent.wall,
                 target="within 1.5x",
-                notes={
-                    "calls": f"{each:,}",
-                    "engine_s": f"{engine_s:.2f}",
-                    "baseline_s": f"{base_s:.2f}",
-                },
+                notes={"calls": f"{each:,}", **_notes(each, engine_spent, base_spent)},
             )
         )
         gc.unfreeze()

@@ -62,28 +62,35 @@ _ENV = make_environment()
 class Template:
     """A template parsed once; ``render`` fills it in for one customer."""
 
-    __slots__ = ("_compiled", "names", "source")
+    __slots__ = ("_compiled", "_globals", "is_static", "names", "source")
 
     def __init__(self, source: str, compiled: jinja2.Template, names: frozenset[str]) -> None:
         self.source = source
         self._compiled = compiled
         self.names = names
+        # True when the template has no ``{{`` or ``{%``: rendering returns the text itself
+        self.is_static = "{" not in source
+        # Jinja keeps globals in a ChainMap it reads in full for every render; nothing changes
+        # them after parsing, so they are read once
+        self._globals = dict(compiled.globals)
 
     @classmethod
     def parse(cls, source: str, allowed: Iterable[str] = TEMPLATE_NAMES) -> Template:
         """Parse ``source``; unknown variables and syntax errors raise ``TemplateError``."""
         return _parse(str(source), frozenset(allowed))
 
-    @property
-    def is_static(self) -> bool:
-        """True when the template has no ``{{`` or ``{%``: rendering returns the text itself."""
-        return "{" not in self.source
-
     def render(self, scope: Mapping[str, Any]) -> str:
         if self.is_static:
             return self.source
+        compiled = self._compiled
+        env = compiled.environment
+        # what ``jinja2.Template.render`` does, without copying the globals per call (and
+        # without its traceback rewriting: the error is the same)
+        context = env.context_class(
+            env, {**self._globals, **scope}, compiled.name, compiled.blocks, self._globals
+        )
         try:
-            return self._compiled.render(scope)
+            return env.concat(compiled.root_render_func(context))
         except jinja2.TemplateError as exc:
             raise TemplateError(f"template '{self.source}' failed: {exc}") from exc
         except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:

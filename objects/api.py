@@ -53,6 +53,7 @@ class ApiCall(CampaignObject):
         )
         secrets = self.headers.secrets()
         sends = []
+        headers_of = self.headers.for_batch(ctx.scope, secrets)
         for journey in batch:
             customer, data, scope = journey.customer, journey.data, partial(ctx.scope, journey)
             notification = {
@@ -65,7 +66,7 @@ class ApiCall(CampaignObject):
                 call = make_call(
                     method="POST",
                     url=self.url(customer, data, scope),
-                    headers=self.headers.render(customer, data, scope, secrets),
+                    headers=headers_of(customer, data, scope),
                     key=journey_key(ctx, journey),
                     content=json_body(notification),
                     content_type=CONTENT_TYPES["json"],

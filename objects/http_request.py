@@ -5,6 +5,7 @@ customer's profile."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from engine.context import RunContext
 from engine.errors import SluisError
 from engine.fields import convert
 from engine.flow import Flow
+from engine.http.bodies import JsonFields
 from engine.http.calls import HttpOutcome
 from engine.http.delivery import (
     AfterOk,
@@ -27,7 +29,7 @@ from engine.http.delivery import (
     journey_key,
     refuse,
 )
-from engine.http.lookups import NO_SCOPE, compile_value, scope_free
+from engine.http.lookups import compile_value, rendered_once
 from engine.http.render import (
     CONTENT_TYPES,
     PER_CUSTOMER,
@@ -35,7 +37,6 @@ from engine.http.render import (
     ResponseTemplateText,
     check_request,
     form_body,
-    json_body,
     make_call,
     templated,
     with_query,
@@ -60,7 +61,9 @@ class HttpRequestSettings(ObjectSettings):
     success: list[int] | None = None
     save: dict[CustomerField, ResponseTemplateText] = Field(default_factory=dict)
     concurrency: int = Field(default=10, ge=1, le=500)
-    rate_limit: float | None = Field(default=None, gt=0)
+    rate_limit: float | None = Field(
+        default=None, gt=0, description="calls per second at most, across every worker"
+    )
 
     @field_validator("method", mode="before")
     @classmethod
@@ -131,9 +134,13 @@ class HttpRequest(CampaignObject):
         self.spec = settings
         self.headers = Headers(settings.headers, f"object '{id}'")
         self.url = compile_value(settings.url)
+        self.url_per_customer = bool(settings.url.names & PER_CUSTOMER)
         self.fields = compile_value(settings.fields) if settings.fields is not None else None
         self.body = compile_value(settings.body) if settings.body is not None else None
-        self.plain_fields = scope_free(settings.fields)  # no template scope to make per customer
+        sends_json = settings.format == "json" and settings.method != "GET"
+        self.json_fields = (
+            JsonFields(settings.fields) if settings.fields is not None and sends_json else None
+        )
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         spec = self.spec
@@ -164,26 +171,36 @@ class HttpRequest(CampaignObject):
     def _per_customer(
         self, batch: Batch, routing: Routing, ctx: RunContext, secrets: tuple[str, ...]
     ) -> list[Send]:
-        """One call per customer: URL, headers and body rendered for each."""
-        spec, sends = self.spec, []
+        """One call per customer: URL, headers and body rendered for each (those that do not
+        read the customer once for the batch)."""
+        spec, sends, journeys = self.spec, [], batch.journeys
         content_type = CONTENT_TYPES[spec.format]
-        for journey in batch:
+        bodies, failures = (
+            self.json_fields.texts(journeys, _scopes(ctx)) if self.json_fields else (None, {})
+        )
+        url_of = self.url if self.url_per_customer else rendered_once(self.url, ctx.scope)
+        headers_of = self.headers.for_batch(ctx.scope, secrets)
+        for position, journey in enumerate(journeys):
             customer, data, scope = journey.customer, journey.data, partial(ctx.scope, journey)
             try:
-                url = self.url(customer, data, scope)
+                url = url_of(customer, data, scope)
                 content = None
                 if self.body is not None:
                     content = str(self.body(customer, data, scope)).encode()
+                elif bodies is not None:
+                    if position in failures:
+                        raise failures[position]
+                    content = bodies[position].encode()
                 elif self.fields is not None:
                     fields = self.fields(customer, data, scope)
                     if spec.method == "GET":
                         url = with_query(url, fields)
                     else:
-                        content = json_body(fields) if spec.format == "json" else form_body(fields)
+                        content = form_body(fields)
                 call = make_call(
                     method=spec.method,
                     url=url,
-                    headers=self.headers.render(customer, data, scope, secrets),
+                    headers=headers_of(customer, data, scope),
                     key=journey_key(ctx, journey),
                     content=content,
                     content_type=content_type,
@@ -199,21 +216,20 @@ class HttpRequest(CampaignObject):
     ) -> list[Send]:
         """Chunks of ``batch`` customers per call, each a JSON array of their fields; URL and
         headers are the same for every call of the batch."""
-        spec, sends = self.spec, []
+        spec, sends, journeys = self.spec, [], batch.journeys
         url = self.url({}, {}, ctx.scope)
         headers = self.headers.render({}, {}, ctx.scope, secrets)
-        fields, journeys = self.fields, batch.journeys
+        texts, failures = (
+            self.json_fields.texts(journeys, _scopes(ctx)) if self.json_fields else (None, {})
+        )
+        for position, error in failures.items():
+            refuse(routing, journeys[position], error)
         for start in range(0, len(journeys), spec.batch):
-            members, items = [], []
-            for journey in journeys[start : start + spec.batch]:
-                if fields is not None:
-                    scope = NO_SCOPE if self.plain_fields else partial(ctx.scope, journey)
-                    try:
-                        items.append(fields(journey.customer, journey.data, scope))
-                    except SluisError as exc:
-                        refuse(routing, journey, exc)
-                        continue
-                members.append(journey)
+            positions: Sequence[int] = range(start, min(start + spec.batch, len(journeys)))
+            if failures:
+                positions = [p for p in positions if p not in failures]
+            members = [journeys[p] for p in positions]
+            content = None if texts is None else f"[{','.join([texts[p] for p in positions])}]"
             if not members:
                 continue
             try:
@@ -222,7 +238,7 @@ class HttpRequest(CampaignObject):
                     url=url,
                     headers=headers,
                     key=chunk_key(ctx, members),
-                    content=json_body(items) if fields is not None else None,
+                    content=None if content is None else content.encode(),
                     content_type=CONTENT_TYPES["json"],
                 )
             except SluisError as exc:
@@ -249,3 +265,8 @@ class HttpRequest(CampaignObject):
             return None
 
         return save
+
+
+def _scopes(ctx: RunContext) -> Callable[[Journey], Callable[[], dict[str, Any]]]:
+    """For each journey, the function giving its full template scope (built only if asked)."""
+    return lambda journey: partial(ctx.scope, journey)

@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from engine.durations import format_duration
+from engine.http.rates import TokenSource
 from engine.http.retry import says_later
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -60,7 +61,8 @@ class HttpCall:
 @dataclass(frozen=True)
 class CallPolicy:
     """How an object's calls are sent. ``success`` None means every 2xx status. Calls of one
-    ``name`` (an object) share their rate limit across batches."""
+    ``name`` (an object) share their rate limit across batches; with ``tokens`` (the object's
+    bucket in the database) the limit is shared with every worker on that database too."""
 
     timeout: float = 30.0
     retries: int = 3
@@ -68,6 +70,7 @@ class CallPolicy:
     concurrency: int = 10
     rate_limit: float | None = None
     name: str = ""
+    tokens: TokenSource | None = field(default=None, compare=False, repr=False)
 
     def succeeded(self, status: int) -> bool:
         return 200 <= status < 300 if self.success is None else status in self.success

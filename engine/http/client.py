@@ -35,7 +35,8 @@ from engine.http.calls import (
     timeout_text,
 )
 from engine.http.guard import AddressGuard, AddressRefused, GuardedBackend, Resolver, resolve
-from engine.http.retry import Backoff, RateLimit, retry_after
+from engine.http.rates import RateLimit, SharedRateLimit
+from engine.http.retry import Backoff, retry_after
 from engine.project import HttpSettings, Project
 
 MAX_REDIRECTS = 5
@@ -139,6 +140,7 @@ class HttpClient:
         waiting: list[tuple[float, int]] = [(0.0, i) for i in range(len(calls))]  # a heap
         answers: SimpleQueue[tuple[int, HttpAnswer | BaseException]] = SimpleQueue()
         in_flight = 0
+        limited_until = 0.0  # the rate limit holds further starts until then
 
         def attempt(index: int) -> None:
             try:
@@ -149,18 +151,19 @@ class HttpClient:
         while waiting or in_flight:
             now = self._now()
             while waiting and in_flight < limit and waiting[0][0] <= now + _EPSILON:
-                if limiter is not None and limiter.wait(now) > _EPSILON:
-                    break
-                _, index = heapq.heappop(waiting)
                 if limiter is not None:
-                    limiter.take(now)
+                    hold = limiter.acquire(now, len(waiting))
+                    if hold:
+                        limited_until = now + hold
+                        break
+                _, index = heapq.heappop(waiting)
                 tries[index] += 1
                 in_flight += 1
                 if len(calls) == 1:
                     attempt(index)  # nothing to overlap with: no hand-off to a worker
                 else:
                     workers.submit(attempt, index)
-            next_start = self._next_start(waiting, limiter, now)
+            next_start = max(waiting[0][0], limited_until) if waiting else None
             if not in_flight:
                 self.clock.sleep(max(0.0, next_start - now) if next_start is not None else 0.0)
                 continue
@@ -191,25 +194,19 @@ class HttpClient:
         return self.clock.now().timestamp()
 
     def _limiter(self, policy: CallPolicy) -> RateLimit | None:
-        if policy.rate_limit is None:
+        """The object's rate limit, kept across its batches: shared with the other workers
+        when the policy brings the object's bucket, else for this process."""
+        rate, tokens = policy.rate_limit, policy.tokens
+        if rate is None:
             return None
         with self._lock:
             limiter = self._limits.get(policy.name)
-            if limiter is None or limiter.interval != 1.0 / policy.rate_limit:
-                limiter = self._limits[policy.name] = RateLimit(policy.rate_limit)
+            if limiter is None or limiter.rate != rate or limiter.shared != (tokens is not None):
+                limiter = SharedRateLimit(rate, tokens) if tokens else RateLimit(rate)
+                self._limits[policy.name] = limiter
+            elif isinstance(limiter, SharedRateLimit) and tokens is not None:
+                limiter.tokens = tokens
             return limiter
-
-    @staticmethod
-    def _next_start(
-        queue: list[tuple[float, int]], limiter: RateLimit | None, now: float
-    ) -> float | None:
-        """When the next queued call may start, on the clock."""
-        if not queue:
-            return None
-        start = queue[0][0]
-        if limiter is not None:
-            start = max(start, now + limiter.wait(now))
-        return start
 
     def _delay(self, answer: HttpAnswer, tries: int) -> float | None:
         """Seconds before the next try; None when the server asks for a longer wait than

@@ -18,6 +18,8 @@ from engine.batch import Journey, Routing
 from engine.context import RunContext
 from engine.errors import EffectError
 from engine.http.calls import CallPolicy, HttpCall, HttpOutcome, idempotency_key, mask
+from engine.http.rates import TokenSource, chunk_size
+from engine.store import limits
 from engine.store.journeys import add_events
 
 DEFAULT_TIMEOUT = timedelta(seconds=30)
@@ -57,7 +59,8 @@ def call_policy(
     concurrency: int = 10,
     rate_limit: float | None = None,
 ) -> CallPolicy:
-    """The policy of one object's calls; its rate limit is shared by the object's batches."""
+    """The policy of one object's calls; its rate limit is shared by the object's batches and
+    by every worker on the database."""
     return CallPolicy(
         timeout=(timeout or DEFAULT_TIMEOUT).total_seconds(),
         retries=retries,
@@ -65,7 +68,20 @@ def call_policy(
         concurrency=concurrency,
         rate_limit=rate_limit,
         name=f"{ctx.flow.name}/{ctx.object_id}",
+        tokens=None if rate_limit is None else shared_tokens(ctx, rate_limit),
     )
+
+
+def shared_tokens(ctx: RunContext, rate: float) -> TokenSource:
+    """Takes rate-limit tokens from the object's bucket in the run's database."""
+    db, flow, object_id, capacity = ctx.store.db, ctx.flow.name, ctx.object_id, chunk_size(rate)
+
+    def take(wanted: int, now: float) -> tuple[int, float]:
+        return limits.take(
+            db, flow, object_id, rate=rate, capacity=capacity, wanted=wanted, now=now
+        )
+
+    return take
 
 
 def journey_key(ctx: RunContext, journey: Journey) -> str:
@@ -77,7 +93,7 @@ def chunk_key(ctx: RunContext, journeys: Sequence[Journey]) -> str:
     """The ``Idempotency-Key`` of a batched call: stable per (object, the journeys of the
     chunk in order). A batch that runs again after a crash, or after its claim was handed
     back and taken anew, sends the same chunks with the same keys."""
-    members = ",".join(str(j.id) for j in journeys)
+    members = ",".join([str(j.id) for j in journeys])
     return idempotency_key(ctx.flow.name, ctx.object_id, "chunk", members)
 
 
@@ -131,13 +147,17 @@ def deliver(
             "reason": result.reason,
         }
         leave, reason = routing.leave, result.reason
-        for journey in send.journeys:
-            problem = after_ok(journey, result) if after_ok and result.ok else None
-            if problem is None:
+        if after_ok is not None and result.ok:
+            for journey in send.journeys:
+                problem = after_ok(journey, result)
+                if problem is None:
+                    leave(journey, output, reason)
+                else:
+                    leave(journey, "failed", mask(problem, call.secrets))
+        else:
+            for journey in send.journeys:
                 leave(journey, output, reason)
-            else:
-                leave(journey, "failed", mask(problem, call.secrets))
-        events.extend(
+        events += [
             {
                 "kind": kind,
                 "at": now,
@@ -148,6 +168,6 @@ def deliver(
                 "data": data,
             }
             for journey in send.journeys
-        )
+        ]
     ctx.write(lambda conn: add_events(conn, events))
     return outcomes

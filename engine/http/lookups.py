@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from engine.errors import SluisError
 from engine.templates import Template
 
 Scope = Callable[[], Mapping[str, Any]]
@@ -31,7 +32,7 @@ def compile_value(value: Any) -> Render:
     if isinstance(value, Template):
         return _compile_template(value)
     if isinstance(value, Mapping):
-        lookups = [(key, _plain_lookup(item)) for key, item in value.items()]
+        lookups = [(key, plain_lookup(item)) for key, item in value.items()]
         if all(lookup is not None for _, lookup in lookups):
             return _lookups_only([(key, *lookup) for key, lookup in lookups if lookup])
         parts = [(key, compile_value(item)) for key, item in value.items()]
@@ -42,26 +43,22 @@ def compile_value(value: Any) -> Render:
     return lambda c, d, s: value
 
 
-def scope_free(value: Any) -> bool:
-    """True when rendering ``value`` never needs the full template scope (only literals,
-    static text and plain one-level lookups), so callers need not prepare one."""
-    if isinstance(value, Template):
-        return value.is_static or _plain_lookup(value) is not None
-    if isinstance(value, Mapping):
-        return all(scope_free(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return all(scope_free(item) for item in value)
-    return True
+def rendered_once(render: Render, scope: Scope) -> Render:
+    """``render`` of a value that reads neither ``customer`` nor ``data``, done once for a
+    batch: every call gives that value again, or raises again the error it met."""
+    try:
+        value = render({}, {}, scope)
+    except SluisError as exc:
+        error = exc
+
+        def fail(customer: Mapping[str, Any], data: Mapping[str, Any], scope: Scope) -> Any:
+            raise error.with_traceback(None)  # one error for many journeys: no growing trace
+
+        return fail
+    return lambda c, d, s: value
 
 
-def _no_scope() -> Mapping[str, Any]:
-    raise AssertionError("a scope-free value asked for the template scope")
-
-
-NO_SCOPE: Scope = _no_scope
-
-
-def _plain_lookup(value: Any) -> tuple[bool, str] | None:
+def plain_lookup(value: Any) -> tuple[bool, str] | None:
     """(of the customer?, key) when ``value`` is exactly ``{{ customer.KEY }}`` or
     ``{{ data.KEY }}``."""
     if not isinstance(value, Template):

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -22,7 +23,7 @@ from pydantic_core import PydanticCustomError
 from engine.errors import EffectError, TemplateError
 from engine.fields import to_json
 from engine.http.calls import IDEMPOTENCY_HEADER, HttpCall
-from engine.http.lookups import Render, Scope, compile_value
+from engine.http.lookups import Render, Scope, compile_value, rendered_once
 from engine.project import resolve_env
 from engine.templates import TEMPLATE_NAMES, Template
 
@@ -87,6 +88,8 @@ class Headers:
 
     def __init__(self, headers: Mapping[str, Template], owner: str) -> None:
         self.owner = owner
+        # when no header reads the customer, a batch renders its headers once for every call
+        self.per_customer = any(template.names & PER_CUSTOMER for template in headers.values())
         self.variables: dict[str, str] = {}  # variable -> the first header that reads it
         self.renders: dict[str, Render] = {}
         secret_names = set()
@@ -129,6 +132,15 @@ class Headers:
             name: str(render(customer, data, full)).strip() for name, render in self.renders.items()
         }
         return RenderedHeaders(values, tuple(s for s in secrets if s), self.secret_names)
+
+    def for_batch(self, scope: Scope, secrets: tuple[str, ...]) -> Render:
+        """The headers' renderer for one batch: when no header reads the customer, they are
+        rendered once and every call gets them."""
+
+        def render(customer: Mapping[str, Any], data: Mapping[str, Any], s: Scope) -> Any:
+            return self.render(customer, data, s, secrets)
+
+        return render if self.per_customer else rendered_once(render, scope)
 
 
 def _with_secrets(template: Template) -> Render:
@@ -201,13 +213,10 @@ def make_call(
     """One call as sent: the URL checked, ``Content-Type`` added when the headers have none,
     and the ``Idempotency-Key``."""
     url = url.strip()
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError as exc:
-        raise EffectError(f"url '{url}' is not a URL: {exc}") from None
-    if parts.scheme not in ("http", "https") or not host:
-        raise EffectError(f"url '{url}' is not an http:// or https:// URL with a host")
+    origin = _ORIGIN.match(url)
+    problem = _url_problem(origin.group() if origin else url)
+    if problem is not None:
+        raise EffectError(f"url '{url}' {problem}")
     values = dict(headers.values)
     if (
         content is not None
@@ -217,3 +226,21 @@ def make_call(
         values["Content-Type"] = content_type
     values[IDEMPOTENCY_HEADER] = key
     return HttpCall(method, url, values, content, headers.secrets, headers.secret_names)
+
+
+# The scheme and the authority of a URL: everything up to the first "/", "?" or "#" after "//".
+# They decide whether a URL may be called, and a batch's URLs mostly share them.
+_ORIGIN = re.compile(r"[^/?#]*//[^/?#]*")
+
+
+@lru_cache(maxsize=1024)
+def _url_problem(origin: str) -> str | None:
+    """Why a URL starting with ``origin`` cannot be called, or None when it can."""
+    try:
+        parts = urlsplit(origin)
+        host = parts.hostname
+    except ValueError as exc:
+        return f"is not a URL: {exc}"
+    if parts.scheme not in ("http", "https") or not host:
+        return "is not an http:// or https:// URL with a host"
+    return None

@@ -61,20 +61,3 @@ class Backoff:
         """The wait before retry number ``retry`` (1 for the first)."""
         full = min(self.cap, self.base * 2.0 ** (retry - 1))
         return full * (0.5 + rng.random() / 2)
-
-
-class RateLimit:
-    """At most ``per_second`` calls start per second: each start takes the next free slot."""
-
-    def __init__(self, per_second: float) -> None:
-        self.interval = 1.0 / per_second
-        self._next: float | None = None
-
-    def wait(self, now: float) -> float:
-        """Seconds until the next call may start (0 when it may start now)."""
-        return 0.0 if self._next is None else max(0.0, self._next - now)
-
-    def take(self, now: float) -> None:
-        """A call starts now; the slot after it opens one interval later."""
-        start = now if self._next is None else max(self._next, now)
-        self._next = start + self.interval

@@ -229,6 +229,20 @@ class MailWindow(SQLModel, table=True):
     count: int = 0
 
 
+class RateBucket(SQLModel, table=True):
+    """The token bucket of a rate-limited HTTP object, shared by every worker: ``tokens`` were
+    left at ``at`` (seconds since 1970 on the runtime's clock); ``taken`` is what the latest
+    take got (``UPDATE ... RETURNING`` reads it)."""
+
+    __tablename__ = "rate_buckets"
+
+    flow: str = Field(primary_key=True)
+    object: str = Field(primary_key=True)
+    tokens: float
+    at: float
+    taken: float = 0.0
+
+
 class IngestedBounce(SQLModel, table=True):
     """Bounce messages already ingested (by Message-ID or content hash), so a second
     ingest of the same mailbox counts nothing twice."""

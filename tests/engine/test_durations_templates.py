@@ -86,3 +86,43 @@ def test_template_errors() -> None:
 def test_sandbox_refuses_escapes(source: str) -> None:
     with pytest.raises(TemplateError):
         Template.parse(source).render({"customer": {}, "data": {}})
+
+
+SCOPE = {
+    "customer": {"first_name": "Ann", "total": 3, "groups": ["a", "b"], "zero": 0},
+    "data": {"order": {"id": 7}},
+    "now": datetime(2026, 1, 5, 9, tzinfo=UTC),
+    "today": date(2026, 1, 5),
+    "flow": "f",
+    "object": "o",
+}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "Hi {{ customer.first_name | upper }}!",
+        "{% for g in customer.groups %}{{ loop.index }}={{ g }};{% endfor %}",
+        "{% set n = customer.total * 2 %}{{ n }} {{ range(3) | list }}",
+        "{{ data.order.id }} {{ data.order.missing.deeper }}|{{ customer.none }}|",
+        "{{ now|date('%H:%M') }} {{ today }} {{ flow }}/{{ object }}",
+        "{% macro m(x) %}<{{ x }}>{% endmacro %}{{ m(customer.first_name) }}",
+        "{{ namespace(a=1).a }} {{ dict(a=1) }}",
+    ],
+)
+def test_rendering_gives_what_jinja_gives(source: str) -> None:
+    template = Template.parse(source)
+    assert template.render(SCOPE) == template._compiled.render(SCOPE)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{{ 1 / customer.zero }}", "division by zero"),
+        ("{{ customer.first_name + 1 }}", "can only concatenate str"),
+        ("{{ customer.groups.nope() }}", "'list object' has no attribute 'nope'"),
+    ],
+)
+def test_rendering_errors_name_the_template_and_jinja_message(source: str, message: str) -> None:
+    with pytest.raises(TemplateError, match=f"template '.*' failed: {message}"):
+        Template.parse(source).render(SCOPE)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.http.lookups import NO_SCOPE, compile_value, scope_free
+from engine.http.lookups import compile_value
 from engine.templates import Template
 
 CUSTOMER = {
@@ -75,11 +75,3 @@ def test_plain_lookup_fields_render_like_jinja():
     fields = {name: Template.parse(f"{{{{ customer.{name} }}}}") for name in names}
     expected = {name: t.render(SCOPE) for name, t in fields.items()}
     assert compile_value(fields)(CUSTOMER, DATA, lambda: SCOPE) == expected
-
-
-def test_scope_free_values_never_ask_for_the_scope():
-    fields = {"id": Template.parse("{{ customer.external_id }}"), "src": "web", "n": [1]}
-    assert scope_free(fields)
-    assert compile_value(fields)(CUSTOMER, DATA, NO_SCOPE) == {"id": "C1", "src": "web", "n": [1]}
-    assert not scope_free({"id": Template.parse("{{ customer.email | upper }}")})
-    assert not scope_free(Template.parse("{{ customer.address.city }}"))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.errors import EffectError, ProjectError
 from engine.http.render import Headers, RenderedHeaders, json_body, make_call, with_query
@@ -91,3 +94,31 @@ def test_a_call_gets_its_key_and_a_content_type_only_when_none_was_given():
         content_type="application/json",
     )
     assert call.headers == {"content-type": "text/csv", "Idempotency-Key": "k"}
+
+
+def _checked_in_full(url: str) -> str | None:
+    """The URL check as a whole-URL parse does it (what the cached check must agree with)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme not in ("http", "https") or not host:
+        return "is not an http:// or https:// URL with a host"
+    return None
+
+
+@given(
+    st.sampled_from(["http://", "https://", "HTTPS://", "ftp://", "//", "http:/", "", "http://["]),
+    st.text(alphabet="ab.:/?#[]@%\t\n -", max_size=14),
+)
+def test_the_cached_url_check_agrees_with_parsing_the_whole_url(start, rest):
+    url = (start + rest).strip()
+    expected = _checked_in_full(url)
+    try:
+        make_call(method="GET", url=url, headers=RenderedHeaders({}, (), frozenset()), key="k")
+    except EffectError as exc:
+        assert expected is not None
+        assert str(exc).startswith(f"url '{url}' {expected}")
+    else:
+        assert expected is None

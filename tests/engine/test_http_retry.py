@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import pytest
 
 from engine.http.calls import CallPolicy, HttpAnswer, idempotency_key, should_retry
-from engine.http.retry import Backoff, RateLimit, retry_after
+from engine.http.rates import RateLimit, SharedRateLimit
+from engine.http.retry import Backoff, retry_after
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -45,12 +47,62 @@ def test_backoff_grows_exponentially_with_jitter_up_to_the_cap():
 
 def test_the_rate_limit_hands_out_slots_one_interval_apart():
     limit = RateLimit(4.0)
-    assert limit.wait(10.0) == 0
-    limit.take(10.0)
-    assert limit.wait(10.0) == pytest.approx(0.25)
-    limit.take(10.25)
-    assert limit.wait(10.3) == pytest.approx(0.2)
-    assert limit.wait(11.0) == 0
+    assert limit.acquire(10.0) == 0
+    assert limit.acquire(10.0) == pytest.approx(0.25)
+    assert limit.acquire(10.25) == 0
+    assert limit.acquire(10.3) == pytest.approx(0.2)
+    assert limit.acquire(11.0) == 0
+
+
+class Bucket:
+    """A shared bucket as the database keeps it, counting the takes."""
+
+    def __init__(self, rate: float, capacity: int) -> None:
+        self.rate, self.capacity, self.tokens, self.at = rate, capacity, float(capacity), 0.0
+        self.takes: list[tuple[int, float, int]] = []  # (wanted, now, granted)
+
+    def __call__(self, wanted: int, now: float) -> tuple[int, float]:
+        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.at) * self.rate)
+        self.at = max(self.at, now)
+        granted = min(wanted, int(self.tokens))
+        self.tokens -= granted
+        self.takes.append((wanted, now, granted))
+        return granted, self.at + (min(wanted, self.capacity) - self.tokens) / self.rate
+
+
+def test_a_shared_limit_takes_tokens_in_chunks_and_paces_them():
+    bucket = Bucket(rate=20.0, capacity=5)
+    limit = SharedRateLimit(20.0, bucket)
+    assert limit.chunk == 5
+    starts, now = [], 100.0
+    while len(starts) < 12:
+        wait = limit.acquire(now, queued=50)
+        if wait == 0:
+            starts.append(now)
+        now += wait or 0.001
+    assert [w for w, _, _ in bucket.takes] == [5] * len(bucket.takes)
+    assert len(bucket.takes) < len(starts)  # not a database statement per call
+    assert all(b - a >= 0.05 - 1e-9 for a, b in pairwise(starts))
+
+
+def test_a_shared_limit_waits_while_the_bucket_is_empty_and_drops_stale_tokens():
+    bucket = Bucket(rate=8.0, capacity=2)
+    other = SharedRateLimit(8.0, bucket)  # another worker: takes both tokens, uses one
+    assert other.acquire(10.0, queued=5) == 0
+    limit = SharedRateLimit(8.0, bucket)
+    assert limit.acquire(10.0) == pytest.approx(0.125)  # until the bucket holds a token
+    assert limit.acquire(10.1) == pytest.approx(0.025)  # without asking the bucket again
+    assert len(bucket.takes) == 2
+    assert limit.acquire(10.125) == 0
+    assert other.acquire(20.0) == 0  # its token left from 10.0 is stale: a fresh take
+    assert bucket.takes[-1] == (1, 20.0, 1)
+
+
+def test_a_shared_limit_asks_only_for_the_calls_that_wait():
+    bucket = Bucket(rate=100.0, capacity=25)
+    limit = SharedRateLimit(100.0, bucket)
+    assert limit.acquire(1.0, queued=3) == 0
+    assert bucket.takes == [(3, 1.0, 3)]
 
 
 @pytest.mark.parametrize(

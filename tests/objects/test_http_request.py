@@ -249,6 +249,41 @@ def test_a_template_that_fails_for_one_customer_fails_only_that_journey(target, 
 
 
 @SQLITE_ONLY
+def test_a_batched_template_that_fails_leaves_that_customer_out_of_the_array(target, campaign):
+    people = customers(3)
+    for person, name in zip(people, ["5", "0", "2"], strict=True):
+        person["first_name"] = name
+    n = "{{ 10 / (customer.first_name | int) }}"
+    run = campaign(request(target, url=target.url("/bulk"), batch=10, fields={"n": n}), people)
+    run.run()
+    steps = run.steps("notify")
+    assert steps["C0002"][0] == "failed" and "division by zero" in steps["C0002"][1]
+    assert steps["C0001"] == steps["C0003"] == ("ok", "ok: HTTP 200")
+    [sent] = target.requests
+    assert sent.json() == [{"n": "2.0"}, {"n": "5.0"}]
+    assert len(run.events("http_ok")) == 2
+
+
+@SQLITE_ONLY
+def test_headers_that_do_not_read_the_customer_are_sent_to_every_customer(target, campaign):
+    notify = request(target, headers={"X-Flow": "{{ flow }}/{{ object }} {{ today }}"})
+    run = campaign(notify, customers(3))
+    run.run()
+    assert {r.headers["x-flow"] for r in target.requests} == {"notify/notify 2026-01-05"}
+    assert len(target.requests) == 3
+
+
+@SQLITE_ONLY
+def test_a_header_that_fails_for_everyone_fails_each_journey_by_its_output(target, campaign):
+    run = campaign(request(target, headers={"X-Bad": "{{ 1 / 0 }}"}), customers(2))
+    run.run()
+    for output, reason in run.steps("notify").values():
+        assert output == "failed"
+        assert reason.startswith("failed: template '{{ 1 / 0 }}' failed: division by zero")
+    assert target.requests == []
+
+
+@SQLITE_ONLY
 def test_secrets_in_headers_are_sent_but_never_shown(target, campaign, monkeypatch):
     monkeypatch.setenv("CRM_TOKEN", "tok-secret-123")
     people = customers(2)
