@@ -21,5 +21,4 @@ class End(CampaignObject):
     reads_customers = False
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
-        for journey in batch:
-            routing.leave(journey, None, "end")
+        routing.leave_all(batch, None, "end")

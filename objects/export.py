@@ -123,5 +123,4 @@ class ExportObject(CampaignObject):
                     "at": at.astimezone(UTC).isoformat(),
                 },
             )
-        for journey in batch:
-            routing.leave(journey, "out", f"exported to {location}")
+        routing.leave_all(batch, "out", f"exported to {location}")

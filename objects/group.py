@@ -45,8 +45,7 @@ class GroupObject(CampaignObject):
         if settings.remove:
             parts.append(f"removed from {', '.join(settings.remove)}")
         reason = "; ".join(parts)
-        for journey in batch:
-            routing.leave(journey, "out", reason)
+        routing.leave_all(batch, "out", reason)
         now = ctx.now
 
         def change(conn: Any) -> None:

@@ -155,8 +155,7 @@ def deliver(
                 else:
                     leave(journey, "failed", mask(problem, call.secrets))
         else:
-            for journey in send.journeys:
-                leave(journey, output, reason)
+            routing.leave_all(send.journeys, output, reason)
         events += [
             {
                 "kind": kind,
