@@ -57,7 +57,9 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop_checkpoints = store.db.checkpoint_in_background()
         yield
+        stop_checkpoints()
         store.db.dispose()
 
     app = FastAPI(

@@ -3,7 +3,10 @@ PostgreSQL through ``SLUIS_DATABASE_URL``. The schema is created on first use.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,6 +19,7 @@ from engine.store.migrate import check, current, stamp
 from engine.store.models import TABLES
 
 BUSY_TIMEOUT_MS = 30_000
+log = logging.getLogger("sluis.store")
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -97,6 +101,38 @@ class Database:
         self.create_schema()
         with self.engine.connect().execution_options(sluis_read=True) as conn, conn.begin():
             yield conn
+
+    def checkpoint_in_background(self, every: float = 1.0) -> Callable[[], None]:
+        """SQLite: take WAL checkpoints (and their fsync) out of this process's commits into a
+        thread of their own, so no request waits behind one (they set the p99 of webhook
+        calls). Returns a function that stops the thread. Other processes on the database
+        keep checkpointing as they commit."""
+        if self.dialect != "sqlite" or self.url in ("sqlite://", "sqlite:///:memory:"):
+            return lambda: None
+
+        def no_checkpoints(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+        event.listen(self.engine, "connect", no_checkpoints)  # after the settings above
+        self.engine.dispose()  # pooled connections still checkpoint: make them anew
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(every):
+                try:
+                    with contextlib.closing(self.engine.raw_connection()) as raw:
+                        raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+                except Exception:  # the next round tries again; the WAL only grows meanwhile
+                    log.exception("checkpoint of %s failed", _safe(self.url))
+
+        thread = threading.Thread(target=run, daemon=True, name="sluis-checkpoints")
+        thread.start()
+
+        def stopper() -> None:
+            stop.set()
+            thread.join(timeout=5)
+
+        return stopper
 
     def dispose(self) -> None:
         self.engine.dispose()
