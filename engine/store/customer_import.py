@@ -24,8 +24,8 @@ from sqlalchemy import Connection
 
 from engine.errors import InputError
 from engine.store.bulk import json_column, json_objects, json_texts, one_of
-from engine.store.customers import CUSTOMERS, WRITABLE_BUILTINS
-from engine.store.raw import allocate_ids, execute_many, placeholders
+from engine.store.customers import WRITABLE_BUILTINS
+from engine.store.raw import allocate_ids, execute_many, placeholders, time_param
 
 if TYPE_CHECKING:
     from engine.project import Project
@@ -55,7 +55,7 @@ def import_customers(
     profile = project.settings.profile
     forms = {n: json_column(v, profile[n]) for n, v in columns.items() if n in profile}
     texts = {name: json_texts(values) for name, values in forms.items()}
-    stamp = CUSTOMERS.c.updated_at.type.process_bind_param(now, conn.dialect)
+    stamp = time_param(conn, now)
     wanted = [str(v).lower() for v in keys] if key == "email" else keys
     found = _stored(conn, key, wanted, list(forms))
     status: list[Any] = [None] * count

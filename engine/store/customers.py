@@ -21,6 +21,7 @@ from engine.store.bulk import typed_columns as typed_columns_of
 from engine.store.models import Customer, Group, Membership
 from engine.store.raw import (
     allocate_ids,
+    encoder,
     execute_many,
     fetch,
     insert_ignore,
@@ -415,7 +416,7 @@ def set_fields(
     wanted = {sid: _split(values, profile) for sid, values in changes.items()}
     builtins = sorted({name for named, _ in wanted.values() for name in named})
     columns = ", ".join(["system_id", "profile", *builtins])
-    encode = C.profile.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    encode = encoder(conn, C.profile)
     at = time_param(conn, now)
     updates = []
     for part in _chunks(list(wanted)):
@@ -426,7 +427,7 @@ def set_fields(
             after = {**before, **fields}
             values = [named.get(name, value) for name, value in zip(builtins, current, strict=True)]
             if after != before or values != current:
-                updates.append((encode(after) if encode else after, at, *values, sid))
+                updates.append((encode(after), at, *values, sid))
     assignments = "".join(f", {name} = ?" for name in builtins)
     execute_many(
         conn,

@@ -15,6 +15,7 @@ from engine.store.bulk import insert_many
 from engine.store.models import Claim, Event, Journey, Step
 from engine.store.raw import (
     allocate_ids,
+    encoder,
     execute_many,
     fetch,
     json_value,
@@ -323,11 +324,11 @@ def apply(
         ],
     )
     if data:
-        encode = JC.data.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        encode = encoder(conn, JC.data)
         execute_many(
             conn,
             "UPDATE journeys SET data = ? WHERE id = ?",
-            [(encode(value) if encode else value, jid) for jid, value in data.items()],
+            [(encode(value), jid) for jid, value in data.items()],
         )
     if ends_claim:
         conn.execute(delete(CLAIMS).where(CLAIMS.c.id == claim_id))

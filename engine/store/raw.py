@@ -8,7 +8,7 @@ same way on SQLite (text) and PostgreSQL (native values).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -69,6 +69,17 @@ def _parse_time(text: str) -> datetime:
 def time_param(conn: Connection, moment: datetime | None) -> Any:
     """A time as the driver takes it for a ``UTCDateTime`` column (see models.py)."""
     return _UTC_TIME.process_bind_param(moment, conn.dialect)
+
+
+def encoder(conn: Connection, column: Any) -> Callable[[Any], Any]:
+    """How the driver takes a value for ``column`` (for a JSON column, its text), exactly as
+    an ordinary insert would write it."""
+    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return process or _as_is
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def insert_ignore(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
