@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from engine.store.bulk import insert_many
 from engine.store.models import Claim, Event, Journey, Step
@@ -129,10 +129,6 @@ def enter(
     return ids
 
 
-def _ready(flows: Sequence[str], now: datetime) -> Any:
-    return and_(JC.state == "active", JC.ready_at <= now, JC.claim_id.is_(None), JC.flow.in_(flows))
-
-
 def claim(
     conn: Connection,
     *,
@@ -176,35 +172,28 @@ def claim(
         return ClaimedBatch(
             lapsed.id, lapsed.flow, lapsed.object, [], array("q", (i for (i,) in taken))
         )
+    ready = f"state = 'active' AND ready_at <= ? AND claim_id IS NULL AND {among}"
     heads = fetch(
         conn,
-        "SELECT id, flow, object, release_id FROM journeys WHERE state = 'active' "
-        f"AND ready_at <= ? AND claim_id IS NULL AND {among} ORDER BY ready_at, id LIMIT 1{lock}",
+        f"SELECT id, flow, object, release_id FROM journeys WHERE {ready} "
+        f"ORDER BY ready_at, id LIMIT 1{lock}",
         [at, *flows],
     )
     if not heads:
         return None
     head = _Head(*heads[0])
-    at = and_(JC.flow == head.flow, JC.object == head.object, JC.claim_id.is_(None))
+    here = "SELECT id FROM journeys WHERE flow = ? AND object = ? AND claim_id IS NULL AND"
     whole = head.object in claims_all.get(head.flow, set())
     if whole:
-        members = (
-            select(JC.id)
-            .where(at, JC.state == "active")
-            .order_by(JC.arrived_at, JC.customer_id, JC.id)
-        )
+        query = f"{here} state = 'active' ORDER BY arrived_at, customer_id, id{lock}"
+        params: list[Any] = [head.flow, head.object]
     elif head.release_id is not None:
-        members = select(JC.id).where(at, _ready(flows, now), JC.release_id == head.release_id)
+        query = f"{here} {ready} AND release_id = ?{lock}"
+        params = [head.flow, head.object, at, *flows, head.release_id]
     else:
-        members = (
-            select(JC.id)
-            .where(at, _ready(flows, now), JC.release_id.is_(None))
-            .order_by(JC.ready_at, JC.id)
-            .limit(size)
-        )
-    if postgres:
-        members = members.with_for_update(skip_locked=True)
-    ids = array("q", conn.execute(members).scalars())
+        query = f"{here} {ready} AND release_id IS NULL ORDER BY ready_at, id LIMIT ?{lock}"
+        params = [head.flow, head.object, at, *flows, size]
+    ids = array("q", (i for (i,) in fetch(conn, query, params)))
     if not ids:
         return None
     claim_id = conn.execute(
