@@ -102,12 +102,11 @@ class SftpServer:
         return "\n".join(lines) + "\n"
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes] | None) -> None:
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            err = process.stderr.read().decode() if process.stderr else ""
-            raise RuntimeError(f"sshd exited with {process.returncode}: {err}")
+        if process.poll() is not None:
+            raise RuntimeError(f"sshd exited with {process.returncode}: {log.read_text()}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -144,12 +143,14 @@ LogLevel ERROR
     )
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation
-    process = subprocess.Popen(
-        [SSHD, "-D", "-e", "-f", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    _wait_for_port(port, process)
+    # sshd's log goes to a file: a pipe nobody reads fills up over a session of refused keys
+    # and broken connections, and then sshd blocks before it sends its banner
+    log = folder / "sshd.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=sink
+        )
+    _wait_for_port(port, process, log)
     known = folder / "known_hosts"
     line = f"[127.0.0.1]:{port} {host_public}"
     known.write_text(line + "\n")
@@ -337,8 +338,6 @@ def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SftpServer
     yield server
     process.terminate()
     process.wait(timeout=10)
-    if process.stderr is not None:
-        process.stderr.close()
 
 
 @pytest.fixture
