@@ -7,8 +7,8 @@ gets the same reason everywhere. ``json_column`` and ``json_objects`` give the J
 typed columns and, row by row, the text ``json.dumps`` would write for them. ``insert_many``
 compiles one INSERT for a table, converts values with the columns' own types (so what lands in
 the database is exactly what an ordinary insert writes), converts the values that are the same
-for every row only once, and hands all rows to the driver's ``executemany``. ``one_of`` matches
-a column against thousands of values in one statement.
+for every row only once, and hands all rows to the driver's ``executemany`` (on PostgreSQL,
+``COPY``). ``one_of`` matches a column against thousands of values in one statement.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Table, insert
 from sqlalchemy.engine import Dialect
 
 from engine.fields import convert, to_json
+from engine.store.raw import insert_rows
 
 Faults = dict[int, str]  # why a value failed, by row index
 
@@ -182,6 +183,9 @@ def insert_many(
         values = [row[key] for row in rows]
         step = convert_[key]
         columns.append(list(map(step, values)) if step else values)
+    if conn.dialect.name == "postgresql":
+        insert_rows(conn, table, order, list(zip(*columns, strict=True)))
+        return
     params: list[Any] = list(zip(*columns, strict=True))
     if not positional:
         params = [dict(zip(order, values, strict=True)) for values in params]

@@ -22,13 +22,14 @@ from engine.store.models import Customer, Group, Membership
 from engine.store.raw import (
     allocate_ids,
     encoder,
-    execute_many,
     fetch,
     insert_ignore,
+    insert_rows,
     json_value,
     marks,
     time_param,
     time_value,
+    update_rows,
 )
 from engine.validation import did_you_mean
 
@@ -428,12 +429,7 @@ def set_fields(
             values = [named.get(name, value) for name, value in zip(builtins, current, strict=True)]
             if after != before or values != current:
                 updates.append((encode(after), at, *values, sid))
-    assignments = "".join(f", {name} = ?" for name in builtins)
-    execute_many(
-        conn,
-        f"UPDATE customers SET profile = ?, updated_at = ?{assignments} WHERE system_id = ?",
-        updates,
-    )
+    update_rows(conn, CUSTOMERS, ("profile", "updated_at", *builtins), "system_id", updates)
     return len(updates)
 
 
@@ -472,11 +468,8 @@ def add_to_groups(
                 ).scalars()
             )
             rows = [(gid, cid, at) for cid in part if cid not in present]
-            execute_many(  # a concurrent writer may add the same ones
-                conn,
-                "INSERT INTO memberships (group_id, customer_id, added_at) VALUES (?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                rows,
+            insert_rows(  # a concurrent writer may add the same ones
+                conn, MEMBERS, ("group_id", "customer_id", "added_at"), rows, skip_conflicts=True
             )
             added += len(rows)
     return added

@@ -16,13 +16,14 @@ from engine.store.models import Claim, Event, Journey, Step
 from engine.store.raw import (
     allocate_ids,
     encoder,
-    execute_many,
     fetch,
+    insert_rows,
     json_value,
     marks,
     placeholders,
     time_param,
     time_value,
+    update_rows,
 )
 
 EVENT_DEFAULTS: Mapping[str, Any] = {
@@ -299,28 +300,25 @@ def apply(
         return times[moment]
 
     step_at = at(now)
-    execute_many(
+    insert_rows(
         conn,
-        "INSERT INTO steps (journey_id, flow, object, at, output, reason) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        STEPS,
+        ("journey_id", "flow", "object", "at", "output", "reason"),
         [(jid, flow, obj, step_at, output, reason) for jid, obj, output, reason in steps],
     )
-    execute_many(
+    update_rows(
         conn,
-        "UPDATE journeys SET object = ?, state = ?, ready_at = ?, arrived_at = ?, wake_on = ?, "
-        "release_id = ?, claim_id = NULL WHERE id = ?",
+        J,
+        ("object", "state", "ready_at", "arrived_at", "wake_on", "release_id", "claim_id"),
+        "id",
         [
-            (obj, state, at(ready), at(arrived), wake_on, release, jid)
+            (obj, state, at(ready), at(arrived), wake_on, release, None, jid)
             for jid, (obj, state, ready, arrived, wake_on, release) in positions.items()
         ],
     )
     if data:
         encode = encoder(conn, JC.data)
-        execute_many(
-            conn,
-            "UPDATE journeys SET data = ? WHERE id = ?",
-            [(encode(value), jid) for jid, value in data.items()],
-        )
+        update_rows(conn, J, ("data",), "id", [(encode(value), jid) for jid, value in data.items()])
     if ends_claim:
         conn.execute(delete(CLAIMS).where(CLAIMS.c.id == claim_id))
 

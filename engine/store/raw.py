@@ -8,12 +8,14 @@ same way on SQLite (text) and PostgreSQL (native values).
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
+from sqlalchemy.exc import DBAPIError
 
 from engine.store.models import UTCDateTime
 
@@ -34,6 +36,95 @@ def execute_many(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...
     """executemany with ``?`` placeholders."""
     if rows:
         conn.exec_driver_sql(placeholders(conn, statement), list(rows))
+
+
+def insert_rows(
+    conn: Connection,
+    table: Table,
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    skip_conflicts: bool = False,
+) -> None:
+    """Insert ``rows`` (values of the columns ``names``, as the driver takes them); with
+    ``skip_conflicts``, rows that would break a unique constraint are left out (a concurrent
+    writer got there first).
+
+    SQLite: executemany. PostgreSQL: ``COPY`` (psycopg's executemany sends a statement per
+    row, and each costs the server and the client more than its row), through a staging
+    table when conflicts are to be skipped."""
+    if not rows:
+        return
+    columns = ", ".join(names)
+    if conn.dialect.name != "postgresql":
+        conflicts = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+        statement = f"INSERT INTO {table.name} ({columns}) VALUES ({marks(len(names))})"
+        conn.exec_driver_sql(statement + conflicts, list(rows))
+    elif skip_conflicts:
+        stage = _staged(conn, table, names, rows)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {stage} "
+            "ON CONFLICT DO NOTHING"
+        )
+    else:
+        _copy(conn, table.name, names, rows)
+
+
+def update_rows(
+    conn: Connection,
+    table: Table,
+    names: Sequence[str],
+    key: str,
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """``UPDATE table SET names... WHERE key = ...``, a row per tuple (the values of
+    ``names``, then the key's; keys unique). SQLite: executemany; PostgreSQL: the rows are
+    copied into a staging table and joined in one UPDATE."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        sets = ", ".join(f"{name} = ?" for name in names)
+        conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE {key} = ?", list(rows))
+        return
+    stage = _staged(conn, table, [*names, key], rows)
+    sets = ", ".join(f"{name} = s.{name}" for name in names)
+    conn.exec_driver_sql(
+        f"UPDATE {table.name} SET {sets} FROM {stage} AS s WHERE {table.name}.{key} = s.{key}"
+    )
+
+
+def _staged(
+    conn: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> str:
+    """PostgreSQL: ``rows`` copied into this session's staging table for those columns of
+    ``table`` (a temporary table of the same column types, emptied at commit); its name."""
+    columns = ", ".join(names)
+    stage = f"sluis_stage_{table.name}_{zlib.crc32(columns.encode()):08x}"
+    # each time: a rolled-back transaction takes the table's creation with it
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+        f"SELECT {columns} FROM {table.name} WITH NO DATA"
+    )
+    conn.exec_driver_sql(f"TRUNCATE {stage}")
+    _copy(conn, stage, names, rows)
+    return stage
+
+
+def _copy(
+    conn: Connection, target: str, names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """PostgreSQL: ``COPY target (names) FROM STDIN`` with ``rows``, in the connection's
+    transaction. Errors come as SQLAlchemy's (an ``IntegrityError`` for a duplicate key), as
+    from any other statement."""
+    statement = f"COPY {target} ({', '.join(names)}) FROM STDIN"
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, dbapi.Error, dialect=conn.dialect) from exc
 
 
 def marks(count: int) -> str:

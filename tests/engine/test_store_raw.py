@@ -1,0 +1,112 @@
+"""Set-based writes (``insert_rows``, ``update_rows``): the same rows land on SQLite
+(executemany) and PostgreSQL (COPY, a staging table), with awkward values, skipped conflicts,
+several staged writes in one transaction, and database errors as SQLAlchemy reports them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from engine.store import Database
+from engine.store.journeys import STEPS
+from engine.store.models import Group, Membership
+from engine.store.raw import encoder, insert_rows, time_param, update_rows
+
+GROUPS = Group.__table__  # type: ignore[attr-defined]
+MEMBERS = Membership.__table__  # type: ignore[attr-defined]
+NOW = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+REASONS = ["plain", 'quotes " and \\ backslash', "tab\tand\nnewline", "Zoë ✓", "", "\\N"]
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    database.create_schema()
+    yield database
+    database.dispose()
+
+
+def test_insert_and_update_rows_write_awkward_values_exactly(db: Database) -> None:
+    with db.write() as conn:
+        at = time_param(conn, NOW)
+        insert_rows(
+            conn,
+            STEPS,
+            ("journey_id", "flow", "object", "at", "output", "reason"),
+            [(i + 1, "f", "o", at, None, reason) for i, reason in enumerate(REASONS)],
+        )
+        update_rows(
+            conn, STEPS, ("output", "object"), "journey_id", [("out", "p", 2), ("x", "q", 3)]
+        )
+        update_rows(conn, STEPS, ("output",), "journey_id", [("again", 3)])  # staged twice
+        update_rows(conn, STEPS, ("output",), "journey_id", [])
+    with db.read() as conn:
+        rows = conn.execute(
+            text("SELECT journey_id, object, output, reason FROM steps ORDER BY journey_id")
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (1, "o", None, REASONS[0]),
+        (2, "p", "out", REASONS[1]),
+        (3, "q", "again", REASONS[2]),
+        (4, "o", None, REASONS[3]),
+        (5, "o", None, REASONS[4]),
+        (6, "o", None, "\\N"),
+    ]
+
+
+def test_json_and_time_values_round_trip(db: Database) -> None:
+    from engine.store.journeys import JC, J
+
+    with db.write() as conn:
+        encode, at = encoder(conn, JC.data), time_param(conn, NOW)
+        insert_rows(
+            conn,
+            J,
+            (
+                "id",
+                "flow",
+                "customer_id",
+                "object",
+                "state",
+                "entered_at",
+                "arrived_at",
+                "via",
+                "data",
+            ),
+            [(7, "f", 1, "a", "active", at, at, "start", encode({"n": 1, "s": 'a"b'}))],
+        )
+        update_rows(conn, J, ("data", "ready_at"), "id", [(encode({"k": [1, None]}), at, 7)])
+    with db.read() as conn:
+        from engine.store.journeys import claimed_rows
+
+        (row,) = claimed_rows(conn, [7])
+    assert row.data == {"k": [1, None]}
+    with db.read() as conn:
+        ready = conn.execute(text("SELECT ready_at FROM journeys")).scalar_one()
+    assert ready == NOW or datetime.fromisoformat(str(ready)).replace(tzinfo=UTC) == NOW
+
+
+def test_skipped_conflicts_and_errors(db: Database) -> None:
+    with db.write() as conn:
+        conn.execute(GROUPS.insert().values(id=1, name="vip", created_at=NOW))
+        at = time_param(conn, NOW)
+        rows = [(1, 10, at), (1, 11, at)]
+        insert_rows(conn, MEMBERS, ("group_id", "customer_id", "added_at"), rows)
+        insert_rows(
+            conn,
+            MEMBERS,
+            ("group_id", "customer_id", "added_at"),
+            [(1, 11, at), (1, 12, at)],
+            skip_conflicts=True,
+        )
+    with pytest.raises(IntegrityError), db.write() as conn:
+        insert_rows(conn, MEMBERS, ("group_id", "customer_id", "added_at"), [(1, 12, at)])
+    with db.write() as conn:  # the failed transaction left its connection usable
+        insert_rows(conn, MEMBERS, ("group_id", "customer_id", "added_at"), [(1, 13, at)])
+    with db.read() as conn:
+        members = conn.execute(text("SELECT customer_id FROM memberships ORDER BY 1")).scalars()
+        assert list(members) == [10, 11, 12, 13]
