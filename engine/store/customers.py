@@ -21,12 +21,12 @@ from engine.store.bulk import typed_columns as typed_columns_of
 from engine.store.models import Customer, Group, Membership
 from engine.store.raw import (
     allocate_ids,
+    among,
     encoder,
     fetch,
     insert_ignore,
     insert_rows,
     json_value,
-    marks,
     time_param,
     time_value,
     update_rows,
@@ -204,17 +204,16 @@ def load_customers(
     wanted = list(dict.fromkeys(ids))
     profile = project.settings.profile
     found: dict[int, dict[str, Any]] = {}
-    for part in _chunks(wanted):
-        statement = f"SELECT {_COLUMNS} FROM customers WHERE system_id IN ({marks(len(part))})"
-        for row in fetch(conn, statement, part):
+    for condition, params in among(conn, "system_id", wanted):
+        for row in fetch(conn, f"SELECT {_COLUMNS} FROM customers WHERE {condition}", params):
             found[row[0]] = _to_python(row, profile)
     if groups and found:
-        for part in _chunks(list(found)):
+        for condition, params in among(conn, "m.customer_id", list(found)):
             statement = (
                 "SELECT m.customer_id, g.name FROM memberships m JOIN groups g ON g.id = "
-                f"m.group_id WHERE m.customer_id IN ({marks(len(part))}) ORDER BY g.name"
+                f"m.group_id WHERE {condition} ORDER BY g.name"
             )
-            for customer_id, name in fetch(conn, statement, part):
+            for customer_id, name in fetch(conn, statement, params):
                 found[customer_id]["groups"].append(name)
     return found
 
@@ -420,9 +419,9 @@ def set_fields(
     encode = encoder(conn, C.profile)
     at = time_param(conn, now)
     updates = []
-    for part in _chunks(list(wanted)):
-        query = f"SELECT {columns} FROM customers WHERE system_id IN ({marks(len(part))})"
-        for sid, stored, *current in fetch(conn, query, part):
+    for condition, params in among(conn, "system_id", list(wanted)):
+        query = f"SELECT {columns} FROM customers WHERE {condition}"
+        for sid, stored, *current in fetch(conn, query, params):
             named, fields = wanted[sid]
             before = json_value(stored) or {}
             after = {**before, **fields}
@@ -455,24 +454,20 @@ def add_to_groups(
     conn: Connection, customer_ids: Sequence[int], names: Iterable[str], now: datetime
 ) -> int:
     """Make the customers members of the groups (creating groups as needed); returns how many
-    memberships were added."""
-    added = 0
+    memberships were added (members already there, perhaps added by a concurrent writer a
+    moment ago, are left as they are)."""
     at = time_param(conn, now)
-    for gid in group_ids(conn, names, now).values():
-        for part in _chunks(list(dict.fromkeys(customer_ids))):
-            present = set(
-                conn.execute(
-                    select(MEMBERS.c.customer_id).where(
-                        and_(MEMBERS.c.group_id == gid, MEMBERS.c.customer_id.in_(part))
-                    )
-                ).scalars()
-            )
-            rows = [(gid, cid, at) for cid in part if cid not in present]
-            insert_rows(  # a concurrent writer may add the same ones
-                conn, MEMBERS, ("group_id", "customer_id", "added_at"), rows, skip_conflicts=True
-            )
-            added += len(rows)
-    return added
+    wanted = list(dict.fromkeys(customer_ids))
+    return sum(
+        insert_rows(
+            conn,
+            MEMBERS,
+            ("group_id", "customer_id", "added_at"),
+            [(gid, cid, at) for cid in wanted],
+            skip_conflicts=True,
+        )
+        for gid in group_ids(conn, names, now).values()
+    )
 
 
 def remove_from_groups(conn: Connection, customer_ids: Sequence[int], names: Iterable[str]) -> int:

@@ -15,6 +15,7 @@ from engine.store.bulk import insert_many, one_of
 from engine.store.models import Claim, Event, Journey, Step
 from engine.store.raw import (
     allocate_ids,
+    among,
     encoder,
     fetch,
     insert_rows,
@@ -153,10 +154,10 @@ def claim(
         # the disk (routing commits do wait)
         conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
     lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
-    at, among = time_param(conn, now), f"flow IN ({marks(len(flows))})"
+    at, in_flows = time_param(conn, now), f"flow IN ({marks(len(flows))})"
     found = fetch(
         conn,
-        f"SELECT id, flow, object FROM claims WHERE lease_until < ? AND {among} "
+        f"SELECT id, flow, object FROM claims WHERE lease_until < ? AND {in_flows} "
         f"ORDER BY id LIMIT 1{lock}",
         [at, *flows],
     )
@@ -175,7 +176,7 @@ def claim(
         return ClaimedBatch(
             lapsed.id, lapsed.flow, lapsed.object, [], array("q", (i for (i,) in taken))
         )
-    ready = f"state = 'active' AND ready_at <= ? AND claim_id IS NULL AND {among}"
+    ready = f"state = 'active' AND ready_at <= ? AND claim_id IS NULL AND {in_flows}"
     heads = fetch(
         conn,
         f"SELECT id, flow, object, release_id FROM journeys WHERE {ready} "
@@ -208,13 +209,12 @@ def claim(
     ).scalar_one()
     returning = "" if whole else f" RETURNING {_ROW_COLUMNS}"
     rows: list[ClaimedRow] = []
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        statement = f"UPDATE journeys SET claim_id = ? WHERE id IN ({marks(len(part))})"
+    for condition, params in among(conn, "id", ids):
+        statement = f"UPDATE journeys SET claim_id = ? WHERE {condition}"
         if whole:
-            conn.exec_driver_sql(placeholders(conn, statement), (claim_id, *part))
+            conn.exec_driver_sql(placeholders(conn, statement), (claim_id, *params))
         else:
-            rows += [_row(r) for r in fetch(conn, statement + returning, [claim_id, *part])]
+            rows += [_row(r) for r in fetch(conn, statement + returning, [claim_id, *params])]
     if whole:
         return ClaimedBatch(claim_id, head.flow, head.object, [], ids)
     return ClaimedBatch(claim_id, head.flow, head.object, _in_order(rows))
@@ -242,10 +242,9 @@ def _row(r: tuple[Any, ...]) -> ClaimedRow:
 def claimed_rows(conn: Connection, ids: Sequence[int]) -> list[ClaimedRow]:
     """The rows of claimed journeys, in order of arrival."""
     rows: list[ClaimedRow] = []
-    for start in range(0, len(ids), 500):
-        part = list(ids[start : start + 500])
-        statement = f"SELECT {_ROW_COLUMNS} FROM journeys WHERE id IN ({marks(len(part))})"
-        rows += [_row(r) for r in fetch(conn, statement, part)]
+    for condition, params in among(conn, "id", ids):
+        statement = f"SELECT {_ROW_COLUMNS} FROM journeys WHERE {condition}"
+        rows += [_row(r) for r in fetch(conn, statement, params)]
     return _in_order(rows)
 
 

@@ -96,13 +96,14 @@ def test_skipped_conflicts_and_errors(db: Database) -> None:
         at = time_param(conn, NOW)
         rows = [(1, 10, at), (1, 11, at)]
         insert_rows(conn, MEMBERS, ("group_id", "customer_id", "added_at"), rows)
-        insert_rows(
+        added = insert_rows(
             conn,
             MEMBERS,
             ("group_id", "customer_id", "added_at"),
             [(1, 11, at), (1, 12, at)],
             skip_conflicts=True,
         )
+        assert added == 1  # 11 was there
     with pytest.raises(IntegrityError), db.write() as conn:
         insert_rows(conn, MEMBERS, ("group_id", "customer_id", "added_at"), [(1, 12, at)])
     with db.write() as conn:  # the failed transaction left its connection usable
