@@ -127,7 +127,11 @@ def scale_out(scale: float) -> list[Result]:
                 single,
                 True,
                 "report scaling",
-                {"customers": f"{count:,}", "seconds": f"{seconds:.1f}"},
+                {
+                    "customers": f"{count:,}",
+                    "seconds": f"{seconds:.1f}",
+                    "speed-up": f"{rate / single:.2f}x of 1 worker",
+                },
             )
         )
     return results

@@ -112,8 +112,9 @@ class Record(SQLModel, table=True):
 class Journey(SQLModel, table=True):
     __tablename__ = "journeys"
     __table_args__ = (
-        Index("ix_journeys_ready", "state", "ready_at"),
-        Index("ix_journeys_at", "flow", "object", "state", "ready_at"),
+        # ending with the id: claims read journeys ORDER BY ready_at, id (migration 0004)
+        Index("ix_journeys_ready", "state", "ready_at", "id"),
+        Index("ix_journeys_at", "flow", "object", "state", "ready_at", "id"),
         Index("ix_journeys_customer", "customer_id", "flow"),
         Index("ix_journeys_wake", "customer_id", "wake_on"),
     )

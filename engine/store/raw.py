@@ -100,12 +100,12 @@ def _staged(
     ``table`` (a temporary table of the same column types, emptied at commit); its name."""
     columns = ", ".join(names)
     stage = f"sluis_stage_{table.name}_{zlib.crc32(columns.encode()):08x}"
-    # each time: a rolled-back transaction takes the table's creation with it
+    # created each time (a rolled-back transaction takes the creation with it) and emptied of
+    # what an earlier write of this transaction staged; one round trip for both
     conn.exec_driver_sql(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
-        f"SELECT {columns} FROM {table.name} WITH NO DATA"
+        f"SELECT {columns} FROM {table.name} WITH NO DATA; DELETE FROM {stage}"
     )
-    conn.exec_driver_sql(f"TRUNCATE {stage}")
     _copy(conn, stage, names, rows)
     return stage
 
@@ -133,7 +133,7 @@ def among(
     """The condition that ``column`` is one of ``values``, with its parameters, in as few
     statements as the database takes well: PostgreSQL all at once as an array (an ``IN``
     list of hundreds of values costs it ten times more to parse and plan), SQLite in ``IN``
-    lists of ``size``."""
+    lists of ``size`` (``bulk.one_of`` is the one-statement form, for lists of thousands)."""
     if conn.dialect.name == "postgresql":
         if values:
             yield f"{column} = ANY(?)", [list(values)]
