@@ -42,6 +42,7 @@ from engine.store.raw import execute_many, fetch, marks, time_param, time_value
 log = logging.getLogger("sluis.runtime")
 STARTED_TTL = 1.0  # seconds a runtime trusts its list of started flows
 ENTER_CHUNK = 10_000  # journeys made per statement when a start object fires
+BULK_ENTRY = 10_000  # a firing entering this many refreshes the journeys' statistics
 FLOWS = FlowState.__table__  # type: ignore[attr-defined]
 TRIGGERS = TriggerState.__table__  # type: ignore[attr-defined]
 
@@ -207,6 +208,7 @@ class Runtime:
             ctx = self.context(flow, row.object)
             trigger = obj.trigger()
             due_next = self._next_due(trigger, flow, row.due_at, now) if trigger else None
+            fired = 0
             try:
                 entries = _Entries(obj.entries(ctx))
                 with self.store.db.write() as conn:
@@ -214,8 +216,8 @@ class Runtime:
                         change(conn)
                     seen: set[int] = set()
                     for part in entries.chunks(ENTER_CHUNK):  # memory stays small
-                        entered += len(self._enter(conn, flow, row.object, part, now, seen))
-                    entered += self._enter_from(conn, flow, row.object, ctx, now)
+                        fired += len(self._enter(conn, flow, row.object, part, now, seen))
+                    fired += self._enter_from(conn, flow, row.object, ctx, now)
                     self._fired(conn, row.flow, row.object, now, due_next)
             except SluisError as exc:
                 # nothing of this firing stands; say why where operators look, and go on
@@ -235,6 +237,9 @@ class Runtime:
                         ],
                     )
                 continue
+            entered += fired
+            if fired >= BULK_ENTRY:
+                self.store.db.analyze("journeys")
             self._after_commit(ctx)
         return entered
 

@@ -102,6 +102,16 @@ class Database:
         with self.engine.connect().execution_options(sluis_read=True) as conn, conn.begin():
             yield conn
 
+    def analyze(self, table: str) -> None:
+        """PostgreSQL: refresh the planner's statistics of ``table`` after a bulk change (a
+        selection entering a million customers), as its documentation advises after bulk
+        loads. Until autovacuum gets to it (a minute later, or never where it is off), the
+        planner would take the new rows for a handful and pick plans that read all of them
+        on every claim. SQLite plans without statistics the way sluis's queries expect."""
+        if self.dialect == "postgresql":
+            with self.engine.connect() as conn, conn.begin():
+                conn.exec_driver_sql(f"ANALYZE {table}")
+
     def checkpoint_in_background(self, every: float = 1.0) -> Callable[[], None]:
         """SQLite: take WAL checkpoints (and their fsync) out of this process's commits into a
         thread of their own, so no request waits behind one (they set the p99 of webhook

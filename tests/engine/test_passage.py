@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from engine.batch import Entry
@@ -136,3 +137,35 @@ def test_a_failing_instant_object_fails_only_its_own_journeys(
     assert sorted(o for (o,) in split_steps) == ["dutch", "dutch", "dutch", "otherwise"]
     failed = rows(runtime.store, select(S.c.reason).where(S.c.object == "mark"))
     assert len(failed) == 3 and all("score" in r or "number" in r for (r,) in failed)
+
+
+def test_a_bulk_firing_refreshes_the_planner_statistics(
+    make_project: Callable[..., Project],
+    store_for: Callable[[Project], Store],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL plans claims from statistics: a firing that enters many customers analyzes
+    the journeys at once rather than leaving the planner to think the table empty."""
+    import engine.runtime
+
+    monkeypatch.setattr(engine.runtime, "BULK_ENTRY", 3)
+    flow = "objects:\n  everyone: {type: selection, next: done}\n  done: {type: end}\n"
+    project = make_project(SETTINGS, {"f": flow})
+    store = store_for(project)
+    with store.db.write() as conn:
+        upsert_customers(
+            conn,
+            [{"external_id": f"C{i}"} for i in range(4)],
+            key="external_id",
+            project=project,
+            now=START,
+        )
+    runtime = Runtime(store, [find_flow(project, "f")], VirtualClock(START))
+    runtime.start("f")
+    assert runtime.fire_due() == 4
+    if store.db.dialect == "postgresql":
+        with store.db.read() as conn:
+            tuples = conn.exec_driver_sql(
+                "SELECT reltuples FROM pg_class WHERE relname = 'journeys'"
+            ).scalar_one()
+        assert tuples == 4  # -1 until analyzed
