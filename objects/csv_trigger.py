@@ -24,62 +24,34 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, model_validator
 from sqlalchemy import Connection
 
 from engine.batch import Entry
-from engine.campaign import CampaignObject, Every, ObjectSettings, Trigger
+from engine.campaign import CampaignObject, Every, Trigger
 from engine.context import Enter, RunContext, Write
-from engine.errors import InputError, SluisError
+from engine.errors import SluisError
 from engine.files import FileInfo, Place
 from engine.files.folder import is_temporary
 from engine.imports import (
     ImportReport,
-    ImportSpec,
     TooManyRejects,
-    check_spec,
     import_csv,
     rejects_place,
     write_rejects,
 )
-from engine.settings import Duration, LocationText, project_of
+from engine.settings import Duration, LocationText
 from engine.store import files as records
-from objects.import_ import entries_of
+from objects.import_ import CsvImportSettings, entries_of
 
 FOLDERS = ("upload", "active", "done", "failed")
 ALL_STATUSES = ("new", "changed", "unchanged")
 
 
-class CsvTriggerSettings(ObjectSettings):
+class CsvTriggerSettings(CsvImportSettings):
     type: Literal["csv-trigger"]
     watch: LocationText
     match: str | None = None
-    key: str = "external_id"
-    columns: dict[str, str] | None = None
-    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
-    encoding: Literal["utf-8", "utf-8-sig", "cp1252", "latin-1"] = "utf-8"
     poll: Duration = timedelta(seconds=30)
-    max_rejects: int = Field(default=0, ge=0)
-
-    @model_validator(mode="after")
-    def _fits_project(self, info: ValidationInfo) -> CsvTriggerSettings:
-        project = project_of(info)
-        if project is not None:
-            try:
-                check_spec(self.spec(), project)
-            except InputError as exc:
-                raise ValueError(str(exc)) from None
-        return self
-
-    def spec(self) -> ImportSpec:
-        return ImportSpec(
-            into="customers",
-            key=self.key,
-            columns=self.columns,
-            delimiter=self.delimiter,
-            encoding=self.encoding,
-            max_rejects=self.max_rejects,
-        )
 
 
 class CsvTrigger(CampaignObject):

@@ -22,7 +22,7 @@ importing again.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy import Connection
@@ -44,36 +44,26 @@ from engine.imports import (
 from engine.settings import Cron, LocationText, Settings, project_of
 from engine.store import files as records
 
-ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1")
 STATUSES = ("new", "changed", "unchanged")
 
 
-class AfterImport(Settings):
-    move: LocationText | None = None
+class CsvImportSettings(ObjectSettings):
+    """What the objects that import a CSV (import, csv-trigger) share: how its rows are read,
+    matched and checked against the project."""
 
-
-class ImportSettings(ObjectSettings):
-    type: Literal["import"]
-    from_: LocationText = Field(alias="from")
-    into: str = "customers"
     key: str = "external_id"
     columns: dict[str, str] | None = None
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)
     encoding: Literal["utf-8", "utf-8-sig", "cp1252", "latin-1"] = "utf-8"
-    schedule: Cron | None = None
-    after: Literal["delete"] | AfterImport | None = None
-    continue_: list[Literal["new", "changed", "unchanged"]] = Field(
-        default=["new", "changed"], alias="continue"
-    )
     max_rejects: int = Field(default=0, ge=0)
 
-    @field_validator("continue_", mode="before")
-    @classmethod
-    def _list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+    @property
+    def collection(self) -> str:
+        """Where the rows go: customers, or a datamodel collection."""
+        return "customers"
 
     @model_validator(mode="after")
-    def _fits_project(self, info: ValidationInfo) -> ImportSettings:
+    def _fits_project(self, info: ValidationInfo) -> Self:
         project = project_of(info)
         if project is not None:
             try:
@@ -85,13 +75,37 @@ class ImportSettings(ObjectSettings):
     def spec(self) -> ImportSpec:
         """The import this object does (``key`` unset: the collection's key)."""
         return ImportSpec(
-            into=self.into,
+            into=self.collection,
             key=self.key if "key" in self.model_fields_set else None,
             columns=self.columns,
             delimiter=self.delimiter,
             encoding=self.encoding,
             max_rejects=self.max_rejects,
         )
+
+
+class AfterImport(Settings):
+    move: LocationText | None = None
+
+
+class ImportSettings(CsvImportSettings):
+    type: Literal["import"]
+    from_: LocationText = Field(alias="from")
+    into: str = "customers"
+    schedule: Cron | None = None
+    after: Literal["delete"] | AfterImport | None = None
+    continue_: list[Literal["new", "changed", "unchanged"]] = Field(
+        default=["new", "changed"], alias="continue"
+    )
+
+    @property
+    def collection(self) -> str:
+        return self.into
+
+    @field_validator("continue_", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
 
 def entries_of(rows: Sequence[Imported], wanted: Iterable[str], source: str) -> list[Entry]:
