@@ -1,7 +1,8 @@
 """The top line: the project and flow on screen, and the time the counts are from: the
 database's clock in live mode, the virtual clock in step mode (always visible there). In live
 mode it also shows what ``sluis status`` shows: workers alive, batches claimed (and leases run
-out), journeys ready and the lag of the oldest."""
+out), journeys ready and the lag of the oldest. On a narrow terminal the date and the project
+name make room for those numbers."""
 
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ class StatusBar(Static):
     def on_mount(self) -> None:
         self._update()
 
+    def on_resize(self) -> None:
+        self._update()
+
     def show(
         self,
         *,
@@ -59,18 +63,28 @@ class StatusBar(Static):
         self._update()
 
     def _update(self) -> None:
-        text = Text.assemble(("sluis ", "bold"), (self.project, ""))
+        """The fullest line that fits: on a narrow terminal the date and the project name go
+        first, so the workload numbers stay in sight."""
+        width = self.size.width or 10_000  # before the first layout: no limit yet
+        lines = [self._line(full=True, project=True), self._line(full=False, project=True)]
+        lines.append(self._line(full=False, project=False))
+        self.update(next((line for line in lines if line.cell_len <= width), lines[-1]))
+
+    def _line(self, *, full: bool, project: bool) -> Text:
+        text = Text.assemble(("sluis ", "bold"), (self.project if project else "", ""))
         if self.flow:
-            text.append(" · ")
+            if project:
+                text.append(" · ")
             text.append(self.flow, "bold")
         if self.step_mode:
             clock = f"{self.now:%Y-%m-%d %H:%M} UTC" if self.now else "…"
             text.append("  step mode ", "bold reverse")
             text.append(f" virtual time {clock}", "bold")
         elif self.now is not None:
-            text.append(f"  live · as of {self.now:%Y-%m-%d %H:%M:%S} UTC")
+            moment = f"as of {self.now:%Y-%m-%d %H:%M:%S} UTC" if full else f"{self.now:%H:%M:%S}"
+            text.append(f"  live · {moment}")
             if self.status is not None:
                 text.append(f" · {workload(self.status)}")
         if self.note:
             text.append(f" · {self.note}", "italic")
-        self.update(text)
+        return text
