@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+import yaml
 from sqlalchemy import select
 
 from engine.clock import VirtualClock
@@ -147,6 +149,16 @@ class HttpTarget:
 
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+# Most tests run on SQLite only; those that exercise the store harder run on PostgreSQL too.
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+def flow_yaml(name: str, obj: dict[str, Any]) -> str:
+    """A flow that selects everyone into the object ``name`` (``obj``: its settings)."""
+    objects = {"everyone": {"type": "selection", "next": name}, name: obj}
+    return yaml.safe_dump({"objects": objects}, sort_keys=False)
+
+
 ALLOW_PRIVATE = "timezone: UTC\nprofile: {first_name: str, birthday: date, crm_id: str}\n" + (
     "http: {allow_private: true}\n"
 )

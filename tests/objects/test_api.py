@@ -3,46 +3,32 @@ the real runtime on a virtual clock."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pytest
-import yaml
-from http_target import ALLOW_PRIVATE, Campaign, HttpTarget, Reply, customers
+from http_target import (
+    ALLOW_PRIVATE,
+    SQLITE_ONLY,
+    Reply,
+    customers,
+    flow_yaml,
+)
 
 from engine.errors import FlowError
 from engine.flow import load_flow
 
-SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-
-
-def flow_yaml(signal: dict[str, Any]) -> str:
-    objects = {"everyone": {"type": "selection", "next": "signal"}, "signal": signal}
-    return yaml.safe_dump({"objects": objects}, sort_keys=False)
-
 
 @pytest.fixture
-def target() -> Iterator[HttpTarget]:
-    server = HttpTarget()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def run_api(make_project, store_for) -> Iterator[Any]:
-    made: list[Campaign] = []
+def run_api(campaign: Any) -> Any:
+    """Run a flow that selects everyone into an api object ``signal``."""
 
     def run(signal: dict[str, Any], people: list[dict[str, Any]], settings: str = ALLOW_PRIVATE):
-        project = make_project(settings, flows={"signal": flow_yaml(signal)})
-        campaign = Campaign(project, store_for(project), "signal", people)
-        made.append(campaign)
-        campaign.run()
-        return campaign
+        made = campaign(signal, people, name="signal", settings=settings)
+        made.run()
+        return made
 
-    yield run
-    for campaign in made:
-        campaign.close()
+    return run
 
 
 def test_each_customer_is_posted_as_json_with_flow_object_customer_and_data(target, run_api):
@@ -117,6 +103,6 @@ def test_secret_headers_are_sent_and_masked(target, run_api, monkeypatch):
 
 def test_an_own_idempotency_key_header_is_a_validation_error(make_project):
     signal = {"type": "api", "url": "https://x.example/", "headers": {"Idempotency-Key": "1"}}
-    project = make_project(ALLOW_PRIVATE, flows={"signal": flow_yaml(signal)})
+    project = make_project(ALLOW_PRIVATE, flows={"signal": flow_yaml("signal", signal)})
     with pytest.raises(FlowError, match="sluis sets Idempotency-Key on every request"):
         load_flow(project.flows_dir / "signal.yaml", project)

@@ -3,13 +3,20 @@ HTTP server on 127.0.0.1; routing, reasons, events and profile writes checked in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import yaml
-from http_target import ALLOW_PRIVATE, START, Campaign, HttpTarget, Reply, customers
+from http_target import (
+    ALLOW_PRIVATE,
+    SQLITE_ONLY,
+    START,
+    Campaign,
+    HttpTarget,
+    Reply,
+    customers,
+    flow_yaml,
+)
 
 import engine.store.journeys
 from engine.effects import Effects
@@ -17,43 +24,6 @@ from engine.errors import FlowError
 from engine.flow import load_flow
 from engine.replay import Replay
 from engine.runtime import Runtime
-
-Make = Callable[..., Campaign]
-# Most tests run on SQLite only; those that exercise the store harder run on PostgreSQL too.
-SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-
-
-def flow_yaml(notify: dict[str, Any]) -> str:
-    objects = {"everyone": {"type": "selection", "next": "notify"}, "notify": notify}
-    return yaml.safe_dump({"objects": objects}, sort_keys=False)
-
-
-@pytest.fixture
-def target() -> Iterator[HttpTarget]:
-    server = HttpTarget()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def campaign(make_project, store_for) -> Iterator[Make]:
-    made: list[Campaign] = []
-
-    def make(
-        notify: dict[str, Any],
-        people: list[dict[str, Any]],
-        *,
-        settings: str = ALLOW_PRIVATE,
-        batch_size: int | None = None,
-    ) -> Campaign:
-        project = make_project(settings, flows={"notify": flow_yaml(notify)})
-        run = Campaign(project, store_for(project), "notify", people, batch_size=batch_size)
-        made.append(run)
-        return run
-
-    yield make
-    for run in made:
-        run.close()
 
 
 def request(target: HttpTarget, **settings: Any) -> dict[str, Any]:
@@ -225,7 +195,7 @@ def test_save_stores_parts_of_the_answer_in_the_profile(target, campaign):
 def test_a_save_value_that_does_not_fit_fails_the_journey(target, make_project, store_for):
     settings = ALLOW_PRIVATE.replace("crm_id: str", "crm_id: int")
     target.plan("/crm/C0001", Reply(200, json={"id": "X-1"}))
-    flow = flow_yaml(request(target, save={"crm_id": "{{ response.json.id }}"}))
+    flow = flow_yaml("notify", request(target, save={"crm_id": "{{ response.json.id }}"}))
     project = make_project(settings, flows={"notify": flow})
     run = Campaign(project, store_for(project), "notify", customers(1))
     run.run()
@@ -359,7 +329,7 @@ def test_idempotency_keys_are_stable_when_a_batch_runs_again(target, campaign, m
 
 def test_replay_captures_calls_without_sending(target, make_project, tmp_path):
     notify = request(target, fields={"id": "{{ customer.external_id }}"})
-    project = make_project(ALLOW_PRIVATE, flows={"notify": flow_yaml(notify)})
+    project = make_project(ALLOW_PRIVATE, flows={"notify": flow_yaml("notify", notify)})
     people = tmp_path / "people.csv"
     people.write_text("external_id,email\nC0001,c1@example.com\nC0002,c2@example.com\n")
     replay = Replay(
@@ -399,7 +369,9 @@ def test_replay_captures_calls_without_sending(target, make_project, tmp_path):
 )
 def test_settings_that_cannot_work_are_validation_errors(make_project, settings, message):
     notify = {"type": "http-request", "url": "https://crm.example/{{ customer.external_id }}"}
-    project = make_project(ALLOW_PRIVATE, flows={"notify": flow_yaml({**notify, **settings})})
+    project = make_project(
+        ALLOW_PRIVATE, flows={"notify": flow_yaml("notify", {**notify, **settings})}
+    )
     with pytest.raises(FlowError, match="object 'notify'") as raised:
         load_flow(project.flows_dir / "notify.yaml", project)
     assert message in str(raised.value)
@@ -407,13 +379,13 @@ def test_settings_that_cannot_work_are_validation_errors(make_project, settings,
 
 def test_a_batched_url_cannot_use_customer_values(make_project):
     notify = {"type": "http-request", "url": "https://crm.example/{{ customer.email }}", "batch": 5}
-    project = make_project(ALLOW_PRIVATE, flows={"notify": flow_yaml(notify)})
+    project = make_project(ALLOW_PRIVATE, flows={"notify": flow_yaml("notify", notify)})
     with pytest.raises(FlowError, match="rendered once per call and cannot use customer or data"):
         load_flow(project.flows_dir / "notify.yaml", project)
 
 
 def test_secrets_are_read_in_headers_only(make_project):
     notify = {"type": "http-request", "url": "https://crm.example/?key=${CRM_KEY}"}
-    project = make_project(ALLOW_PRIVATE, flows={"notify": flow_yaml(notify)})
+    project = make_project(ALLOW_PRIVATE, flows={"notify": flow_yaml("notify", notify)})
     with pytest.raises(FlowError, match=r"secrets are read in headers only"):
         load_flow(project.flows_dir / "notify.yaml", project)
