@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from http_target import HttpTarget
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
@@ -168,3 +169,11 @@ def clean_postgres_url(postgres_url: str) -> str:
     """The session's PostgreSQL database, emptied for this test."""
     _clean_postgres(postgres_url)
     return postgres_url
+
+
+@pytest.fixture
+def target() -> Iterator[HttpTarget]:
+    """A real HTTP server on 127.0.0.1 that records requests and answers as planned."""
+    server = HttpTarget()
+    yield server
+    server.close()

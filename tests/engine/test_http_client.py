@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-from http_target import HttpTarget, Reply
+from http_target import Reply
 
 from engine.clock import VirtualClock
 from engine.http.calls import CallPolicy, HttpAnswer, HttpCall, outcome
@@ -19,13 +19,6 @@ from engine.http.client import HttpClient
 from engine.project import HttpSettings
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def target() -> Iterator[HttpTarget]:
-    server = HttpTarget()
-    yield server
-    server.close()
 
 
 @pytest.fixture

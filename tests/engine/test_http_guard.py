@@ -4,11 +4,10 @@ addresses are refused on the resolved address at connect time and on every redir
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from http_target import HttpTarget, Reply
+from http_target import Reply
 
 from engine.clock import VirtualClock
 from engine.http.calls import CallPolicy, HttpCall
@@ -17,13 +16,6 @@ from engine.http.guard import AddressGuard
 from engine.project import HttpSettings
 
 GUARDED = HttpSettings(allow_private=False)
-
-
-@pytest.fixture
-def target() -> Iterator[HttpTarget]:
-    server = HttpTarget()
-    yield server
-    server.close()
 
 
 def guarded_client(**kwargs: object) -> HttpClient:

@@ -8,12 +8,11 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from http_target import ALLOW_PRIVATE, START, Campaign, HttpTarget, customers
+from http_target import ALLOW_PRIVATE, START, Campaign, customers
 from sqlalchemy import select, text
 
 from engine.clock import SystemClock
@@ -28,13 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_ONLY = pytest.mark.parametrize(
     "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
-
-
-@pytest.fixture
-def target() -> Iterator[HttpTarget]:
-    server = HttpTarget()
-    yield server
-    server.close()
 
 
 def notify_flow(url: str, rate: float, **settings: object) -> str:

@@ -1,5 +1,5 @@
-"""Fixtures of the HTTP objects' tests (http-request, api): a real HTTP server on 127.0.0.1 and
-flows run by the real runtime against it."""
+"""Fixtures of the HTTP objects' tests (http-request, api): flows run by the real runtime
+against a real HTTP server on 127.0.0.1 (the ``target`` fixture)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from http_target import ALLOW_PRIVATE, Campaign, HttpTarget, flow_yaml
+from http_target import ALLOW_PRIVATE, Campaign, flow_yaml
 
 Make = Callable[..., Campaign]
-
-
-@pytest.fixture
-def target() -> Iterator[HttpTarget]:
-    server = HttpTarget()
-    yield server
-    server.close()
 
 
 @pytest.fixture
