@@ -15,7 +15,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from mailtest import Harness, SmtpServer, free_port, smtp_settings
+from mailtest import Harness, SmtpServer, free_port, mail_flow, smtp_settings
 from sqlalchemy import select
 
 from api.routes.tracking import router
@@ -23,17 +23,9 @@ from api.state import AppState
 from engine.store.models import Customer
 
 CUSTOMERS = Customer.__table__
-FLOW = """\
-objects:
-  everyone:
-    type: selection
-    next: welcome-mail
-  welcome-mail:
-    type: mail
-    template: welcome.html
-    subject: "Welkom, {{ customer.first_name }}!"
-    link_params: true
-    next: {sent: opened}
+FLOW = (
+    mail_flow(link_params="true", next="{sent: opened}")
+    + """\
   opened:
     type: wait-for
     event: %s
@@ -45,6 +37,7 @@ objects:
   reminder:
     type: end
 """
+)
 GOODBYE = """\
 objects:
   left:
