@@ -8,7 +8,7 @@ typed columns and, row by row, the text ``json.dumps`` would write for them. ``i
 compiles one INSERT for a table, converts values with the columns' own types (so what lands in
 the database is exactly what an ordinary insert writes), converts the values that are the same
 for every row only once, and hands all rows to the driver's ``executemany`` (on PostgreSQL,
-``COPY``). ``one_of`` matches a column against thousands of values in one statement.
+``COPY``).
 """
 
 from __future__ import annotations
@@ -149,16 +149,6 @@ def json_objects(texts: Mapping[str, Sequence[str]], rows: int) -> list[str]:
         joint = ", "
     parts.append(repeat("}"))
     return list(map("".join, zip(*parts, strict=False)))  # the repeats never end
-
-
-def one_of(conn: Connection, expression: str, values: Sequence[Any]) -> tuple[str, Any]:
-    """The condition that ``expression`` is one of ``values``, with its one parameter (``?``
-    style): one statement however many values, set-based, where an ``IN (?, ?, ...)`` list
-    would need a statement per few hundred. SQLite reads the values as a JSON array
-    (``json_each``), PostgreSQL as an array."""
-    if conn.dialect.name == "postgresql":
-        return f"{expression} = ANY(?)", list(values)
-    return f"{expression} IN (SELECT value FROM json_each(?))", json.dumps(list(values))
 
 
 def insert_many(

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from engine.errors import InputError
-from engine.store.bulk import json_column, json_objects, json_texts, one_of
+from engine.store.bulk import json_column, json_objects, json_texts
 from engine.store.customers import WRITABLE_BUILTINS
-from engine.store.raw import allocate_ids, execute_many, placeholders, time_param
+from engine.store.raw import allocate_ids, execute_many, one_of, placeholders, time_param
 
 if TYPE_CHECKING:
     from engine.project import Project

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from engine.errors import InputError
 from engine.fields import convert, to_json
-from engine.store.bulk import first_faults, insert_many, one_of
+from engine.store.bulk import first_faults, insert_many
 from engine.store.bulk import typed_columns as typed_columns_of
 from engine.store.models import Customer, Group, Membership
 from engine.store.raw import (
@@ -27,6 +27,7 @@ from engine.store.raw import (
     insert_ignore,
     insert_rows,
     json_value,
+    one_of,
     time_param,
     time_value,
     update_rows,

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
-from engine.store.bulk import insert_many, one_of
+from engine.store.bulk import insert_many
 from engine.store.models import Claim, Event, Journey, Step
 from engine.store.raw import (
     allocate_ids,
@@ -21,6 +21,7 @@ from engine.store.raw import (
     insert_rows,
     json_value,
     marks,
+    one_of,
     placeholders,
     time_param,
     time_value,

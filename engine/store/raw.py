@@ -127,16 +127,27 @@ def _copy(
         raise DBAPIError.instance(statement, None, exc, dbapi.Error, dialect=conn.dialect) from exc
 
 
+def one_of(conn: Connection, expression: str, values: Sequence[Any]) -> tuple[str, Any]:
+    """The condition that ``expression`` is one of ``values``, with its one parameter (``?``
+    style): one statement however many values, set-based, where an ``IN (?, ?, ...)`` list
+    would need a statement per few hundred. SQLite reads the values as a JSON array
+    (``json_each``), PostgreSQL as an array."""
+    if conn.dialect.name == "postgresql":
+        return f"{expression} = ANY(?)", list(values)
+    return f"{expression} IN (SELECT value FROM json_each(?))", json.dumps(list(values))
+
+
 def among(
     conn: Connection, column: str, values: Sequence[Any], size: int = 500
 ) -> Iterator[tuple[str, list[Any]]]:
     """The condition that ``column`` is one of ``values``, with its parameters, in as few
-    statements as the database takes well: PostgreSQL all at once as an array (an ``IN``
-    list of hundreds of values costs it ten times more to parse and plan), SQLite in ``IN``
-    lists of ``size`` (``bulk.one_of`` is the one-statement form, for lists of thousands)."""
+    statements as the database takes well: PostgreSQL all at once as an array (``one_of``: an
+    ``IN`` list of hundreds of values costs it ten times more to parse and plan), SQLite in
+    ``IN`` lists of ``size`` (``one_of`` is its one-statement form, for lists of thousands)."""
     if conn.dialect.name == "postgresql":
         if values:
-            yield f"{column} = ANY(?)", [list(values)]
+            condition, param = one_of(conn, column, values)
+            yield condition, [param]
         return
     for start in range(0, len(values), size):
         part = values[start : start + size]

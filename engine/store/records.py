@@ -18,9 +18,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from engine.errors import InputError
 from engine.fields import convert, to_json
-from engine.store.bulk import one_of
 from engine.store.models import Record
-from engine.store.raw import fetch, json_value
+from engine.store.raw import fetch, json_value, one_of
 from engine.validation import did_you_mean
 
 if TYPE_CHECKING:
