@@ -66,8 +66,11 @@ class StatusBar(Static):
         """The fullest line that fits: on a narrow terminal the date and the project name go
         first, so the workload numbers stay in sight."""
         width = self.size.width or 10_000  # before the first layout: no limit yet
-        lines = [self._line(full=True, project=True), self._line(full=False, project=True)]
-        lines.append(self._line(full=False, project=False))
+        lines = [
+            self._line(full=True, project=True),
+            self._line(full=False, project=True),
+            self._line(full=False, project=False),
+        ]
         self.update(next((line for line in lines if line.cell_len <= width), lines[-1]))
 
     def _line(self, *, full: bool, project: bool) -> Text:
