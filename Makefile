@@ -23,7 +23,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy engine objects api tui
+	$(BIN)/mypy engine objects api tui cli
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -8,40 +8,27 @@ made. Routes reach the engine through ``request.app.state.sluis`` (``api.state.A
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from api import errors, openapi
 from api.batching import GroupWriter, write_together
 from api.endpoints import build_endpoints
 from api.middleware import AccessLog, BodyLimit
-from api.routes import customers, datamodel, events, flows, groups, health, webhooks
+from api.routes import customers, datamodel, events, flows, groups, health, tracking, webhooks
 from api.state import AppState
-from engine.clock import Clock, SystemClock
-from engine.flow import load_flows
-from engine.project import Project
-from engine.runtime import Runtime
+from engine.model.flow import load_flows
+from engine.model.project import Project
+from engine.runtime.clock import Clock, SystemClock
+from engine.runtime.runner import Runtime
 from engine.store import Store
 
 log = logging.getLogger("sluis.api")
 API_PREFIX = "/api/v1"
-
-
-def _tracking() -> APIRouter | None:
-    """The mail tracking routes (open pixel, click redirect, unsubscribe), when present."""
-    try:
-        module = importlib.import_module("api.routes.tracking")
-    except ModuleNotFoundError as exc:
-        if exc.name != "api.routes.tracking":
-            raise
-        return None
-    router: APIRouter = module.router
-    return router
 
 
 def create_app(project: Project, store: Store | None = None, clock: Clock | None = None) -> FastAPI:
@@ -75,9 +62,7 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
     app.include_router(webhooks.router)
     for module in (customers, datamodel, groups, flows, events):
         app.include_router(module.router, prefix=API_PREFIX)
-    tracking = _tracking()
-    if tracking is not None:
-        app.include_router(tracking)
+    app.include_router(tracking.router)
     app.add_middleware(webhooks.Receiver)  # inside the body cap and the access log
     app.add_middleware(BodyLimit, limit=project.settings.api.max_body_bytes)
     app.add_middleware(AccessLog)

@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 
 from api.endpoints import Endpoint
 from api.state import AppState
-from engine.payload import Mapped
-from engine.webhooks import ItemReceipt, receive
+from engine.webhooks.payload import Mapped
+from engine.webhooks.receive import ItemReceipt, receive
 
 MAX_BATCH = 500  # payloads per transaction
 

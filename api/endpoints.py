@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from api.security import signing_key
 from engine.errors import ProjectError
-from engine.flow import Flow
-from engine.project import resolve_env
-from engine.webhooks import WebhookSpec
+from engine.model.flow import Flow
+from engine.model.project import resolve_env
+from engine.webhooks.receive import WebhookSpec
 from objects.webhook import WebhookAuth, WebhookSettings
 
 

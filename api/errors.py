@@ -14,8 +14,8 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from engine.errors import AccessError, InputError, SluisError, StoreError
-from engine.payload import PayloadError, PayloadProblem
-from engine.webhooks import FlowNotStarted
+from engine.webhooks.payload import PayloadError, PayloadProblem
+from engine.webhooks.receive import FlowNotStarted
 
 log = logging.getLogger("sluis.api")
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from engine.project import Project
+from engine.model.project import Project
 
 _INPUT: dict[str, dict[str, Any]] = {
     "str": {"type": "string"},

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
-from engine.project import Project
-from engine.runtime import Runtime
+from engine.model.project import Project
+from engine.runtime.runner import Runtime
 from engine.store import Store
 
 if TYPE_CHECKING:

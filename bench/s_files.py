@@ -109,8 +109,8 @@ def _child(*args: str) -> dict[str, float]:
 
 def engine_import(folder: Path, name: str, times: int) -> dict[str, float]:
     from engine.files import Files
-    from engine.imports import ImportSpec, import_csv
-    from engine.project import Project
+    from engine.files.imports import ImportSpec, import_csv
+    from engine.model.project import Project
     from engine.store import Store
 
     project = Project.load(folder)
@@ -199,11 +199,11 @@ objects:
 
 
 def engine_export(folder: Path) -> dict[str, float]:
-    from engine.clock import VirtualClock
-    from engine.effects import Effects
-    from engine.flow import load_flow
-    from engine.project import Project
-    from engine.runtime import Runtime
+    from engine.model.flow import load_flow
+    from engine.model.project import Project
+    from engine.runtime.clock import VirtualClock
+    from engine.runtime.runner import Runtime
+    from engine.sdk.effects import Effects
     from engine.store import Store
 
     project = Project.load(folder)

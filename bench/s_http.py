@@ -91,10 +91,10 @@ class _Engine:
     """The http-request object of a project, run on batches of 1,000 journeys."""
 
     def __init__(self, folder: Path, url: str, batch: int) -> None:
-        from engine.effects import Effects
-        from engine.flow import load_flow
         from engine.http.client import HttpClient
-        from engine.project import Project
+        from engine.model.flow import load_flow
+        from engine.model.project import Project
+        from engine.sdk.effects import Effects
         from engine.store import Database, Store
 
         (folder / "flows").mkdir(parents=True)
@@ -111,8 +111,8 @@ class _Engine:
     def __call__(self, customers: list[dict[str, Any]]) -> Spent:
         """Time the object spends on one batch. The batch is made just before it runs, as the
         runtime does; making it is not measured."""
-        from engine.batch import Batch, Journey, Routing
-        from engine.context import RunContext
+        from engine.sdk.batch import Batch, Journey, Routing
+        from engine.sdk.context import RunContext
 
         self.batches += 1
         journeys = [Journey(c["system_id"], c, {}, NOW, NOW, "everyone") for c in customers]
@@ -225,12 +225,12 @@ def _notes(calls: int, engine: Spent, baseline: Spent) -> dict[str, str]:
 
 def _end_to_end(folder: Path, url: str, count: int) -> tuple[float, int]:
     """The batched case through the runtime on SQLite: (seconds, calls)."""
-    from engine.clock import VirtualClock
-    from engine.effects import Effects
-    from engine.flow import load_flow
     from engine.http.client import HttpClient
-    from engine.project import Project
-    from engine.runtime import Runtime
+    from engine.model.flow import load_flow
+    from engine.model.project import Project
+    from engine.runtime.clock import VirtualClock
+    from engine.runtime.runner import Runtime
+    from engine.sdk.effects import Effects
     from engine.store import Store
     from engine.store.customers import upsert_customers
 

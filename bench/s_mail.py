@@ -19,15 +19,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.harness import Result, peak_rss_mb, scenario, timer
-from engine.clock import VirtualClock
-from engine.effects import Effects
-from engine.flow import load_flows
 from engine.mail import linkparam
 from engine.mail.senders import CapturedSender
 from engine.mail.sink import MailSink
-from engine.production import production_effects
-from engine.project import Project
-from engine.runtime import Runtime
+from engine.model.flow import load_flows
+from engine.model.project import Project
+from engine.runtime.clock import VirtualClock
+from engine.runtime.production import production_effects
+from engine.runtime.runner import Runtime
+from engine.sdk.effects import Effects
 from engine.store import Database, Store
 from engine.store.customers import upsert_customers
 

@@ -36,7 +36,7 @@ COUNTRIES = ("NL", "BE", "DE", "FR")
 
 def _seed(path: Path, count: int) -> None:
     """Customers written directly (setup, not measured)."""
-    from engine.project import Project
+    from engine.model.project import Project
     from engine.store import Database
 
     db = Database(f"sqlite:///{path}")
@@ -66,10 +66,10 @@ def _seed(path: Path, count: int) -> None:
 
 
 def _engine(folder: str, count: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    from engine.clock import VirtualClock
-    from engine.flow import find_flow
-    from engine.project import Project
-    from engine.runtime import Runtime, tune_collector
+    from engine.model.flow import find_flow
+    from engine.model.project import Project
+    from engine.runtime.clock import VirtualClock
+    from engine.runtime.runner import Runtime, tune_collector
     from engine.store import Store
 
     tune_collector()  # as the sluis command does

@@ -26,10 +26,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.harness import Result, scenario, timer
-from engine.clock import SystemClock
-from engine.flow import find_flow, load_flows
-from engine.monitor import Monitor
-from engine.project import Project
+from engine.model.flow import find_flow, load_flows
+from engine.model.project import Project
+from engine.runtime.clock import SystemClock
+from engine.runtime.monitor import Monitor
 from engine.store import Database, Store
 from engine.store.models import Journey, Step
 from tui.reader import Focus, Reader

@@ -31,7 +31,7 @@ import httpx
 
 from bench.harness import Result, scenario
 
-SLUIS = (sys.executable, "-c", "from engine.cli import main; main()")
+SLUIS = (sys.executable, "-c", "from cli import main; main()")
 CONCURRENCY = 32
 SECONDS = 10.0
 WARM_UP = 2.0

@@ -37,11 +37,11 @@ WORKER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from engine.flow import load_flows
-    from engine.project import Project
-    from engine.runtime import tune_collector
+    from engine.model.flow import load_flows
+    from engine.model.project import Project
+    from engine.runtime.runner import tune_collector
     from engine.store import Database, Store
-    from engine.worker import Worker
+    from engine.runtime.worker import Worker
 
     tune_collector()  # as the sluis command does
     project = Project.load(Path(sys.argv[1]))
@@ -52,10 +52,10 @@ WORKER = textwrap.dedent(
 
 
 def _run(workers: int, count: int) -> tuple[float, int]:
-    from engine.clock import SystemClock
-    from engine.flow import find_flow
-    from engine.project import Project
-    from engine.runtime import Runtime
+    from engine.model.flow import find_flow
+    from engine.model.project import Project
+    from engine.runtime.clock import SystemClock
+    from engine.runtime.runner import Runtime
     from engine.store import Database, Store
     from engine.store.customers import upsert_customers
 

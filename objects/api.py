@@ -9,15 +9,15 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from engine.batch import Batch, Routing
-from engine.campaign import CampaignObject, ObjectSettings
-from engine.context import RunContext
 from engine.errors import SluisError
-from engine.flow import Flow
 from engine.http.delivery import Send, call_policy, deliver, journey_key, refuse
 from engine.http.lookups import compile_value
 from engine.http.render import CONTENT_TYPES, Headers, check_request, json_body, make_call
-from engine.settings import Duration, TemplateText
+from engine.model.flow import Flow
+from engine.model.settings import Duration, TemplateText
+from engine.sdk.batch import Batch, Routing
+from engine.sdk.campaign import CampaignObject, ObjectSettings
+from engine.sdk.context import RunContext
 
 
 class ApiSettings(ObjectSettings):

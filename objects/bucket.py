@@ -8,11 +8,11 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from engine.batch import Batch, Routing
-from engine.campaign import CampaignObject, ObjectSettings
-from engine.context import RunContext
-from engine.durations import format_duration
-from engine.settings import Duration
+from engine.model.durations import format_duration
+from engine.model.settings import Duration
+from engine.sdk.batch import Batch, Routing
+from engine.sdk.campaign import CampaignObject, ObjectSettings
+from engine.sdk.context import RunContext
 
 SLICE = 10_000  # journeys decided (and held in memory) at a time when many wait
 

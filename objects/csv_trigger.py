@@ -26,20 +26,20 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
-from engine.batch import Entry
-from engine.campaign import CampaignObject, Every, Trigger
-from engine.context import Enter, RunContext, Write
 from engine.errors import SluisError
 from engine.files import FileInfo, Place
 from engine.files.folder import is_temporary
-from engine.imports import (
+from engine.files.imports import (
     ImportReport,
     TooManyRejects,
     import_csv,
     rejects_place,
     write_rejects,
 )
-from engine.settings import Duration, LocationText
+from engine.model.settings import Duration, LocationText
+from engine.sdk.batch import Entry
+from engine.sdk.campaign import CampaignObject, Every, Trigger
+from engine.sdk.context import Enter, RunContext, Write
 from engine.store import files as records
 from objects.import_ import CsvImportSettings, entries_of
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from engine.batch import Entry
-from engine.campaign import CampaignObject, ObjectSettings
+from engine.sdk.batch import Entry
+from engine.sdk.campaign import CampaignObject, ObjectSettings
 
 if TYPE_CHECKING:
-    from engine.runtime import IncomingEvent
+    from engine.runtime.runner import IncomingEvent
 
 
 class EventSettings(ObjectSettings):

@@ -16,13 +16,13 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, model_validator
 from sqlalchemy import Connection
 
-from engine.batch import Batch, Routing
-from engine.campaign import CampaignObject, ObjectSettings
-from engine.context import RunContext
 from engine.errors import InputError
-from engine.exports import columns_of, reserve, write_csv
 from engine.files import NameTaken
-from engine.settings import LocationText, Settings, TemplateText, project_of
+from engine.files.exports import columns_of, reserve, write_csv
+from engine.model.settings import LocationText, Settings, TemplateText, project_of
+from engine.sdk.batch import Batch, Routing
+from engine.sdk.campaign import CampaignObject, ObjectSettings
+from engine.sdk.context import RunContext
 from engine.store import files as records
 from engine.store.journeys import add_events
 

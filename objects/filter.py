@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from engine.batch import Batch, Routing
-from engine.campaign import CampaignObject, ObjectSettings
-from engine.context import RunContext
-from engine.settings import ExpressionText
+from engine.model.settings import ExpressionText
+from engine.sdk.batch import Batch, Routing
+from engine.sdk.campaign import CampaignObject, ObjectSettings
+from engine.sdk.context import RunContext
 
 
 class FilterSettings(ObjectSettings):

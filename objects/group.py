@@ -6,9 +6,9 @@ from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
 
-from engine.batch import Batch, Routing
-from engine.campaign import CampaignObject, ObjectSettings
-from engine.context import RunContext
+from engine.sdk.batch import Batch, Routing
+from engine.sdk.campaign import CampaignObject, ObjectSettings
+from engine.sdk.context import RunContext
 from engine.store.customers import add_to_groups, remove_from_groups
 
 

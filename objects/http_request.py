@@ -12,12 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy import Connection
 
-from engine.batch import Batch, Journey, Routing
-from engine.campaign import CampaignObject, ObjectSettings
-from engine.context import RunContext
 from engine.errors import SluisError
-from engine.fields import convert
-from engine.flow import Flow
 from engine.http.bodies import JsonFields
 from engine.http.calls import HttpOutcome
 from engine.http.delivery import (
@@ -41,7 +36,12 @@ from engine.http.render import (
     templated,
     with_query,
 )
-from engine.settings import CustomerField, Duration, TemplateText
+from engine.model.fields import convert
+from engine.model.flow import Flow
+from engine.model.settings import CustomerField, Duration, TemplateText
+from engine.sdk.batch import Batch, Journey, Routing
+from engine.sdk.campaign import CampaignObject, ObjectSettings
+from engine.sdk.context import RunContext
 from engine.store.customers import field_types, set_fields
 
 READ_ONLY = ("system_id", "groups", "created_at", "updated_at")

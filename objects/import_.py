@@ -27,12 +27,9 @@ from typing import Any, Literal, Self
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy import Connection
 
-from engine.batch import Batch, Entry, Routing
-from engine.campaign import CampaignObject, CronTrigger, ObjectSettings, Once, Trigger
-from engine.context import Enter, RunContext
 from engine.errors import InputError
 from engine.files import Place
-from engine.imports import (
+from engine.files.imports import (
     Imported,
     ImportSpec,
     TooManyRejects,
@@ -41,7 +38,10 @@ from engine.imports import (
     rejects_place,
     write_rejects,
 )
-from engine.settings import Cron, LocationText, Settings, project_of
+from engine.model.settings import Cron, LocationText, Settings, project_of
+from engine.sdk.batch import Batch, Entry, Routing
+from engine.sdk.campaign import CampaignObject, CronTrigger, ObjectSettings, Once, Trigger
+from engine.sdk.context import Enter, RunContext
 from engine.store import files as records
 
 STATUSES = ("new", "changed", "unchanged")

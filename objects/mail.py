@@ -15,17 +15,17 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from engine.batch import Batch, Routing
-from engine.campaign import CampaignObject, ObjectSettings
-from engine.context import RunContext
 from engine.errors import EffectError, ProjectError
 from engine.mail.compose import Composer, MailSpec, template_problem
 from engine.mail.delivery import Outcome, deliver
 from engine.mail.sink import MailSink
 from engine.mail.tracking import TrackingLinks
-from engine.settings import CustomerField, TemplateText, project_of
+from engine.model.settings import CustomerField, TemplateText, project_of
+from engine.model.templates import Template
+from engine.sdk.batch import Batch, Routing
+from engine.sdk.campaign import CampaignObject, ObjectSettings
+from engine.sdk.context import RunContext
 from engine.store.journeys import add_events
-from engine.templates import Template
 
 
 class MailSettings(ObjectSettings):

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Literal
 
-from engine.batch import Entry
-from engine.campaign import CampaignObject, CronTrigger, ObjectSettings, Once, Trigger
-from engine.context import RunContext
-from engine.settings import Cron, ExpressionText
+from engine.model.settings import Cron, ExpressionText
+from engine.sdk.batch import Entry
+from engine.sdk.campaign import CampaignObject, CronTrigger, ObjectSettings, Once, Trigger
+from engine.sdk.context import RunContext
 from engine.store.customers import iter_customers
 
 

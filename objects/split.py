@@ -9,10 +9,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from engine.batch import Batch, Routing
-from engine.campaign import CampaignObject, ObjectSettings
-from engine.context import RunContext
-from engine.settings import ExpressionText
+from engine.model.settings import ExpressionText
+from engine.sdk.batch import Batch, Routing
+from engine.sdk.campaign import CampaignObject, ObjectSettings
+from engine.sdk.context import RunContext
 
 OTHERWISE = "otherwise"
 

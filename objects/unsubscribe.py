@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from sqlalchemy import update
 
-from engine.batch import Batch, Routing
-from engine.campaign import CampaignObject, ObjectSettings
-from engine.context import RunContext
+from engine.sdk.batch import Batch, Routing
+from engine.sdk.campaign import CampaignObject, ObjectSettings
+from engine.sdk.context import RunContext
 from engine.store.journeys import add_events
 from engine.store.models import Customer
 

@@ -7,14 +7,14 @@ from typing import Literal
 from pydantic import field_validator
 from sqlalchemy import Connection
 
-from engine.batch import Batch, Routing
-from engine.campaign import CampaignObject, ObjectSettings
-from engine.context import RunContext
 from engine.errors import SluisError
-from engine.fields import convert
-from engine.settings import CustomerField, TemplateText
+from engine.model.fields import convert
+from engine.model.settings import CustomerField, TemplateText
+from engine.model.templates import render_value
+from engine.sdk.batch import Batch, Routing
+from engine.sdk.campaign import CampaignObject, ObjectSettings
+from engine.sdk.context import RunContext
 from engine.store.customers import field_types, set_fields
-from engine.templates import render_value
 
 READ_ONLY = ("system_id", "groups", "created_at", "updated_at")
 

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from engine.batch import Batch, Journey, Routing
-from engine.campaign import CampaignObject, ObjectSettings
-from engine.context import RunContext
-from engine.durations import format_duration
-from engine.project import check_timezone
-from engine.settings import Duration, ExpressionText
+from engine.model.durations import format_duration
+from engine.model.project import check_timezone
+from engine.model.settings import Duration, ExpressionText
+from engine.sdk.batch import Batch, Journey, Routing
+from engine.sdk.campaign import CampaignObject, ObjectSettings
+from engine.sdk.context import RunContext
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _AT = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")

@@ -9,13 +9,13 @@ from typing import Literal
 
 from sqlalchemy import select
 
-from engine.batch import Batch, Routing
-from engine.campaign import CampaignObject, ObjectSettings
-from engine.context import RunContext
-from engine.durations import format_duration
-from engine.settings import Duration
+from engine.model.durations import format_duration
+from engine.model.settings import Duration
+from engine.model.validation import did_you_mean
+from engine.sdk.batch import Batch, Routing
+from engine.sdk.campaign import CampaignObject, ObjectSettings
+from engine.sdk.context import RunContext
 from engine.store.models import Event
-from engine.validation import did_you_mean
 
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 

@@ -17,7 +17,7 @@ from http_target import HttpTarget
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from engine.project import Project
+from engine.model.project import Project
 from engine.store import Database, Store
 from engine.store.models import TABLES
 
@@ -119,8 +119,8 @@ def replay_on(
     """Replay a flow of a project on the parametrised database; returns the Replay after it ran."""
     from datetime import UTC, datetime, timedelta
 
-    from engine.flow import find_flow
-    from engine.replay import Replay
+    from engine.model.flow import find_flow
+    from engine.runtime.replay import Replay
 
     def play(
         project: Project,
@@ -133,7 +133,7 @@ def replay_on(
         events: list[str] | None = None,
         run: bool = True,
     ) -> Replay:
-        from engine.durations import parse_duration
+        from engine.model.durations import parse_duration
 
         csv_path = write_csv(tmp_path / "customers.csv", customers[0], *customers[1:])
         entries_path = None

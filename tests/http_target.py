@@ -18,13 +18,13 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from engine.clock import VirtualClock
-from engine.effects import Effects
-from engine.explain import journeys_of
-from engine.flow import load_flow
 from engine.http.client import HttpClient
-from engine.project import Project
-from engine.runtime import Runtime
+from engine.model.flow import load_flow
+from engine.model.project import Project
+from engine.runtime.clock import VirtualClock
+from engine.runtime.explain import journeys_of
+from engine.runtime.runner import Runtime
+from engine.sdk.effects import Effects
 from engine.store import Store
 from engine.store.customers import CUSTOMERS, find_ids, upsert_customers
 from engine.store.journeys import EVENTS

@@ -20,11 +20,11 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Footer, Static
 
-from engine.clock import Clock
 from engine.errors import SluisError
-from engine.flow import Flow
-from engine.project import Project
-from engine.replay import Replay
+from engine.model.flow import Flow
+from engine.model.project import Project
+from engine.runtime.clock import Clock
+from engine.runtime.replay import Replay
 from engine.store import Store
 from tui.catalog import Entry, catalog, of_flows
 from tui.customer_screen import CustomerScreen

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 
-from engine.monitor import ObjectCounts
+from engine.runtime.monitor import ObjectCounts
 from tui.layout import Box, Edge, Layout, Node
 
 UP, DOWN, LEFT, RIGHT = 1, 2, 4, 8

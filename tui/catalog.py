@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from engine.errors import FlowError, Problem
-from engine.flow import Flow, load_flow
-from engine.project import Project
+from engine.model.flow import Flow, load_flow
+from engine.model.project import Project
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from engine.explain import JourneyView
+from engine.runtime.explain import JourneyView
 from tui.reader import CustomerJourneys
 
 

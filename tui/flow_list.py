@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from engine.monitor import FlowTotals
+from engine.runtime.monitor import FlowTotals
 from tui.canvas import number
 from tui.catalog import Entry
 

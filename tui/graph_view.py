@@ -14,8 +14,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from engine.flow import Flow
-from engine.monitor import ObjectCounts
+from engine.model.flow import Flow
+from engine.runtime.monitor import ObjectCounts
 from tui.canvas import Canvas, draw
 from tui.layout import Diagram, Layout, Zoom, layout
 

@@ -22,7 +22,7 @@ from grandalf.graphs import Vertex, graph_core
 from grandalf.layouts import DummyVertex, Layer, SugiyamaLayout
 
 if TYPE_CHECKING:
-    from engine.flow import Flow
+    from engine.model.flow import Flow
 
 Zoom = Literal["normal", "compact"]
 Cell = tuple[int, int]  # (x, y)

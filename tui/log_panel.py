@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from textual.widgets import DataTable
 
-from engine.monitor import EventView
+from engine.runtime.monitor import EventView
 
 COLUMNS = (("time (UTC)", 14), ("event", 11), ("object", 16), ("customer", 14), ("detail", 60))
 

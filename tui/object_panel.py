@@ -17,9 +17,9 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Static
 
-from engine.durations import format_duration
-from engine.flow import FlowObject
-from engine.monitor import EventView, ObjectCounts, Page, WaitingCustomer
+from engine.model.durations import format_duration
+from engine.model.flow import FlowObject
+from engine.runtime.monitor import EventView, ObjectCounts, Page, WaitingCustomer
 from tui.log_panel import when
 
 PAGE = 10

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from engine.clock import Clock
-from engine.explain import JourneyView, journeys_of
-from engine.flow import Flow
-from engine.monitor import (
+from engine.model.flow import Flow
+from engine.runtime.clock import Clock
+from engine.runtime.explain import JourneyView, journeys_of
+from engine.runtime.monitor import (
     EventView,
     FlowTotals,
     Monitor,
@@ -23,7 +23,7 @@ from engine.monitor import (
     recent_events,
     waiting_at,
 )
-from engine.status import Status, status_of
+from engine.runtime.status import Status, status_of
 from engine.store import Store
 from engine.store.customers import load_customers
 

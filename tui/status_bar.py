@@ -11,8 +11,8 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.durations import format_duration
-from engine.status import Status
+from engine.model.durations import format_duration
+from engine.runtime.status import Status
 
 
 def workload(status: Status) -> str:

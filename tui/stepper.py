@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.passage import BatchReport
-from engine.replay import Replay
+from engine.runtime.passage import BatchReport
+from engine.runtime.replay import Replay
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from api.errors import ERRORS, field_problem
 from api.models import CustomerCreate, CustomerPublic, CustomerUpdate, Erasure, Message, Page
 from api.pagination import CursorQuery, LimitQuery, decode, page
 from api.state import AppState
-from engine.fields import to_json
-from engine.payload import type_customer
+from engine.model.fields import to_json
 from engine.store.customers import load_customers, set_fields, upsert_customers
 from engine.store.erasure import erase_customers
 from engine.store.queries import customer_ids
+from engine.webhooks.payload import type_customer
 
 router = APIRouter(
     prefix="/customers",

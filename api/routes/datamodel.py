@@ -14,7 +14,6 @@ from api.models import Message, Page, RecordCreate, RecordPublic, RecordUpdate
 from api.pagination import CursorQuery, LimitQuery, decode, page
 from api.state import AppState
 from engine.errors import InputError
-from engine.payload import PayloadError, type_record
 from engine.store.queries import existing_customers
 from engine.store.records import (
     collection_of,
@@ -25,6 +24,7 @@ from engine.store.records import (
     record_key,
     upsert_records,
 )
+from engine.webhooks.payload import PayloadError, type_record
 
 router = APIRouter(
     prefix="/datamodel",

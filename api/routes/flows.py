@@ -19,8 +19,8 @@ from api.models import (
     ObjectCounts,
 )
 from api.state import AppState
-from engine.batch import Entry
-from engine.flow import Flow
+from engine.model.flow import Flow
+from engine.sdk.batch import Entry
 from engine.store.queries import existing_customers, flow_counts, started_flows
 
 router = APIRouter(

@@ -33,7 +33,7 @@ from api.models import Message, WebhookReceipt
 from api.security import token_from, verify_signature
 from api.state import AppState
 from engine.errors import AccessError
-from engine.webhooks import ItemReceipt, map_body
+from engine.webhooks.receive import ItemReceipt, map_body
 
 router = APIRouter(tags=["webhooks"])
 PREFIX = "/webhooks/"

@@ -17,11 +17,11 @@ from engine.errors import EffectError, LocationError
 from engine.files.folder import FileInfo, Folder, LocalFolder, NameTaken
 from engine.files.names import clean_name, clean_path, join, numbered
 from engine.files.overlay import OverlayFolder
-from engine.locations import Location, parse_location
-from engine.templates import Template
+from engine.model.locations import Location, parse_location
+from engine.model.templates import Template
 
 if TYPE_CHECKING:
-    from engine.project import Project
+    from engine.model.project import Project
 
 MAX_NUMBER = 10_000
 

@@ -24,7 +24,7 @@ from engine.errors import EffectError, LocationError, ProjectError
 from engine.files.folder import FileInfo, Folder, NameTaken, temp_name
 
 if TYPE_CHECKING:
-    from engine.project import Connection
+    from engine.model.project import Connection
 
 READ_CHUNK = 32768  # paramiko's largest read request
 READ_WINDOW = 32  # requests in flight while streaming: 1 MB per round trip

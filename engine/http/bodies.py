@@ -15,11 +15,11 @@ from collections.abc import Callable, Mapping, Sequence
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses for text
 from typing import Any
 
-from engine.batch import Journey
 from engine.errors import SluisError
 from engine.http.lookups import Scope, compile_value, plain_lookup
 from engine.http.render import json_body
-from engine.templates import Template
+from engine.model.templates import Template
+from engine.sdk.batch import Journey
 
 ScopeOf = Callable[[Journey], Scope]
 Failures = dict[int, SluisError]  # position in the batch -> why its value could not be made

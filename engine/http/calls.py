@@ -18,9 +18,9 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from engine.durations import format_duration
 from engine.http.rates import TokenSource
 from engine.http.retry import says_later
+from engine.model.durations import format_duration
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MASK = "***"

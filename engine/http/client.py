@@ -23,7 +23,6 @@ from queue import Empty, SimpleQueue
 import httpcore
 import httpx
 
-from engine.clock import Clock, SystemClock
 from engine.errors import EffectError
 from engine.http.calls import (
     CallPolicy,
@@ -37,7 +36,8 @@ from engine.http.calls import (
 from engine.http.guard import AddressGuard, AddressRefused, GuardedBackend, Resolver, resolve
 from engine.http.rates import RateLimit, SharedRateLimit
 from engine.http.retry import Backoff, retry_after
-from engine.project import HttpSettings, Project
+from engine.model.project import HttpSettings, Project
+from engine.runtime.clock import Clock, SystemClock
 
 MAX_REDIRECTS = 5
 _MIN_WAIT = 0.005  # seconds; the shortest real wait of the scheduler while calls are in flight

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any, Protocol
 
-from engine.batch import Journey, Routing
-from engine.context import RunContext
 from engine.errors import EffectError
 from engine.http.calls import CallPolicy, HttpCall, HttpOutcome, idempotency_key, mask
 from engine.http.rates import TokenSource, chunk_size
+from engine.sdk.batch import Journey, Routing
+from engine.sdk.context import RunContext
 from engine.store import limits
 from engine.store.journeys import add_events
 

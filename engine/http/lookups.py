@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.errors import SluisError
-from engine.templates import Template
+from engine.model.templates import Template
 
 Scope = Callable[[], Mapping[str, Any]]
 Render = Callable[[Mapping[str, Any], Mapping[str, Any], Scope], Any]

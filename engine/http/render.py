@@ -21,11 +21,11 @@ from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from engine.errors import EffectError, TemplateError
-from engine.fields import to_json
 from engine.http.calls import IDEMPOTENCY_HEADER, HttpCall
 from engine.http.lookups import Render, Scope, compile_value, rendered_once
-from engine.project import resolve_env
-from engine.templates import TEMPLATE_NAMES, Template
+from engine.model.fields import to_json
+from engine.model.project import resolve_env
+from engine.model.templates import TEMPLATE_NAMES, Template
 
 SECRET = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 PER_CUSTOMER = frozenset({"customer", "data"})

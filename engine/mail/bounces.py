@@ -27,7 +27,7 @@ from flufl.bounce import all_failures
 from sqlalchemy import Connection, case, insert, select, update
 
 from engine.errors import InputError
-from engine.runtime import IncomingEvent, Runtime
+from engine.runtime.runner import IncomingEvent, Runtime
 from engine.store.customers import find_ids
 from engine.store.models import Customer, IngestedBounce, Journey, SendLog
 

@@ -18,14 +18,14 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from engine.batch import Journey
 from engine.errors import TemplateError
-from engine.fields import to_json
 from engine.mail import linkparam, mime
 from engine.mail.htmltext import html_to_text
 from engine.mail.links import add_param, add_pixel, rewrite_html, rewrite_text
 from engine.mail.tracking import MailRef, TrackingLinks, web_url
-from engine.templates import TEMPLATE_NAMES, Template, make_environment
+from engine.model.fields import to_json
+from engine.model.templates import TEMPLATE_NAMES, Template, make_environment
+from engine.sdk.batch import Journey
 
 BODY_NAMES = TEMPLATE_NAMES | {"unsubscribe_url"}
 

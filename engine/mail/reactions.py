@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from engine.mail.tracking import MailRef
-from engine.runtime import IncomingEvent, Runtime
+from engine.runtime.runner import IncomingEvent, Runtime
 from engine.store.models import Customer, Journey, SendLog
 
 JOURNEYS = Journey.__table__  # type: ignore[attr-defined]

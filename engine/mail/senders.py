@@ -20,8 +20,8 @@ from typing import Literal, Protocol
 
 from engine.errors import ProjectError
 from engine.mail.compose import Letter
-from engine.project import Project
-from engine.validation import did_you_mean
+from engine.model.project import Project
+from engine.model.validation import did_you_mean
 
 DeliveryState = Literal["sent", "failed", "refused", "unknown"]
 Handover = Callable[[Letter], bool]

@@ -14,7 +14,7 @@ from engine.errors import ProjectError
 from engine.mail import linkparam
 from engine.mail.senders import CapturedSender, Sender, sender_for
 from engine.mail.tracking import tracking_key
-from engine.project import Project
+from engine.model.project import Project
 from engine.store import Database
 
 

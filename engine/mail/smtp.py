@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from engine.mail.compose import Letter
 from engine.mail.senders import TAKEN, Delivery, DeliveryState, Handover
-from engine.project import Connection
+from engine.model.project import Connection
 
 _EOL = re.compile(rb"\r\n|\n|\r")
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)

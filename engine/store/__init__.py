@@ -14,7 +14,7 @@ from engine.store.customers import load_customers
 from engine.store.db import Database
 
 if TYPE_CHECKING:
-    from engine.project import Project
+    from engine.model.project import Project
 
 __all__ = ["Database", "Store"]
 

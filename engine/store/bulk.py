@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, insert
 from sqlalchemy.engine import Dialect
 
-from engine.fields import convert, to_json
+from engine.model.fields import convert, to_json
 from engine.store.raw import insert_rows
 
 Faults = dict[int, str]  # why a value failed, by row index

@@ -28,7 +28,7 @@ from engine.store.customers import WRITABLE_BUILTINS
 from engine.store.raw import allocate_ids, execute_many, one_of, placeholders, time_param
 
 if TYPE_CHECKING:
-    from engine.project import Project
+    from engine.model.project import Project
 
 _BUILTINS = tuple(WRITABLE_BUILTINS)
 _NEVER_EMPTY = ("unsubscribed", "bounced")  # NOT NULL columns

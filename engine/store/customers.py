@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from engine.errors import InputError
-from engine.fields import convert, to_json
+from engine.model.fields import convert, to_json
+from engine.model.validation import did_you_mean
 from engine.store.bulk import first_faults, insert_many
 from engine.store.bulk import typed_columns as typed_columns_of
 from engine.store.models import Customer, Group, Membership
@@ -32,10 +33,9 @@ from engine.store.raw import (
     time_value,
     update_rows,
 )
-from engine.validation import did_you_mean
 
 if TYPE_CHECKING:
-    from engine.project import Project
+    from engine.model.project import Project
 
 C = Customer.__table__.c  # type: ignore[attr-defined]
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]

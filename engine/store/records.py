@@ -3,7 +3,7 @@ collection's key field, optionally linked to a customer.
 
 Every path that writes records (webhooks, the REST API, imports into a collection) goes through
 these functions, so typing is the same everywhere. Records keep their data in the JSON form of
-``engine.fields.to_json`` (dates as ISO text, decimals as text). Functions take an open
+``engine.model.fields.to_json`` (dates as ISO text, decimals as text). Functions take an open
 connection: the caller owns the transaction.
 """
 
@@ -17,13 +17,13 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.errors import InputError
-from engine.fields import convert, to_json
+from engine.model.fields import convert, to_json
+from engine.model.validation import did_you_mean
 from engine.store.models import Record
 from engine.store.raw import fetch, json_value, one_of
-from engine.validation import did_you_mean
 
 if TYPE_CHECKING:
-    from engine.project import Collection, Project
+    from engine.model.project import Collection, Project
 
 RECORDS = Record.__table__  # type: ignore[attr-defined]
 R = RECORDS.c

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from engine.project import Project
+from engine.model.project import Project
 from engine.store import Store
 from engine.store import tokens as store_tokens
 

@@ -23,10 +23,10 @@ from api_helpers import (
 )
 
 from api.app import create_app
-from engine.clock import SystemClock
-from engine.flow import load_flows
-from engine.project import Project
-from engine.runtime import Runtime
+from engine.model.flow import load_flows
+from engine.model.project import Project
+from engine.runtime.clock import SystemClock
+from engine.runtime.runner import Runtime
 from engine.store import Store
 
 

@@ -23,7 +23,7 @@ from api.app import create_app
 from api.batching import Call, Outcome, write_together
 from api.routes.webhooks import Receiver
 from engine.store.models import Customer, Journey, Token, WebhookDelivery
-from engine.webhooks import FlowNotStarted, ItemReceipt, map_body
+from engine.webhooks.receive import FlowNotStarted, ItemReceipt, map_body
 
 Posted = tuple[str, Any, dict[str, str]]
 

@@ -373,7 +373,7 @@ def test_concurrent_deliveries_of_one_event_store_it_once(setup: Setup) -> None:
     """Two servers (threads here, each with its own transaction) get the same event at once:
     one stores it, the other answers as a redelivery."""
     from api.batching import Call, _one
-    from engine.webhooks import map_body
+    from engine.webhooks.receive import map_body
 
     state = setup.app.state.sluis
     endpoint = state.webhooks["orders"]

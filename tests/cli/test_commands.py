@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def sluis(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "engine.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,

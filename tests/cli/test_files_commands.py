@@ -11,8 +11,8 @@ import pytest
 from sftpd import SftpServer
 from sqlalchemy import create_engine, text
 
-from engine.cli import main
-from engine.project import Project
+from cli import main
+from engine.model.project import Project
 
 SETTINGS = """
 database: sqlite:///sluis.db

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from typer.testing import CliRunner
 
-from engine.cli import app
-from engine.project import Project
+from cli import app
+from engine.model.project import Project
 
 FLOW = """\
 objects:
@@ -69,7 +69,7 @@ def test_serve_answers_and_shuts_down_gracefully_on_sigterm(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    SLUIS = (sys.executable, "-c", "from engine.cli import main; main()")
+    SLUIS = (sys.executable, "-c", "from cli import main; main()")
     server = subprocess.Popen(
         [*SLUIS, "serve", "--port", str(port), "--project", str(project.root)],
         stdout=subprocess.DEVNULL,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from engine.errors import FlowError
-from engine.flow import load_flow
-from engine.project import Project
+from engine.model.flow import load_flow
+from engine.model.project import Project
 
 ROOT = Path(__file__).parent / "broken"
 
@@ -277,7 +277,7 @@ def test_broken_flow_is_reported_at_its_line(name: str) -> None:
 
 def test_validate_command_exits_2_with_every_problem_and_no_traceback() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "validate", "--project", str(ROOT)],
+        [sys.executable, "-m", "cli", "validate", "--project", str(ROOT)],
         capture_output=True,
         text=True,
         check=False,

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.durations import format_duration, parse_duration
 from engine.errors import TemplateError
-from engine.schedule import check_cron, next_fire
-from engine.templates import Template
+from engine.model.durations import format_duration, parse_duration
+from engine.model.schedule import check_cron, next_fire
+from engine.model.templates import Template
 
 
 @pytest.mark.parametrize(

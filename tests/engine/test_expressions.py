@@ -1,4 +1,4 @@
-"""Tests for engine.expressions: syntax, null rules, types, functions, errors and properties."""
+"""Tests for engine.model.expressions: syntax, null rules, types, functions, errors and properties."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import ExpressionError
-from engine.expressions import (
+from engine.model.expressions import (
     FUNCTIONS,
     MAX_DEPTH,
     MAX_LENGTH,

@@ -16,7 +16,7 @@ from engine.errors import EffectError
 from engine.files import Folder, LocalFolder, NameTaken
 from engine.files.folder import is_temporary
 from engine.files.sftp import SftpFolder
-from engine.project import Connection
+from engine.model.project import Connection
 
 
 def sftp_folder(server: SftpServer, *, password: bool = False) -> SftpFolder:

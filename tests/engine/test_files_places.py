@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from engine.errors import LocationError
 from engine.files import Files, LocalFolder
 from engine.files.names import clean_name, clean_path, numbered
-from engine.project import Project
+from engine.model.project import Project
 
 SETTINGS = """
 timezone: UTC

@@ -11,7 +11,7 @@ from sftpd import SftpServer
 
 from engine.errors import EffectError, LocationError
 from engine.files.sftp import SftpFolder
-from engine.project import Connection
+from engine.model.project import Connection
 
 
 def folder_for(server: SftpServer, **changes: object) -> SftpFolder:

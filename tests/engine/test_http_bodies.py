@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.batch import Journey
 from engine.errors import TemplateError
 from engine.http.bodies import JsonFields
 from engine.http.lookups import compile_value
 from engine.http.render import json_body, templated
+from engine.sdk.batch import Journey
 
 AT = datetime(2026, 1, 5, 9, tzinfo=UTC)
 CUSTOMERS: list[dict[str, Any]] = [

@@ -13,10 +13,10 @@ from email.utils import format_datetime
 import pytest
 from http_target import Reply
 
-from engine.clock import VirtualClock
 from engine.http.calls import CallPolicy, HttpAnswer, HttpCall, outcome
 from engine.http.client import HttpClient
-from engine.project import HttpSettings
+from engine.model.project import HttpSettings
+from engine.runtime.clock import VirtualClock
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from http_target import Reply
 
-from engine.clock import VirtualClock
 from engine.http.calls import CallPolicy, HttpCall
 from engine.http.client import HttpClient
 from engine.http.guard import AddressGuard
-from engine.project import HttpSettings
+from engine.model.project import HttpSettings
+from engine.runtime.clock import VirtualClock
 
 GUARDED = HttpSettings(allow_private=False)
 

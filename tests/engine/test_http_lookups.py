@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from engine.http.lookups import compile_value
-from engine.templates import Template
+from engine.model.templates import Template
 
 CUSTOMER = {
     "external_id": "C1",

@@ -15,10 +15,10 @@ import yaml
 from http_target import ALLOW_PRIVATE, START, Campaign, customers
 from sqlalchemy import select, text
 
-from engine.clock import SystemClock
-from engine.flow import load_flow
 from engine.http.rates import chunk_size
-from engine.runtime import Runtime
+from engine.model.flow import load_flow
+from engine.runtime.clock import SystemClock
+from engine.runtime.runner import Runtime
 from engine.store import Database, Store
 from engine.store.customers import upsert_customers
 from engine.store.limits import BUCKETS, take
@@ -109,11 +109,11 @@ WORKER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from engine.flow import load_flows
-    from engine.production import production_effects
-    from engine.project import Project
+    from engine.model.flow import load_flows
+    from engine.runtime.production import production_effects
+    from engine.model.project import Project
     from engine.store import Store
-    from engine.worker import Worker
+    from engine.runtime.worker import Worker
 
     project = Project.load(Path(sys.argv[1]))
     flows, _ = load_flows(project)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from engine.errors import EffectError, ProjectError
 from engine.http.render import Headers, RenderedHeaders, json_body, make_call, with_query
-from engine.templates import Template
+from engine.model.templates import Template
 
 SCOPE = {"customer": {"first_name": "${CRM_TOKEN}"}, "data": {}, "flow": "f", "object": "o"}
 

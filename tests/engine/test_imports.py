@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from engine.errors import InputError
 from engine.files import Files, Place
-from engine.imports import (
+from engine.files.imports import (
     Imported,
     ImportReport,
     ImportSpec,
@@ -27,7 +27,7 @@ from engine.imports import (
     rejects_place,
     write_rejects,
 )
-from engine.project import Project
+from engine.model.project import Project
 from engine.store import Database, Store
 from engine.store.customers import load_customers
 from engine.store.models import Customer, Record

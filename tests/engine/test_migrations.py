@@ -67,7 +67,7 @@ def test_db_upgrade_command(tmp_path: Path) -> None:
     (root / "flows").mkdir(parents=True)
     (root / "sluis.yaml").write_text("database: sqlite:///sluis.db\n")
     result = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "db", "upgrade", "--project", str(root)],
+        [sys.executable, "-m", "cli", "db", "upgrade", "--project", str(root)],
         capture_output=True,
         text=True,
         check=False,
@@ -75,7 +75,7 @@ def test_db_upgrade_command(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert f"new -> {SCHEMA_VERSION}" in result.stdout
     again = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "db", "upgrade", "--project", str(root)],
+        [sys.executable, "-m", "cli", "db", "upgrade", "--project", str(root)],
         capture_output=True,
         text=True,
         check=False,

@@ -1,4 +1,4 @@
-"""engine.monitor: live counts per object (waiting, passed per output, failed), kept up to date
+"""engine.runtime.monitor: live counts per object (waiting, passed per output, failed), kept up to date
 by counting only new steps; flow totals; recent events; waiting customers paged and searched.
 On SQLite and PostgreSQL."""
 
@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.batch import Entry
-from engine.clock import VirtualClock
-from engine.flow import find_flow
-from engine.monitor import (
+from engine.model.flow import find_flow
+from engine.model.project import Project
+from engine.runtime.clock import VirtualClock
+from engine.runtime.monitor import (
     FlowTotals,
     Monitor,
     ObjectCounts,
@@ -22,8 +22,8 @@ from engine.monitor import (
     step_counts,
     waiting_at,
 )
-from engine.project import Project
-from engine.runtime import IncomingEvent, Runtime
+from engine.runtime.runner import IncomingEvent, Runtime
+from engine.sdk.batch import Entry
 from engine.store import Store
 from engine.store.customers import upsert_customers
 

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from engine.batch import Entry
-from engine.clock import VirtualClock
-from engine.flow import find_flow
-from engine.passage import BatchReport
-from engine.project import Project
-from engine.runtime import Runtime
+from engine.model.flow import find_flow
+from engine.model.project import Project
+from engine.runtime.clock import VirtualClock
+from engine.runtime.passage import BatchReport
+from engine.runtime.runner import Runtime
+from engine.sdk.batch import Entry
 from engine.store import Store
 from engine.store.customers import upsert_customers
 from engine.store.models import Claim, Journey, Step
@@ -146,9 +146,9 @@ def test_a_bulk_firing_refreshes_the_planner_statistics(
 ) -> None:
     """PostgreSQL plans claims from statistics: a firing that enters many customers analyzes
     the journeys at once rather than leaving the planner to think the table empty."""
-    import engine.runtime
+    import engine.runtime.runner
 
-    monkeypatch.setattr(engine.runtime, "BULK_ENTRY", 3)
+    monkeypatch.setattr(engine.runtime.runner, "BULK_ENTRY", 3)
     flow = "objects:\n  everyone: {type: selection, next: done}\n  done: {type: end}\n"
     project = make_project(SETTINGS, {"f": flow})
     store = store_for(project)

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from engine.payload import (
+from engine.model.project import Project
+from engine.webhooks.payload import (
     PayloadError,
     PayloadMap,
     RecordsMap,
@@ -14,7 +15,6 @@ from engine.payload import (
     map_payload,
     split_path,
 )
-from engine.project import Project
 
 SETTINGS = """\
 timezone: UTC

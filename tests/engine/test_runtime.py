@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from engine.batch import Entry
-from engine.clock import VirtualClock
-from engine.flow import find_flow
-from engine.project import Project
-from engine.runtime import IncomingEvent, Runtime
+from engine.model.flow import find_flow
+from engine.model.project import Project
+from engine.runtime.clock import VirtualClock
+from engine.runtime.runner import IncomingEvent, Runtime
+from engine.sdk.batch import Entry
 from engine.store import Store
 from engine.store import journeys as sql
 from engine.store.customers import upsert_customers

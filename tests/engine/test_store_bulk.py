@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import InputError
-from engine.fields import FIELD_TYPES, convert, to_json
-from engine.project import Project
+from engine.model.fields import FIELD_TYPES, convert, to_json
+from engine.model.project import Project
 from engine.store.bulk import json_column, json_objects, json_texts, typed_column
 from engine.store.customers import typed_columns, typed_row
 

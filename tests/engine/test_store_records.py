@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.errors import InputError
-from engine.project import Project
+from engine.model.project import Project
 from engine.store import Store
 from engine.store.customers import add_to_groups, upsert_customers
 from engine.store.erasure import erase_customers

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.errors import AccessError, InputError
-from engine.project import Project
+from engine.model.project import Project
 from engine.store import Store
 from engine.store import tokens as t
 from engine.store.models import Token, User

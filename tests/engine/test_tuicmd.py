@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from engine.cli import app
+from cli import app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "flows"
 runner = CliRunner()
@@ -32,7 +32,7 @@ def test_unknown_flow_is_named() -> None:
 
 def test_other_commands_do_not_import_textual() -> None:
     code = (
-        "import sys; from engine.cli import app; "
+        "import sys; from cli import app; "
         "print(any(m == 'textual' or m.startswith('textual.') for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.batch import Entry
-from engine.clock import SystemClock
-from engine.flow import find_flow
-from engine.project import Project
-from engine.runtime import Runtime
+from engine.model.flow import find_flow
+from engine.model.project import Project
+from engine.runtime.clock import SystemClock
+from engine.runtime.runner import Runtime
+from engine.runtime.worker import SchedulerLock
+from engine.sdk.batch import Entry
 from engine.store import Store
 from engine.store.customers import upsert_customers
 from engine.store.models import Claim, Journey, Step
-from engine.worker import SchedulerLock
 
 SCALE = float(os.environ.get("SLUIS_FAULT_SCALE", "0.01"))
 FLOW = """
@@ -37,11 +37,11 @@ objects:
 WORKER = textwrap.dedent(
     """
     import sys
-    from engine.clock import SystemClock
-    from engine.flow import load_flows
-    from engine.project import Project
+    from engine.runtime.clock import SystemClock
+    from engine.model.flow import load_flows
+    from engine.model.project import Project
     from engine.store import Database, Store
-    from engine.worker import Worker
+    from engine.runtime.worker import Worker
     from pathlib import Path
 
     project = Project.load(Path(sys.argv[1]))

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from engine.yamlsrc import Pos, load
+from engine.model.yamlsrc import Pos, load
 
 
 def test_positions_of_keys_and_values() -> None:

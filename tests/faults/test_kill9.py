@@ -29,10 +29,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
-from engine.clock import SystemClock
-from engine.flow import find_flow
-from engine.project import Project
-from engine.runtime import Runtime
+from engine.model.flow import find_flow
+from engine.model.project import Project
+from engine.runtime.clock import SystemClock
+from engine.runtime.runner import Runtime
 from engine.store import Store
 from engine.store.customers import upsert_customers
 from engine.store.models import Journey
@@ -76,11 +76,11 @@ WORKER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from engine.flow import load_flows
-    from engine.production import production_effects
-    from engine.project import Project
+    from engine.model.flow import load_flows
+    from engine.runtime.production import production_effects
+    from engine.model.project import Project
     from engine.store import Store
-    from engine.worker import Worker
+    from engine.runtime.worker import Worker
     from datetime import timedelta
 
     project = Project.load(Path(sys.argv[1]))

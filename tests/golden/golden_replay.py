@@ -17,7 +17,7 @@ def replay(folder: Path) -> dict:  # type: ignore[type-arg]
     command = [
         sys.executable,
         "-m",
-        "engine.cli",
+        "cli",
         "replay",
         folder.name,
         "--project",

@@ -16,7 +16,7 @@ from http_target import (
 )
 
 from engine.errors import FlowError
-from engine.flow import load_flow
+from engine.model.flow import load_flow
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine.project import Project
+from engine.model.project import Project
 
 SETTINGS = """
 timezone: Europe/Amsterdam

@@ -13,12 +13,12 @@ import pytest
 from sftpd import SftpServer
 from sqlalchemy import select
 
-from engine.clock import VirtualClock
-from engine.effects import Effects
-from engine.explain import journeys_of
-from engine.flow import load_flow
-from engine.project import Project
-from engine.runtime import Runtime
+from engine.model.flow import load_flow
+from engine.model.project import Project
+from engine.runtime.clock import VirtualClock
+from engine.runtime.explain import journeys_of
+from engine.runtime.runner import Runtime
+from engine.sdk.effects import Effects
 from engine.store import Database, Store
 from engine.store.models import Customer
 from objects.csv_trigger import CsvTrigger

@@ -14,16 +14,16 @@ import pytest
 from sftpd import SftpServer
 from sqlalchemy import select
 
-from engine.batch import Batch, Journey, Routing
-from engine.clock import VirtualClock
-from engine.context import RunContext
-from engine.customers_csv import load_customers_csv
-from engine.effects import Effects
 from engine.errors import FlowError
-from engine.flow import Flow, load_flow
-from engine.project import Project
-from engine.replay import Replay
-from engine.runtime import Runtime
+from engine.files.customers_csv import load_customers_csv
+from engine.model.flow import Flow, load_flow
+from engine.model.project import Project
+from engine.runtime.clock import VirtualClock
+from engine.runtime.replay import Replay
+from engine.runtime.runner import Runtime
+from engine.sdk.batch import Batch, Journey, Routing
+from engine.sdk.context import RunContext
+from engine.sdk.effects import Effects
 from engine.store import Database, Store
 from engine.store.models import Event
 

@@ -19,11 +19,11 @@ from http_target import (
 )
 
 import engine.store.journeys
-from engine.effects import Effects
 from engine.errors import FlowError
-from engine.flow import load_flow
-from engine.replay import Replay
-from engine.runtime import Runtime
+from engine.model.flow import load_flow
+from engine.runtime.replay import Replay
+from engine.runtime.runner import Runtime
+from engine.sdk.effects import Effects
 
 
 def request(target: HttpTarget, **settings: Any) -> dict[str, Any]:

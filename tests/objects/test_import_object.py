@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine.clock import VirtualClock
-from engine.effects import Effects
-from engine.explain import journeys_of
-from engine.flow import load_flow
-from engine.project import Project
-from engine.runtime import Runtime
+from engine.model.flow import load_flow
+from engine.model.project import Project
+from engine.runtime.clock import VirtualClock
+from engine.runtime.explain import journeys_of
+from engine.runtime.runner import Runtime
+from engine.sdk.effects import Effects
 from engine.store import Database, Store
 from engine.store.models import Customer, Event, FileState, Record
 
@@ -278,7 +278,7 @@ def test_mid_flow_the_imported_customers_go_on(world: Callable[[str, str], World
     w = world("enrich", MIDFLOW)
     w.put("in/t.csv", "external_id\nT1\n")
     with w.store.db.write() as conn:
-        from engine.customers_csv import load_customers_csv
+        from engine.files.customers_csv import load_customers_csv
 
         load_customers_csv(conn, w.project.root / "in" / "t.csv", w.project, START)
     w.put("in/enriched.csv", CUSTOMERS + "T1,t@x.nl,Tee\n")
@@ -316,7 +316,7 @@ def test_mid_flow_a_failing_import_fails_the_arriving_journeys(
     w = world("enrich", MIDFLOW)
     w.put("in/t.csv", "external_id\nT1\n")
     with w.store.db.write() as conn:
-        from engine.customers_csv import load_customers_csv
+        from engine.files.customers_csv import load_customers_csv
 
         load_customers_csv(conn, w.project.root / "in" / "t.csv", w.project, START)
     w.put("in/enriched.csv", 'external_id,first_name\nC1,Ann\nC2,"open\n')
@@ -346,7 +346,7 @@ def test_a_collection_import_enters_the_linked_customers(
     w = world("orders", COLLECTION)
     w.put("in/c.csv", CUSTOMERS)
     with w.store.db.write() as conn:
-        from engine.customers_csv import load_customers_csv
+        from engine.files.customers_csv import load_customers_csv
 
         load_customers_csv(conn, w.project.root / "in" / "c.csv", w.project, START)
     w.put(
@@ -384,7 +384,7 @@ def test_validation_names_a_wrong_collection_and_field(
 def test_replay_reads_the_import_but_leaves_the_project_alone(
     make_project: Callable[..., Project], tmp_path: Path
 ) -> None:
-    from engine.replay import Replay
+    from engine.runtime.replay import Replay
 
     project = make_project(SETTINGS, flows={"nightly": NIGHTLY})
     (project.root / "in").mkdir()

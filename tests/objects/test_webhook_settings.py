@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from engine.errors import FlowError
-from engine.flow import load_flow
-from engine.project import Project
+from engine.model.flow import load_flow
+from engine.model.project import Project
 
 SETTINGS = """\
 timezone: UTC

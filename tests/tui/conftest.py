@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-from engine.clock import VirtualClock
-from engine.flow import find_flow
-from engine.project import Project
-from engine.replay import Replay
+from engine.model.flow import find_flow
+from engine.model.project import Project
+from engine.runtime.clock import VirtualClock
+from engine.runtime.replay import Replay
 from engine.store import Database, Store
 from engine.store.customers import upsert_customers
 from engine.store.models import Event, FlowState, Journey, Step

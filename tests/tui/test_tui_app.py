@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from engine.clock import VirtualClock
-from engine.project import Project
-from engine.replay import Replay
+from engine.model.project import Project
+from engine.runtime.clock import VirtualClock
+from engine.runtime.replay import Replay
 from engine.store import Database, Store
 from tui.app import EMPTY, SluisApp, create_app
 from tui.customer_screen import CustomerScreen

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.flow import load_flows
-from engine.monitor import ObjectCounts
-from engine.project import Project
+from engine.model.flow import load_flows
+from engine.model.project import Project
+from engine.runtime.monitor import ObjectCounts
 from tui.canvas import draw, number
 from tui.layout import Box, Diagram, Layout, Node, Route, layers_of, layout
 

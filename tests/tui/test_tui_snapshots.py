@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 from textual.pilot import Pilot
 
-from engine.clock import VirtualClock
-from engine.project import Project
-from engine.replay import Replay
+from engine.model.project import Project
+from engine.runtime.clock import VirtualClock
+from engine.runtime.replay import Replay
 from engine.store import Store
 from tui.app import SluisApp, create_app
 from tui.graph_view import GraphView

@@ -19,9 +19,9 @@ from mailtest import (
     serve,
 )
 
-from engine.clock import VirtualClock
 from engine.mail import linkparam
-from engine.project import Project
+from engine.model.project import Project
+from engine.runtime.clock import VirtualClock
 from engine.store import Store
 
 

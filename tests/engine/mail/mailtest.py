@@ -29,12 +29,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
-from engine.clock import VirtualClock
-from engine.explain import journeys_of
-from engine.flow import load_flows
-from engine.production import production_effects
-from engine.project import Project
-from engine.runtime import Runtime
+from engine.model.flow import load_flows
+from engine.model.project import Project
+from engine.runtime.clock import VirtualClock
+from engine.runtime.explain import journeys_of
+from engine.runtime.production import production_effects
+from engine.runtime.runner import Runtime
 from engine.store import Store
 from engine.store.customers import upsert_customers
 from engine.store.models import Event, SendLog

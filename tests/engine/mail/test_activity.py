@@ -13,7 +13,7 @@ from mailtest import START, Harness, mail_flow, smtp_settings
 from engine.errors import LocationError
 from engine.files import Files
 from engine.mail.activity import COLUMNS, export_activity
-from engine.runtime import IncomingEvent
+from engine.runtime.runner import IncomingEvent
 
 
 def maildir_settings() -> str:

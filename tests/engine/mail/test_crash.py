@@ -18,16 +18,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from mailtest import UNKNOWN_PREFIX, Harness, SmtpServer, mail_flow, make_runtime, smtp_settings
 
-from engine.clock import VirtualClock
+from engine.runtime.clock import VirtualClock
 
 WORKER = textwrap.dedent(
     """
     import sys
-    from engine.clock import SystemClock
-    from engine.flow import load_flows
-    from engine.production import production_effects
-    from engine.project import Project
-    from engine.runtime import Runtime
+    from engine.runtime.clock import SystemClock
+    from engine.model.flow import load_flows
+    from engine.runtime.production import production_effects
+    from engine.model.project import Project
+    from engine.runtime.runner import Runtime
     from engine.store import Store
     from pathlib import Path
 

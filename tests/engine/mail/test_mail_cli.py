@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from mailtest import START, WELCOME_HTML, mail_flow, make_runtime, smtp_settings
 
-from engine.cli import main
-from engine.clock import VirtualClock
-from engine.flow import load_flows
+from cli import main
 from engine.mail import linkparam
-from engine.replay import Replay
+from engine.model.flow import load_flows
+from engine.runtime.clock import VirtualClock
+from engine.runtime.replay import Replay
 from engine.store import Store
 from engine.store.customers import upsert_customers
 

@@ -15,8 +15,8 @@ from sqlalchemy import insert
 
 from engine.mail import linkparam
 from engine.mail.tracking import TrackingLinks, tracking_key
+from engine.runtime.worker import Worker
 from engine.store.models import Customer, Event
-from engine.worker import Worker
 
 EVENTS = Event.__table__
 CUSTOMERS = Customer.__table__

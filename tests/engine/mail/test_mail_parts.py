@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.flow import load_flows
 from engine.mail.htmltext import html_to_text
 from engine.mail.links import add_param, add_pixel, rewrite_html, rewrite_text, strip_param
 from engine.mail.tracking import InvalidLink, MailRef, TrackingLinks
+from engine.model.flow import load_flows
 
 LINKS = TrackingLinks("https://t.shop.example/", b"k" * 32)
 

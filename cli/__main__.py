@@ -1,0 +1,5 @@
+"""``python -m cli``: the sluis command."""
+
+from cli import main
+
+main()

@@ -1,0 +1,97 @@
+"""Commands for writing flows: init, validate, graph, schema."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import ProjectOpt, console, open_flow, open_project
+from cli.paths import INIT_PROJECT
+from engine.errors import FlowError, ProjectError
+from engine.model.flow import flow_model, load_flows
+from engine.model.graphdraw import draw
+from engine.model.project import Project, find_project
+
+
+class GraphFormat(StrEnum):
+    text = "text"
+    mermaid = "mermaid"
+    dot = "dot"
+
+
+def init(
+    folder: Annotated[Path, typer.Argument(help="Where to make the project.")] = Path("."),
+) -> None:
+    """Make a new project: sluis.yaml, an example flow and a mail template."""
+    target = folder.resolve()
+    if (target / "sluis.yaml").exists():
+        raise ProjectError(f"{target} already holds a sluis.yaml; pick an empty folder")
+    target.mkdir(parents=True, exist_ok=True)
+    for source in INIT_PROJECT.rglob("*"):
+        if source.is_file() and "__pycache__" not in source.parts:
+            dest = target / source.relative_to(INIT_PROJECT)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, dest)
+    console.print(f"Made a sluis project in {folder}.")
+    console.print(f"Next: cd {folder} && sluis validate && sluis graph welcome")
+
+
+def validate(
+    flows: Annotated[
+        list[str] | None, typer.Argument(help="Flow names or files; default: every flow.")
+    ] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Check flows and report every problem as FILE:LINE:COL with the fix (exit status 2)."""
+    proj = _project_for(project, flows)
+    valid, problems = load_flows(proj, flows or None)
+    for flow in valid:
+        console.print(
+            f"[green]ok[/green] {flow.file}: flow '{flow.name}', {len(flow.objects)} objects"
+        )
+    if not valid and not problems:
+        console.print(f"no flows in {proj.flows_dir}; add flows/NAME.yaml")
+    if problems:
+        raise FlowError(problems)
+
+
+def _project_for(folder: Path | None, flows: list[str] | None) -> Project:
+    """The project; a flow file given by path validates even outside a project (with no
+    profile fields or connections known)."""
+    if folder is not None or find_project() is not None:
+        return open_project(folder)
+    if flows and all(Path(f).suffix in (".yaml", ".yml") for f in flows):
+        return Project.empty()
+    return open_project(folder)
+
+
+def graph(
+    flow: Annotated[str, typer.Argument(help="The flow's name or file.")],
+    format: Annotated[
+        GraphFormat, typer.Option("--format", "-f", help="text, mermaid or dot.")
+    ] = GraphFormat.text,
+    project: ProjectOpt = None,
+) -> None:
+    """Draw a flow: a readable tree for the terminal, or Mermaid / Graphviz dot."""
+    proj = _project_for(project, [flow])
+    console.print(draw(open_flow(proj, flow), format.value), markup=False)
+
+
+def schema() -> None:
+    """Print the JSON Schema of flow files, for editors that validate and complete YAML."""
+    document = flow_model().model_json_schema(mode="validation")
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "sluis flow"
+    print(json.dumps(document, indent=2))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(validate)
+    app.command()(graph)
+    app.command()(schema)

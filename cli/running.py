@@ -1,0 +1,286 @@
+"""Commands for running flows: run, start, stop, replay, explain, demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cli.common import ProjectOpt, console, err_console, open_flow, open_project
+from engine.errors import FlowError, InputError
+from engine.files.customers_csv import load_customers_csv
+from engine.model.durations import parse_duration
+from engine.model.expressions import Expression
+from engine.model.flow import load_flows
+from engine.model.project import Project
+from engine.runtime.clock import SystemClock
+from engine.runtime.explain import find_customer, journeys_of
+from engine.runtime.production import production_effects
+from engine.runtime.replay import Replay, parse_time
+from engine.runtime.runner import Runtime
+from engine.runtime.worker import Worker
+from engine.sdk.batch import Entry
+from engine.store import Store
+from engine.store.customers import iter_customers
+
+
+def _runtime(project: Project, *, strict: bool = True) -> Runtime:
+    flows, problems = load_flows(project)
+    if problems and strict:
+        raise FlowError(problems)
+    for problem in problems:
+        err_console.print(f"skipped invalid flow: {problem}", markup=False)
+    store = Store.open(project)
+    return Runtime(store, flows, SystemClock(), production_effects(project))
+
+
+def run(
+    once: Annotated[bool, typer.Option("--once", help="Do everything due now, then exit.")] = False,
+    project: ProjectOpt = None,
+) -> None:
+    """Run the scheduler and the executor in one process (the embedded default)."""
+    proj = open_project(project)
+    runtime = _runtime(proj, strict=False)
+    if not runtime.started_flows():
+        err_console.print("no flow is started; start one with 'sluis start FLOW'")
+    worker = Worker(runtime.store, runtime.flows.values(), effects=runtime.effects)
+    if not once:
+        worker.install_signals()
+    ran = worker.run(once=once)
+    console.print(f"ran {ran} batch(es)")
+
+
+def start(
+    flow: Annotated[str, typer.Argument(help="The flow to start.")],
+    customers: Annotated[
+        Path | None, typer.Option("--customers", help="CSV of customers to upsert and enter now.")
+    ] = None,
+    where: Annotated[
+        str | None, typer.Option("--where", help="An expression: those customers enter now.")
+    ] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", help="The members of this group enter now.")
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="The start object to enter at, when there are several."),
+    ] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Start a flow: its schedules, triggers and webhooks act from now on. With --customers,
+    --where or --group exactly those customers enter now (and its own selection does not fire
+    for this start)."""
+    proj = open_project(project)
+    runtime = _runtime(proj, strict=False)
+    target = open_flow(proj, flow)
+    runtime.flows[target.name] = target
+    chosen = [o for o in (customers, where, group) if o is not None]
+    if len(chosen) > 1:
+        raise InputError("give one of --customers, --where or --group")
+    if not chosen:
+        runtime.start(target.name)
+        console.print(f"started {target.name}")
+        return
+    start_id = at or target.starts[0]
+    if start_id not in target.starts:
+        raise InputError(
+            f"--at {start_id} is not a start object of {target.name}; its start "
+            f"objects: {', '.join(target.starts)}"
+        )
+    if at is None and len(target.starts) > 1:
+        raise InputError(
+            f"{target.name} has several start objects ({', '.join(target.starts)}); "
+            "choose one with --at"
+        )
+    ids = _chosen_customers(runtime, proj, customers, where, group)
+    runtime.start(target.name, fire=False)
+    made = runtime.enter(target.name, start_id, [Entry(i, {}, "started by hand") for i in ids])
+    console.print(
+        f"started {target.name}: {len(made)} of {len(ids)} customer(s) entered at {start_id}"
+    )
+
+
+def _chosen_customers(
+    runtime: Runtime, project: Project, customers: Path | None, where: str | None, group: str | None
+) -> list[int]:
+    db = runtime.store.db
+    if customers is not None:
+        with db.write() as conn:
+            return load_customers_csv(conn, customers, project, runtime.clock.now())
+    expr = None
+    if where is not None:
+        from engine.errors import ExpressionError
+
+        try:
+            expr = Expression.parse(where)
+        except ExpressionError as exc:
+            raise InputError(f"--where: {exc} (at column {exc.offset + 1})") from None
+    now = runtime.clock.now()
+    chosen = []
+    with db.read() as conn:
+        for chunk in iter_customers(conn, project, group=group):
+            for customer in chunk:
+                if expr is None or expr.test(
+                    {"customer": customer, "data": {}, "now": now, "today": now.date()}
+                ):
+                    chosen.append(customer["system_id"])
+    return chosen
+
+
+def stop(
+    flow: Annotated[str, typer.Argument(help="The flow to stop.")], project: ProjectOpt = None
+) -> None:
+    """Stop a flow; journeys already in it wait where they are until it starts again."""
+    proj = open_project(project)
+    runtime = _runtime(proj, strict=False)
+    target = open_flow(proj, flow)
+    runtime.flows[target.name] = target
+    runtime.stop(target.name)
+    console.print(f"stopped {target.name}")
+
+
+def replay(
+    flow: Annotated[str, typer.Argument(help="The flow to replay.")],
+    customers: Annotated[
+        Path, typer.Option("--customers", help="CSV of customers (header = field names).")
+    ],
+    entries: Annotated[
+        Path | None, typer.Option("--entries", help="JSON lines of entries.")
+    ] = None,
+    events: Annotated[
+        Path | None, typer.Option("--events", help="CSV customer,event,at,mail.")
+    ] = None,
+    start_at: Annotated[
+        str | None, typer.Option("--start", help="ISO start time; default now.")
+    ] = None,
+    until: Annotated[str, typer.Option("--until", help="How long to play, e.g. 30d.")] = "30d",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as one JSON document.")
+    ] = False,
+    project: ProjectOpt = None,
+) -> None:
+    """Replay customers through a flow on a simulated clock; nothing is sent."""
+    proj = open_project(project)
+    target = open_flow(proj, flow)
+    try:
+        span = parse_duration(until)
+    except ValueError as exc:
+        raise InputError(f"--until: {exc}") from None
+    begin = parse_time(start_at, "--start") if start_at else None
+    session = Replay(
+        proj, target, customers, entries=entries, events=events, start=begin, until=span
+    )
+    try:
+        _play(session)
+        document = session.document()
+    finally:
+        session.close()
+    if as_json:
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    else:
+        _print_replay(document)
+
+
+def _play(session: Replay) -> None:
+    if not sys.stderr.isatty():
+        session.run()
+        return
+    total = (session.end - session.start).total_seconds()
+    with Progress(
+        TextColumn("replaying [bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[clock]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(session.flow.name, total=total, clock="")
+
+        def progress(now: datetime) -> None:
+            bar.update(
+                task, completed=(now - session.start).total_seconds(), clock=f"{now:%Y-%m-%d %H:%M}"
+            )
+
+        session.run(progress)
+
+
+def _print_replay(document: dict[str, Any]) -> None:
+    console.print(f"[bold]{document['flow']}[/bold]  {document['start']} → {document['end']}")
+    table = Table("customer", "state", "path")
+    counts: dict[tuple[str, str], int] = {}
+    for j in document["journeys"]:
+        path = " → ".join(f"{s['object']}({s['output'] or 'end'})" for s in j["steps"])
+        if j["state"] == "waiting":
+            path += f" → waiting at {j['at']}"
+        table.add_row(str(j["customer"]), j["state"], path)
+        for s in j["steps"]:
+            key = (s["object"], s["output"] or "end")
+            counts[key] = counts.get(key, 0) + 1
+    console.print(table)
+    summary = Table("object", "output", "customers")
+    for (obj, output), n in counts.items():
+        summary.add_row(obj, output, str(n))
+    console.print(summary)
+    effects = document["effects"]
+    console.print(
+        f"effects: {len(effects['mail'])} mail(s), {len(effects['http'])} HTTP call(s), "
+        f"{len(effects['exports'])} export file(s)"
+    )
+
+
+def explain(
+    customer: Annotated[str, typer.Argument(help="external_id, email or system_id.")],
+    flow: Annotated[str | None, typer.Option("--flow", help="Only journeys of this flow.")] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Show a customer's journeys: every step with its time, output and reason."""
+    proj = open_project(project)
+    store = Store.open(proj)
+    with store.db.read() as conn:
+        row = find_customer(conn, customer)
+        views = journeys_of(conn, [row.system_id], flow)
+    label = row.external_id or row.email or row.system_id
+    console.print(
+        f"customer [bold]{label}[/bold] (system_id {row.system_id}, {row.email or 'no email'})"
+    )
+    if not views:
+        console.print("no journeys" + (f" in {flow}" if flow else ""))
+    for view in views:
+        where = f" at {view.at}" if view.at else ""
+        until = f" until {view.ready_at:%Y-%m-%d %H:%M} UTC" if view.at and view.ready_at else ""
+        console.print(
+            f"\n[bold]{view.flow}[/bold] entered {view.entered:%Y-%m-%d %H:%M:%S} UTC via "
+            f"{view.via}: {view.state}{where}{until}"
+        )
+        table = Table("time (UTC)", "object", "output", "reason")
+        for s in view.steps:
+            table.add_row(f"{s.at:%Y-%m-%d %H:%M:%S}", s.object, s.output or "-", s.reason)
+        console.print(table)
+
+
+def demo(
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--folder", help="Where to make the demo project; default a temporary folder."
+        ),
+    ] = None,
+    customers: Annotated[
+        int, typer.Option("--customers", help="How many customers to generate.")
+    ] = 2000,
+) -> None:
+    """Make a demo project with generated customers and run the example flows end to end."""
+    from cli.demo import run_demo
+
+    run_demo(folder, customers, console)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (run, start, stop, replay, explain, demo):
+        app.command()(command)

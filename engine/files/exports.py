@@ -1,0 +1,187 @@
+"""Exports: customers to a CSV at any place, with the columns people choose.
+
+A column is a customer field (its value as text: ISO dates, ``true``/``false``, groups joined
+with commas) or ``{header, value}`` with a template. Files are written atomically and never
+replace a file: when the name exists, ``-2``, ``-3``, ... goes before the extension. The
+``export`` object reserves its file's name per batch in the ``files`` table first, so a batch
+that runs again after a crash finds its own file instead of writing a second one. ``sluis
+export`` writes one file from a selection.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from engine.errors import InputError
+from engine.files import NameTaken, Place
+from engine.model.templates import Template
+from engine.model.validation import did_you_mean
+from engine.store import files as records
+from engine.store.customers import iter_customers
+
+if TYPE_CHECKING:
+    from engine.model.expressions import Expression
+    from engine.model.project import Project
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: a field of the customer, or a template over the scope."""
+
+    header: str
+    field: str | None = None
+    template: Template | None = None
+
+    def cell(self, scope: Mapping[str, Any]) -> str:
+        if self.template is not None:
+            return self.template.render(scope)
+        return cell_text(scope["customer"].get(self.field or ""))
+
+
+def cell_text(value: Any) -> str:
+    """A field value as CSV text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def columns_of(specs: Sequence[Any], fields: Iterable[str]) -> list[Column]:
+    """Columns from settings: field names, or objects with ``header`` and ``value`` (a
+    template). An unknown field name is an ``InputError`` with the fix."""
+    known = list(fields)
+    columns = []
+    for spec in specs:
+        if isinstance(spec, str):
+            if spec not in known:
+                hint = did_you_mean(spec, known) or (
+                    "; for anything else write {header: NAME, value: TEMPLATE}"
+                )
+                raise InputError(f"column '{spec}' is not a customer field{hint}")
+            columns.append(Column(spec, field=spec))
+        else:
+            value = spec.value
+            template = value if isinstance(value, Template) else Template.parse(str(value))
+            columns.append(Column(spec.header, template=template))
+    return columns
+
+
+def matching_customers(
+    conn: Connection,
+    project: Project,
+    where: Expression | None,
+    group: str | None,
+    now: datetime,
+) -> Iterator[tuple[dict[str, Any], int]]:
+    """Customers (of ``group``) for whom ``where`` holds, in system_id order, streamed; with
+    each, how many customers were looked at so far (for progress bars)."""
+    seen = 0
+    scope: dict[str, Any] = {"data": {}, "now": now, "today": now.date()}
+    for chunk in iter_customers(conn, project, group=group):
+        for customer in chunk:
+            seen += 1
+            if where is None or where.test({**scope, "customer": customer}):
+                yield customer, seen
+
+
+def write_csv(
+    place: Place,
+    scopes: Iterable[Mapping[str, Any]],
+    columns: Sequence[Column],
+    *,
+    delimiter: str = ",",
+    header: bool = True,
+    on_row: Callable[[int], None] | None = None,
+) -> int:
+    """Write one row per scope (``customer`` and the other template variables) to ``place``,
+    atomically and without replacing anything (``NameTaken`` when the name exists). Returns the
+    number of rows."""
+    count = 0
+    with place.writer() as handle:
+        text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        writer = csv.writer(text, delimiter=delimiter)
+        if header:
+            writer.writerow([c.header for c in columns])
+        for scope in scopes:
+            writer.writerow([c.cell(scope) for c in columns])
+            count += 1
+            if on_row is not None and count % 10_000 == 0:
+                on_row(count)
+        text.flush()
+        text.detach()
+    return count
+
+
+def write_new(
+    place: Place,
+    scopes: Callable[[], Iterable[Mapping[str, Any]]],
+    columns: Sequence[Column],
+    **options: Any,
+) -> tuple[Place, int]:
+    """Write to ``place``, or to it numbered when the name exists; ``scopes`` makes the rows
+    (again, should a name be taken while writing). Returns where it went and the rows."""
+    for candidate in place.free_names():
+        try:
+            return candidate, write_csv(candidate, scopes(), columns, **options)
+        except NameTaken:
+            continue
+    raise AssertionError("free_names ends with an error")  # pragma: no cover
+
+
+def reserve(
+    conn: Connection,
+    place: Place,
+    batch: str,
+    *,
+    flow: str,
+    object_id: str,
+    now: datetime,
+    again: bool = False,
+) -> str:
+    """The location of the file for ``batch``: the one reserved before (a batch that runs
+    again), else the first free name from ``place`` on (no file there, not reserved by another
+    batch), reserved now. ``again`` moves the reservation on (its name was taken meanwhile)."""
+    found = records.find_batch(conn, "export", batch)
+    if found is not None and not again:
+        return str(found.location)
+    for candidate in place.free_names():
+        location = str(candidate)
+        try:
+            with conn.begin_nested():
+                if found is not None:
+                    records.change(conn, found.id, now, key=location, location=location)
+                else:
+                    records.add(
+                        conn,
+                        "export",
+                        location,
+                        flow=flow,
+                        object_id=object_id,
+                        batch=batch,
+                        location=location,
+                        state="reserved",
+                        now=now,
+                    )
+        except IntegrityError:
+            continue  # another batch reserved it
+        return location
+    raise AssertionError("free_names ends with an error")  # pragma: no cover

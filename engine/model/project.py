@@ -1,0 +1,233 @@
+"""The project: a folder with ``sluis.yaml``, ``flows/*.yaml`` and ``templates/``.
+
+``sluis.yaml`` says where the database is, the default time zone, the customer profile fields,
+the datamodel collections, the connections (SFTP, SMTP, mail folders) and the mail and tracking
+settings. Secrets are written as ``${VAR}`` and read from the environment when used, never when
+the file is validated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from engine.errors import FlowError, Problem, ProjectError
+from engine.model.fields import FieldType
+from engine.model.validation import did_you_mean, problems_from
+from engine.model.yamlsrc import load
+
+PROJECT_FILE = "sluis.yaml"
+BUILTIN_FIELDS: tuple[str, ...] = (
+    "system_id",
+    "external_id",
+    "email",
+    "timezone",
+    "unsubscribed",
+    "bounced",
+    "groups",
+    "created_at",
+    "updated_at",
+)
+_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def resolve_env(value: str, *, what: str = "a setting") -> str:
+    """Replace ``${VAR}`` with the environment's value; a missing variable is an error that says
+    which variable to set."""
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ProjectError(f"{what} reads ${{{name}}}, but {name} is not set; export it")
+        return os.environ[name]
+
+    return _ENV_VAR.sub(lookup, value)
+
+
+def check_timezone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"'{value}' is not a time zone; use an IANA name such as Europe/Amsterdam or UTC"
+        ) from None
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Collection(_Strict):
+    """A datamodel collection: records with a key, linked to customers."""
+
+    key: str
+    fields: dict[str, FieldType]
+
+    @field_validator("key")
+    @classmethod
+    def _key_is_field(cls, key: str, info: Any) -> str:
+        fields = info.data.get("fields") or {}
+        if fields and key not in fields:
+            raise ValueError(f"key '{key}' is not one of its fields{did_you_mean(key, fields)}")
+        return key
+
+
+class Connection(_Strict):
+    """A connection to the outside world, named in locations (``sftp://NAME/...``) and mail."""
+
+    type: Literal["sftp", "smtp", "folder", "maildir"]
+    host: str | None = None
+    port: int | None = None
+    username: str | None = None
+    password: str | None = None
+    key_file: str | None = None
+    known_hosts: str | None = None
+    path: str | None = None
+    security: Literal["none", "starttls", "ssl"] = "none"
+    timeout: float = 30.0
+    max_connections: int = Field(default=4, ge=1, le=64)
+
+    def secret(self, name: str) -> str | None:
+        """A setting with ``${VAR}`` resolved from the environment."""
+        value = getattr(self, name)
+        return None if value is None else resolve_env(str(value), what=f"connection {name}")
+
+
+class MailSettings(_Strict):
+    from_: str | None = Field(default=None, alias="from")
+    reply_to: str | None = None
+    connection: str | None = None
+    soft_bounce_limit: int = 3
+
+
+class TrackingSettings(_Strict):
+    base_url: str | None = None
+
+
+class HttpSettings(_Strict):
+    allow_private: bool = False
+    concurrency: int = Field(default=50, ge=1, le=1000)
+    max_response_bytes: int = 1_000_000
+
+
+class ApiSettings(_Strict):
+    max_body_bytes: int = 1_000_000
+
+
+class ProjectSettings(_Strict):
+    database: str = "sqlite:///sluis.db"
+    timezone: str = "UTC"
+    profile: dict[str, FieldType] = Field(default_factory=dict)
+    datamodel: dict[str, Collection] = Field(default_factory=dict)
+    connections: dict[str, Connection] = Field(default_factory=dict)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    batch_size: int = Field(default=1000, ge=1, le=100_000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        check_timezone(value)
+        return value
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if name in BUILTIN_FIELDS:
+                raise ValueError(f"'{name}' is a built-in customer field; remove it from profile")
+            if not _NAME.match(name):
+                raise ValueError(
+                    f"field name '{name}' must start with a letter and hold only lowercase "
+                    "letters, digits and _"
+                )
+        return value
+
+
+class Project:
+    """A loaded project: its folder and its validated settings."""
+
+    def __init__(self, root: Path, settings: ProjectSettings) -> None:
+        self.root = root.resolve()
+        self.settings = settings
+
+    @property
+    def flows_dir(self) -> Path:
+        return self.root / "flows"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def customer_fields(self) -> tuple[str, ...]:
+        return (*BUILTIN_FIELDS, *self.settings.profile)
+
+    @property
+    def database_url(self) -> str:
+        """``SLUIS_DATABASE_URL`` when set, else the project's; relative SQLite paths are taken
+        inside the project folder."""
+        url = os.environ.get("SLUIS_DATABASE_URL") or resolve_env(
+            self.settings.database, what="database"
+        )
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith("sqlite:////"):
+            rest = url[len(prefix) :]
+            if rest and rest != ":memory:":
+                url = prefix + str(self.root / rest)
+        return url
+
+    def flow_files(self) -> list[Path]:
+        return sorted(self.flows_dir.glob("*.yaml")) + sorted(self.flows_dir.glob("*.yml"))
+
+    @classmethod
+    def empty(cls, root: Path | None = None) -> Project:
+        return cls(root or Path.cwd(), ProjectSettings())
+
+    @classmethod
+    def load(cls, root: Path) -> Project:
+        """Load ``root/sluis.yaml``; every problem is reported at once as a ``FlowError``."""
+        file = root / PROJECT_FILE
+        if not file.is_file():
+            raise ProjectError(
+                f"no {PROJECT_FILE} in {root}; run 'sluis init' to make a project, or pass "
+                "--project DIR"
+            )
+        text = file.read_text(encoding="utf-8")
+        shown = os.path.relpath(file) if file.is_absolute() else str(file)
+        doc = load(text, shown)
+        if doc.problems:
+            raise FlowError(doc.problems)
+        data = doc.value if doc.value is not None else {}
+        if not isinstance(data, dict):
+            raise FlowError([Problem(shown, 1, 1, f"{PROJECT_FILE} must be a mapping of settings")])
+        try:
+            settings = ProjectSettings.model_validate(data)
+        except ValidationError as exc:
+            known = list(ProjectSettings.model_fields)
+            raise FlowError(
+                problems_from(
+                    exc, doc, subject=lambda loc: ("", loc, known if len(loc) == 1 else [], 0)
+                )
+            ) from None
+        return cls(root, settings)
+
+
+def find_project(start: Path | None = None) -> Path | None:
+    """The nearest folder at or above ``start`` that holds ``sluis.yaml``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    return None

@@ -1,0 +1,291 @@
+"""What is happening in flows, read cheaply from the store: per object the customers waiting
+there now, how many left by each output, how many failed there; flow totals; recent events;
+the customers waiting at an object. The TUI refreshes these every second; the API can serve
+them as they are.
+
+Waiting counts are index range counts on ``journeys(flow, object, state, ...)``. Passed and
+failed counts come from the steps, which are only ever added (a failed journey's last step has
+no output): ``Monitor`` counts them once per ``(flow, object, output)`` on
+``steps(flow, object, output)``, then on every refresh counts only the steps added since (a
+range of ids). On PostgreSQL, where ids can become visible out of
+order, the newest ``settle`` ids are counted afresh each time rather than taken as final.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, or_, select
+
+from engine.model.flow import Flow
+from engine.store.models import Customer, Event, FlowState, Journey, Step
+
+J = Journey.__table__.c  # type: ignore[attr-defined]
+S = Step.__table__.c  # type: ignore[attr-defined]
+E = Event.__table__.c  # type: ignore[attr-defined]
+C = Customer.__table__.c  # type: ignore[attr-defined]
+FLOWS = FlowState.__table__.c  # type: ignore[attr-defined]
+END = "end"  # the passed count of an object without outputs (its steps have no output)
+POSTGRES_SETTLE = 10_000
+
+StepKey = tuple[str, str, str | None]  # flow, object, output (None: failed, or an end)
+
+
+@dataclass(frozen=True)
+class ObjectCounts:
+    """One object's live counts."""
+
+    waiting: int
+    passed: Mapping[str, int]  # output -> customers who left by it ("end" for end objects)
+    failed: int
+
+
+@dataclass(frozen=True)
+class FlowTotals:
+    """A flow's totals for the flow list: customers who entered, wait now, failed."""
+
+    entered: int
+    waiting: int
+    failed: int
+
+    @classmethod
+    def of(cls, flow: Flow, counts: Mapping[str, ObjectCounts]) -> FlowTotals:
+        """Totals summed from the object counts (entered = left the start objects)."""
+        return cls(
+            entered=sum(sum(counts[s].passed.values()) for s in flow.starts if s in counts),
+            waiting=sum(c.waiting for c in counts.values()),
+            failed=sum(c.failed for c in counts.values()),
+        )
+
+
+def _step_keys(flow: Flow) -> list[tuple[str, str | None]]:
+    """The (object, output) pairs of a flow's steps: every output, and no output, which is
+    the step of a journey that failed there (or ended at an object without outputs)."""
+    return [(oid, output) for oid, spec in flow.objects.items() for output in (*spec.outputs, None)]
+
+
+def waiting_counts(conn: Connection, flow: Flow) -> dict[str, int]:
+    """Per object: journeys active there now (an index range count each)."""
+    return {
+        oid: int(
+            conn.execute(
+                select(func.count()).where(
+                    J.flow == flow.name, J.object == oid, J.state == "active"
+                )
+            ).scalar_one()
+        )
+        for oid in flow.objects
+    }
+
+
+def step_counts(conn: Connection, flow: Flow, *, upto: int | None = None) -> Counter[StepKey]:
+    """Steps per (flow, object, output) of one flow, with step ids up to ``upto``: one index
+    range count per output."""
+    counts: Counter[StepKey] = Counter()
+    for oid, output in _step_keys(flow):
+        where = [S.flow == flow.name, S.object == oid]
+        where.append(S.output.is_(None) if output is None else S.output == output)
+        if upto is not None:
+            where.append(S.id <= upto)
+        value = int(conn.execute(select(func.count()).where(*where)).scalar_one())
+        if value:
+            counts[(flow.name, oid, output)] = value
+    return counts
+
+
+def new_steps(conn: Connection, after: int, upto: int | None = None) -> Counter[StepKey]:
+    """Steps of every flow with ids after ``after`` (and up to ``upto``), per (flow, object,
+    output). Counted here rather than by GROUP BY, so the database reads just that range of
+    ids (SQLite would rather walk a whole index to get the groups in order)."""
+    where = [S.id > after]
+    if upto is not None:
+        where.append(S.id <= upto)
+    return Counter(
+        (f, o, out) for f, o, out in conn.execute(select(S.flow, S.object, S.output).where(*where))
+    )
+
+
+def last_step_id(conn: Connection) -> int:
+    return int(conn.execute(select(func.max(S.id))).scalar() or 0)
+
+
+class Monitor:
+    """Live counts of some flows, refreshed cheaply. Passed and failed counts come from the
+    steps (a failed journey's last step has no output): counted in full once, then only the
+    steps added since each refresh. Waiting counts are counted afresh each time."""
+
+    def __init__(self, flows: Iterable[Flow], *, settle: int | None = None) -> None:
+        self.flows = {flow.name: flow for flow in flows}
+        self.settle = settle
+        self._settled: Counter[StepKey] = Counter()
+        self._edge: int | None = None  # steps up to this id are in _settled
+        self._keys = {
+            (flow.name, oid, output)
+            for flow in self.flows.values()
+            for oid, output in _step_keys(flow)
+        }
+
+    def refresh(self, conn: Connection) -> dict[str, dict[str, ObjectCounts]]:
+        """Counts per object of every flow."""
+        sqlite = conn.dialect.name == "sqlite"
+        settle = self.settle if self.settle is not None else 0 if sqlite else POSTGRES_SETTLE
+        top = last_step_id(conn)
+        edge = max(top - settle, 0)
+        if self._edge is None:
+            # a SQLite read sees one snapshot, so the counts agree with ``top`` unbounded
+            upto = None if sqlite and edge == top else edge
+            for flow in self.flows.values():
+                self._settled.update(step_counts(conn, flow, upto=upto))
+        elif edge > self._edge:
+            self._settled.update(self._watched(new_steps(conn, self._edge, edge)))
+        self._edge = edge if self._edge is None else max(edge, self._edge)
+        steps = self._settled + self._watched(new_steps(conn, self._edge))
+        return {name: self._counts(conn, flow, steps) for name, flow in self.flows.items()}
+
+    def _watched(self, counts: Counter[StepKey]) -> Counter[StepKey]:
+        """The counts of the watched flows' objects and outputs."""
+        return Counter({k: n for k, n in counts.items() if k in self._keys})
+
+    @staticmethod
+    def _counts(conn: Connection, flow: Flow, steps: Counter[StepKey]) -> dict[str, ObjectCounts]:
+        result = {}
+        for oid, waiting in waiting_counts(conn, flow).items():
+            spec = flow.objects[oid]
+            passed = {o: n for o in spec.outputs if (n := steps[(flow.name, oid, o)])}
+            without = steps[(flow.name, oid, None)]
+            if not spec.outputs and without:
+                passed[END] = without
+            failed = without if spec.outputs else 0
+            result[oid] = ObjectCounts(waiting, passed, failed)
+        return result
+
+
+def flow_states(conn: Connection) -> dict[str, bool]:
+    """Whether each flow that was ever started is started now."""
+    return {row.flow: bool(row.started) for row in conn.execute(select(FLOWS.flow, FLOWS.started))}
+
+
+def has_journeys(conn: Connection) -> bool:
+    """False while no customer ever entered any flow (an empty database)."""
+    return conn.execute(select(J.id).limit(1)).first() is not None
+
+
+# -- events ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One event with the customer's label (external_id, else email, else system_id)."""
+
+    id: int
+    kind: str
+    at: datetime
+    customer_id: int | None
+    customer: str | None
+    flow: str | None
+    object: str | None
+    data: Mapping[str, Any]
+
+
+def _label(external_id: str | None, email: str | None, system_id: int | None) -> str | None:
+    if external_id or email:
+        return external_id or email
+    return None if system_id is None else str(system_id)
+
+
+def recent_events(
+    conn: Connection, flow: str, object_id: str | None = None, *, limit: int = 50
+) -> list[EventView]:
+    """The newest events of a flow (at one object when given), newest first (in the order
+    they were recorded, which the indexes on (flow, id) and (flow, object) give for free)."""
+    query = (
+        select(E.id, E.kind, E.at, E.customer_id, E.flow, E.object, E.data, C.external_id, C.email)
+        .select_from(Event.__table__.outerjoin(Customer.__table__, C.system_id == E.customer_id))  # type: ignore[attr-defined]
+        .where(E.flow == flow)
+        .order_by(E.id.desc())
+        .limit(limit)
+    )
+    if object_id is not None:
+        query = query.where(E.object == object_id)
+    return [
+        EventView(
+            r.id,
+            r.kind,
+            r.at,
+            r.customer_id,
+            _label(r.external_id, r.email, r.customer_id),
+            r.flow,
+            r.object,
+            dict(r.data or {}),
+        )
+        for r in conn.execute(query)
+    ]
+
+
+# -- customers waiting at an object ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaitingCustomer:
+    """A customer's journey waiting at an object, and until when."""
+
+    journey_id: int
+    customer_id: int
+    external_id: str | None
+    email: str | None
+    arrived_at: datetime
+    ready_at: datetime | None  # None: waits for an event only
+    wake_on: str | None
+
+    @property
+    def label(self) -> str:
+        return _label(self.external_id, self.email, self.customer_id) or ""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of waiting customers; ``more`` tells whether a next page exists."""
+
+    rows: Sequence[WaitingCustomer]
+    offset: int
+    limit: int
+    more: bool
+
+
+def waiting_at(
+    conn: Connection,
+    flow: str,
+    object_id: str,
+    *,
+    search: str | None = None,
+    offset: int = 0,
+    limit: int = 20,
+) -> Page:
+    """Customers waiting at an object, those due first first; ``search`` keeps those whose
+    external_id or email contains it (any case)."""
+    query = (
+        select(J.id, J.customer_id, C.external_id, C.email, J.arrived_at, J.ready_at, J.wake_on)
+        .select_from(Journey.__table__.join(Customer.__table__, C.system_id == J.customer_id))  # type: ignore[attr-defined]
+        .where(J.flow == flow, J.object == object_id, J.state == "active")
+        .order_by(J.ready_at, J.id)
+        .offset(offset)
+        .limit(limit + 1)
+    )
+    if search and search.strip():
+        pattern = f"%{_escape(search.strip().lower())}%"
+        query = query.where(
+            or_(
+                func.lower(C.external_id).like(pattern, escape="\\"),
+                func.lower(C.email).like(pattern, escape="\\"),
+            )
+        )
+    rows = [WaitingCustomer(*row) for row in conn.execute(query)]
+    return Page(rows[:limit], offset, limit, len(rows) > limit)
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,274 @@
+"""Replay: customers through one flow on a virtual clock, in a fresh in-memory store, with
+effects captured instead of performed. The same runtime runs as in production; only the clock
+and the effect sinks differ.
+
+The JSON document is a contract (DESIGN.md, section 9): outside tests compare it field by field.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.errors import InputError
+from engine.files import Files
+from engine.files.customers_csv import load_customers_csv
+from engine.http.captured import CapturedHttp
+from engine.mail.sink import MailSink
+from engine.model.flow import Flow
+from engine.model.project import Project
+from engine.runtime.clock import VirtualClock
+from engine.runtime.explain import journeys_of
+from engine.runtime.runner import IncomingEvent, Runtime
+from engine.sdk.batch import Entry
+from engine.sdk.effects import Effects
+from engine.store import Database, Store
+from engine.store.customers import find_ids
+from engine.store.models import Customer
+
+EVENT_KINDS = ("open", "click", "bounce", "unsubscribe")
+C = Customer.__table__.c  # type: ignore[attr-defined]
+
+
+def replay_effects(folder: Path) -> Effects:
+    """Effects for replay: mails and HTTP calls captured, files written under ``folder``."""
+    effects = Effects.capturing(
+        files=Files(overlay=folder / "files"), http=CapturedHttp(), mail=MailSink.captured()
+    )
+    effects.extras["replay_folder"] = folder
+    return effects
+
+
+def parse_time(text: str, what: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"{what}: '{text}' is not an ISO 8601 time such as 2026-01-05T09:00:00+01:00"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(order=True)
+class _Scheduled:
+    at: datetime
+    order: int
+    kind: str = field(compare=False)  # "entry" | "event"
+    payload: dict[str, Any] = field(compare=False)
+
+
+def read_entries(path: Path, start: datetime) -> list[_Scheduled]:
+    items = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{number}: not JSON ({exc.msg})") from None
+        if not isinstance(item, dict) or "customer" not in item:
+            raise InputError(f'{path}:{number}: each line needs {{"customer": ID, ...}}')
+        unknown = set(item) - {"customer", "at", "object", "data"}
+        if unknown:
+            raise InputError(
+                f"{path}:{number}: unknown key(s) {', '.join(sorted(unknown))}; "
+                "use customer, at, object, data"
+            )
+        at = parse_time(item["at"], f"{path}:{number}") if item.get("at") else start
+        if not isinstance(item.get("data", {}), dict):
+            raise InputError(f"{path}:{number}: 'data' must be a JSON object")
+        items.append(_Scheduled(at, number, "entry", item))
+    return items
+
+
+def read_events(path: Path, start: datetime) -> list[_Scheduled]:
+    items = []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            missing = {"customer", "event", "at"} - set(reader.fieldnames or [])
+            if missing:
+                raise InputError(
+                    f"{path}: the header needs customer,event,at[,mail]; missing "
+                    f"{', '.join(sorted(missing))}"
+                )
+            for number, row in enumerate(reader, 2):
+                kind = (row.get("event") or "").strip()
+                if kind not in EVENT_KINDS:
+                    raise InputError(
+                        f"{path}:{number}: event '{kind}' is not one of {', '.join(EVENT_KINDS)}"
+                    )
+                at = parse_time(row["at"], f"{path}:{number}") if row.get("at") else start
+                items.append(_Scheduled(at, 1_000_000 + number, "event", dict(row)))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    return items
+
+
+class Replay:
+    """One replay of one flow; ``run`` plays it to the end, ``step`` one batch at a time (the
+    TUI's step mode)."""
+
+    def __init__(
+        self,
+        project: Project,
+        flow: Flow,
+        customers: Path,
+        *,
+        entries: Path | None = None,
+        events: Path | None = None,
+        start: datetime | None = None,
+        until: timedelta = timedelta(days=30),
+        store: Store | None = None,
+    ) -> None:
+        self.project = project
+        self.flow = flow
+        self.start = (start or datetime.now(UTC).replace(second=0, microsecond=0)).astimezone(UTC)
+        self.end = self.start + until
+        self.clock = VirtualClock(self.start)
+        self._folder = tempfile.TemporaryDirectory(prefix="sluis-replay-")
+        self.folder = Path(self._folder.name)
+        # tests pass a store to replay on PostgreSQL too; users always get a fresh in-memory one
+        self.store = store or Store(Database("sqlite://"), project)
+        self.effects = replay_effects(self.folder)
+        self.runtime = Runtime(self.store, [flow], self.clock, self.effects, owner="replay")
+        with self.store.db.write() as conn:
+            load_customers_csv(conn, customers, project, self.start)
+        pending = []
+        if entries is not None:
+            pending += read_entries(entries, self.start)
+        if events is not None:
+            pending += read_events(events, self.start)
+        self.pending = sorted(pending)
+        self.runtime.start(flow.name)
+        self.finished = False
+
+    def close(self) -> None:
+        self.effects.files.close()
+        self.store.db.dispose()
+        self._folder.cleanup()
+
+    def _customer(self, ident: Any, where: str) -> int:
+        with self.store.db.read() as conn:
+            for key in ("external_id", "email"):
+                found = find_ids(conn, key, [str(ident)])
+                if found:
+                    return next(iter(found.values()))
+        raise InputError(f"{where}: no customer '{ident}' in the customers file")
+
+    def _default_start(self) -> str:
+        outside = [s for s in self.flow.starts if self.flow.instance(s).trigger() is None]
+        return (outside or list(self.flow.starts))[0]
+
+    def _feed(self, now: datetime) -> None:
+        while self.pending and self.pending[0].at <= now:
+            item = self.pending.pop(0)
+            where = (
+                f"line {item.order}"
+                if item.kind == "entry"
+                else f"events row {item.order - 1_000_000}"
+            )
+            customer_id = self._customer(item.payload["customer"], where)
+            if item.kind == "entry":
+                target = item.payload.get("object") or self._default_start()
+                if target not in self.flow.starts:
+                    raise InputError(
+                        f"entries {where}: '{target}' is not a start object of "
+                        f"{self.flow.name} ({', '.join(self.flow.starts)})"
+                    )
+                self.runtime.enter(
+                    self.flow.name, target, [Entry(customer_id, item.payload.get("data") or {})]
+                )
+            else:
+                mail = (item.payload.get("mail") or "").strip() or None
+                self.runtime.record_events(
+                    [
+                        IncomingEvent(
+                            item.payload["event"].strip(),
+                            customer_id,
+                            item.at,
+                            flow=self.flow.name,
+                            object=mail,
+                        )
+                    ]
+                )
+
+    def step(self) -> bool:
+        """Do the next thing: feed what is due now, fire start objects, run one batch; when
+        nothing is due now, move the clock to the next moment. False once the replay ended."""
+        if self.finished:
+            return False
+        now = self.clock.now()
+        self._feed(now)
+        self.runtime.fire_due()
+        if self.runtime.run_batch() is not None:
+            return True
+        upcoming = self.next_moment()
+        if upcoming is None or upcoming > self.end:
+            self.finished = True
+            return False
+        self.clock.set(max(upcoming, now))
+        return True
+
+    def next_moment(self) -> datetime | None:
+        """The next moment something is due: a journey, a schedule, an entry or an event."""
+        moments = [
+            m for m in (self.runtime.next_due(), self.pending[0].at if self.pending else None) if m
+        ]
+        return min(moments) if moments else None
+
+    def run(self, progress: Callable[[datetime], None] | None = None) -> None:
+        while self.step():
+            if progress is not None:
+                progress(self.clock.now())
+
+    def document(self) -> dict[str, Any]:
+        """The replay's result as the contract's JSON document."""
+        with self.store.db.read() as conn:
+            labels = {
+                row.system_id: row.external_id or row.email
+                for row in conn.execute(select(C.system_id, C.external_id, C.email))
+            }
+            views = journeys_of(conn, flow=self.flow.name)
+        journeys = [
+            {
+                "customer": labels.get(v.customer_id),
+                "entered": _iso(v.entered),
+                "via": v.via,
+                "state": v.state,
+                "at": v.at,
+                "steps": [
+                    {"object": s.object, "at": _iso(s.at), "output": s.output, "reason": s.reason}
+                    for s in v.steps
+                ],
+                "_id": v.id,
+            }
+            for v in views
+        ]
+        journeys.sort(key=lambda j: (str(j["customer"]), j["entered"], j["_id"]))
+        for j in journeys:
+            del j["_id"]
+        captured = self.effects.captured or {}
+        return {
+            "flow": self.flow.name,
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "journeys": journeys,
+            "effects": {kind: captured.get(kind, []) for kind in ("mail", "http", "exports")},
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None

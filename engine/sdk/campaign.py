@@ -1,0 +1,116 @@
+"""The object interface: what every campaign object type provides.
+
+An object type is a ``CampaignObject`` subclass with its ``Settings`` model (the YAML settings),
+its ``outputs`` (default first) and a ``run`` that decides for a whole batch at once. Start
+objects also say when they fire (``trigger``) and what enters then (``entries``). The runtime
+knows nothing about particular types: it finds them through the registry (the ``sluis.objects``
+entry points) and talks to them only through this interface.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from engine.model.flow import Flow
+    from engine.sdk.batch import Batch, Entry, Routing
+    from engine.sdk.context import RunContext
+
+NextSpec = str | dict[str, str] | None
+
+
+class ObjectSettings(BaseModel):
+    """Settings every object has; subclasses add their own and pin ``type`` to a literal."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    type: str
+    next: NextSpec = Field(
+        default=None,
+        description="where outputs lead: an object id for the default output, or a mapping "
+        "OUTPUT: ID",
+    )
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Once:
+    """Fire once, when the flow is started."""
+
+
+@dataclass(frozen=True)
+class CronTrigger:
+    """Fire at each time of a cron schedule, in the flow's time zone."""
+
+    expr: str
+
+
+@dataclass(frozen=True)
+class Every:
+    """Fire repeatedly with this interval (polling a folder)."""
+
+    interval: timedelta
+
+
+Trigger = Once | CronTrigger | Every
+
+
+class CampaignObject:
+    """Base of every object type. One instance serves one object of one flow."""
+
+    type: ClassVar[str]
+    Settings: ClassVar[builtins.type[ObjectSettings]]
+    outputs: ClassVar[tuple[str, ...]] = ("out",)
+    can_start: ClassVar[bool] = False  # may be a start object (no incoming edge needed)
+    only_start: ClassVar[bool] = False  # must be a start object (never reached mid-flow)
+    claims_all: ClassVar[bool] = False  # gets every journey waiting here, not a batch (bucket)
+    pauses: ClassVar[bool] = False  # holds journeys for a time, so a loop through it may exist
+    reads_customers: ClassVar[bool] = True  # False: batches carry only each customer's system_id
+    # True: decides from the batch alone (customers, data, now), with no effects, no reads of
+    # the store and no pause; journeys reaching it are decided at once, in the transaction of
+    # the batch before (see engine/passage.py)
+    instant: ClassVar[bool] = False
+    entry_reason: ClassVar[str] = "entered"
+
+    def __init__(self, id: str, settings: ObjectSettings, flow: Flow) -> None:
+        self.id = id
+        self.settings = settings
+        self.flow = flow
+
+    @classmethod
+    def outputs_for(cls, settings: ObjectSettings) -> tuple[str, ...]:
+        """The outputs of one object (split derives its branches from its settings)."""
+        return cls.outputs
+
+    @classmethod
+    def check(
+        cls, id: str, settings: ObjectSettings, objects: Mapping[str, ObjectSettings]
+    ) -> Iterable[tuple[tuple[str | int, ...], str]]:
+        """Checks that need the whole flow: yield (path inside the object, message)."""
+        return ()
+
+    def claim_slice(self) -> int | None:
+        """For objects that claim everything waiting (``claims_all``): how many journeys, in
+        order of arrival, they can decide at a time. Every slice but the last has exactly this
+        many. None: all at once."""
+        return None
+
+    def trigger(self) -> Trigger | None:
+        """When this start object fires on its own; ``None`` when entries come from outside
+        (webhooks, events) or the object is not a start object."""
+        return None
+
+    def entries(self, ctx: RunContext) -> Iterable[Entry]:
+        """What enters the flow here now (start objects that fire)."""
+        return ()
+
+    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+        """Decide for every journey of the batch: leave by an output, hold, or fail."""
+        for journey in batch:
+            routing.leave(journey, self.outputs_for(self.settings)[0], self.entry_reason)
