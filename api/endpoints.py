@@ -11,8 +11,8 @@ from api.security import signing_key
 from engine.errors import ProjectError
 from engine.model.flow import Flow
 from engine.model.project import resolve_env
+from engine.webhooks.auth import WebhookAuth
 from engine.webhooks.receive import WebhookSpec
-from objects.webhook import WebhookAuth, WebhookSettings
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,10 @@ def build_endpoints(flows: Iterable[Flow]) -> dict[str, Endpoint]:
     found: dict[str, Endpoint] = {}
     for flow in flows:
         for oid in flow.starts:
-            settings = flow.objects[oid].settings
-            if not isinstance(settings, WebhookSettings):
+            served = flow.instance(oid).endpoint()
+            if served is None:
                 continue
-            name = settings.endpoint
+            name = served.name
             if name in found:
                 other = found[name].spec
                 raise ProjectError(
@@ -41,10 +41,10 @@ def build_endpoints(flows: Iterable[Flow]) -> dict[str, Endpoint]:
                     f"'{other.flow.name}' and by object '{oid}' of flow '{flow.name}'; give "
                     "each webhook its own endpoint"
                 )
-            auth = settings.auth_spec
+            auth = served.auth
             key = None
             if auth.type == "hmac-sha256" and auth.secret is not None:
                 secret = resolve_env(auth.secret, what=f"the secret of webhook '{name}'")
                 key = signing_key(auth, secret)
-            found[name] = Endpoint(WebhookSpec(name, flow, oid, settings.payload_map), auth, key)
+            found[name] = Endpoint(WebhookSpec(name, flow, oid, served.payload), auth, key)
     return found

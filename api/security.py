@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from engine.errors import AccessError, ProjectError
-from objects.webhook import WebhookAuth
+from engine.webhooks.auth import WebhookAuth
 
 STANDARD_ID = "webhook-id"
 STANDARD_TIMESTAMP = "webhook-timestamp"

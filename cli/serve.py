@@ -116,10 +116,10 @@ def _parse_expiry(text: str) -> datetime:
 def _check_endpoint(project: Project, endpoint: str) -> None:
     flows, _ = load_flows(project)
     known = sorted(
-        str(getattr(flow.objects[oid].settings, "endpoint", ""))
+        served.name
         for flow in flows
         for oid in flow.starts
-        if flow.objects[oid].type == "webhook"
+        if (served := flow.instance(oid).endpoint()) is not None
     )
     if endpoint not in known:
         raise InputError(

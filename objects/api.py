@@ -9,15 +9,30 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from engine.errors import SluisError
-from engine.http.delivery import Send, call_policy, deliver, journey_key, refuse
-from engine.http.lookups import compile_value
-from engine.http.render import CONTENT_TYPES, Headers, check_request, json_body, make_call
-from engine.model.flow import Flow
-from engine.model.settings import Duration, TemplateText
-from engine.sdk.batch import Batch, Routing
-from engine.sdk.campaign import CampaignObject, ObjectSettings
-from engine.sdk.context import RunContext
+from engine.sdk import (
+    Batch,
+    CampaignObject,
+    Duration,
+    Flow,
+    ObjectSettings,
+    Routing,
+    RunContext,
+    SluisError,
+    TemplateText,
+)
+from engine.sdk.http import (
+    CONTENT_TYPES,
+    Headers,
+    Send,
+    call_policy,
+    check_request,
+    compile_value,
+    deliver,
+    journey_key,
+    json_body,
+    make_call,
+    refuse,
+)
 
 
 class ApiSettings(ObjectSettings):
@@ -34,20 +49,17 @@ class ApiSettings(ObjectSettings):
         return self
 
 
-class ApiCall(CampaignObject):
+class ApiCall(CampaignObject[ApiSettings]):
     type = "api"
-    Settings = ApiSettings
     outputs = ("ok", "failed")
 
-    def __init__(self, id: str, settings: ObjectSettings, flow: Flow) -> None:
+    def __init__(self, id: str, settings: ApiSettings, flow: Flow) -> None:
         super().__init__(id, settings, flow)
-        assert isinstance(settings, ApiSettings)
-        self.spec = settings
         self.headers = Headers(settings.headers, f"object '{id}'")
         self.url = compile_value(settings.url)
 
-    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
-        spec = self.spec
+    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+        spec = self.settings
         policy = call_policy(
             ctx, timeout=spec.timeout, retries=spec.retries, concurrency=spec.concurrency
         )

@@ -8,11 +8,15 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from engine.model.durations import format_duration
-from engine.model.settings import Duration
-from engine.sdk.batch import Batch, Routing
-from engine.sdk.campaign import CampaignObject, ObjectSettings
-from engine.sdk.context import RunContext
+from engine.sdk import (
+    Batch,
+    CampaignObject,
+    Duration,
+    ObjectSettings,
+    Routing,
+    RunContext,
+    format_duration,
+)
 
 SLICE = 10_000  # journeys decided (and held in memory) at a time when many wait
 
@@ -29,9 +33,8 @@ class BucketSettings(ObjectSettings):
         return self
 
 
-class Bucket(CampaignObject):
+class Bucket(CampaignObject[BucketSettings]):
     type = "bucket"
-    Settings = BucketSettings
     claims_all = True
     pauses = True
     reads_customers = False
@@ -40,12 +43,11 @@ class Bucket(CampaignObject):
         """Whole groups at a time: a slice holds a multiple of ``size``, so only the last
         one can leave a rest (the ``every`` rule applies to it). Without a size everything
         goes at once: it moves on as one batch anyway."""
-        size = self.settings.size  # type: ignore[attr-defined]
+        size = self.settings.size
         return None if size is None else size * max(1, SLICE // size)
 
-    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         settings = self.settings
-        assert isinstance(settings, BucketSettings)
         waiting = sorted(batch, key=lambda j: (j.arrived_at, j.customer_id, j.id))
         size = settings.size
         if size is not None:

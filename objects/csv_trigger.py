@@ -26,20 +26,27 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
-from engine.errors import SluisError
-from engine.files import FileInfo, Place
-from engine.files.folder import is_temporary
-from engine.files.imports import (
+from engine.sdk import (
+    CampaignObject,
+    Duration,
+    Entry,
+    Every,
+    LocationText,
+    RunContext,
+    SluisError,
+    Trigger,
+)
+from engine.sdk.context import Enter, Write
+from engine.sdk.files import (
+    FileInfo,
     ImportReport,
+    Place,
     TooManyRejects,
     import_csv,
+    is_temporary,
     rejects_place,
     write_rejects,
 )
-from engine.model.settings import Duration, LocationText
-from engine.sdk.batch import Entry
-from engine.sdk.campaign import CampaignObject, Every, Trigger
-from engine.sdk.context import Enter, RunContext, Write
 from engine.store import files as records
 from objects.import_ import CsvImportSettings, entries_of
 
@@ -54,21 +61,14 @@ class CsvTriggerSettings(CsvImportSettings):
     poll: Duration = timedelta(seconds=30)
 
 
-class CsvTrigger(CampaignObject):
+class CsvTrigger(CampaignObject[CsvTriggerSettings]):
     type = "csv-trigger"
-    Settings = CsvTriggerSettings
     can_start = True
     only_start = True
     entry_reason = "in the dropped file"
 
-    @property
-    def options(self) -> CsvTriggerSettings:
-        settings = self.settings
-        assert isinstance(settings, CsvTriggerSettings)
-        return settings
-
     def trigger(self) -> Trigger:
-        return Every(self.options.poll)
+        return Every(self.settings.poll)
 
     def matches(self, entry: FileInfo) -> bool:
         name = entry.name
@@ -76,14 +76,14 @@ class CsvTrigger(CampaignObject):
             return False
         if name.endswith((".rejects.csv", ".error.txt")):
             return False
-        pattern = self.options.match or f"{self.flow.name}*.csv"
+        pattern = self.settings.match or f"{self.flow.name}*.csv"
         return fnmatch.fnmatchcase(name.lower(), pattern.lower())
 
     def _key(self, stage: str, name: str) -> str:
         return f"{self.flow.name}:{self.id}:{stage}:{name}"
 
-    def entries(self, ctx: RunContext) -> Iterable[Entry]:
-        watch = ctx.effects.files.place(self.options.watch, ctx.project, ctx.scope())
+    def entries(self, *, ctx: RunContext) -> Iterable[Entry]:
+        watch = ctx.effects.files.place(self.settings.watch, ctx.project, ctx.scope())
         for name in FOLDERS:
             watch.child(name).makedirs()
         with ctx.store.db.read() as conn:
@@ -161,7 +161,7 @@ class CsvTrigger(CampaignObject):
     def _queue(self, ctx: RunContext, watch: Place, file: Place, record_id: int | None) -> None:
         """Import ``file`` (in ``active/``) in the firing's transaction; a failing file rolls
         back only its own part and is marked failed."""
-        spec, project, now = self.options.spec(), ctx.project, ctx.now
+        spec, project, now = self.settings.spec(), ctx.project, ctx.now
         key = self._key("active", file.name)
 
         def change(conn: Connection, enter: Enter) -> None:
@@ -216,7 +216,7 @@ class CsvTrigger(CampaignObject):
         if file.exists():
             final = file.move_to(watch.child("failed" if failed else "done").child(file.name))
             if report is not None and report.rejects:
-                write_rejects(report, rejects_place(final), encoding=self.options.encoding)
+                write_rejects(report, rejects_place(final), encoding=self.settings.encoding)
             if failed:
                 reason = record.detail.get("reason", "the import failed")
                 with final.sibling(f"{final.name}.error.txt").writer(replace=True) as out:

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from engine.sdk.batch import Batch, Routing
-from engine.sdk.campaign import CampaignObject, ObjectSettings
-from engine.sdk.context import RunContext
+from engine.sdk import Batch, CampaignObject, ObjectSettings, Routing, RunContext
 
 
 class EndSettings(ObjectSettings):
     type: Literal["end"]
 
 
-class End(CampaignObject):
+class End(CampaignObject[EndSettings]):
     type = "end"
-    Settings = EndSettings
     instant = True
     outputs = ()
     reads_customers = False
 
-    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         routing.leave_all(batch, None, "end")

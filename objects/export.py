@@ -16,13 +16,19 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, model_validator
 from sqlalchemy import Connection
 
-from engine.errors import InputError
-from engine.files import NameTaken
-from engine.files.exports import columns_of, reserve, write_csv
-from engine.model.settings import LocationText, Settings, TemplateText, project_of
-from engine.sdk.batch import Batch, Routing
-from engine.sdk.campaign import CampaignObject, ObjectSettings
-from engine.sdk.context import RunContext
+from engine.sdk import (
+    Batch,
+    CampaignObject,
+    InputError,
+    LocationText,
+    ObjectSettings,
+    Routing,
+    RunContext,
+    Settings,
+    TemplateText,
+    project_of,
+)
+from engine.sdk.files import NameTaken, columns_of, reserve, write_csv
 from engine.store import files as records
 from engine.store.journeys import add_events
 
@@ -50,13 +56,11 @@ class ExportSettings(ObjectSettings):
         return self
 
 
-class ExportObject(CampaignObject):
+class ExportObject(CampaignObject[ExportSettings]):
     type = "export"
-    Settings = ExportSettings
 
-    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         settings = self.settings
-        assert isinstance(settings, ExportSettings)
         columns = columns_of(settings.columns, ctx.project.customer_fields)
         files = ctx.effects.files
         place = files.place(settings.to, ctx.project, ctx.scope())
@@ -109,18 +113,17 @@ class ExportObject(CampaignObject):
                 records.close(conn, found.id, at, detail={"rows": rows})
             add_events(conn, events)
 
-        ctx.write(done)
-        if ctx.effects.replay:
-            ctx.effects.record(
-                "exports",
-                {
-                    "object": self.id,
-                    "path": location,
-                    "rows": rows,
-                    "customers": [
-                        j.customer.get("external_id") or j.customer.get("email") for j in batch
-                    ],
-                    "at": at.astimezone(UTC).isoformat(),
-                },
-            )
+        ctx.journal(done)
+        ctx.effects.record(
+            "exports",
+            lambda: {
+                "object": self.id,
+                "path": location,
+                "rows": rows,
+                "customers": [
+                    j.customer.get("external_id") or j.customer.get("email") for j in batch
+                ],
+                "at": at.astimezone(UTC).isoformat(),
+            },
+        )
         routing.leave_all(batch, "out", f"exported to {location}")

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from engine.model.settings import ExpressionText
-from engine.sdk.batch import Batch, Routing
-from engine.sdk.campaign import CampaignObject, ObjectSettings
-from engine.sdk.context import RunContext
+from engine.sdk import Batch, CampaignObject, ExpressionText, ObjectSettings, Routing, RunContext
 
 
 class FilterSettings(ObjectSettings):
@@ -16,15 +13,13 @@ class FilterSettings(ObjectSettings):
     when: ExpressionText
 
 
-class Filter(CampaignObject):
+class Filter(CampaignObject[FilterSettings]):
     type = "filter"
-    Settings = FilterSettings
     instant = True
     outputs = ("out", "filtered")
 
-    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         settings = self.settings
-        assert isinstance(settings, FilterSettings)
         when = settings.when
         passed, failed = f"{when} was true", f"filtered: {when} was false"
         for journey in batch:

@@ -6,10 +6,7 @@ from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
 
-from engine.sdk.batch import Batch, Routing
-from engine.sdk.campaign import CampaignObject, ObjectSettings
-from engine.sdk.context import RunContext
-from engine.store.customers import add_to_groups, remove_from_groups
+from engine.sdk import Batch, CampaignObject, ObjectSettings, Routing, RunContext
 
 
 class GroupSettings(ObjectSettings):
@@ -29,15 +26,13 @@ class GroupSettings(ObjectSettings):
         return self
 
 
-class GroupObject(CampaignObject):
+class GroupObject(CampaignObject[GroupSettings]):
     type = "group"
-    Settings = GroupSettings
     instant = True
     reads_customers = False
 
-    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         settings = self.settings
-        assert isinstance(settings, GroupSettings)
         ids = [j.customer_id for j in batch]
         parts = []
         if settings.add:
@@ -46,12 +41,7 @@ class GroupObject(CampaignObject):
             parts.append(f"removed from {', '.join(settings.remove)}")
         reason = "; ".join(parts)
         routing.leave_all(batch, "out", reason)
-        now = ctx.now
-
-        def change(conn: Any) -> None:
-            if settings.add:
-                add_to_groups(conn, ids, settings.add, now)
-            if settings.remove:
-                remove_from_groups(conn, ids, settings.remove)
-
-        ctx.write(change)
+        if settings.add:
+            ctx.groups.add(ids, settings.add)
+        if settings.remove:
+            ctx.groups.remove(ids, settings.remove)

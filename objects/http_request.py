@@ -10,39 +10,43 @@ from functools import partial
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from sqlalchemy import Connection
 
-from engine.errors import SluisError
-from engine.http.bodies import JsonFields
-from engine.http.calls import HttpOutcome
-from engine.http.delivery import (
-    AfterOk,
-    Send,
-    call_policy,
-    chunk_key,
-    deliver,
-    journey_key,
-    refuse,
+from engine.sdk import (
+    Batch,
+    CampaignObject,
+    CustomerField,
+    Duration,
+    Flow,
+    Journey,
+    ObjectSettings,
+    Routing,
+    RunContext,
+    SluisError,
+    TemplateText,
+    convert,
 )
-from engine.http.lookups import compile_value, rendered_once
-from engine.http.render import (
+from engine.sdk.http import (
     CONTENT_TYPES,
     PER_CUSTOMER,
+    AfterOk,
     Headers,
+    HttpOutcome,
+    JsonFields,
     ResponseTemplateText,
+    Send,
+    call_policy,
     check_request,
+    chunk_key,
+    compile_value,
+    deliver,
     form_body,
+    journey_key,
     make_call,
+    refuse,
+    rendered_once,
     templated,
     with_query,
 )
-from engine.model.fields import convert
-from engine.model.flow import Flow
-from engine.model.settings import CustomerField, Duration, TemplateText
-from engine.sdk.batch import Batch, Journey, Routing
-from engine.sdk.campaign import CampaignObject, ObjectSettings
-from engine.sdk.context import RunContext
-from engine.store.customers import field_types, set_fields
 
 READ_ONLY = ("system_id", "groups", "created_at", "updated_at")
 
@@ -123,15 +127,12 @@ class HttpRequestSettings(ObjectSettings):
         return self
 
 
-class HttpRequest(CampaignObject):
+class HttpRequest(CampaignObject[HttpRequestSettings]):
     type = "http-request"
-    Settings = HttpRequestSettings
     outputs = ("ok", "failed")
 
-    def __init__(self, id: str, settings: ObjectSettings, flow: Flow) -> None:
+    def __init__(self, id: str, settings: HttpRequestSettings, flow: Flow) -> None:
         super().__init__(id, settings, flow)
-        assert isinstance(settings, HttpRequestSettings)
-        self.spec = settings
         self.headers = Headers(settings.headers, f"object '{id}'")
         self.url = compile_value(settings.url)
         self.url_per_customer = bool(settings.url.names & PER_CUSTOMER)
@@ -142,8 +143,8 @@ class HttpRequest(CampaignObject):
             JsonFields(settings.fields) if settings.fields is not None and sends_json else None
         )
 
-    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
-        spec = self.spec
+    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+        spec = self.settings
         policy = call_policy(
             ctx,
             timeout=spec.timeout,
@@ -161,19 +162,14 @@ class HttpRequest(CampaignObject):
         after_ok = self._saver(ctx, saved) if spec.save else None
         deliver(ctx, routing, sends, policy, after_ok=after_ok)
         if saved:
-            project, now = ctx.project, ctx.now
-
-            def store(conn: Connection) -> None:
-                set_fields(conn, saved, project, now)
-
-            ctx.write(store)
+            ctx.customers.set_fields(saved)
 
     def _per_customer(
         self, batch: Batch, routing: Routing, ctx: RunContext, secrets: tuple[str, ...]
     ) -> list[Send]:
         """One call per customer: URL, headers and body rendered for each (those that do not
         read the customer once for the batch)."""
-        spec, sends, journeys = self.spec, [], batch.journeys
+        spec, sends, journeys = self.settings, [], batch.journeys
         content_type = CONTENT_TYPES[spec.format]
         bodies, failures = (
             self.json_fields.texts(journeys, _scopes(ctx)) if self.json_fields else (None, {})
@@ -216,7 +212,7 @@ class HttpRequest(CampaignObject):
     ) -> list[Send]:
         """Chunks of ``batch`` customers per call, each a JSON array of their fields; URL and
         headers are the same for every call of the batch."""
-        spec, sends, journeys = self.spec, [], batch.journeys
+        spec, sends, journeys = self.settings, [], batch.journeys
         url = self.url({}, {}, ctx.scope)
         headers = self.headers.render({}, {}, ctx.scope, secrets)
         texts, failures = (
@@ -251,12 +247,12 @@ class HttpRequest(CampaignObject):
     def _saver(self, ctx: RunContext, saved: dict[int, dict[str, Any]]) -> AfterOk:
         """Store ``save`` values of a successful answer; a value that does not fit its field
         fails the journey with the reason."""
-        types = field_types(ctx.project)
+        types = ctx.customers.field_types()
 
         def save(journey: Journey, result: HttpOutcome) -> str | None:
             scope = ctx.scope(journey, response=result.response)
             values = {}
-            for name, template in self.spec.save.items():
+            for name, template in self.settings.save.items():
                 try:
                     values[name] = convert(template.render(scope), types[name])
                 except (ValueError, SluisError) as exc:

@@ -27,21 +27,33 @@ from typing import Any, Literal, Self
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy import Connection
 
-from engine.errors import InputError
-from engine.files import Place
-from engine.files.imports import (
+from engine.sdk import (
+    Batch,
+    CampaignObject,
+    Cron,
+    CronTrigger,
+    Entry,
+    InputError,
+    LocationText,
+    ObjectSettings,
+    Once,
+    Routing,
+    RunContext,
+    Settings,
+    Trigger,
+    project_of,
+)
+from engine.sdk.context import Enter
+from engine.sdk.files import (
     Imported,
     ImportSpec,
+    Place,
     TooManyRejects,
     check_spec,
     import_csv,
     rejects_place,
     write_rejects,
 )
-from engine.model.settings import Cron, LocationText, Settings, project_of
-from engine.sdk.batch import Batch, Entry, Routing
-from engine.sdk.campaign import CampaignObject, CronTrigger, ObjectSettings, Once, Trigger
-from engine.sdk.context import Enter, RunContext
 from engine.store import files as records
 
 STATUSES = ("new", "changed", "unchanged")
@@ -123,27 +135,20 @@ def entries_of(rows: Sequence[Imported], wanted: Iterable[str], source: str) -> 
     ]
 
 
-class Import(CampaignObject):
+class Import(CampaignObject[ImportSettings]):
     type = "import"
-    Settings = ImportSettings
     can_start = True
     entry_reason = "imported"
 
-    @property
-    def options(self) -> ImportSettings:
-        settings = self.settings
-        assert isinstance(settings, ImportSettings)
-        return settings
-
     def trigger(self) -> Trigger:
-        settings = self.options
+        settings = self.settings
         return CronTrigger(settings.schedule) if settings.schedule else Once()
 
-    def entries(self, ctx: RunContext) -> Iterable[Entry]:
+    def entries(self, *, ctx: RunContext) -> Iterable[Entry]:
         self._import(ctx)
         return ()
 
-    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         place = self._import(ctx)
         reason = (
             f"started the import of {place}; the imported customers go on"
@@ -156,7 +161,7 @@ class Import(CampaignObject):
     def _import(self, ctx: RunContext) -> Place | None:
         """Queue the import in the run's transaction; None when only a pending ``after`` step
         of an earlier import was left to do."""
-        settings = self.options
+        settings = self.settings
         place = ctx.effects.files.place(settings.from_, ctx.project, ctx.scope())
         key = f"{self.flow.name}:{self.id}"
         with ctx.store.db.read() as conn:
@@ -210,7 +215,7 @@ class Import(CampaignObject):
 
     def _after(self, ctx: RunContext, place: Place, record_id: int) -> None:
         """Move or delete the imported file, then forget the pending record."""
-        after = self.options.after
+        after = self.settings.after
         if after == "delete":
             place.delete()
         elif after is not None and after.move is not None:

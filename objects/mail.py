@@ -15,17 +15,21 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from engine.errors import EffectError, ProjectError
-from engine.mail.compose import Composer, MailSpec, template_problem
-from engine.mail.delivery import Outcome, deliver
-from engine.mail.sink import MailSink
-from engine.mail.tracking import TrackingLinks
-from engine.model.settings import CustomerField, TemplateText, project_of
-from engine.model.templates import Template
-from engine.sdk.batch import Batch, Routing
-from engine.sdk.campaign import CampaignObject, ObjectSettings
-from engine.sdk.context import RunContext
-from engine.store.journeys import add_events
+from engine.sdk import (
+    Batch,
+    CampaignObject,
+    CustomerField,
+    EffectError,
+    MailSink,
+    ObjectSettings,
+    ProjectError,
+    Routing,
+    RunContext,
+    Template,
+    TemplateText,
+    project_of,
+)
+from engine.sdk.mail import Composer, MailSpec, Outcome, TrackingLinks, deliver, template_problem
 
 
 class MailSettings(ObjectSettings):
@@ -55,20 +59,19 @@ class MailSettings(ObjectSettings):
         return value
 
 
-class Mail(CampaignObject):
+class Mail(CampaignObject[MailSettings]):
     type = "mail"
-    Settings = MailSettings
     outputs = ("sent", "skipped")
 
-    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         sink = ctx.effects.mail
-        if not isinstance(sink, MailSink):
+        if sink is None:
             raise EffectError(
                 "this runtime has no mail sender; sluis builds one from mail.connection"
             )
         events = []
         for outcome in deliver(
-            batch, ctx, sink, self._composer(ctx, sink), per_hour=self._settings.throttle
+            batch, ctx, sink, self._composer(ctx, sink), per_hour=self.settings.throttle
         ):
             journey = outcome.journey
             if outcome.kind == "held":
@@ -92,15 +95,10 @@ class Mail(CampaignObject):
                     },
                 )
         if events:
-            ctx.write(lambda conn: add_events(conn, events))
-
-    @property
-    def _settings(self) -> MailSettings:
-        assert isinstance(self.settings, MailSettings)
-        return self.settings
+            ctx.events.add(events)
 
     def _composer(self, ctx: RunContext, sink: MailSink) -> Composer:
-        settings, project = self._settings, ctx.project
+        settings, project = self.settings, ctx.project
         sender = settings.from_
         if sender is None and project.settings.mail.from_:
             sender = Template.parse(project.settings.mail.from_)

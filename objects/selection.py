@@ -6,11 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Literal
 
-from engine.model.settings import Cron, ExpressionText
-from engine.sdk.batch import Entry
-from engine.sdk.campaign import CampaignObject, CronTrigger, ObjectSettings, Once, Trigger
-from engine.sdk.context import RunContext
-from engine.store.customers import iter_customers
+from engine.sdk import (
+    CampaignObject,
+    Cron,
+    CronTrigger,
+    Entry,
+    ExpressionText,
+    ObjectSettings,
+    Once,
+    RunContext,
+    Trigger,
+)
 
 
 class SelectionSettings(ObjectSettings):
@@ -20,9 +26,8 @@ class SelectionSettings(ObjectSettings):
     schedule: Cron | None = None
 
 
-class Selection(CampaignObject):
+class Selection(CampaignObject[SelectionSettings]):
     type = "selection"
-    Settings = SelectionSettings
     outputs = ("out",)
     can_start = True
     only_start = True
@@ -30,16 +35,13 @@ class Selection(CampaignObject):
 
     def trigger(self) -> Trigger:
         settings = self.settings
-        assert isinstance(settings, SelectionSettings)
         return CronTrigger(settings.schedule) if settings.schedule else Once()
 
-    def entries(self, ctx: RunContext) -> Iterator[Entry]:
+    def entries(self, *, ctx: RunContext) -> Iterator[Entry]:
         settings = self.settings
-        assert isinstance(settings, SelectionSettings)
-        with ctx.store.db.read() as conn:
-            for chunk in iter_customers(conn, ctx.project, group=settings.group):
-                for customer in chunk:
-                    if settings.where is None or settings.where.test(
-                        {"customer": customer, "data": {}, "now": ctx.now, "today": ctx.today}
-                    ):
-                        yield Entry(customer["system_id"])
+        for chunk in ctx.customers.select(group=settings.group):
+            for customer in chunk:
+                if settings.where is None or settings.where.test(
+                    {"customer": customer, "data": {}, "now": ctx.now, "today": ctx.today}
+                ):
+                    yield Entry(customer["system_id"])

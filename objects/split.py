@@ -9,10 +9,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from engine.model.settings import ExpressionText
-from engine.sdk.batch import Batch, Routing
-from engine.sdk.campaign import CampaignObject, ObjectSettings
-from engine.sdk.context import RunContext
+from engine.sdk import Batch, CampaignObject, ExpressionText, ObjectSettings, Routing, RunContext
 
 OTHERWISE = "otherwise"
 
@@ -54,19 +51,16 @@ def bucket_of(flow: str, object_id: str, customer_id: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64 * 100
 
 
-class Split(CampaignObject):
+class Split(CampaignObject[SplitSettings]):
     type = "split"
-    Settings = SplitSettings
     instant = True
 
     @classmethod
-    def outputs_for(cls, settings: ObjectSettings) -> tuple[str, ...]:
-        assert isinstance(settings, SplitSettings)
+    def outputs_for(cls, settings: SplitSettings) -> tuple[str, ...]:
         return (*(settings.branches or settings.percent or {}), OTHERWISE)
 
-    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         settings = self.settings
-        assert isinstance(settings, SplitSettings)
         if settings.percent is not None:
             edges = []
             total = 0.0

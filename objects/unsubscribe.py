@@ -3,17 +3,9 @@ mails only (``scope: flow``, recorded as an unsubscribe event of the flow)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy import update
-
-from engine.sdk.batch import Batch, Routing
-from engine.sdk.campaign import CampaignObject, ObjectSettings
-from engine.sdk.context import RunContext
-from engine.store.journeys import add_events
-from engine.store.models import Customer
-
-CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+from engine.sdk import Batch, CampaignObject, ObjectSettings, Routing, RunContext
 
 
 class UnsubscribeSettings(ObjectSettings):
@@ -21,16 +13,13 @@ class UnsubscribeSettings(ObjectSettings):
     scope: Literal["all", "flow"] = "all"
 
 
-class Unsubscribe(CampaignObject):
+class Unsubscribe(CampaignObject[UnsubscribeSettings]):
     type = "unsubscribe"
-    Settings = UnsubscribeSettings
     instant = True
     reads_customers = False
 
-    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         settings = self.settings
-        assert isinstance(settings, UnsubscribeSettings)
-        ids = [j.customer_id for j in batch]
         for journey in batch:
             routing.leave(
                 journey,
@@ -51,14 +40,6 @@ class Unsubscribe(CampaignObject):
             for j in batch
         ]
 
-        def change(conn: Any) -> None:
-            if settings.scope == "all":
-                for start in range(0, len(ids), 500):
-                    conn.execute(
-                        update(CUSTOMERS)
-                        .where(CUSTOMERS.c.system_id.in_(ids[start : start + 500]))
-                        .values(unsubscribed=True, updated_at=now)
-                    )
-            add_events(conn, events)
-
-        ctx.write(change)
+        if settings.scope == "all":
+            ctx.customers.unsubscribe([j.customer_id for j in batch])
+        ctx.events.add(events)

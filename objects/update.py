@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import field_validator
-from sqlalchemy import Connection
 
-from engine.errors import SluisError
-from engine.model.fields import convert
-from engine.model.settings import CustomerField, TemplateText
-from engine.model.templates import render_value
-from engine.sdk.batch import Batch, Routing
-from engine.sdk.campaign import CampaignObject, ObjectSettings
-from engine.sdk.context import RunContext
-from engine.store.customers import field_types, set_fields
+from engine.sdk import (
+    Batch,
+    CampaignObject,
+    CustomerField,
+    ObjectSettings,
+    Routing,
+    RunContext,
+    SluisError,
+    TemplateText,
+    convert,
+    render_value,
+)
 
 READ_ONLY = ("system_id", "groups", "created_at", "updated_at")
 
@@ -35,15 +38,13 @@ class UpdateSettings(ObjectSettings):
         return value
 
 
-class Update(CampaignObject):
+class Update(CampaignObject[UpdateSettings]):
     type = "update"
-    Settings = UpdateSettings
     instant = True
 
-    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         settings = self.settings
-        assert isinstance(settings, UpdateSettings)
-        types = field_types(ctx.project)
+        types = ctx.customers.field_types()
         changes = {}
         names = ", ".join(settings.set)
         for journey in batch:
@@ -59,9 +60,4 @@ class Update(CampaignObject):
             changes[journey.customer_id] = values
             routing.leave(journey, "out", f"set {names}")
         if changes:
-            project, now = ctx.project, ctx.now
-
-            def change(conn: Connection) -> None:
-                set_fields(conn, changes, project, now)
-
-            ctx.write(change)
+            ctx.customers.set_fields(changes)

@@ -11,12 +11,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from engine.model.durations import format_duration
-from engine.model.project import check_timezone
-from engine.model.settings import Duration, ExpressionText
-from engine.sdk.batch import Batch, Journey, Routing
-from engine.sdk.campaign import CampaignObject, ObjectSettings
-from engine.sdk.context import RunContext
+from engine.sdk import (
+    Batch,
+    CampaignObject,
+    Duration,
+    ExpressionText,
+    Journey,
+    ObjectSettings,
+    Routing,
+    RunContext,
+    check_timezone,
+    format_duration,
+)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _AT = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -64,12 +70,11 @@ class WaitSettings(ObjectSettings):
         return self
 
 
-class Wait(CampaignObject):
+class Wait(CampaignObject[WaitSettings]):
     type = "wait"
-    Settings = WaitSettings
     pauses = True
 
-    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         for journey in batch:
             due, why = self.due(journey, ctx)
             if due is None or due <= ctx.now:
@@ -79,7 +84,6 @@ class Wait(CampaignObject):
 
     def zone(self, journey: Journey, ctx: RunContext) -> ZoneInfo:
         settings = self.settings
-        assert isinstance(settings, WaitSettings)
         name = settings.timezone
         if name == "customer":
             name = journey.customer.get("timezone") or None
@@ -91,7 +95,6 @@ class Wait(CampaignObject):
     def due(self, journey: Journey, ctx: RunContext) -> tuple[datetime | None, str]:
         """When the journey may go on, and the reason to show then."""
         settings = self.settings
-        assert isinstance(settings, WaitSettings)
         zone = self.zone(journey, ctx)
         moment = journey.arrived_at
         parts = []

@@ -4,20 +4,18 @@ this flow, at most ``within``; ``yes`` when it came, ``no`` when the time ran ou
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
-
-from engine.model.durations import format_duration
-from engine.model.settings import Duration
-from engine.model.validation import did_you_mean
-from engine.sdk.batch import Batch, Routing
-from engine.sdk.campaign import CampaignObject, ObjectSettings
-from engine.sdk.context import RunContext
-from engine.store.models import Event
-
-EVENTS = Event.__table__  # type: ignore[attr-defined]
+from engine.sdk import (
+    Batch,
+    CampaignObject,
+    Duration,
+    ObjectSettings,
+    Routing,
+    RunContext,
+    did_you_mean,
+    format_duration,
+)
 
 
 class WaitForSettings(ObjectSettings):
@@ -27,17 +25,15 @@ class WaitForSettings(ObjectSettings):
     within: Duration | None = None
 
 
-class WaitFor(CampaignObject):
+class WaitFor(CampaignObject[WaitForSettings]):
     type = "wait-for"
-    Settings = WaitForSettings
     outputs = ("yes", "no")
     pauses = True
 
     @classmethod
     def check(
-        cls, id: str, settings: ObjectSettings, objects: Mapping[str, ObjectSettings]
+        cls, id: str, settings: WaitForSettings, objects: Mapping[str, ObjectSettings]
     ) -> Iterable[tuple[tuple[str | int, ...], str]]:
-        assert isinstance(settings, WaitForSettings)
         if settings.mail is not None:
             mails = [oid for oid, s in objects.items() if s.type == "mail"]
             if settings.mail not in mails:
@@ -46,10 +42,14 @@ class WaitFor(CampaignObject):
                 )
                 yield ("mail",), f"mail '{settings.mail}' is not a mail object of this flow{hint}"
 
-    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         settings = self.settings
-        assert isinstance(settings, WaitForSettings)
-        seen = self._events(batch, ctx)
+        seen = ctx.events.times(
+            settings.event,
+            list({j.customer_id for j in batch}),
+            since=min(j.arrived_at for j in batch),
+            object_id=settings.mail,
+        )
         within = settings.within
         for journey in batch:
             times = [t for t in seen.get(journey.customer_id, ()) if t >= journey.arrived_at]
@@ -61,23 +61,3 @@ class WaitFor(CampaignObject):
                 routing.leave(journey, "no", f"no {settings.event}{span}")
             else:
                 routing.hold(journey, deadline, wake_on=settings.event)
-
-    def _events(self, batch: Batch, ctx: RunContext) -> dict[int, list[datetime]]:
-        settings = self.settings
-        assert isinstance(settings, WaitForSettings)
-        ids = list({j.customer_id for j in batch})
-        since = min(j.arrived_at for j in batch)
-        found: dict[int, list[datetime]] = {}
-        with ctx.store.db.read() as conn:
-            for start in range(0, len(ids), 500):
-                query = select(EVENTS.c.customer_id, EVENTS.c.at).where(
-                    EVENTS.c.kind == settings.event,
-                    EVENTS.c.customer_id.in_(ids[start : start + 500]),
-                    EVENTS.c.flow == batch.flow,
-                    EVENTS.c.at >= since,
-                )
-                if settings.mail is not None:
-                    query = query.where(EVENTS.c.object == settings.mail)
-                for customer_id, at in conn.execute(query):
-                    found.setdefault(customer_id, []).append(at)
-        return found

@@ -15,11 +15,19 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from engine.model.settings import CustomerField, Settings, project_of
-from engine.model.validation import did_you_mean
-from engine.sdk.campaign import CampaignObject, ObjectSettings
-from engine.store.customers import KEYS
-from engine.webhooks.payload import PayloadMap, RecordsMap
+from engine.sdk import (
+    CUSTOMER_KEYS,
+    CampaignObject,
+    CustomerField,
+    ObjectSettings,
+    PayloadMap,
+    RecordsMap,
+    Settings,
+    WebhookAuth,
+    WebhookEndpoint,
+    did_you_mean,
+    project_of,
+)
 
 _ENDPOINT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _ENV_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
@@ -60,43 +68,6 @@ class RecordsSpec(Settings):
         return self
 
 
-class WebhookAuth(Settings):
-    """How a caller proves who it is. For ``hmac-sha256``: ``secret`` (as ``${VAR}``), the
-    signature ``header``, its ``encoding``, an optional ``prefix`` before it (``sha256=``),
-    and an optional ``timestamp_header`` (then ``TIMESTAMP.BODY`` is signed and a timestamp
-    more than ``tolerance`` seconds away is refused). ``style: standard-webhooks`` reads
-    ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (``v1,BASE64``) over
-    ``ID.TIMESTAMP.BODY`` with a ``whsec_`` secret."""
-
-    type: Literal["token", "basic", "hmac-sha256"] = "token"
-    style: Literal["plain", "standard-webhooks"] = "plain"
-    header: str | None = None
-    secret: str | None = None
-    encoding: Literal["base64", "hex"] = "base64"
-    prefix: str | None = None
-    timestamp_header: str | None = None
-    tolerance: int = Field(default=300, ge=1)
-
-    @model_validator(mode="after")
-    def _hmac(self) -> WebhookAuth:
-        if self.type != "hmac-sha256":
-            return self
-        if not self.secret:
-            raise ValueError("auth: hmac-sha256 needs a secret, written as ${VAR}")
-        if not _ENV_REF.search(self.secret):
-            raise ValueError(
-                "auth: write the secret as ${VAR} and export VAR; secrets do not belong in "
-                "flow files"
-            )
-        return self
-
-    @property
-    def signature_header(self) -> str:
-        if self.header:
-            return self.header
-        return "webhook-signature" if self.style == "standard-webhooks" else "X-Signature"
-
-
 AuthSetting = WebhookAuth | Literal["token", "basic", "hmac-sha256"]
 
 
@@ -121,8 +92,8 @@ class WebhookSettings(ObjectSettings):
     @field_validator("key")
     @classmethod
     def _key(cls, value: str) -> str:
-        if value not in KEYS:
-            raise ValueError(f"key must be one of {', '.join(KEYS)}, not '{value}'")
+        if value not in CUSTOMER_KEYS:
+            raise ValueError(f"key must be one of {', '.join(CUSTOMER_KEYS)}, not '{value}'")
         return value
 
     @model_validator(mode="after")
@@ -153,9 +124,12 @@ class WebhookSettings(ObjectSettings):
         )
 
 
-class Webhook(CampaignObject):
+class Webhook(CampaignObject[WebhookSettings]):
     type = "webhook"
-    Settings = WebhookSettings
     can_start = True
     only_start = True
     entry_reason = "received"
+
+    def endpoint(self) -> WebhookEndpoint:
+        settings = self.settings
+        return WebhookEndpoint(settings.endpoint, settings.payload_map, settings.auth_spec)

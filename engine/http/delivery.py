@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from engine.errors import EffectError
@@ -20,7 +21,6 @@ from engine.http.rates import TokenSource, chunk_size
 from engine.sdk.batch import Journey, Routing
 from engine.sdk.context import RunContext
 from engine.store import limits
-from engine.store.journeys import add_events
 
 DEFAULT_TIMEOUT = timedelta(seconds=30)
 AfterOk = Callable[[Journey, HttpOutcome], str | None]
@@ -127,17 +127,7 @@ def deliver(
     for send, result in zip(sends, outcomes, strict=True):
         call = send.call
         url = mask(call.url, call.secrets)
-        if ctx.effects.replay:  # recording does nothing in production: skip the labels
-            ctx.effects.record(
-                "http",
-                {
-                    "object": object_id,
-                    "method": call.method,
-                    "url": url,
-                    "customers": [customer_label(j.customer) for j in send.journeys],
-                    "at": at,
-                },
-            )
+        ctx.effects.record("http", partial(_recorded, object_id, call.method, url, send, at))
         kind, output = ("http_ok", "ok") if result.ok else ("http_failed", "failed")
         data = {
             "method": call.method,
@@ -168,5 +158,16 @@ def deliver(
             }
             for journey in send.journeys
         ]
-    ctx.write(lambda conn: add_events(conn, events))
+    ctx.events.add(events)
     return outcomes
+
+
+def _recorded(object_id: str, method: str, url: str, send: Send, at: str) -> dict[str, Any]:
+    """A call as replay lists it (made only in replay: labels cost nothing in production)."""
+    return {
+        "object": object_id,
+        "method": method,
+        "url": url,
+        "customers": [customer_label(j.customer) for j in send.journeys],
+        "at": at,
+    }

@@ -20,9 +20,9 @@ from engine.errors import TemplateError
 from engine.mail import sendlog, throttle
 from engine.mail.compose import Composer, Letter
 from engine.mail.senders import Delivery
-from engine.mail.sink import MailSink
 from engine.sdk.batch import Batch, Journey
 from engine.sdk.context import RunContext
+from engine.sdk.effects import MailSink
 from engine.store.models import Event
 
 EVENTS = Event.__table__  # type: ignore[attr-defined]

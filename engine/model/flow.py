@@ -38,7 +38,7 @@ class FlowObject:
     id: str
     type: str
     settings: ObjectSettings
-    kind: builtins.type[CampaignObject]
+    kind: builtins.type[CampaignObject[Any]]
     outputs: tuple[str, ...]
     routes: Mapping[str, str]
 
@@ -59,7 +59,7 @@ class Flow:
     objects: Mapping[str, FlowObject]
     graph: nx.DiGraph
     starts: tuple[str, ...]
-    _instances: dict[str, CampaignObject] = field(default_factory=dict, repr=False)
+    _instances: dict[str, CampaignObject[Any]] = field(default_factory=dict, repr=False)
 
     def target(self, object_id: str, output: str | None) -> str | None:
         """Where ``output`` of ``object_id`` leads, or None when it ends the journey."""
@@ -67,7 +67,7 @@ class Flow:
             return None
         return self.objects[object_id].routes.get(output)
 
-    def instance(self, object_id: str) -> CampaignObject:
+    def instance(self, object_id: str) -> CampaignObject[Any]:
         """The runnable object for ``object_id`` (one per flow object, made on first use)."""
         found = self._instances.get(object_id)
         if found is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.metadata import entry_points
+from typing import Any
 
 from engine.errors import SluisError
 from engine.sdk.campaign import CampaignObject
@@ -16,9 +17,9 @@ GROUP = "sluis.objects"
 
 
 @cache
-def object_types() -> dict[str, type[CampaignObject]]:
+def object_types() -> dict[str, type[CampaignObject[Any]]]:
     """Every registered object type by its ``type`` name."""
-    found: dict[str, type[CampaignObject]] = {}
+    found: dict[str, type[CampaignObject[Any]]] = {}
     for point in entry_points(group=GROUP):
         try:
             cls = point.load()

@@ -14,7 +14,6 @@ def production_effects(project: Project, *, clock: Clock | None = None) -> Effec
     HTTP retries wait (the system clock unless given)."""
     from engine.http.client import HttpClient  # httpx loads only when effects are made
 
-    effects = Effects(mail=MailSink.production(project))
-    effects.extras["project_root"] = project.root
-    effects.http = HttpClient.for_project(project, clock=clock)
-    return effects
+    return Effects(
+        mail=MailSink.production(project), http=HttpClient.for_project(project, clock=clock)
+    )

@@ -27,9 +27,10 @@ from engine.model.flow import Flow
 from engine.model.project import Project
 from engine.runtime.clock import VirtualClock
 from engine.runtime.explain import journeys_of
-from engine.runtime.runner import IncomingEvent, Runtime
+from engine.runtime.runner import Runtime
 from engine.sdk.batch import Entry
 from engine.sdk.effects import Effects
+from engine.sdk.events import IncomingEvent
 from engine.store import Database, Store
 from engine.store.customers import find_ids
 from engine.store.models import Customer
@@ -43,7 +44,6 @@ def replay_effects(folder: Path) -> Effects:
     effects = Effects.capturing(
         files=Files(overlay=folder / "files"), http=CapturedHttp(), mail=MailSink.captured()
     )
-    effects.extras["replay_folder"] = folder
     return effects
 
 

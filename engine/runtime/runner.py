@@ -17,8 +17,7 @@ import threading
 import time
 import uuid
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -33,6 +32,7 @@ from engine.sdk.batch import Batch, Entry, Journey, Routing
 from engine.sdk.campaign import CronTrigger, Every, Once, Trigger
 from engine.sdk.context import RunContext
 from engine.sdk.effects import Effects
+from engine.sdk.events import IncomingEvent as IncomingEvent  # where callers found it
 from engine.store import Store
 from engine.store import journeys as sql
 from engine.store.customers import load_customers
@@ -45,18 +45,6 @@ ENTER_CHUNK = 10_000  # journeys made per statement when a start object fires
 BULK_ENTRY = 10_000  # a firing entering this many refreshes the journeys' statistics
 FLOWS = FlowState.__table__  # type: ignore[attr-defined]
 TRIGGERS = TriggerState.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class IncomingEvent:
-    """An event about a customer (open, click, bounce, unsubscribe, ...)."""
-
-    kind: str
-    customer_id: int
-    at: datetime
-    flow: str | None = None
-    object: str | None = None
-    data: Mapping[str, Any] | None = None
 
 
 def tune_collector() -> None:
@@ -210,7 +198,7 @@ class Runtime:
             due_next = self._next_due(trigger, flow, row.due_at, now) if trigger else None
             fired = 0
             try:
-                entries = _Entries(obj.entries(ctx))
+                entries = _Entries(obj.entries(ctx=ctx))
                 with self.store.db.write() as conn:
                     for change in ctx.writes:
                         change(conn)
@@ -354,10 +342,7 @@ class Runtime:
                 flow = self.flows[name]
                 for oid in flow.starts:
                     obj = flow.instance(oid)
-                    accept = getattr(obj, "accepts", None)
-                    if accept is None:
-                        continue
-                    entries = [entry for e in events if (entry := accept(e)) is not None]
+                    entries = [e.entry() for e in events if obj.accepts(event=e)]
                     self._enter(conn, flow, oid, entries, self.clock.now())
 
     # -- batches ---------------------------------------------------------------------------
@@ -440,9 +425,9 @@ class Runtime:
         """Run an object on a batch. When it fails, every journey of the batch fails with its
         message and none of the work it queued stands."""
         batch = Batch(flow.name, object_id, f"{flow.name}.{object_id}.{claim_id}", journeys)
-        routing = Routing()
+        routing = Routing(flow.objects[object_id].outputs, object_id)
         try:
-            flow.instance(object_id).run(batch, routing, ctx)
+            flow.instance(object_id).run(batch=batch, routing=routing, ctx=ctx)
         except SluisError as exc:
             log.warning("object %s of flow %s failed: %s", object_id, flow.name, exc)
             ctx.writes.clear()

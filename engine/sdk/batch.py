@@ -8,7 +8,7 @@ whole batch in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -76,12 +76,30 @@ class Fail(NamedTuple):
 Decision = Leave | Hold | Fail
 
 
-class Routing:
-    """Collects one decision per journey; ``release`` groups journeys that move on together."""
+class UndeclaredOutput(Exception):
+    """An object routed to an output its type does not declare: a bug in the object, not in
+    the flow, so it is not a ``SluisError``; the batch fails loudly (see DESIGN.md 8)."""
 
-    def __init__(self) -> None:
+
+class Routing:
+    """Collects one decision per journey; ``release`` groups journeys that move on together.
+    Leaving by an output the object does not declare raises ``UndeclaredOutput`` (``None``,
+    ending the journey here, is always allowed)."""
+
+    def __init__(self, outputs: Collection[str] | None = None, object_id: str = "") -> None:
         self.decisions: dict[int, Decision] = {}
         self.groups: list[list[int]] = []
+        self.outputs = outputs  # None: not checked (a routing made outside the runtime)
+        self.object_id = object_id
+        # what may be left by, None (end here) included: one set lookup per decision
+        self._allowed = None if outputs is None else frozenset((*outputs, None))
+
+    def _undeclared(self, output: str | None) -> UndeclaredOutput:
+        outputs = ", ".join(self.outputs or ()) or "none"
+        return UndeclaredOutput(
+            f"object '{self.object_id}' routed to output '{output}', which its type does not "
+            f"declare (outputs: {outputs}); fix the object's run or declare the output"
+        )
 
     def leave(
         self,
@@ -92,11 +110,15 @@ class Routing:
         data: Mapping[str, Any] | None = None,
     ) -> None:
         """The journey leaves by ``output``; ``data`` is merged into its entry data."""
+        if self._allowed is not None and output not in self._allowed:
+            raise self._undeclared(output)
         self.decisions[_id(journey)] = Leave(output, reason, data)
 
     def leave_all(self, journeys: Iterable[Journey], output: str | None, reason: str) -> None:
         """Every one of ``journeys`` leaves by ``output`` with the same reason (one decision
         shared by all: a batch of a thousand costs one object, not a thousand)."""
+        if self._allowed is not None and output not in self._allowed:
+            raise self._undeclared(output)
         self.decisions.update(dict.fromkeys((j.id for j in journeys), Leave(output, reason)))
 
     def hold(

@@ -13,7 +13,7 @@ import builtins
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from engine.model.flow import Flow
     from engine.sdk.batch import Batch, Entry, Routing
     from engine.sdk.context import RunContext
+    from engine.sdk.events import IncomingEvent
+    from engine.webhooks.auth import WebhookEndpoint
 
 NextSpec = str | dict[str, str] | None
 
@@ -60,9 +62,14 @@ class Every:
 
 Trigger = Once | CronTrigger | Every
 
+S = TypeVar("S", bound=ObjectSettings)
 
-class CampaignObject:
-    """Base of every object type. One instance serves one object of one flow."""
+
+class CampaignObject(Generic[S]):
+    """Base of every object type. One instance serves one object of one flow.
+
+    Subclass it with the settings model as parameter, ``class Filter(CampaignObject[
+    FilterSettings])``: ``Settings`` is taken from there and ``self.settings`` is typed."""
 
     type: ClassVar[str]
     Settings: ClassVar[builtins.type[ObjectSettings]]
@@ -78,19 +85,27 @@ class CampaignObject:
     instant: ClassVar[bool] = False
     entry_reason: ClassVar[str] = "entered"
 
-    def __init__(self, id: str, settings: ObjectSettings, flow: Flow) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            if get_origin(base) is CampaignObject:
+                (model,) = get_args(base)
+                if isinstance(model, builtins.type) and issubclass(model, ObjectSettings):
+                    cls.Settings = model
+
+    def __init__(self, id: str, settings: S, flow: Flow) -> None:
         self.id = id
-        self.settings = settings
+        self.settings: S = settings
         self.flow = flow
 
     @classmethod
-    def outputs_for(cls, settings: ObjectSettings) -> tuple[str, ...]:
+    def outputs_for(cls, settings: Any) -> tuple[str, ...]:
         """The outputs of one object (split derives its branches from its settings)."""
         return cls.outputs
 
     @classmethod
     def check(
-        cls, id: str, settings: ObjectSettings, objects: Mapping[str, ObjectSettings]
+        cls, id: str, settings: Any, objects: Mapping[str, ObjectSettings]
     ) -> Iterable[tuple[tuple[str | int, ...], str]]:
         """Checks that need the whole flow: yield (path inside the object, message)."""
         return ()
@@ -106,11 +121,22 @@ class CampaignObject:
         (webhooks, events) or the object is not a start object."""
         return None
 
-    def entries(self, ctx: RunContext) -> Iterable[Entry]:
-        """What enters the flow here now (start objects that fire)."""
+    def entries(self, *, ctx: RunContext) -> Iterable[Entry]:
+        """What enters the flow here now (start objects that fire). The runtime takes the
+        entries as they come, in chunks, in the firing's transaction: yield them (a million
+        imported rows need no list of a million entries)."""
         return ()
 
-    def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+    def accepts(self, *, event: IncomingEvent) -> bool:
+        """Whether ``event`` lets its customer enter here (start objects fed by events); the
+        entry's data is the event (``IncomingEvent.entry``)."""
+        return False
+
+    def endpoint(self) -> WebhookEndpoint | None:
+        """The webhook this start object serves (``sluis serve``), or None."""
+        return None
+
+    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         """Decide for every journey of the batch: leave by an output, hold, or fail."""
         for journey in batch:
             routing.leave(journey, self.outputs_for(self.settings)[0], self.entry_reason)

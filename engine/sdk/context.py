@@ -1,34 +1,39 @@
-"""What an object sees of the world while it runs: the clock's now, the project, its flow, read
-access to the store, writes that commit with the batch's routing, and the effect sinks."""
+"""What an object sees of the world while it runs: the clock's now, the project, its flow, the
+services (``customers``, ``groups``, ``events``, ``records``, ``files``), the journal of writes
+that commit with the batch's routing, and the effect sinks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
-
 from engine.sdk.batch import Entry
 from engine.sdk.effects import Effects
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from engine.files import Place
     from engine.model.flow import Flow
     from engine.model.project import Project
     from engine.sdk.batch import Journey
+    from engine.sdk.services import Customers, Events, Groups, Records
     from engine.store import Store
 
-Write = Callable[[Connection], None]
+Write = Callable[["Connection"], object]
 Enter = Callable[[Sequence[Entry]], None]
-EnteringWrite = Callable[[Connection, Enter], None]
+EnteringWrite = Callable[["Connection", Enter], None]
 
 
 @dataclass
 class RunContext:
-    """The context of one run of one object (a batch, or a start object firing)."""
+    """The context of one run of one object (a batch, or a start object firing). ``store``
+    and the queues (``writes``, ``entering``, ``committed``) belong to the runtime and its
+    services; objects use the services."""
 
     now: datetime
     project: Project
@@ -49,9 +54,42 @@ class RunContext:
         """Today in the flow's time zone."""
         return self.now.astimezone(self.zone).date()
 
-    def write(self, change: Write) -> None:
-        """Queue a database change; it commits in the same transaction as the batch's routing,
-        so a batch that runs again after a crash does not apply it twice."""
+    # -- services ----------------------------------------------------------------------------
+
+    @cached_property
+    def customers(self) -> Customers:
+        from engine.runtime.services import StoreCustomers
+
+        return StoreCustomers(self)
+
+    @cached_property
+    def groups(self) -> Groups:
+        from engine.runtime.services import StoreGroups
+
+        return StoreGroups(self)
+
+    @cached_property
+    def events(self) -> Events:
+        from engine.runtime.services import StoreEvents
+
+        return StoreEvents(self)
+
+    @cached_property
+    def records(self) -> Records:
+        from engine.runtime.services import StoreRecords
+
+        return StoreRecords(self)
+
+    @cached_property
+    def files(self) -> ProjectFiles:
+        return ProjectFiles(self)
+
+    # -- the journal -------------------------------------------------------------------------
+
+    def journal(self, change: Write) -> None:
+        """Queue a database change; it commits in the same transaction as the batch's routing
+        (a batch that runs again after a crash does not apply it twice; a failing batch
+        applies none). The services journal their writes here."""
         self.writes.append(change)
 
     def write_entering(self, change: EnteringWrite) -> None:
@@ -62,7 +100,7 @@ class RunContext:
         object's firing is recorded as failed, a batch's journeys fail with the message."""
         self.entering.append(change)
 
-    def on_commit(self, action: Callable[[], None]) -> None:
+    def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once the run's transaction committed (moving an imported file
         away). A ``SluisError`` it raises is logged; the commit stands."""
         self.committed.append(action)
@@ -78,3 +116,21 @@ class RunContext:
             "object": self.object_id,
             **extra,
         }
+
+
+class ProjectFiles:
+    """Locations of the project as places (``ctx.files``), through the effects' file sink (so
+    replay writes under its own folder)."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+
+    def place(
+        self, location: Any, scope: Mapping[str, Any] | None = None, *, render: bool = True
+    ) -> Place:
+        """The place ``location`` names, its templates rendered with ``scope`` (default: the
+        context's scope without a journey); ``render`` False: a location rendered before."""
+        ctx = self.ctx
+        if render and scope is None:
+            scope = ctx.scope()
+        return ctx.effects.files.place(location, ctx.project, scope, render=render)

@@ -1,0 +1,52 @@
+"""The HTTP delivery machinery objects that call out build on (``http-request``, ``api``):
+rendering a call from templates, its policy (retries, timeouts, statuses), and delivering a
+batch's calls through the context's HTTP sink with events and replay records."""
+
+from engine.http.bodies import JsonFields
+from engine.http.calls import HttpOutcome
+from engine.http.delivery import (
+    AfterOk,
+    Send,
+    call_policy,
+    chunk_key,
+    deliver,
+    journey_key,
+    refuse,
+)
+from engine.http.lookups import compile_value, rendered_once
+from engine.http.render import (
+    CONTENT_TYPES,
+    PER_CUSTOMER,
+    Headers,
+    ResponseTemplateText,
+    check_request,
+    form_body,
+    json_body,
+    make_call,
+    templated,
+    with_query,
+)
+
+__all__ = [
+    "CONTENT_TYPES",
+    "PER_CUSTOMER",
+    "AfterOk",
+    "Headers",
+    "HttpOutcome",
+    "JsonFields",
+    "ResponseTemplateText",
+    "Send",
+    "call_policy",
+    "check_request",
+    "chunk_key",
+    "compile_value",
+    "deliver",
+    "form_body",
+    "journey_key",
+    "json_body",
+    "make_call",
+    "refuse",
+    "rendered_once",
+    "templated",
+    "with_query",
+]
