@@ -119,7 +119,9 @@ class _Engine:
         batch = Batch("bench", "notify", f"bench.notify.{self.batches}", journeys)
         ctx = RunContext(NOW, self.project, self.flow, "notify", self.store, self.effects)
         routing = Routing()
-        spent = _clocked(lambda: self.flow.instance("notify").run(batch, routing, ctx))
+        spent = _clocked(
+            lambda: self.flow.instance("notify").run(batch=batch, routing=routing, ctx=ctx)
+        )
         assert all(d.output == "ok" for d in routing.decisions.values())  # type: ignore[union-attr]
         return spent
 

@@ -21,18 +21,16 @@ importing again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from typing import Any, Literal, Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
-from sqlalchemy import Connection
 
 from engine.sdk import (
     Batch,
     CampaignObject,
     Cron,
     CronTrigger,
-    Entry,
+    Entries,
     InputError,
     LocationText,
     ObjectSettings,
@@ -43,18 +41,7 @@ from engine.sdk import (
     Trigger,
     project_of,
 )
-from engine.sdk.context import Enter
-from engine.sdk.files import (
-    Imported,
-    ImportSpec,
-    Place,
-    TooManyRejects,
-    check_spec,
-    import_csv,
-    rejects_place,
-    write_rejects,
-)
-from engine.store import files as records
+from engine.sdk.files import ImportSpec, Pickup, check_spec
 
 STATUSES = ("new", "changed", "unchanged")
 
@@ -120,21 +107,6 @@ class ImportSettings(CsvImportSettings):
         return [value] if isinstance(value, str) else value
 
 
-def entries_of(rows: Sequence[Imported], wanted: Iterable[str], source: str) -> list[Entry]:
-    """The entries of imported rows whose status is wanted (rows without customer: none).
-    Each row's values become its entry's ``data.row`` as they are (a dict of its own)."""
-    reasons = {status: f"imported: {status}" for status in wanted}
-    return [
-        Entry(
-            row.customer_id,
-            {"import_status": row.status, "file": source, "row": row.values},
-            reasons[row.status],
-        )
-        for row in rows
-        if row.customer_id is not None and row.status in reasons
-    ]
-
-
 class Import(CampaignObject[ImportSettings]):
     type = "import"
     can_start = True
@@ -144,85 +116,26 @@ class Import(CampaignObject[ImportSettings]):
         settings = self.settings
         return CronTrigger(settings.schedule) if settings.schedule else Once()
 
-    def entries(self, *, ctx: RunContext) -> Iterable[Entry]:
-        self._import(ctx)
-        return ()
+    def entries(self, *, ctx: RunContext) -> Entries:
+        pickup = self._pickup(ctx)
+        return () if pickup.only_after_left() else pickup.entries()
 
     def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
-        place = self._import(ctx)
-        reason = (
-            f"started the import of {place}; the imported customers go on"
-            if place is not None
-            else "the file was imported before; moved it away now"
-        )
+        pickup = self._pickup(ctx)
+        if pickup.only_after_left():
+            reason = "the file was imported before; moved it away now"
+        else:
+            ctx.enter(pickup.entries)
+            reason = f"started the import of {pickup.place}; the imported customers go on"
         for journey in batch:
             routing.leave(journey, None, reason)
 
-    def _import(self, ctx: RunContext) -> Place | None:
-        """Queue the import in the run's transaction; None when only a pending ``after`` step
-        of an earlier import was left to do."""
-        settings = self.settings
-        place = ctx.effects.files.place(settings.from_, ctx.project, ctx.scope())
-        key = f"{self.flow.name}:{self.id}"
-        with ctx.store.db.read() as conn:
-            pending = records.find(conn, "import", key)
-        if pending is not None:
-            info = place.info() if pending.location == str(place) else None
-            if info is not None and (info.size, info.mtime) == (pending.size, pending.mtime):
-                # committed before a restart, but not yet moved or deleted
-                ctx.on_commit(lambda: self._after(ctx, place, pending.id))
-                return None
-            ctx.write(lambda conn: records.remove(conn, pending.id))
-        spec = settings.spec()
-        now, project, wanted = ctx.now, ctx.project, settings.continue_
-
-        def change(conn: Connection, enter: Enter) -> None:
-            info = place.info()
-            if info is None:
-                raise InputError(f"{place}: no such file to import; check from: and the folder")
-            try:
-                report = import_csv(
-                    conn,
-                    place,
-                    spec,
-                    project,
-                    now,
-                    on_chunk=lambda rows: enter(entries_of(rows, wanted, str(place))),
-                )
-            except TooManyRejects as exc:
-                write_rejects(exc.report, rejects_place(place), encoding=spec.encoding)
-                raise
-            if report.rejects:
-                write_rejects(report, rejects_place(place), encoding=spec.encoding)
-            if settings.after is not None:
-                made = records.add(
-                    conn,
-                    "import",
-                    key,
-                    flow=self.flow.name,
-                    object_id=self.id,
-                    location=str(place),
-                    state="imported",
-                    size=info.size,
-                    mtime=info.mtime,
-                    now=now,
-                    detail={"summary": report.summary()},
-                )
-                ctx.on_commit(lambda: self._after(ctx, place, made))
-
-        ctx.write_entering(change)
-        return place
-
-    def _after(self, ctx: RunContext, place: Place, record_id: int) -> None:
-        """Move or delete the imported file, then forget the pending record."""
-        after = self.settings.after
-        if after == "delete":
-            place.delete()
-        elif after is not None and after.move is not None:
-            target = ctx.effects.files.place(after.move, ctx.project, ctx.scope())
-            info = target.info()
-            if str(after.move).endswith("/") or (info is not None and info.is_dir):
-                target = target.child(place.name)
-            place.move_to(target)
-        with ctx.store.db.write() as conn:
-            records.remove(conn, record_id)
+    def _pickup(self, ctx: RunContext) -> Pickup:
+        settings, after = self.settings, self.settings.after
+        return ctx.files.pickup(
+            settings.from_,
+            settings.spec(),
+            wanted=settings.continue_,
+            delete=after == "delete",
+            move=after.move if isinstance(after, AfterImport) else None,
+        )

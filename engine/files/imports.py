@@ -21,7 +21,7 @@ import csv
 import io
 import time
 from array import array
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
@@ -368,22 +368,55 @@ def import_csv(
     """Import the CSV at ``place`` on ``conn`` (the caller's transaction). ``on_chunk`` gets
     the stored rows chunk by chunk, ``progress`` the bytes and rows read so far. Raises
     ``InputError`` when the file cannot be read and ``TooManyRejects``; the caller rolls back."""
+    stored = import_chunks(
+        conn,
+        place,
+        spec,
+        project,
+        now,
+        keep_rows=on_chunk is not None,
+        progress=progress,
+        chunk=chunk,
+    )
+    while True:
+        try:
+            imported = next(stored)
+        except StopIteration as done:
+            report: ImportReport = done.value
+            return report
+        if on_chunk is not None:
+            on_chunk(imported)
+
+
+def import_chunks(
+    conn: Connection,
+    place: Place,
+    spec: ImportSpec,
+    project: Project,
+    now: datetime,
+    *,
+    keep_rows: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    chunk: int = CHUNK,
+) -> Generator[list[Imported], None, ImportReport]:
+    """``import_csv`` as a generator: yields the stored rows chunk by chunk (when ``keep_rows``)
+    and returns the report, so a caller can hand them on as they come."""
     started = time.perf_counter()
     target = _Target(spec, project)
     report = ImportReport(str(place))
-    with read_csv(place, encoding=spec.encoding, delimiter=spec.delimiter) as rows:
-        mapping = _mapping(rows, spec, target)
-        report.header, report.delimiter = rows.header, rows.delimiter
-        chunks = _Chunks(conn, target, mapping, spec, report, now, on_chunk)
-        width = len(rows.header)
+    with read_csv(place, encoding=spec.encoding, delimiter=spec.delimiter) as reader:
+        mapping = _mapping(reader, spec, target)
+        report.header, report.delimiter = reader.header, reader.delimiter
+        chunks = _Chunks(conn, target, mapping, spec, report, now, keep_rows)
+        width = len(reader.header)
         count = 0
         pending, lines = chunks.rows, chunks.lines
-        for line, cells in rows:
+        for line, cells in reader:
             count += 1
             if len(cells) != width and (
                 len(cells) < width or any(c.strip() for c in cells[width:])
             ):
-                chunks.reject(line, "", _width_reason(len(cells), width, rows.delimiter), cells)
+                chunks.reject(line, "", _width_reason(len(cells), width, reader.delimiter), cells)
                 if not chunks.over:
                     continue
             else:
@@ -392,13 +425,17 @@ def import_csv(
                 if len(pending) < chunk:
                     continue
             report.rows = count
-            chunks.flush()
+            stored = chunks.flush()
+            if stored:
+                yield stored
             if progress is not None:
-                progress(rows.bytes_read, count)
+                progress(reader.bytes_read, count)
         report.rows = count
-        chunks.flush()
+        stored = chunks.flush()
+        if stored:
+            yield stored
         if progress is not None:
-            progress(rows.bytes_read, count)
+            progress(reader.bytes_read, count)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -415,10 +452,10 @@ class _Chunks:
         spec: ImportSpec,
         report: ImportReport,
         now: datetime,
-        on_chunk: Callable[[list[Imported]], None] | None,
+        keep_rows: bool,
     ) -> None:
         self.conn, self.target, self.report, self.now = conn, target, report, now
-        self.on_chunk = on_chunk
+        self.wants_rows = keep_rows
         self.limit = spec.max_rejects
         self.column_of = {name: column for name, _, column in mapping}
         self.picks = [(name, index) for name, index, _ in mapping]
@@ -436,7 +473,8 @@ class _Chunks:
     def reject(self, line: int, column: str, reason: str, cells: Sequence[str]) -> None:
         self.rejects.append(Reject(line, column, reason, tuple(cells)))
 
-    def flush(self) -> None:
+    def flush(self) -> list[Imported]:
+        """Store the pending rows; the stored ones when wanted."""
         rows, lines = self.rows, self.lines
         target, key = self.target, self.target.key
         columns = {name: [cells[i] for cells in rows] for name, i in self.picks}
@@ -459,15 +497,17 @@ class _Chunks:
         counts = self.report.counts
         for _, status in stored:
             counts[status] += 1
-        if self.on_chunk is not None and stored:
+        imported: list[Imported] = []
+        if self.wants_rows and stored:
             names = list(typed)
             forms = zip(*(json_column(typed[n], target.types[n]) for n in names), strict=True)
             values = map(dict, map(zip, repeat(names), forms))  # a dict a row, in C loops
-            self.on_chunk(
-                [Imported(c, status, v) for (c, status), v in zip(stored, values, strict=True)]
-            )
+            imported = [
+                Imported(c, status, v) for (c, status), v in zip(stored, values, strict=True)
+            ]
         rows.clear()
         lines.clear()
+        return imported
 
     def _keep(self, keys: Sequence[Any], faults: Mapping[int, tuple[str, str]]) -> list[int]:
         """The rows to store: rejects those that failed typing, have no key or repeat one."""

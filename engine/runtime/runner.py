@@ -16,8 +16,7 @@ import socket
 import threading
 import time
 import uuid
-from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -28,7 +27,7 @@ from engine.model.flow import Flow
 from engine.model.schedule import next_fire
 from engine.runtime.clock import Clock
 from engine.runtime.passage import BatchReport, Passage
-from engine.sdk.batch import Batch, Entry, Journey, Routing
+from engine.sdk.batch import Batch, Entry, Journey, Routing, chunks_of
 from engine.sdk.campaign import CronTrigger, Every, Once, Trigger
 from engine.sdk.context import RunContext
 from engine.sdk.effects import Effects
@@ -198,12 +197,11 @@ class Runtime:
             due_next = self._next_due(trigger, flow, row.due_at, now) if trigger else None
             fired = 0
             try:
-                entries = _Entries(obj.entries(ctx=ctx))
-                with self.store.db.write() as conn:
-                    for change in ctx.writes:
-                        change(conn)
+                with self.store.db.write() as conn, ctx.inside(conn):
                     seen: set[int] = set()
-                    for part in entries.chunks(ENTER_CHUNK):  # memory stays small
+                    # entries come as the object makes them (an import stores its rows in
+                    # this transaction), a chunk at a time: memory stays small
+                    for part in chunks_of(obj.entries(ctx=ctx), ENTER_CHUNK):
                         fired += len(self._enter(conn, flow, row.object, part, now, seen))
                     fired += self._enter_from(conn, flow, row.object, ctx, now)
                     self._fired(conn, row.flow, row.object, now, due_next)
@@ -554,24 +552,6 @@ class _Due(NamedTuple):
     flow: str
     object: str
     due_at: datetime
-
-
-class _Entries:
-    """The entries of one firing, kept compact: plain entries (a selection's million
-    customers) take 8 bytes each; entries with data or a reason keep their own object."""
-
-    def __init__(self, entries: Iterable[Entry]) -> None:
-        self.ids = array("q")
-        self.special: dict[int, Entry] = {}
-        for entry in entries:
-            if entry.data or entry.reason:
-                self.special[len(self.ids)] = entry
-            self.ids.append(entry.customer_id)
-
-    def chunks(self, size: int) -> Iterator[list[Entry]]:
-        for start in range(0, len(self.ids), size):
-            end = min(start + size, len(self.ids))
-            yield [self.special.get(i) or Entry(self.ids[i]) for i in range(start, end)]
 
 
 def _failing(journeys: Sequence[Journey], exc: SluisError) -> Routing:

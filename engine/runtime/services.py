@@ -28,7 +28,7 @@ class StoreCustomers:
 
     def select(self, *, group: str | None = None) -> Iterator[list[dict[str, Any]]]:
         ctx = self.ctx
-        with ctx.store.db.read() as conn:
+        with ctx.reading() as conn:
             yield from iter_customers(conn, ctx.project, group=group)
 
     def field_types(self) -> Mapping[str, str]:
@@ -69,7 +69,7 @@ class StoreEvents:
         object_id: str | None = None,
     ) -> dict[int, list[datetime]]:
         ctx = self.ctx
-        with ctx.store.db.read() as conn:
+        with ctx.reading() as conn:
             return reactions.event_times(
                 conn, kind, customer_ids, flow=ctx.flow.name, since=since, object_id=object_id
             )
@@ -84,5 +84,5 @@ class StoreRecords:
         self.ctx = ctx
 
     def get(self, collection: str, key: str) -> dict[str, Any] | None:
-        with self.ctx.store.db.read() as conn:
+        with self.ctx.reading() as conn:
             return get_record(conn, collection, key)

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     )
     from engine.model.templates import Template, render_value
     from engine.model.validation import did_you_mean
-    from engine.sdk.batch import Batch, Entry, Journey, Routing, UndeclaredOutput
+    from engine.sdk.batch import Batch, Entries, Entry, Journey, Routing, UndeclaredOutput
     from engine.sdk.campaign import (
         CampaignObject,
         CronTrigger,
@@ -73,6 +73,7 @@ __all__ = [
     "Duration",
     "EffectError",
     "Effects",
+    "Entries",
     "Entry",
     "Events",
     "Every",
@@ -121,6 +122,7 @@ _HOME = {
     "Duration": "engine.model.settings",
     "EffectError": "engine.errors",
     "Effects": "engine.sdk.effects",
+    "Entries": "engine.sdk.batch",
     "Entry": "engine.sdk.batch",
     "Events": "engine.sdk.services",
     "Every": "engine.sdk.campaign",

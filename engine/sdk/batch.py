@@ -8,7 +8,7 @@ whole batch in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -140,6 +140,29 @@ class Routing:
         """The journeys leave together and move on as one batch, whatever its size."""
         self.leave_all(journeys, output, reason)
         self.groups.append([j.id for j in journeys])
+
+
+Entries = Iterable[Entry | Sequence[Entry]]
+
+
+def chunks_of(entries: Entries, size: int) -> Iterator[Sequence[Entry]]:
+    """``entries`` in lists of at most ``size``, taken as they come; a list among them is
+    handed on as it is, at once (an import's chunk enters before its next one is stored)."""
+    part: list[Entry] = []
+    for item in entries:
+        if isinstance(item, Entry):
+            part.append(item)
+            if len(part) >= size:
+                yield part
+                part = []
+            continue
+        if part:
+            yield part
+            part = []
+        if item:
+            yield item
+    if part:
+        yield part
 
 
 def _id(journey: Journey | int) -> int:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from engine.model.flow import Flow
-    from engine.sdk.batch import Batch, Entry, Routing
+    from engine.sdk.batch import Batch, Entries, Routing
     from engine.sdk.context import RunContext
     from engine.sdk.events import IncomingEvent
     from engine.webhooks.auth import WebhookEndpoint
@@ -121,10 +121,11 @@ class CampaignObject(Generic[S]):
         (webhooks, events) or the object is not a start object."""
         return None
 
-    def entries(self, *, ctx: RunContext) -> Iterable[Entry]:
-        """What enters the flow here now (start objects that fire). The runtime takes the
-        entries as they come, in chunks, in the firing's transaction: yield them (a million
-        imported rows need no list of a million entries)."""
+    def entries(self, *, ctx: RunContext) -> Entries:
+        """What enters the flow here now (start objects that fire): entries, or lists of
+        them. The runtime takes them as they come, in chunks, in the firing's transaction, so
+        yield them (a million imported rows need no list of a million entries); a list is
+        entered at once, before the object goes on."""
         return ()
 
     def accepts(self, *, event: IncomingEvent) -> bool:

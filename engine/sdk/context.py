@@ -4,20 +4,24 @@ that commit with the batch's routing, and the effect sinks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from engine.sdk.batch import Entry
+from engine.sdk.batch import Entries, Entry, chunks_of
 from engine.sdk.effects import Effects
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from engine.files import Place
+    from engine.files.imports import ImportSpec
+    from engine.files.pickup import Pickup
+    from engine.files.trigger import FileTrigger
     from engine.model.flow import Flow
     from engine.model.project import Project
     from engine.sdk.batch import Journey
@@ -27,13 +31,14 @@ if TYPE_CHECKING:
 Write = Callable[["Connection"], object]
 Enter = Callable[[Sequence[Entry]], None]
 EnteringWrite = Callable[["Connection", Enter], None]
+ENTER_CHUNK = 10_000  # entries handed over at a time
 
 
 @dataclass
 class RunContext:
-    """The context of one run of one object (a batch, or a start object firing). ``store``
-    and the queues (``writes``, ``entering``, ``committed``) belong to the runtime and its
-    services; objects use the services."""
+    """The context of one run of one object (a batch, or a start object firing). ``store``,
+    ``transaction`` and the queues (``writes``, ``entering``, ``committed``) belong to the
+    runtime and its services; objects use the services."""
 
     now: datetime
     project: Project
@@ -44,6 +49,7 @@ class RunContext:
     writes: list[Write] = field(default_factory=list)
     entering: list[EnteringWrite] = field(default_factory=list)
     committed: list[Callable[[], None]] = field(default_factory=list)
+    transaction: Connection | None = None  # the run's, while the runtime has it open
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -87,17 +93,46 @@ class RunContext:
     # -- the journal -------------------------------------------------------------------------
 
     def journal(self, change: Write) -> None:
-        """Queue a database change; it commits in the same transaction as the batch's routing
-        (a batch that runs again after a crash does not apply it twice; a failing batch
-        applies none). The services journal their writes here."""
-        self.writes.append(change)
+        """A database change that commits in the same transaction as the run's routing (a
+        batch that runs again after a crash does not apply it twice; a failing batch applies
+        none): queued until then, or made at once while that transaction is open (a start
+        object's ``entries``). The services journal their writes here."""
+        if self.transaction is not None:
+            change(self.transaction)
+        else:
+            self.writes.append(change)
 
-    def write_entering(self, change: EnteringWrite) -> None:
-        """Queue a database change that lets customers enter the flow at this object (an
-        import): it runs in the same transaction as the run's routing, after it, and hands
-        entries to ``enter`` as it goes (in chunks: a million imported customers need no list of
-        a million entries). When it raises a ``SluisError`` nothing of the run commits: a start
-        object's firing is recorded as failed, a batch's journeys fail with the message."""
+    @contextmanager
+    def inside(self, conn: Connection) -> Iterator[None]:
+        """For the runtime: while ``conn``'s transaction is the run's, services read and write
+        through it."""
+        self.transaction = conn
+        try:
+            yield
+        finally:
+            self.transaction = None
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """For services: the run's transaction when open, else a read transaction."""
+        if self.transaction is not None:
+            yield self.transaction
+        else:
+            with self.store.db.read() as conn:
+                yield conn
+
+    def enter(self, entries: Callable[[], Entries]) -> None:
+        """Customers enter the flow at this object, in the transaction of the batch's routing,
+        after it (a mid-flow import): ``entries()`` runs there and its entries are taken as
+        they come, in chunks. When it raises a ``SluisError`` nothing of the batch commits and
+        its journeys fail with the message. (Start objects return their entries from
+        ``entries`` instead.)"""
+
+        def change(conn: Connection, enter: Enter) -> None:
+            with self.inside(conn):
+                for part in chunks_of(entries(), ENTER_CHUNK):
+                    enter(part)
+
         self.entering.append(change)
 
     def after_commit(self, action: Callable[[], None]) -> None:
@@ -134,3 +169,27 @@ class ProjectFiles:
         if render and scope is None:
             scope = ctx.scope()
         return ctx.effects.files.place(location, ctx.project, scope, render=render)
+
+    def pickup(
+        self,
+        location: Any,
+        spec: ImportSpec,
+        *,
+        wanted: Sequence[str],
+        delete: bool = False,
+        move: Any = None,
+    ) -> Pickup:
+        """The file an import object imports (see ``engine/files/pickup.py``): its
+        ``entries()`` import it in the run's transaction, ``only_after_left()`` says whether
+        only its move or delete is left from an earlier run."""
+        from engine.files.pickup import Pickup
+
+        place = self.place(location)
+        return Pickup(self.ctx, place, spec, wanted=wanted, delete=delete, move=move)
+
+    def trigger(self, watch: Any, spec: ImportSpec, *, match: str) -> FileTrigger:
+        """The folder a csv-trigger watches (see ``engine/files/trigger.py``): its
+        ``entries()`` take the files dropped in ``upload/`` whose name matches ``match``."""
+        from engine.files.trigger import FileTrigger
+
+        return FileTrigger(self.ctx, self.place(watch), spec, match=match)

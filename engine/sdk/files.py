@@ -15,13 +15,17 @@ from engine.files.imports import (
     rejects_place,
     write_rejects,
 )
+from engine.files.pickup import Pickup
+from engine.files.trigger import FileTrigger
 
 __all__ = [
     "FileInfo",
+    "FileTrigger",
     "ImportReport",
     "ImportSpec",
     "Imported",
     "NameTaken",
+    "Pickup",
     "Place",
     "TooManyRejects",
     "check_spec",

@@ -13,6 +13,7 @@ import pytest
 from sftpd import SftpServer
 from sqlalchemy import select
 
+from engine.files.trigger import FileTrigger
 from engine.model.flow import load_flow
 from engine.model.project import Project
 from engine.runtime.clock import VirtualClock
@@ -21,7 +22,6 @@ from engine.runtime.runner import Runtime
 from engine.sdk.effects import Effects
 from engine.store import Database, Store
 from engine.store.models import Customer
-from objects.csv_trigger import CsvTrigger
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 POLL = timedelta(seconds=30)
@@ -211,7 +211,7 @@ def test_a_file_whose_import_committed_is_only_moved_on_after_a_restart(
     watch.drop("campaign.csv", FILE)
     watch.poll()
     with monkeypatch.context() as patch:
-        patch.setattr(CsvTrigger, "_finish", lambda *args, **kw: None)  # stopped after commit
+        patch.setattr(FileTrigger, "_finish", lambda *args, **kw: None)  # stopped after commit
         watch.poll()
     assert len(watch.journeys()) == 2
     assert watch.files()["active"] == ["campaign.csv"]

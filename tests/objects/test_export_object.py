@@ -142,7 +142,7 @@ def test_a_batch_that_runs_again_does_not_write_a_second_file(
     for _ in range(2):  # the first run's routing never committed: the engine stopped
         ctx = RunContext(START, project, flow, "export", store, Effects())
         routing = Routing()
-        flow.instance("export").run(batch, routing, ctx)
+        flow.instance("export").run(batch=batch, routing=routing, ctx=ctx)
         runs.append({d.reason for d in routing.decisions.values()})  # type: ignore[union-attr]
     assert runs == [{"exported to exports/buyers_20260105.csv"}] * 2
     assert [p.name for p in (project.root / "exports").iterdir()] == ["buyers_20260105.csv"]
