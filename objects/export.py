@@ -14,7 +14,6 @@ from datetime import UTC
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, model_validator
-from sqlalchemy import Connection
 
 from engine.sdk import (
     Batch,
@@ -28,9 +27,7 @@ from engine.sdk import (
     TemplateText,
     project_of,
 )
-from engine.sdk.files import NameTaken, columns_of, reserve, write_csv
-from engine.store import files as records
-from engine.store.journeys import add_events
+from engine.sdk.files import columns_of
 
 
 class ExportColumn(Settings):
@@ -62,58 +59,22 @@ class ExportObject(CampaignObject[ExportSettings]):
     def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         settings = self.settings
         columns = columns_of(settings.columns, ctx.project.customer_fields)
-        files = ctx.effects.files
-        place = files.place(settings.to, ctx.project, ctx.scope())
-        db = ctx.store.db
-
-        def reserved(again: bool = False) -> str:
-            with db.write() as conn:
-                return reserve(
-                    conn,
-                    place,
-                    batch.key,
-                    flow=self.flow.name,
-                    object_id=self.id,
-                    now=ctx.now,
-                    again=again,
-                )
-
-        location = reserved()
-        target = files.place(location, ctx.project, render=False)
-        rows = len(batch)
-        while not target.exists():  # else: written by an earlier run of this batch
-            try:
-                write_csv(
-                    target,
-                    (ctx.scope(journey) for journey in batch),
-                    columns,
-                    delimiter=settings.delimiter,
-                    header=settings.header,
-                )
-            except NameTaken:  # someone else's file took the name meanwhile
-                location = reserved(again=True)
-                target = files.place(location, ctx.project, render=False)
-        at, flow, key = ctx.now, self.flow.name, batch.key
-        events = [
+        location = ctx.files.export(
+            settings.to, batch, columns, delimiter=settings.delimiter, header=settings.header
+        )
+        at, rows = ctx.now, len(batch)
+        ctx.events.add(
             {
                 "kind": "exported",
                 "at": at,
                 "customer_id": journey.customer_id,
-                "flow": flow,
+                "flow": batch.flow,
                 "object": self.id,
                 "journey_id": journey.id,
                 "data": {"path": location},
             }
             for journey in batch
-        ]
-
-        def done(conn: Connection) -> None:
-            found = records.find_batch(conn, "export", key)
-            if found is not None:
-                records.close(conn, found.id, at, detail={"rows": rows})
-            add_events(conn, events)
-
-        ctx.journal(done)
+        )
         ctx.effects.record(
             "exports",
             lambda: {

@@ -29,7 +29,7 @@ from engine.sdk import (
     TemplateText,
     project_of,
 )
-from engine.sdk.mail import Composer, MailSpec, Outcome, TrackingLinks, deliver, template_problem
+from engine.sdk.mail import Composer, MailSpec, Outcome, deliver, template_problem, tracking_links
 
 
 class MailSettings(ObjectSettings):
@@ -111,8 +111,7 @@ class Mail(CampaignObject[MailSettings]):
         if reply_to is None and project.settings.mail.reply_to:
             reply_to = Template.parse(project.settings.mail.reply_to)
         track = {"opens", "clicks"} if settings.track is True else set(settings.track or ())
-        base_url = project.settings.tracking.base_url
-        links = TrackingLinks(base_url, sink.tracking_key(ctx.store.db)) if base_url else None
+        links = tracking_links(ctx, sink)
         link_fields = settings.link_params
         spec = MailSpec(
             template=settings.template,

@@ -17,7 +17,7 @@ import secrets
 from base64 import urlsafe_b64encode
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote, urlsplit
 
 from sqlalchemy import select
@@ -26,6 +26,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from engine.errors import InputError, ProjectError
 from engine.store import Database
 from engine.store.models import Secret
+
+if TYPE_CHECKING:
+    from engine.sdk.context import RunContext
+    from engine.sdk.effects import MailSink
 
 KEY_VARIABLE = "SLUIS_TRACKING_KEY"
 SECRETS = Secret.__table__  # type: ignore[attr-defined]
@@ -115,3 +119,10 @@ class TrackingLinks:
         if kind == "click" and not web_url(url):
             raise InvalidLink("click links lead only to http(s) addresses")
         return ref
+
+
+def tracking_links(ctx: RunContext, sink: MailSink) -> TrackingLinks | None:
+    """The project's tracking links, signed with the sink's key; None without
+    ``tracking.base_url``."""
+    base_url = ctx.project.settings.tracking.base_url
+    return TrackingLinks(base_url, sink.tracking_key(ctx.store.db)) if base_url else None

@@ -19,12 +19,13 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from engine.files import Place
+    from engine.files.exports import Column
     from engine.files.imports import ImportSpec
     from engine.files.pickup import Pickup
     from engine.files.trigger import FileTrigger
     from engine.model.flow import Flow
     from engine.model.project import Project
-    from engine.sdk.batch import Journey
+    from engine.sdk.batch import Batch, Journey
     from engine.sdk.services import Customers, Events, Groups, Records
     from engine.store import Store
 
@@ -186,6 +187,21 @@ class ProjectFiles:
 
         place = self.place(location)
         return Pickup(self.ctx, place, spec, wanted=wanted, delete=delete, move=move)
+
+    def export(
+        self,
+        location: Any,
+        batch: Batch,
+        columns: Sequence[Column],
+        *,
+        delimiter: str = ",",
+        header: bool = True,
+    ) -> str:
+        """Write the batch's rows to a new CSV file at ``location`` (see ``engine/files/
+        batch_export.py``: once per batch, never over another file); returns where it is."""
+        from engine.files.batch_export import export_batch
+
+        return export_batch(self.ctx, location, batch, columns, delimiter=delimiter, header=header)
 
     def trigger(self, watch: Any, spec: ImportSpec, *, match: str) -> FileTrigger:
         """The folder a csv-trigger watches (see ``engine/files/trigger.py``): its

@@ -5,7 +5,7 @@ tracking links."""
 from engine.mail.compose import Composer, MailSpec, template_problem
 from engine.mail.delivery import Outcome, deliver
 from engine.mail.sink import MailSink as ProjectMailSink
-from engine.mail.tracking import TrackingLinks
+from engine.mail.tracking import TrackingLinks, tracking_links
 
 __all__ = [
     "Composer",
@@ -15,4 +15,5 @@ __all__ = [
     "TrackingLinks",
     "deliver",
     "template_problem",
+    "tracking_links",
 ]
