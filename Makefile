@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml examples/slack-notify/pyproject.toml
 	@test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps -e examples/slack-notify
 	@touch $(STAMP)
 
 install: $(STAMP)

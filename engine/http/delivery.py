@@ -13,23 +13,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from engine.errors import EffectError
 from engine.http.calls import CallPolicy, HttpCall, HttpOutcome, idempotency_key, mask
 from engine.http.rates import TokenSource, chunk_size
 from engine.sdk.batch import Journey, Routing
 from engine.sdk.context import RunContext
+from engine.sdk.effects import HttpSink
 from engine.store import limits
 
 DEFAULT_TIMEOUT = timedelta(seconds=30)
 AfterOk = Callable[[Journey, HttpOutcome], str | None]
-
-
-class HttpSink(Protocol):
-    """What objects need of an HTTP sink: the client in production, the capture in replay."""
-
-    def send_all(self, calls: Sequence[HttpCall], policy: CallPolicy) -> list[HttpOutcome]: ...
 
 
 @dataclass(frozen=True)
