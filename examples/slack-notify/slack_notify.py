@@ -1,12 +1,12 @@
-"""``slack-notify``: posts one message per batch to a Slack incoming-webhook URL, saying how
-many customers passed; an example of a third-party sluis object, written against
+"""``slack-notify``: posts one message per batch to a Slack incoming-webhook URL, ``text``
+followed by how many customers passed; an example of a third-party sluis object, written against
 ``engine.sdk`` only.
 
 ```yaml
 notify:
   type: slack-notify
   webhook_url: https://hooks.slack.com/services/T000/B000/XXXX   # any URL taking {"text"}
-  text: "{{ count }} customers reached {{ object }} of {{ flow }}"
+  text: "New in {{ flow }}"        # the message says ": N customers" after it
   next: {ok: mail, failed: end}
 ```
 The batch leaves by ``ok`` when Slack accepted the message and by ``failed`` when it did not
@@ -46,9 +46,8 @@ NO_HEADERS = RenderedHeaders({}, (), frozenset())
 class SlackNotifySettings(ObjectSettings):
     type: Literal["slack-notify"]
     webhook_url: TemplateText = Field(description="the incoming-webhook URL")
-    text: TemplateText = Field(
-        default="{{ count }} customers passed {{ object }} of flow {{ flow }}",  # type: ignore[assignment]
-        description="the message; templates see count, flow, object, now and today",
+    text: TemplateText | None = Field(
+        default=None, description="the message (templates see flow, object, now, today)"
     )
     timeout: Duration | None = None
     retries: int = Field(default=3, ge=0, le=20)
@@ -60,14 +59,15 @@ class SlackNotify(CampaignObject[SlackNotifySettings]):
 
     def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         settings = self.settings
-        scope = ctx.scope(count=len(batch))
+        scope = ctx.scope()
+        text = settings.text.render(scope) if settings.text else f"{self.id} of {self.flow.name}"
         try:
             call = make_call(
                 method="POST",
                 url=settings.webhook_url.render(scope),
                 headers=NO_HEADERS,
                 key=chunk_key(ctx, batch.journeys),
-                content=json_body({"text": settings.text.render(scope)}),
+                content=json_body({"text": f"{text}: {len(batch)} customers"}),
                 content_type=CONTENT_TYPES["json"],
             )
         except SluisError as exc:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from http_target import ALLOW_PRIVATE, Campaign, customers, flow_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOW = """\
@@ -22,7 +23,7 @@ objects:
   notify:
     type: slack-notify
     webhook_url: https://hooks.slack.example/services/T1/B2/C3
-    text: "{{ count }} newcomers in {{ flow }}"
+    text: "Newcomers in {{ flow }}"
     next: {ok: done}
   done:
     type: end
@@ -105,3 +106,20 @@ def test_the_schema_includes_the_plugin() -> None:
     assert result.returncode == 0
     text = result.stdout
     assert '"slack-notify"' in text and "webhook_url" in text
+
+
+def test_one_message_per_batch_reaches_the_webhook(target, make_project, store_for) -> None:  # type: ignore[no-untyped-def]
+    settings = {
+        "type": "slack-notify",
+        "webhook_url": target.url("/hook"),
+        "text": "New in {{ flow }}",
+    }
+    project = make_project(ALLOW_PRIVATE, flows={"notify": flow_yaml("notify", settings)})
+    run = Campaign(project, store_for(project), "notify", customers(3))
+    try:
+        run.run()
+    finally:
+        run.close()
+    [call] = target.to("/hook")
+    assert call.method == "POST" and call.json() == {"text": "New in notify: 3 customers"}
+    assert set(run.steps("notify").values()) == {("ok", "ok: HTTP 200")}
