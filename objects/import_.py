@@ -43,8 +43,6 @@ from engine.sdk import (
 )
 from engine.sdk.files import ImportSpec, Pickup, check_spec
 
-STATUSES = ("new", "changed", "unchanged")
-
 
 class CsvImportSettings(ObjectSettings):
     """What the objects that import a CSV (import, csv-trigger) share: how its rows are read,
