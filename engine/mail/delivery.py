@@ -19,7 +19,7 @@ from sqlalchemy import select
 from engine.errors import TemplateError
 from engine.mail import sendlog, throttle
 from engine.mail.compose import Composer, Letter
-from engine.mail.senders import Delivery
+from engine.mail.handover import Delivery
 from engine.sdk.batch import Batch, Journey
 from engine.sdk.context import RunContext
 from engine.sdk.effects import MailSink
