@@ -1,10 +1,12 @@
 """The object interface: what every campaign object type provides.
 
-An object type is a ``CampaignObject`` subclass with its ``Settings`` model (the YAML settings),
-its ``outputs`` (default first) and a ``run`` that decides for a whole batch at once. Start
-objects also say when they fire (``trigger``) and what enters then (``entries``). The runtime
-knows nothing about particular types: it finds them through the registry (the ``sluis.objects``
-entry points) and talks to them only through this interface.
+An object type is a ``CampaignObject[S]`` subclass, ``S`` its settings model (the YAML
+settings), with its ``outputs`` (default first) and a ``run`` that decides for a whole batch at
+once. Start objects also say when they fire (``trigger``) and what enters then (``entries``),
+or which events let customers in (``accepts``), or which webhook they serve (``endpoint``).
+Hooks take keyword arguments only. The runtime knows nothing about particular types: it finds
+them through the registry (the ``sluis.objects`` entry points) and talks to them only through
+this interface.
 """
 
 from __future__ import annotations
