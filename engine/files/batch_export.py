@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from engine.files import NameTaken
 from engine.files.exports import Column, reserve, write_csv
-from engine.files.pickup import writing
 from engine.store import files as records
 
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ def export_batch(
     place = files.place(location)
 
     def reserved(again: bool = False) -> str:
-        with writing(ctx) as conn:
+        with ctx.writing() as conn:
             return reserve(
                 conn,
                 place,

@@ -7,10 +7,7 @@ still to do is noted in the ``files`` table."""
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
-
-from sqlalchemy import Connection
 
 from engine.errors import InputError
 from engine.files.imports import (
@@ -57,17 +54,6 @@ def entered(
             report: ImportReport = done.value
             return report
         yield entries_of(rows, wanted, source)
-
-
-@contextmanager
-def writing(ctx: RunContext) -> Iterator[Connection]:
-    """The run's transaction while it is open, else a write transaction of its own (after the
-    run committed)."""
-    if ctx.transaction is not None:
-        yield ctx.transaction
-    else:
-        with ctx.store.db.write() as conn:
-            yield conn
 
 
 class Pickup:
@@ -152,5 +138,5 @@ class Pickup:
             if str(move).endswith("/") or (info is not None and info.is_dir):
                 target = target.child(place.name)
             place.move_to(target)
-        with writing(self.ctx) as conn:
+        with self.ctx.writing() as conn:
             records.remove(conn, record_id)

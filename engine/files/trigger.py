@@ -28,7 +28,7 @@ from engine.files.imports import (
     rejects_place,
     write_rejects,
 )
-from engine.files.pickup import entered, writing
+from engine.files.pickup import entered
 from engine.sdk.batch import Entry
 from engine.store import files as records
 
@@ -92,7 +92,7 @@ class FileTrigger:
             r.id for k, r in open_records.items() if r.state == "seen" and _name(k) not in names
         ]
         if gone:
-            with writing(ctx) as conn:
+            with ctx.writing() as conn:
                 for record_id in gone:
                     records.remove(conn, record_id)
         for file, record_id in taken:
@@ -108,7 +108,7 @@ class FileTrigger:
     def _saw(self, place: Place, entry: FileInfo, sighting: Any) -> None:
         """Note a file's size and time; it is taken when they hold until the next poll."""
         key, now = self._key("upload", entry.name), self.ctx.now
-        with writing(self.ctx) as conn:
+        with self.ctx.writing() as conn:
             if sighting is not None:
                 records.change(conn, sighting.id, now, size=entry.size, mtime=entry.mtime)
                 return
@@ -127,7 +127,7 @@ class FileTrigger:
 
     def _took(self, record_id: int, file: Place) -> None:
         key, now = self._key("active", file.name), self.ctx.now
-        with writing(self.ctx) as conn:
+        with self.ctx.writing() as conn:
             records.change(conn, record_id, now, key=key, state="active", location=str(file))
 
     def _import(self, file: Place, record_id: int | None) -> Iterator[list[Entry]]:
@@ -183,7 +183,7 @@ class FileTrigger:
                         f"Nothing of it was written. Fix the file and upload it to upload/ "
                         f"again.\n".encode()
                     )
-        with writing(ctx) as conn:
+        with ctx.writing() as conn:
             records.close(
                 conn,
                 record_id,

@@ -241,7 +241,7 @@ class Runtime:
     def _enter_from(
         self, conn: Connection, flow: Flow, object_id: str, ctx: RunContext, now: datetime
     ) -> int:
-        """Run the context's entering writes (see ``RunContext.write_entering``)."""
+        """Run the context's entering writes (see ``RunContext.enter``)."""
         count = 0
         for change in ctx.entering:
             seen: set[int] = set()

@@ -122,6 +122,17 @@ class RunContext:
             with self.store.db.read() as conn:
                 yield conn
 
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """For services: the run's transaction when open, else a write transaction of its own,
+        committed when the block ends (a write that must stand before an effect, such as an
+        export's file name, or one after the run committed)."""
+        if self.transaction is not None:
+            yield self.transaction
+        else:
+            with self.store.db.write() as conn:
+                yield conn
+
     def enter(self, entries: Callable[[], Entries]) -> None:
         """Customers enter the flow at this object, in the transaction of the batch's routing,
         after it (a mid-flow import): ``entries()`` runs there and its entries are taken as
