@@ -1,0 +1,47 @@
+"""From what a server said about one recipient to a reason and a status: the one place that
+applies the reason tables, for mail reports and provider events alike."""
+
+from __future__ import annotations
+
+import re
+
+from engine.mail.bounces.reasons import STATUS_OF, reason_of
+from engine.mail.bounces.verdict import STATUS, Recipient
+
+_REPLY_CODE = re.compile(r"(?<![\d.])([245])\d\d(?:[ -]|$)", re.MULTILINE)
+_TEMPORARY = re.compile(
+    r"temporar|will (?:continue|keep) (?:to )?try|delayed|deferred|not yet been delivered"
+    r"|transient|still trying|retry",
+    re.IGNORECASE,
+)
+_PERMANENT = re.compile(r"permanent|fatal|giving up|given up|failed|could not be delivered", re.I)
+
+
+def judge(
+    address: str,
+    status: str,
+    context: str,
+    diagnostic: str = "",
+    action: str = "",
+    *,
+    fallback: str | None = None,
+) -> Recipient:
+    """The recipient with its reason (the phrase tables on ``context``, else the status code,
+    else ``fallback``) and its status (made from the reason when the server gave none)."""
+    text = context.lower()
+    reason = reason_of(text, status) or fallback
+    if reason is None:
+        reason = "expired" if action == "delayed" else "onhold"
+    if not status:
+        status = f"{status_class(context, action)}.{STATUS_OF.get(reason, '0.0')}"
+    return Recipient(address, status, reason, diagnostic)
+
+
+def status_class(context: str, action: str = "") -> str:
+    """4 (temporary) or 5 (permanent), from the SMTP reply code or the wording."""
+    code = STATUS.search(context) or _REPLY_CODE.search(context)
+    if code:
+        return code.group(1)
+    if action == "delayed" or (_TEMPORARY.search(context) and not _PERMANENT.search(context)):
+        return "4"
+    return "5"

@@ -1,0 +1,258 @@
+"""Pattern tables that turn what a server said into a reason of sisimai's taxonomy.
+
+``PHRASES`` is tried first, row by row in order (the more specific reasons first, as sisimai's
+class order does), on the diagnostic of one recipient, lower-cased with its whitespace folded.
+Each row notes the MTA families or RFCs whose wording it comes from. When no phrase matches,
+the enhanced status code decides through ``BY_STATUS`` (RFC 3463 subjects and details), then
+the SMTP command the server refused.
+"""
+
+from __future__ import annotations
+
+import re
+
+# (reason, pattern): first match wins.
+_ROWS: list[tuple[str, str]] = [
+    # the envelope sender was refused, not the recipient: postfix, sendmail, exim (RFC 3463 X.1.7/8)
+    ("rejected", r"domain of sender address|sender address .{0,40}(?:rejected|does not exist|invalid)"),
+    ("rejected", r"sender (?:domain )?(?:verify failed|address rejected)|you cannot send e-?mail to yourself"),
+    # SPF/DKIM/DMARC refusals: Gmail, Outlook, Yahoo, DragonFly relaying Gmail (RFC 7372 codes)
+    ("authfailure", r"\bdmarc\b|\bspf\b.{0,40}(?:fail|check|record)|sender policy framework"),
+    ("authfailure", r"dkim.{0,30}(?:fail|invalid|did not pass)|unauthenticated email"),
+    ("authfailure", r"not authenticated.{0,40}(?:dkim|spf)|(?:dkim|spf).{0,60}not authenticated"),
+    # reverse DNS missing: exim, postfix, Gmail, Outlook
+    ("requireptr", r"reverse (?:dns|lookup|hostname)|\bptr\b|no (?:rdns|reverse)"),
+    ("requireptr", r"cannot find your hostname|client host .{0,80}rejected: cannot find"),
+    ("requireptr", r"ip name (?:lookup|possibly forged)|(?:without|no) (?:a )?dns name"),
+    ("requireptr", r"does not have a valid rdns|unresolvable ip|not resolve.{0,20}ip"),
+    # mailbox full: sendmail, postfix, exim, qmail, courier, Exchange, Yahoo, Gmail (RFC 3463 X.2.2)
+    ("mailboxfull", r"mailbox (?:is )?full|(?:quota|storage|disk).{0,40}(?:exceed|full|limit)"),
+    ("mailboxfull", r"over (?:the )?(?:allowed )?quota|exceeded (?:the )?(?:storage|quota)"),
+    ("mailboxfull", r"out of (?:mailbox |disk )?space|insufficient (?:disk|system) (?:space|storage)"),
+    ("mailboxfull", r"(?:account|mailbox|inbox) (?:is )?(?:over|exceeds|has exceeded)|full mailbox"),
+    ("mailboxfull", r"mail ?box.{0,30}(?:full|quota)|too many messages in (?:this|the) mailbox"),
+    ("mailboxfull", r"user has (?:too many messages|exceeded|no space)|mailfolder is full"),
+    # message too big: postfix, exim, Gmail, Yahoo (RFC 3463 X.3.4)
+    ("mesgtoobig", r"(?:message|mail) (?:size|file) (?:too (?:big|large)|exceeds)|too large"),
+    ("mesgtoobig", r"exceeds? (?:the )?(?:maximum|max|fixed|size)|size limit"),
+    # account disabled or suspended: Gmail, Yahoo, Mail.ru, EZweb, qmail, Outlook
+    ("suspend", r"(?:account|mailbox|user|address) (?:is |has been )?(?:disabled|suspended)"),
+    ("suspend", r"(?:disabled|suspended|inactive|deactivated|frozen) (?:account|mailbox|user)"),
+    ("suspend", r"account (?:is )?(?:inactive|locked|blocked by|unavailable|expired)"),
+    ("suspend", r"mailbox (?:is )?(?:inactive|locked|not active)|temporarily disabled"),
+    ("suspend", r"recipient (?:is )?(?:suspended|inactive)|this account is not active|disabled recipient"),
+    ("suspend", r"account .{0,40} is disabled|temporar(?:y|ily) locked|account (?:is )?(?:temporarily )?unavailable"),
+    # the address moved: sendmail "User has moved", RFC 3463 X.1.6
+    ("hasmoved", r"(?:has|have) moved|address (?:has )?changed|no longer (?:valid|in use)"),
+    ("hasmoved", r"\bmoved (?:to|permanently)\b"),
+    # not our relay: sendmail, postfix, Exchange (RFC 3463 X.7.1 relaying)
+    ("norelaying", r"relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed))|not relay"),
+    ("norelaying", r"unable to relay|we do not relay|relay not permitted|no relaying"),
+    # the recipient does not exist: every MTA family, RFC 3463 X.1.1
+    ("userunknown", r"user (?:unknown|not found|doesn't exist|does not exist|not exist)"),
+    ("userunknown", r"unknown (?:user|recipient|local part|mailbox|address)|no such (?:user|mailbox|recipient|address|account)"),
+    ("userunknown", r"(?:recipient|mailbox|address|account|addressee) (?:\S+ )?(?:unknown|not found|does not exist|doesn't exist|not exist|unavailable|invalid)"),
+    ("userunknown", r"(?:invalid|bad|unrouteable|unknown|unroutable) (?:recipient|mailbox|address|destination)"),
+    ("userunknown", r"(?:is not|isn't) a (?:known|valid) (?:user|recipient|mailbox)|not a valid (?:user|recipient|mailbox)"),
+    ("userunknown", r"not listed in|no mailbox here|user .{0,60} not (?:exist|found|known)"),
+    ("userunknown", r"does not have an? (?:\S+ )?account|no (?:valid )?(?:recipients?|account|mailbox)"),
+    ("userunknown", r"email account that you tried to reach does not exist|resolver\.adr\.recip"),
+    ("userunknown", r"undeliverable address|unknown or illegal alias|said: 550 5\.1\.1"),
+    ("userunknown", r"mailbox not found|user doesn't have|addressee unknown|invalid mailbox"),
+    ("userunknown", r"invalid (?:final delivery )?userid|recipient address rejected: access denied"),
+    ("userunknown", r"recipient address rejected\.?\s*(?:\(|$)|mailbox unavailable"),
+    # filtered by the recipient's own rules: qmail, Japanese carriers, sendmail
+    ("filtered", r"filter(?:ed)?|rejected by (?:the )?recipient|refused by (?:the )?recipient"),
+    ("filtered", r"delivery (?:not authorized|restricted)|only accepts? mail from|not accept mail"),
+    # the domain does not exist: sendmail, postfix, exim, OpenSMTPD, DragonFly (RFC 3463 X.1.2)
+    ("hostunknown", r"host (?:unknown|not found)|unknown host|domain (?:does not exist|not found|unknown|doesn't exist)"),
+    ("hostunknown", r"name or service not known|no such (?:domain|host)|unrouteable (?:mail )?domain"),
+    ("hostunknown", r"domain is not reachable|nxdomain|unknown domain|invalid domain|domain (?:name )?(?:is )?(?:invalid|not exist)"),
+    ("hostunknown", r"host or domain name not found|all relevant mx records point to non-existent hosts"),
+    ("hostunknown", r"mx (?:records? )?(?:not found|points? to)|dns (?:error|lookup fail)|no mx"),
+    # a null MX or a domain that takes no mail: RFC 7505, OpenSMTPD, Mail.ru
+    ("notaccept", r"no smtp service|not accepting (?:network )?messages|null mx|does not accept mail|not accept(?:ing)? (?:any )?(?:e-?)?mail"),
+    ("notaccept", r"domain (?:does not|doesn't) (?:receive|accept)|no mail (?:service|server)"),
+    # spam content: Gmail, Outlook, Yahoo, Mail.ru, MessageLabs, amavis
+    ("spamdetected", r"\bspam\b|junk mail|unsolicited|bulk mail|content.{0,20}(?:rejected|refused)"),
+    ("spamdetected", r"message (?:was |is )?(?:classified|considered|identified) as|suspicious"),
+    # sender blocked by IP or reputation: Outlook (S3140), Gmail, Yahoo, AOL, spamhaus lists
+    ("blocked", r"blacklist|blocklist|block ?list|\brbl\b|dnsbl|spamhaus|spamcop|sorbs"),
+    ("blocked", r"(?:ip|host|address|client|sender|domain).{0,40}(?:blocked|banned|listed|blacklisted)"),
+    ("blocked", r"(?:blocked|banned|rejected) (?:due to|because of|for) .{0,40}(?:reputation|ip|policy)"),
+    ("blocked", r"poor reputation|bad reputation|access denied|connection refused|not allowed to send"),
+    ("blocked", r"use the smtp server of your isp|dial-?up|dynamic ip|residential|service unavailable"),
+    # policy: Gmail, Outlook, Google Groups, Yahoo (RFC 3463 X.7.x)
+    ("policyviolation", r"policy|not permitted|prohibited|not (?:allowed|authorized) to"),
+    # rate limits and too many connections: Gmail, Yahoo, Outlook (RFC 3463 X.4.x)
+    ("toomanyconn", r"too many (?:connections|concurrent|smtp sessions)|connection limit"),
+    ("ratelimited", r"rate limit|too many (?:messages|mails|recipients)|try again later|throttl"),
+    # the mail could not be delivered in time: sendmail, postfix, exim, qmail (RFC 3463 X.4.7)
+    ("expired", r"(?:delivery|message) (?:time ?out|expired)|retry (?:time|timeout)|timed? out"),
+    ("expired", r"could not be delivered (?:within|for)|has not been delivered for|too long in (?:the )?queue"),
+    ("expired", r"delayed|deferred|not yet been delivered|will (?:continue|keep) (?:to )?try"),
+    # the recipient's system failed: every family
+    ("systemerror", r"system (?:error|config)|internal (?:server )?error|local error|loop|i/o error"),
+    ("systemerror", r"temporary (?:local )?(?:failure|problem)|server (?:error|failure)|misconfigured"),
+    ("networkerror", r"network|connect(?:ion)? (?:to .{0,60})?(?:timed out|failed|reset)|unreachable"),
+    ("mesgtoobig", r"message too big"),
+    ("contenterror", r"(?:header|content|encoding|mime).{0,30}(?:error|invalid|illegal|malformed)"),
+    ("syntaxerror", r"syntax error|command unrecognized|bad sequence|line too long"),
+    ("securityerror", r"tls|certificate|authentication required|starttls|virus|malware"),
+    ("rejected", r"sender .{0,40}(?:rejected|denied|refused)|(?:rejected|denied|refused).{0,20}sender"),
+    ("rejected", r"mail from|envelope sender|domain of sender|sender address"),
+]
+
+PHRASES: list[tuple[str, re.Pattern[str]]] = [(reason, re.compile(p)) for reason, p in _ROWS]
+
+# RFC 3463 status codes that name a reason by themselves (subject.detail).
+BY_STATUS: dict[str, str] = {
+    "1.1": "userunknown",
+    "1.0": "userunknown",
+    "1.2": "hostunknown",
+    "1.3": "syntaxerror",
+    "1.4": "userunknown",
+    "1.6": "hasmoved",
+    "1.7": "rejected",
+    "1.8": "rejected",
+    "1.10": "notaccept",
+    "2.1": "suspend",
+    "2.2": "mailboxfull",
+    "2.3": "exceedlimit",
+    "2.4": "systemerror",
+    "3.0": "systemerror",
+    "3.1": "mailboxfull",
+    "3.2": "systemerror",
+    "3.3": "systemerror",
+    "3.4": "mesgtoobig",
+    "3.5": "systemerror",
+    "4.0": "networkerror",
+    "4.1": "networkerror",
+    "4.2": "networkerror",
+    "4.3": "systemerror",
+    "4.4": "hostunknown",
+    "4.5": "systemerror",
+    "4.6": "networkerror",
+    "4.7": "expired",
+    "5.0": "syntaxerror",
+    "5.1": "syntaxerror",
+    "5.2": "syntaxerror",
+    "5.3": "toomanyconn",
+    "5.4": "syntaxerror",
+    "5.5": "syntaxerror",
+    "6.0": "contenterror",
+    "6.1": "contenterror",
+    "6.2": "contenterror",
+    "6.3": "contenterror",
+    "6.4": "contenterror",
+    "6.5": "contenterror",
+    "7.0": "securityerror",
+    "7.1": "blocked",
+    "7.2": "systemerror",
+    "7.3": "securityerror",
+    "7.4": "securityerror",
+    "7.5": "securityerror",
+    "7.6": "securityerror",
+    "7.7": "securityerror",
+    "7.8": "authfailure",
+    "7.9": "securityerror",
+    "7.13": "suspend",
+    "7.14": "suspend",
+    "7.20": "authfailure",
+    "7.21": "authfailure",
+    "7.22": "authfailure",
+    "7.23": "authfailure",
+    "7.24": "authfailure",
+    "7.25": "requireptr",
+    "7.26": "authfailure",
+    "7.27": "notaccept",
+}
+
+# The status to report when the message carries no enhanced code, per reason (RFC 3463).
+STATUS_OF: dict[str, str] = {
+    "userunknown": "1.1",
+    "hostunknown": "1.2",
+    "hasmoved": "1.6",
+    "notaccept": "1.10",
+    "mailboxfull": "2.2",
+    "exceedlimit": "2.3",
+    "suspend": "2.1",
+    "mesgtoobig": "3.4",
+    "expired": "4.7",
+    "networkerror": "4.0",
+    "systemerror": "3.0",
+    "toomanyconn": "5.3",
+    "ratelimited": "7.0",
+    "norelaying": "7.1",
+    "blocked": "7.1",
+    "rejected": "7.1",
+    "filtered": "7.1",
+    "spamdetected": "7.1",
+    "policyviolation": "7.1",
+    "authfailure": "7.26",
+    "requireptr": "7.25",
+    "securityerror": "7.0",
+    "contenterror": "6.0",
+    "syntaxerror": "5.2",
+}
+
+
+# Codes precise enough to name the reason whatever the words around them (RFC 3463, 7372).
+PRECISE: dict[str, str] = {
+    code: BY_STATUS[code]
+    for code in ("1.2 1.6 1.7 1.8 1.10 2.2 2.3 3.4 4.7 6.0 6.1 6.2 6.3 6.4 6.5 7.13 7.14 "
+                 "7.20 7.21 7.22 7.23 7.24 7.25 7.26 7.27").split()
+}
+PRECISE["3.2"] = "notaccept"  # X.3.2 system not accepting network messages
+# Reasons that can be about the envelope sender when the server refused MAIL FROM.
+SENDER_SIDE = frozenset(
+    {"blocked", "requireptr", "authfailure", "spamdetected", "policyviolation", "norelaying",
+     "securityerror", "toomanyconn", "ratelimited", "syntaxerror", "systemerror", "networkerror"}
+)
+# The SMTP command a server refused, as MTAs quote it (exim "after MAIL FROM", DragonFly
+# "did not like our RCPT TO", sendmail ">>> DATA", postfix "in reply to RCPT TO command",
+# Yahoo "[RCPT_TO]", qmail "does not like recipient", X3 "SMTP:RCPT").
+_COMMANDS: list[tuple[str, str]] = [
+    ("mail", r"(?:after|our|in reply to|>>>)\s*(?:the\s*)?(?:mail from|ehlo|helo)\b"),
+    ("rcpt", r"(?:after|our|in reply to|>>>|following|smtp:)\s*(?:the\s*)?rcpt\b"),
+    ("rcpt", r"\[rcpt_to\]|does not like recipient"),
+    ("data", r"(?:after|our|in reply to|>>>)\s*(?:the\s*)?(?:end of )?data\b"),
+]
+COMMANDS = [(verb, re.compile(p)) for verb, p in _COMMANDS]
+
+
+def command_of(text: str) -> str:
+    """The SMTP command (mail, rcpt, data) the server refused, or ''."""
+    return next((verb for verb, pattern in COMMANDS if pattern.search(text)), "")
+
+
+def reason_of(text: str, status: str) -> str | None:
+    """The reason for what a server said (``text``, lower case) with ``status`` (may be '')."""
+    command = command_of(text)
+    said = by_phrase(text)
+    if command == "mail":  # the envelope sender was refused
+        return said if said in SENDER_SIDE else "rejected"
+    code = ".".join(status.split(".")[1:])
+    if code in PRECISE:
+        return PRECISE[code]
+    if said == "userunknown" and command != "rcpt":
+        # "no such user" after the mail was sent (DATA), or with a code that is not about
+        # the address (mailbox, system, content, security), is a filter, as sisimai reads it
+        subject = code.split(".")[0]
+        if subject in ("2", "3", "6", "7") or (command == "data" and subject != "1") or not code:
+            return "filtered"
+    return said or (by_status(status) if status else None)
+
+
+def by_phrase(text: str) -> str | None:
+    """The reason the first matching row of ``PHRASES`` gives ``text`` (lower case)."""
+    for reason, pattern in PHRASES:
+        if pattern.search(text):
+            return reason
+    return None
+
+
+def by_status(status: str) -> str | None:
+    """The reason an enhanced status code names by itself (not x.0.0)."""
+    _cls, subject, detail = status.split(".")
+    return BY_STATUS.get(f"{subject}.{detail}") if (subject, detail) != ("0", "0") else None
