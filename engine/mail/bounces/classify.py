@@ -113,7 +113,9 @@ def _from_dsn(message: Message, report: Report) -> list[Recipient]:
         if action.startswith(_DONE_ACTIONS):
             continue
         diagnostic = _SPACE.sub(" ", block.get("diagnostic-code", "")).strip()
-        segment = segments.get(address.lower()) or (report.text if len(report.dsn) == 1 else "")
+        segment = segments.get(address.lower(), "")
+        if len(report.dsn) == 1:  # the prose around one recipient is about them
+            segment = f"{segment} {report.text}"
         context = _SPACE.sub(" ", f"{diagnostic} {segment}")
         status = _status(block.get("status", ""), context, report.text, action)
         found[address.lower()] = _recipient(address, status, context, diagnostic, action)
@@ -133,10 +135,11 @@ def _from_text(message: Message, report: Report) -> list[Recipient]:
     if not segments and report.original is not None:  # the report names nobody
         to = getaddresses([str(report.original.get("To", ""))])
         segments = {a.lower(): report.text for _n, a in to if clean_address(a)}
-    preamble = report.text.split("@", 1)[0]
+    first = min((report.text.lower().find(a) for a in segments), default=-1)
+    preamble = report.text[: max(first, 0)]
     result = []
     for address, segment in segments.items():
-        context = _SPACE.sub(" ", segment)
+        context = _SPACE.sub(" ", segment + (f" {preamble}" if len(segments) == 1 else ""))
         status = _status("", context, report.text if len(segments) == 1 else preamble, "")
         result.append(_recipient(address, status, context, context, ""))
     return result
@@ -188,12 +191,17 @@ def _status(field: str, context: str, whole: str, action: str) -> str:
     """The enhanced status code: the DSN's own unless it is x.0.0 and the server said a more
     precise one; else the first in the recipient's lines; else one made from the reason."""
     own = STATUS.search(field)
-    said = STATUS.search(context) or STATUS.search(whole)
+    said = _failure(context) or _failure(whole)
     if own and not (own.group(0).endswith(".0.0") and said and said.group(1) == own.group(1)):
         return own.group(0)
     if said:
         return said.group(0)
     return ""
+
+
+def _failure(text: str) -> re.Match[str] | None:
+    """The first 4.x.x or 5.x.x code in ``text``."""
+    return next((m for m in STATUS.finditer(text) if m.group(1) in "45"), None)
 
 
 def _original_id(report: Report) -> str | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-from engine.mail.bounces.reasons import STATUS_OF, reason_of
+from engine.mail.bounces.reasons import STATUS_OF, family_code, reason_of
 from engine.mail.bounces.verdict import STATUS, Recipient
 
-_REPLY_CODE = re.compile(r"(?<![\d.])([245])\d\d(?:[ -]|$)", re.MULTILINE)
+_REPLY_CODE = re.compile(r"(?<![\d.])([45])\d\d(?:[ -]|$)", re.MULTILINE)
 _TEMPORARY = re.compile(
     r"temporar|will (?:continue|keep) (?:to )?try|delayed|deferred|not yet been delivered"
     r"|transient|still trying|retry",
@@ -29,6 +29,9 @@ def judge(
     """The recipient with its reason (the phrase tables on ``context``, else the status code,
     else ``fallback``) and its status (made from the reason when the server gave none)."""
     text = context.lower()
+    if not status:
+        stands_for = family_code(text)
+        status = f"{status_class(context, action)}.{stands_for}" if stands_for else ""
     reason = reason_of(text, status) or fallback
     if reason is None:
         reason = "expired" if action == "delayed" else "onhold"
@@ -39,7 +42,8 @@ def judge(
 
 def status_class(context: str, action: str = "") -> str:
     """4 (temporary) or 5 (permanent), from the SMTP reply code or the wording."""
-    code = STATUS.search(context) or _REPLY_CODE.search(context)
+    code = next((m for m in STATUS.finditer(context) if m.group(1) in "45"), None)
+    code = code or _REPLY_CODE.search(context)
     if code:
         return code.group(1)
     if action == "delayed" or (_TEMPORARY.search(context) and not _PERMANENT.search(context)):

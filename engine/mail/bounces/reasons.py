@@ -13,6 +13,12 @@ import re
 
 # (reason, pattern): first match wins.
 _ROWS: list[tuple[str, str]] = [
+    # the sender's IP is on a blocklist, however the refusal is worded: Cox (AUP#CDRBL), Spamhaus
+    ("blocked", r"blacklist|blocklist|block ?list|\b(?:cd)?rbl\b|dnsbl|spamhaus|spamcop|sorbs"),
+    # the recipient's filter refused it and the carrier blanked the address: EZweb, au (KDDI)
+    ("filtered", r"550 : user unknown|recipient preferences|rejected by (?:the )?recipient(?! domain)"),
+    # name servers that answered nonsense: postfix "Name service error"
+    ("networkerror", r"malformed or unexpected name server reply"),
     # the envelope sender was refused, not the recipient: postfix, sendmail, exim (RFC 3463 X.1.7/8)
     ("rejected", r"domain of sender address|sender address .{0,40}(?:rejected|does not exist|invalid)"),
     ("rejected", r"sender (?:domain )?(?:verify failed|address rejected)|you cannot send e-?mail to yourself"),
@@ -48,6 +54,12 @@ _ROWS: list[tuple[str, str]] = [
     # not our relay: sendmail, postfix, Exchange (RFC 3463 X.7.1 relaying)
     ("norelaying", r"relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed))|not relay"),
     ("norelaying", r"unable to relay|we do not relay|relay not permitted|no relaying"),
+    # the domain does not exist: sendmail, postfix, exim, OpenSMTPD, DragonFly (RFC 3463 X.1.2)
+    ("hostunknown", r"host (?:unknown|not found)|unknown host|domain (?:does not exist|not found|unknown|doesn't exist)"),
+    ("hostunknown", r"name or service not known|no such (?:domain|host)|unrouteable (?:mail )?domain"),
+    ("hostunknown", r"domain is not reachable|nxdomain|unknown domain|invalid domain|domain (?:name )?(?:is )?(?:invalid|not exist)"),
+    ("hostunknown", r"host or domain name not found|all relevant mx records point to non-existent hosts"),
+    ("hostunknown", r"mx (?:records? )?(?:not found|points? to)|dns (?:error|lookup fail)"),
     # the recipient does not exist: every MTA family, RFC 3463 X.1.1
     ("userunknown", r"user (?:unknown|not found|doesn't exist|does not exist|not exist)"),
     ("userunknown", r"unknown (?:user|recipient|local part|mailbox|address)|no such (?:user|mailbox|recipient|address|account)"),
@@ -64,14 +76,8 @@ _ROWS: list[tuple[str, str]] = [
     # filtered by the recipient's own rules: qmail, Japanese carriers, sendmail
     ("filtered", r"filter(?:ed)?|rejected by (?:the )?recipient|refused by (?:the )?recipient"),
     ("filtered", r"delivery (?:not authorized|restricted)|only accepts? mail from|not accept mail"),
-    # the domain does not exist: sendmail, postfix, exim, OpenSMTPD, DragonFly (RFC 3463 X.1.2)
-    ("hostunknown", r"host (?:unknown|not found)|unknown host|domain (?:does not exist|not found|unknown|doesn't exist)"),
-    ("hostunknown", r"name or service not known|no such (?:domain|host)|unrouteable (?:mail )?domain"),
-    ("hostunknown", r"domain is not reachable|nxdomain|unknown domain|invalid domain|domain (?:name )?(?:is )?(?:invalid|not exist)"),
-    ("hostunknown", r"host or domain name not found|all relevant mx records point to non-existent hosts"),
-    ("hostunknown", r"mx (?:records? )?(?:not found|points? to)|dns (?:error|lookup fail)|no mx"),
     # a null MX or a domain that takes no mail: RFC 7505, OpenSMTPD, Mail.ru
-    ("notaccept", r"no smtp service|not accepting (?:network )?messages|null mx|does not accept mail|not accept(?:ing)? (?:any )?(?:e-?)?mail"),
+    ("notaccept", r"no mx (?:record|found)|no smtp service|not accepting (?:network )?messages|null mx|does not accept mail|not accept(?:ing)? (?:any )?(?:e-?)?mail"),
     ("notaccept", r"domain (?:does not|doesn't) (?:receive|accept)|no mail (?:service|server)"),
     # spam content: Gmail, Outlook, Yahoo, Mail.ru, MessageLabs, amavis
     ("spamdetected", r"\bspam\b|junk mail|unsolicited|bulk mail|content.{0,20}(?:rejected|refused)"),
@@ -242,6 +248,19 @@ def reason_of(text: str, status: str) -> str | None:
         if subject in ("2", "3", "6", "7") or (command == "data" and subject != "1") or not code:
             return "filtered"
     return said or (by_status(status) if status else None)
+
+
+# Codes of MTA families that write no RFC 3463 code, standing in for one.
+_FAMILY_CODES: list[tuple[str, str]] = [
+    (r"\(000c05a6\)|recipient name is not recognized", "1.1"),  # Exchange 2003
+    (r"invalid final delivery userid", "1.1"),  # IMail Server
+]
+FAMILY_CODES = [(re.compile(p), code) for p, code in _FAMILY_CODES]
+
+
+def family_code(text: str) -> str | None:
+    """The RFC 3463 subject.detail an MTA family's own error wording stands for."""
+    return next((code for pattern, code in FAMILY_CODES if pattern.search(text)), None)
 
 
 def by_phrase(text: str) -> str | None:
