@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from email import message_from_bytes
 from email.message import Message
 from email.utils import getaddresses
 
@@ -22,6 +23,11 @@ from engine.mail.bounces.verdict import ADDRESS, STATUS, Recipient, Verdict, cle
 
 _DONE_ACTIONS = ("delivered", "relayed", "expanded")
 _SPACE = re.compile(r"\s+")
+
+
+def classify_file(raw: bytes) -> Verdict:
+    """The reading of one message given as bytes."""
+    return classify(message_from_bytes(raw))
 
 
 def classify(message: Message, depth: int = 0) -> Verdict:
