@@ -20,7 +20,7 @@ from api import errors, openapi
 from api.batching import GroupWriter, write_together
 from api.endpoints import build_endpoints
 from api.middleware import AccessLog, BodyLimit
-from api.routes import customers, datamodel, events, flows, groups, health, webhooks
+from api.routes import bounces, customers, datamodel, events, flows, groups, health, webhooks
 from api.state import AppState
 from engine.clock import Clock, SystemClock
 from engine.flow import load_flows
@@ -73,6 +73,7 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
     errors.install(app)
     app.include_router(health.router)
     app.include_router(webhooks.router)
+    app.include_router(bounces.router)
     for module in (customers, datamodel, groups, flows, events):
         app.include_router(module.router, prefix=API_PREFIX)
     tracking = _tracking()

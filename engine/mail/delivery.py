@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from engine.batch import Batch, Journey
 from engine.context import RunContext
-from engine.errors import TemplateError
 from engine.durations import parse_duration
+from engine.errors import TemplateError
 from engine.mail import sendlog, throttle
 from engine.mail.bounces.softcount import soft_bounces
 from engine.mail.compose import Composer, Letter

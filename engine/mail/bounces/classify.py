@@ -16,9 +16,9 @@ from email.message import Message
 from email.utils import getaddresses
 
 from engine.mail.bounces import families as fam
+from engine.mail.bounces.judge import judge as _recipient
 from engine.mail.bounces.mailparts import Report, read_report
 from engine.mail.bounces.providers import read_provider_event
-from engine.mail.bounces.judge import judge as _recipient
 from engine.mail.bounces.verdict import ADDRESS, STATUS, Recipient, Verdict, clean_address
 
 _DONE_ACTIONS = ("delivered", "relayed", "expanded")
@@ -100,7 +100,9 @@ def _complaint(message: Message, report: Report, original_id: str | None) -> Ver
         found += [str(report.original.get("To", ""))]
     addresses = _unique(a for text in found for a in ADDRESS.findall(text))
     recipients = tuple(Recipient(a, "", "feedback") for a in addresses[:1])
-    return Verdict("complaint", recipients, original_id, {"feedback_type": fields.get("feedback-type")})
+    return Verdict(
+        "complaint", recipients, original_id, {"feedback_type": fields.get("feedback-type")}
+    )
 
 
 # -- recipients ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.mail.bounces.classify import classify
 
@@ -63,7 +64,7 @@ class Figures:
         )
 
 
-def _overlap(ours: list[str], theirs: list[str]) -> int:
+def _overlap(ours: list[Any], theirs: list[Any]) -> int:
     return sum((Counter(ours) & Counter(theirs)).values())
 
 
@@ -74,7 +75,9 @@ def score(folder: Path) -> Figures:
     figures = Figures()
     started = time.perf_counter()
     verdicts = {
-        row["file"]: classify(email.message_from_bytes((folder / "mail" / row["file"]).read_bytes()))
+        row["file"]: classify(
+            email.message_from_bytes((folder / "mail" / row["file"]).read_bytes())
+        )
         for row in rows
     }
     figures.seconds = time.perf_counter() - started
@@ -103,7 +106,9 @@ def score(folder: Path) -> Figures:
         figures.placeholders_agree += _overlap([s[:1] for s in our_statuses], held)
         hard = [h == "hard" for h in row["hard"].split()]
         figures.hard_agree += _overlap([r.hard for r in verdict.recipients], hard)
-        figures.reasons_agree += _overlap([r.reason for r in verdict.recipients], row["reasons"].split())
+        figures.reasons_agree += _overlap(
+            [r.reason for r in verdict.recipients], row["reasons"].split()
+        )
         if found < len(expected) or verdict.kind != "bounce":
             figures.misses.append(row["file"])
     return figures

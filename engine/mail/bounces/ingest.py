@@ -95,7 +95,9 @@ def apply(runtime: Runtime, verdict: Verdict, key: str, report: IngestReport) ->
             data = _data(verdict, recipient)
             if verdict.kind == "complaint":
                 report.complaints += 1
-                conn.execute(update(CUSTOMERS).where(where).values(unsubscribed=True, updated_at=now))
+                conn.execute(
+                    update(CUSTOMERS).where(where).values(unsubscribed=True, updated_at=now)
+                )
                 data["scope"], data["via"] = "all", "complaint"
                 events.append(IncomingEvent("unsubscribe", customer_id, now, flow, object_id, data))
                 continue
@@ -108,7 +110,9 @@ def apply(runtime: Runtime, verdict: Verdict, key: str, report: IngestReport) ->
                 conn.execute(
                     update(CUSTOMERS)
                     .where(where)
-                    .values(soft_bounces=CUSTOMERS.c.soft_bounces + 1, bounced=bounced, updated_at=now)
+                    .values(
+                        soft_bounces=CUSTOMERS.c.soft_bounces + 1, bounced=bounced, updated_at=now
+                    )
                 )
             report.bounces.append(recipient)
             events.append(IncomingEvent("bounce", customer_id, now, flow, object_id, data))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from engine.mail.bounces.reasons import STATUS_OF, family_code, reason_of
+from engine.mail.bounces.reasons import reason_of
+from engine.mail.bounces.statuses import STATUS_OF, family_code
 from engine.mail.bounces.verdict import STATUS, Recipient
 
 _REPLY_CODE = re.compile(r"(?<![\d.])([45])\d\d(?:[ -]|$)", re.MULTILINE)

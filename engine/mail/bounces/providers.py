@@ -87,13 +87,18 @@ def ses_event(body: dict[str, Any]) -> Verdict | None:
             diagnostic = str(item.get("diagnosticCode") or "")
             status = _code(str(item.get("status") or ""), diagnostic)
             action = "delayed" if temporary else str(item.get("action") or "failed")
-            recipients.append(judge(address, status, diagnostic, diagnostic, action, fallback=fallback))
+            recipients.append(
+                judge(address, status, diagnostic, diagnostic, action, fallback=fallback)
+            )
         return Verdict("bounce", tuple(recipients), mid, {"provider": "ses"})
     if kind == "Complaint":
         complaint = body.get("complaint") or {}
-        found = [clean_address(str(r.get("emailAddress", ""))) for r in complaint.get("complainedRecipients") or []]
-        recipients = tuple(Recipient(a, "", "feedback") for a in found if a)
-        return Verdict("complaint", recipients, mid, {"provider": "ses"})
+        complained = [
+            clean_address(str(r.get("emailAddress", "")))
+            for r in complaint.get("complainedRecipients") or []
+        ]
+        who = tuple(Recipient(a, "", "feedback") for a in complained if a)
+        return Verdict("complaint", who, mid, {"provider": "ses"})
     if kind == "Delivery":
         return Verdict("delivered", message_id=mid, detail={"provider": "ses"})
     return None
@@ -111,7 +116,7 @@ def sendgrid_event(event: dict[str, Any]) -> Verdict:
         text = str(event.get("reason") or event.get("response") or "")
         status = _code(str(event.get("status") or ""), text)
         blocked = event.get("type") == "blocked"
-        fallback = SENDGRID_CLASSES.get(str(event.get("bounce_classification")), None)
+        fallback = SENDGRID_CLASSES.get(str(event.get("bounce_classification")))
         fallback = fallback or ("blocked" if blocked else "undefined")
         action = "delayed" if name == "deferred" else "failed"
         one = judge(address, status, text, text, action, fallback=fallback)

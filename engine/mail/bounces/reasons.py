@@ -11,17 +11,28 @@ from __future__ import annotations
 
 import re
 
+from engine.mail.bounces.statuses import PRECISE, by_status
+
 # (reason, pattern): first match wins.
 _ROWS: list[tuple[str, str]] = [
     # the sender's IP is on a blocklist, however the refusal is worded: Cox (AUP#CDRBL), Spamhaus
     ("blocked", r"blacklist|blocklist|block ?list|\b(?:cd)?rbl\b|dnsbl|spamhaus|spamcop|sorbs"),
     # the recipient's filter refused it and the carrier blanked the address: EZweb, au (KDDI)
-    ("filtered", r"550 : user unknown|recipient preferences|rejected by (?:the )?recipient(?! domain)"),
+    (
+        "filtered",
+        r"550 : user unknown|recipient preferences|rejected by (?:the )?recipient(?! domain)",
+    ),
     # name servers that answered nonsense: postfix "Name service error"
     ("networkerror", r"malformed or unexpected name server reply"),
     # the envelope sender was refused, not the recipient: postfix, sendmail, exim (RFC 3463 X.1.7/8)
-    ("rejected", r"domain of sender address|sender address .{0,40}(?:rejected|does not exist|invalid)"),
-    ("rejected", r"sender (?:domain )?(?:verify failed|address rejected)|you cannot send e-?mail to yourself"),
+    (
+        "rejected",
+        r"domain of sender address|sender address .{0,40}(?:rejected|does not exist|invalid)",
+    ),
+    (
+        "rejected",
+        r"sender (?:domain )?(?:verify failed|address rejected)|you cannot send e-?mail to yourself",
+    ),
     # SPF/DKIM/DMARC refusals: Gmail, Outlook, Yahoo, DragonFly relaying Gmail (RFC 7372 codes)
     ("authfailure", r"\bdmarc\b|\bspf\b.{0,40}(?:fail|check|record)|sender policy framework"),
     ("authfailure", r"dkim.{0,30}(?:fail|invalid|did not pass)|unauthenticated email"),
@@ -34,8 +45,14 @@ _ROWS: list[tuple[str, str]] = [
     # mailbox full: sendmail, postfix, exim, qmail, courier, Exchange, Yahoo, Gmail (RFC 3463 X.2.2)
     ("mailboxfull", r"mailbox (?:is )?full|(?:quota|storage|disk).{0,40}(?:exceed|full|limit)"),
     ("mailboxfull", r"over (?:the )?(?:allowed )?quota|exceeded (?:the )?(?:storage|quota)"),
-    ("mailboxfull", r"out of (?:mailbox |disk )?space|insufficient (?:disk|system) (?:space|storage)"),
-    ("mailboxfull", r"(?:account|mailbox|inbox) (?:is )?(?:over|exceeds|has exceeded)|full mailbox"),
+    (
+        "mailboxfull",
+        r"out of (?:mailbox |disk )?space|insufficient (?:disk|system) (?:space|storage)",
+    ),
+    (
+        "mailboxfull",
+        r"(?:account|mailbox|inbox) (?:is )?(?:over|exceeds|has exceeded)|full mailbox",
+    ),
     ("mailboxfull", r"mail ?box.{0,30}(?:full|quota)|too many messages in (?:this|the) mailbox"),
     ("mailboxfull", r"user has (?:too many messages|exceeded|no space)|mailfolder is full"),
     # message too big: postfix, exim, Gmail, Yahoo (RFC 3463 X.3.4)
@@ -46,8 +63,14 @@ _ROWS: list[tuple[str, str]] = [
     ("suspend", r"(?:disabled|suspended|inactive|deactivated|frozen) (?:account|mailbox|user)"),
     ("suspend", r"account (?:is )?(?:inactive|locked|blocked by|unavailable|expired)"),
     ("suspend", r"mailbox (?:is )?(?:inactive|locked|not active)|temporarily disabled"),
-    ("suspend", r"recipient (?:is )?(?:suspended|inactive)|this account is not active|disabled recipient"),
-    ("suspend", r"account .{0,40} is disabled|temporar(?:y|ily) locked|account (?:is )?(?:temporarily )?unavailable"),
+    (
+        "suspend",
+        r"recipient (?:is )?(?:suspended|inactive)|this account is not active|disabled recipient",
+    ),
+    (
+        "suspend",
+        r"account .{0,40} is disabled|temporar(?:y|ily) locked|account (?:is )?(?:temporarily )?unavailable",
+    ),
     # the address moved: sendmail "User has moved", RFC 3463 X.1.6
     ("hasmoved", r"(?:has|have) moved|address (?:has )?changed|no longer (?:valid|in use)"),
     ("hasmoved", r"\bmoved (?:to|permanently)\b"),
@@ -55,39 +78,87 @@ _ROWS: list[tuple[str, str]] = [
     ("norelaying", r"relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed))|not relay"),
     ("norelaying", r"unable to relay|we do not relay|relay not permitted|no relaying"),
     # the domain does not exist: sendmail, postfix, exim, OpenSMTPD, DragonFly (RFC 3463 X.1.2)
-    ("hostunknown", r"host (?:unknown|not found)|unknown host|domain (?:does not exist|not found|unknown|doesn't exist)"),
-    ("hostunknown", r"name or service not known|no such (?:domain|host)|unrouteable (?:mail )?domain"),
-    ("hostunknown", r"domain is not reachable|nxdomain|unknown domain|invalid domain|domain (?:name )?(?:is )?(?:invalid|not exist)"),
-    ("hostunknown", r"host or domain name not found|all relevant mx records point to non-existent hosts"),
+    (
+        "hostunknown",
+        r"host (?:unknown|not found)|unknown host|domain (?:does not exist|not found|unknown|doesn't exist)",
+    ),
+    (
+        "hostunknown",
+        r"name or service not known|no such (?:domain|host)|unrouteable (?:mail )?domain",
+    ),
+    (
+        "hostunknown",
+        r"domain is not reachable|nxdomain|unknown domain|invalid domain|domain (?:name )?(?:is )?(?:invalid|not exist)",
+    ),
+    (
+        "hostunknown",
+        r"host or domain name not found|all relevant mx records point to non-existent hosts",
+    ),
     ("hostunknown", r"mx (?:records? )?(?:not found|points? to)|dns (?:error|lookup fail)"),
     # the recipient does not exist: every MTA family, RFC 3463 X.1.1
     ("userunknown", r"user (?:unknown|not found|doesn't exist|does not exist|not exist)"),
-    ("userunknown", r"unknown (?:user|recipient|local part|mailbox|address)|no such (?:user|mailbox|recipient|address|account)"),
-    ("userunknown", r"(?:recipient|mailbox|address|account|addressee) (?:\S+ )?(?:unknown|not found|does not exist|doesn't exist|not exist|unavailable|invalid)"),
-    ("userunknown", r"(?:invalid|bad|unrouteable|unknown|unroutable) (?:recipient|mailbox|address|destination)"),
-    ("userunknown", r"(?:is not|isn't) a (?:known|valid) (?:user|recipient|mailbox)|not a valid (?:user|recipient|mailbox)"),
+    (
+        "userunknown",
+        r"unknown (?:user|recipient|local part|mailbox|address)|no such (?:user|mailbox|recipient|address|account)",
+    ),
+    (
+        "userunknown",
+        r"(?:recipient|mailbox|address|account|addressee) (?:\S+ )?(?:unknown|not found|does not exist|doesn't exist|not exist|unavailable|invalid)",
+    ),
+    (
+        "userunknown",
+        r"(?:invalid|bad|unrouteable|unknown|unroutable) (?:recipient|mailbox|address|destination)",
+    ),
+    (
+        "userunknown",
+        r"(?:is not|isn't) a (?:known|valid) (?:user|recipient|mailbox)|not a valid (?:user|recipient|mailbox)",
+    ),
     ("userunknown", r"not listed in|no mailbox here|user .{0,60} not (?:exist|found|known)"),
-    ("userunknown", r"does not have an? (?:\S+ )?account|no (?:valid )?(?:recipients?|account|mailbox)"),
+    (
+        "userunknown",
+        r"does not have an? (?:\S+ )?account|no (?:valid )?(?:recipients?|account|mailbox)",
+    ),
     ("userunknown", r"email account that you tried to reach does not exist|resolver\.adr\.recip"),
     ("userunknown", r"undeliverable address|unknown or illegal alias|said: 550 5\.1\.1"),
     ("userunknown", r"mailbox not found|user doesn't have|addressee unknown|invalid mailbox"),
-    ("userunknown", r"invalid (?:final delivery )?userid|recipient address rejected: access denied"),
+    (
+        "userunknown",
+        r"invalid (?:final delivery )?userid|recipient address rejected: access denied",
+    ),
     ("userunknown", r"recipient address rejected\.?\s*(?:\(|$)|mailbox unavailable"),
     # filtered by the recipient's own rules: qmail, Japanese carriers, sendmail
     ("filtered", r"filter(?:ed)?|rejected by (?:the )?recipient|refused by (?:the )?recipient"),
     ("filtered", r"delivery (?:not authorized|restricted)|only accepts? mail from|not accept mail"),
     # a null MX or a domain that takes no mail: RFC 7505, OpenSMTPD, Mail.ru
-    ("notaccept", r"no mx (?:record|found)|no smtp service|not accepting (?:network )?messages|null mx|does not accept mail|not accept(?:ing)? (?:any )?(?:e-?)?mail"),
+    (
+        "notaccept",
+        r"no mx (?:record|found)|no smtp service|not accepting (?:network )?messages|null mx|does not accept mail|not accept(?:ing)? (?:any )?(?:e-?)?mail",
+    ),
     ("notaccept", r"domain (?:does not|doesn't) (?:receive|accept)|no mail (?:service|server)"),
     # spam content: Gmail, Outlook, Yahoo, Mail.ru, MessageLabs, amavis
-    ("spamdetected", r"\bspam\b|junk mail|unsolicited|bulk mail|content.{0,20}(?:rejected|refused)"),
+    (
+        "spamdetected",
+        r"\bspam\b|junk mail|unsolicited|bulk mail|content.{0,20}(?:rejected|refused)",
+    ),
     ("spamdetected", r"message (?:was |is )?(?:classified|considered|identified) as|suspicious"),
     # sender blocked by IP or reputation: Outlook (S3140), Gmail, Yahoo, AOL, spamhaus lists
     ("blocked", r"blacklist|blocklist|block ?list|\brbl\b|dnsbl|spamhaus|spamcop|sorbs"),
-    ("blocked", r"(?:ip|host|address|client|sender|domain).{0,40}(?:blocked|banned|listed|blacklisted)"),
-    ("blocked", r"(?:blocked|banned|rejected) (?:due to|because of|for) .{0,40}(?:reputation|ip|policy)"),
-    ("blocked", r"poor reputation|bad reputation|access denied|connection refused|not allowed to send"),
-    ("blocked", r"use the smtp server of your isp|dial-?up|dynamic ip|residential|service unavailable"),
+    (
+        "blocked",
+        r"(?:ip|host|address|client|sender|domain).{0,40}(?:blocked|banned|listed|blacklisted)",
+    ),
+    (
+        "blocked",
+        r"(?:blocked|banned|rejected) (?:due to|because of|for) .{0,40}(?:reputation|ip|policy)",
+    ),
+    (
+        "blocked",
+        r"poor reputation|bad reputation|access denied|connection refused|not allowed to send",
+    ),
+    (
+        "blocked",
+        r"use the smtp server of your isp|dial-?up|dynamic ip|residential|service unavailable",
+    ),
     # policy: Gmail, Outlook, Google Groups, Yahoo (RFC 3463 X.7.x)
     ("policyviolation", r"policy|not permitted|prohibited|not (?:allowed|authorized) to"),
     # rate limits and too many connections: Gmail, Yahoo, Outlook (RFC 3463 X.4.x)
@@ -95,125 +166,53 @@ _ROWS: list[tuple[str, str]] = [
     ("ratelimited", r"rate limit|too many (?:messages|mails|recipients)|try again later|throttl"),
     # the mail could not be delivered in time: sendmail, postfix, exim, qmail (RFC 3463 X.4.7)
     ("expired", r"(?:delivery|message) (?:time ?out|expired)|retry (?:time|timeout)|timed? out"),
-    ("expired", r"could not be delivered (?:within|for)|has not been delivered for|too long in (?:the )?queue"),
+    (
+        "expired",
+        r"could not be delivered (?:within|for)|has not been delivered for|too long in (?:the )?queue",
+    ),
     ("expired", r"delayed|deferred|not yet been delivered|will (?:continue|keep) (?:to )?try"),
     # the recipient's system failed: every family
-    ("systemerror", r"system (?:error|config)|internal (?:server )?error|local error|loop|i/o error"),
-    ("systemerror", r"temporary (?:local )?(?:failure|problem)|server (?:error|failure)|misconfigured"),
-    ("networkerror", r"network|connect(?:ion)? (?:to .{0,60})?(?:timed out|failed|reset)|unreachable"),
+    (
+        "systemerror",
+        r"system (?:error|config)|internal (?:server )?error|local error|loop|i/o error",
+    ),
+    (
+        "systemerror",
+        r"temporary (?:local )?(?:failure|problem)|server (?:error|failure)|misconfigured",
+    ),
+    (
+        "networkerror",
+        r"network|connect(?:ion)? (?:to .{0,60})?(?:timed out|failed|reset)|unreachable",
+    ),
     ("mesgtoobig", r"message too big"),
     ("contenterror", r"(?:header|content|encoding|mime).{0,30}(?:error|invalid|illegal|malformed)"),
     ("syntaxerror", r"syntax error|command unrecognized|bad sequence|line too long"),
     ("securityerror", r"tls|certificate|authentication required|starttls|virus|malware"),
-    ("rejected", r"sender .{0,40}(?:rejected|denied|refused)|(?:rejected|denied|refused).{0,20}sender"),
+    (
+        "rejected",
+        r"sender .{0,40}(?:rejected|denied|refused)|(?:rejected|denied|refused).{0,20}sender",
+    ),
     ("rejected", r"mail from|envelope sender|domain of sender|sender address"),
 ]
 
 PHRASES: list[tuple[str, re.Pattern[str]]] = [(reason, re.compile(p)) for reason, p in _ROWS]
 
-# RFC 3463 status codes that name a reason by themselves (subject.detail).
-BY_STATUS: dict[str, str] = {
-    "1.1": "userunknown",
-    "1.0": "userunknown",
-    "1.2": "hostunknown",
-    "1.3": "syntaxerror",
-    "1.4": "userunknown",
-    "1.6": "hasmoved",
-    "1.7": "rejected",
-    "1.8": "rejected",
-    "1.10": "notaccept",
-    "2.1": "suspend",
-    "2.2": "mailboxfull",
-    "2.3": "exceedlimit",
-    "2.4": "systemerror",
-    "3.0": "systemerror",
-    "3.1": "mailboxfull",
-    "3.2": "systemerror",
-    "3.3": "systemerror",
-    "3.4": "mesgtoobig",
-    "3.5": "systemerror",
-    "4.0": "networkerror",
-    "4.1": "networkerror",
-    "4.2": "networkerror",
-    "4.3": "systemerror",
-    "4.4": "hostunknown",
-    "4.5": "systemerror",
-    "4.6": "networkerror",
-    "4.7": "expired",
-    "5.0": "syntaxerror",
-    "5.1": "syntaxerror",
-    "5.2": "syntaxerror",
-    "5.3": "toomanyconn",
-    "5.4": "syntaxerror",
-    "5.5": "syntaxerror",
-    "6.0": "contenterror",
-    "6.1": "contenterror",
-    "6.2": "contenterror",
-    "6.3": "contenterror",
-    "6.4": "contenterror",
-    "6.5": "contenterror",
-    "7.0": "securityerror",
-    "7.1": "blocked",
-    "7.2": "systemerror",
-    "7.3": "securityerror",
-    "7.4": "securityerror",
-    "7.5": "securityerror",
-    "7.6": "securityerror",
-    "7.7": "securityerror",
-    "7.8": "authfailure",
-    "7.9": "securityerror",
-    "7.13": "suspend",
-    "7.14": "suspend",
-    "7.20": "authfailure",
-    "7.21": "authfailure",
-    "7.22": "authfailure",
-    "7.23": "authfailure",
-    "7.24": "authfailure",
-    "7.25": "requireptr",
-    "7.26": "authfailure",
-    "7.27": "notaccept",
-}
-
-# The status to report when the message carries no enhanced code, per reason (RFC 3463).
-STATUS_OF: dict[str, str] = {
-    "userunknown": "1.1",
-    "hostunknown": "1.2",
-    "hasmoved": "1.6",
-    "notaccept": "1.10",
-    "mailboxfull": "2.2",
-    "exceedlimit": "2.3",
-    "suspend": "2.1",
-    "mesgtoobig": "3.4",
-    "expired": "4.7",
-    "networkerror": "4.0",
-    "systemerror": "3.0",
-    "toomanyconn": "5.3",
-    "ratelimited": "7.0",
-    "norelaying": "7.1",
-    "blocked": "7.1",
-    "rejected": "7.1",
-    "filtered": "7.1",
-    "spamdetected": "7.1",
-    "policyviolation": "7.1",
-    "authfailure": "7.26",
-    "requireptr": "7.25",
-    "securityerror": "7.0",
-    "contenterror": "6.0",
-    "syntaxerror": "5.2",
-}
-
-
-# Codes precise enough to name the reason whatever the words around them (RFC 3463, 7372).
-PRECISE: dict[str, str] = {
-    code: BY_STATUS[code]
-    for code in ("1.2 1.6 1.7 1.8 1.10 2.2 2.3 3.4 4.7 6.0 6.1 6.2 6.3 6.4 6.5 7.13 7.14 "
-                 "7.20 7.21 7.22 7.23 7.24 7.25 7.26 7.27").split()
-}
-PRECISE["3.2"] = "notaccept"  # X.3.2 system not accepting network messages
 # Reasons that can be about the envelope sender when the server refused MAIL FROM.
 SENDER_SIDE = frozenset(
-    {"blocked", "requireptr", "authfailure", "spamdetected", "policyviolation", "norelaying",
-     "securityerror", "toomanyconn", "ratelimited", "syntaxerror", "systemerror", "networkerror"}
+    {
+        "blocked",
+        "requireptr",
+        "authfailure",
+        "spamdetected",
+        "policyviolation",
+        "norelaying",
+        "securityerror",
+        "toomanyconn",
+        "ratelimited",
+        "syntaxerror",
+        "systemerror",
+        "networkerror",
+    }
 )
 # The SMTP command a server refused, as MTAs quote it (exim "after MAIL FROM", DragonFly
 # "did not like our RCPT TO", sendmail ">>> DATA", postfix "in reply to RCPT TO command",
@@ -250,28 +249,9 @@ def reason_of(text: str, status: str) -> str | None:
     return said or (by_status(status) if status else None)
 
 
-# Codes of MTA families that write no RFC 3463 code, standing in for one.
-_FAMILY_CODES: list[tuple[str, str]] = [
-    (r"\(000c05a6\)|recipient name is not recognized", "1.1"),  # Exchange 2003
-    (r"invalid final delivery userid", "1.1"),  # IMail Server
-]
-FAMILY_CODES = [(re.compile(p), code) for p, code in _FAMILY_CODES]
-
-
-def family_code(text: str) -> str | None:
-    """The RFC 3463 subject.detail an MTA family's own error wording stands for."""
-    return next((code for pattern, code in FAMILY_CODES if pattern.search(text)), None)
-
-
 def by_phrase(text: str) -> str | None:
     """The reason the first matching row of ``PHRASES`` gives ``text`` (lower case)."""
     for reason, pattern in PHRASES:
         if pattern.search(text):
             return reason
     return None
-
-
-def by_status(status: str) -> str | None:
-    """The reason an enhanced status code names by itself (not x.0.0)."""
-    _cls, subject, detail = status.split(".")
-    return BY_STATUS.get(f"{subject}.{detail}") if (subject, detail) != ("0", "0") else None

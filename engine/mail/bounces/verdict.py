@@ -15,12 +15,34 @@ from typing import Any, Literal
 
 Kind = Literal["bounce", "complaint", "auto-reply", "delivered", "other"]
 
-REASONS = (
-    "userunknown hostunknown hasmoved notaccept mailboxfull exceedlimit blocked rejected "
-    "filtered spamdetected policyviolation securityerror authfailure requireptr expired suspend "
-    "systemerror networkerror contenterror mesgtoobig toomanyconn ratelimited norelaying "
-    "syntaxerror onhold undefined"
-).split()
+REASONS = [
+    "userunknown",
+    "hostunknown",
+    "hasmoved",
+    "notaccept",
+    "mailboxfull",
+    "exceedlimit",
+    "blocked",
+    "rejected",
+    "filtered",
+    "spamdetected",
+    "policyviolation",
+    "securityerror",
+    "authfailure",
+    "requireptr",
+    "expired",
+    "suspend",
+    "systemerror",
+    "networkerror",
+    "contenterror",
+    "mesgtoobig",
+    "toomanyconn",
+    "ratelimited",
+    "norelaying",
+    "syntaxerror",
+    "onhold",
+    "undefined",
+]
 HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved", "notaccept"})
 # Reasons that say the *sender* (its IP, domain, authentication, reputation) is refused: the
 # operator has to act, and the customer's address is not in question.
