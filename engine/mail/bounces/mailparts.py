@@ -92,7 +92,9 @@ def _cut_original(text: str) -> tuple[str, str]:
     """(the report's own prose, the copy of the original mail that follows it)."""
     lines = text.splitlines()
     for number, line in enumerate(lines):
-        if ORIGINAL_STARTS.search(line) or (number > 0 and ORIGINAL_HEADER.match(line)):
+        if ORIGINAL_STARTS.search(line):  # a marker line: the copy starts after it
+            return "\n".join(lines[:number]), "\n".join(lines[number + 1 :]).lstrip("\n ")
+        if number > 0 and ORIGINAL_HEADER.match(line):
             return "\n".join(lines[:number]), "\n".join(lines[number:])
     return text, ""
 

@@ -127,7 +127,7 @@ _ROWS: list[tuple[str, str]] = [
     ),
     ("userunknown", r"recipient address rejected\.?\s*(?:\(|$)|mailbox unavailable"),
     # filtered by the recipient's own rules: qmail, Japanese carriers, sendmail
-    ("filtered", r"filter(?:ed)?|rejected by (?:the )?recipient|refused by (?:the )?recipient"),
+    ("filtered", r"\bfiltered\b|rejected by (?:the )?recipient|refused by (?:the )?recipient"),
     ("filtered", r"delivery (?:not authorized|restricted)|only accepts? mail from|not accept mail"),
     # a null MX or a domain that takes no mail: RFC 7505, OpenSMTPD, Mail.ru
     (
