@@ -21,21 +21,36 @@ REASONS = [
     ("550 5.1.2 Host or domain name not found", "5.1.2", "hostunknown", True),
     ("550 5.1.6 User has moved; please try <c@d.example>", "5.1.6", "hasmoved", True),
     ("556 5.1.10 Recipient address has null MX", "5.1.10", "notaccept", True),
-    ("550 5.1.1 <a@b.example>: Recipient address rejected: Mailbox full", "5.1.1", "mailboxfull", False),
+    (
+        "550 5.1.1 <a@b.example>: Recipient address rejected: Mailbox full",
+        "5.1.1",
+        "mailboxfull",
+        False,
+    ),
     ("552 5.2.2 Mailbox full", "5.2.2", "mailboxfull", False),
     ("452 4.2.2 Over quota", "4.2.2", "mailboxfull", False),
     ("550 5.2.1 The email account that you tried to reach is disabled", "5.2.1", "suspend", False),
     ("552 5.3.4 Message size exceeds fixed limit", "5.3.4", "mesgtoobig", False),
     ("550 5.7.1 client host [192.0.2.1] blocked using zen.spamhaus.org", "5.7.1", "blocked", False),
     ("550 5.7.1 Message rejected as spam by Content Filtering", "5.7.1", "spamdetected", False),
-    ("550 5.7.26 Unauthenticated email is not accepted due to DMARC policy", "5.7.26", "authfailure", False),
+    (
+        "550 5.7.26 Unauthenticated email is not accepted due to DMARC policy",
+        "5.7.26",
+        "authfailure",
+        False,
+    ),
     ("550 5.7.25 The sending IP does not have a PTR record", "5.7.25", "requireptr", False),
     ("554 5.7.1 <a@b.example>: Relay access denied", "5.7.1", "norelaying", False),
     ("550 5.7.1 Message refused: local policy violation", "5.7.1", "policyviolation", False),
     ("421 4.7.0 Too many concurrent SMTP connections", "4.7.0", "toomanyconn", False),
     ("451 4.7.1 Rate limit exceeded, try again later", "4.7.1", "ratelimited", False),
     ("4.4.7 Delivery time expired", "4.4.7", "expired", False),
-    ("SMTP error after MAIL FROM: 553 5.1.8 Domain of sender address does not exist", "5.1.8", "rejected", False),
+    (
+        "SMTP error after MAIL FROM: 553 5.1.8 Domain of sender address does not exist",
+        "5.1.8",
+        "rejected",
+        False,
+    ),
     # "no such user" once the mail was sent (DATA) is the recipient's filter, as sisimai reads it
     ("SMTP error after end of data: 550 5.0.0 User unknown", "5.0.0", "filtered", False),
     ("in reply to RCPT TO command: 550 5.0.0 User unknown", "5.0.0", "userunknown", True),
@@ -99,9 +114,15 @@ def test_original_mail_starts(line: str) -> None:
     ("sender", "subject"),
     [
         ("MAILER-DAEMON@mx.example", "Undelivered Mail Returned to Sender"),
-        ("Mail Delivery Subsystem <mailer-daemon@googlemail.com>", "Delivery Status Notification (Failure)"),
+        (
+            "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+            "Delivery Status Notification (Failure)",
+        ),
         ("postmaster@ezweb.ne.jp", "Mail System Error - Returned Mail"),
-        ("Mail Delivery System <Mailer-Daemon@mx.example>", "Mail delivery failed: returning message to sender"),
+        (
+            "Mail Delivery System <Mailer-Daemon@mx.example>",
+            "Mail delivery failed: returning message to sender",
+        ),
     ],
 )
 def test_report_senders_and_subjects(sender: str, subject: str) -> None:
@@ -233,7 +254,9 @@ Original-Rcpt-To: <ann@isp.example>
     complaint = classify(message_from_string(arf))
     assert complaint.kind == "complaint"
     assert [r.address for r in complaint.recipients] == ["ann@isp.example"]
-    vacation = _mail("From: ann@isp.example\nSubject: Out of office\nAuto-Submitted: auto-replied", "Away.")
+    vacation = _mail(
+        "From: ann@isp.example\nSubject: Out of office\nAuto-Submitted: auto-replied", "Away."
+    )
     assert classify(message_from_string(vacation)).kind == "auto-reply"
     ses = {"notificationType": "Delivery", "mail": {"messageId": "x"}, "delivery": {}}
     sns = json.dumps({"Type": "Notification", "Message": json.dumps(ses)})

@@ -33,7 +33,13 @@ def mid(n: int, obj: str = "welcome-mail") -> str:
 EXPECTED = {
     "postfix-dsn-hard.eml": ("ann.dekker@mail.example.nl", "5.1.1", "userunknown", True, mid(1)),
     "exim-hard.eml": ("bob.jansen@example.org", "5.1.1", "userunknown", True, mid(2, "reminder")),
-    "exchange-online-dsn-hard.eml": ("carla@contoso.example", "5.1.10", "userunknown", True, mid(3)),
+    "exchange-online-dsn-hard.eml": (
+        "carla@contoso.example",
+        "5.1.10",
+        "userunknown",
+        True,
+        mid(3),
+    ),
     "gmail-dsn-hard.eml": ("dirk.vos.typo@gmail.com", "5.1.1", "userunknown", True, mid(4)),
     "qmail-hard.eml": ("eva@oldhost.example", "5.1.1", "userunknown", True, mid(5)),
     "postfix-dsn-delayed-soft.eml": ("frank@full.example", "4.2.2", "mailboxfull", False, mid(6)),

@@ -137,7 +137,9 @@ def test_bounces_classify_prints_one_json_line_per_message(sluis, tmp_path) -> N
             for name in ("qmail-hard.eml", "autoreply-not-a-bounce.eml")
         )
     )
-    done = sluis("bounces", "classify", str(CORPUS / "postfix-dsn-delayed-soft.eml"), str(box), "--json")
+    done = sluis(
+        "bounces", "classify", str(CORPUS / "postfix-dsn-delayed-soft.eml"), str(box), "--json"
+    )
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert lines == [
@@ -145,14 +147,24 @@ def test_bounces_classify_prints_one_json_line_per_message(sluis, tmp_path) -> N
             "file": str(CORPUS / "postfix-dsn-delayed-soft.eml"),
             "kind": "bounce",
             "recipients": [
-                {"address": "frank@full.example", "status": "4.2.2", "reason": "mailboxfull", "hard": False}
+                {
+                    "address": "frank@full.example",
+                    "status": "4.2.2",
+                    "reason": "mailboxfull",
+                    "hard": False,
+                }
             ],
         },
         {
             "file": f"{box}#1",
             "kind": "bounce",
             "recipients": [
-                {"address": "eva@oldhost.example", "status": "5.1.1", "reason": "userunknown", "hard": True}
+                {
+                    "address": "eva@oldhost.example",
+                    "status": "5.1.1",
+                    "reason": "userunknown",
+                    "hard": True,
+                }
             ],
         },
         {"file": f"{box}#2", "kind": "auto-reply", "recipients": []},
