@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from engine.mail.bounces.judge import judge
-from engine.mail.bounces.verdict import STATUS, Recipient, Verdict, clean_address
+from engine.mail.bounces.verdict import STATUS, Kind, Recipient, Verdict, clean_address
 
 # Amazon SES bounceSubType (SES developer guide, "Bounce types").
 SES_SUBTYPES = {
@@ -37,7 +37,7 @@ SENDGRID_CLASSES = {
     "Unclassified": "undefined",
 }
 # Postmark bounce Type (Bounce webhook reference): (kind, reason).
-POSTMARK_TYPES: dict[str, tuple[str, str]] = {
+POSTMARK_TYPES: dict[str, tuple[Kind, str]] = {
     "HardBounce": ("bounce", "userunknown"),
     "BadEmailAddress": ("bounce", "userunknown"),
     "SoftBounce": ("bounce", "undefined"),
@@ -54,6 +54,20 @@ POSTMARK_TYPES: dict[str, tuple[str, str]] = {
     "AutoResponder": ("auto-reply", ""),
     "OpenRelayTest": ("other", ""),
     "Unknown": ("bounce", "undefined"),
+}
+
+
+# Events that are no bounce, per provider (SendGrid Event Webhook, Mailgun webhooks).
+SENDGRID_KINDS: dict[str, Kind] = {
+    "spamreport": "complaint",
+    "unsubscribe": "complaint",
+    "group_unsubscribe": "complaint",
+    "delivered": "delivered",
+}
+MAILGUN_KINDS: dict[str, Kind] = {
+    "complained": "complaint",
+    "unsubscribed": "complaint",
+    "delivered": "delivered",
 }
 
 
@@ -121,11 +135,7 @@ def sendgrid_event(event: dict[str, Any]) -> Verdict:
         action = "delayed" if name == "deferred" else "failed"
         one = judge(address, status, text, text, action, fallback=fallback)
         return Verdict("bounce", (one,), mid, detail)
-    if name in ("spamreport", "unsubscribe", "group_unsubscribe"):
-        return Verdict("complaint", (Recipient(address, "", "feedback"),), mid, detail)
-    if name == "delivered":
-        return Verdict("delivered", message_id=mid, detail=detail)
-    return Verdict("other", message_id=mid, detail=detail)
+    return _plain(SENDGRID_KINDS.get(name, "other"), address, mid, detail)
 
 
 def mailgun_event(data: dict[str, Any]) -> Verdict:
@@ -148,11 +158,7 @@ def mailgun_event(data: dict[str, Any]) -> Verdict:
         fallback = "userunknown" if data.get("reason") == "suppress-bounce" else "undefined"
         one = judge(address, status, context, text, action, fallback=fallback)
         return Verdict("bounce", (one,), mid, detail)
-    if name in ("complained", "unsubscribed"):
-        return Verdict("complaint", (Recipient(address, "", "feedback"),), mid, detail)
-    if name == "delivered":
-        return Verdict("delivered", message_id=mid, detail=detail)
-    return Verdict("other", message_id=mid, detail=detail)
+    return _plain(MAILGUN_KINDS.get(name, "other"), address, mid, detail)
 
 
 def postmark_event(body: dict[str, Any]) -> Verdict:
@@ -164,18 +170,15 @@ def postmark_event(body: dict[str, Any]) -> Verdict:
     if address is None:
         return Verdict("other", detail=detail)
     if record == "Delivery":
-        return Verdict("delivered", message_id=mid, detail=detail)
-    if record not in ("Bounce", "SpamComplaint", "SubscriptionChange"):
-        return Verdict("other", message_id=mid, detail=detail)
+        return _plain("delivered", address, mid, detail)
     if record == "SubscriptionChange":
         unsubscribed = bool(body.get("SuppressSending"))
-        kind_reason = ("complaint", "feedback") if unsubscribed else ("other", "")
-    else:
-        kind_reason = POSTMARK_TYPES.get(str(body.get("Type")), ("bounce", "undefined"))
-    kind, fallback = kind_reason
+        return _plain("complaint" if unsubscribed else "other", address, mid, detail)
+    if record not in ("Bounce", "SpamComplaint"):
+        return _plain("other", address, mid, detail)
+    kind, fallback = POSTMARK_TYPES.get(str(body.get("Type")), ("bounce", "undefined"))
     if kind != "bounce":
-        recipients = (Recipient(address, "", fallback),) if kind == "complaint" else ()
-        return Verdict(kind, recipients, mid, detail)  # type: ignore[arg-type]
+        return _plain(kind, address, mid, detail)
     text = f"{body.get('Description') or ''} {body.get('Details') or ''}".strip()
     temporary = body.get("Type") in ("Transient", "SoftBounce", "DnsError")
     status = _code("", str(body.get("Details") or ""))
@@ -184,6 +187,12 @@ def postmark_event(body: dict[str, Any]) -> Verdict:
     action = "delayed" if temporary else "failed"
     one = judge(address, status, str(body.get("Details") or text), text, action, fallback=fallback)
     return Verdict("bounce", (one,), mid, detail)
+
+
+def _plain(kind: Kind, address: str, mid: Any, detail: dict[str, Any]) -> Verdict:
+    """A complaint (the address unsubscribes), a delivery or another event: no bounce."""
+    recipients = (Recipient(address, "", "feedback"),) if kind == "complaint" else ()
+    return Verdict(kind, recipients, mid, detail)
 
 
 def _code(given: str, text: str) -> str:
