@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.models import Message
 from api.state import AppState
 from engine.mail.bounces import providers
 from engine.mail.bounces.ingest import IngestReport, apply
@@ -36,7 +37,14 @@ from engine.mail.bounces.verdict import Verdict
 from engine.project import resolve_env
 
 log = logging.getLogger("sluis.api")
-router = APIRouter(prefix="/bounces", tags=["bounces"])
+_JSON = {"application/json": {"schema": Message.model_json_schema()}}
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    400: {"content": _JSON, "description": "the body is not the provider's JSON"},
+    401: {"content": _JSON, "description": "no signature or credentials"},
+    403: {"content": _JSON, "description": "a signature or credentials that do not check out"},
+    404: {"content": _JSON, "description": "the provider is not set up in mail.providers"},
+}
+router = APIRouter(prefix="/bounces", tags=["bounces"], responses=ANSWERS)
 _FETCHED = HttpsCertificates()  # one cache of SNS certificates per process
 
 
