@@ -149,8 +149,15 @@ def _from_text(message: Message, report: Report) -> list[Recipient]:
     for address, segment in segments.items():
         context = _SPACE.sub(" ", segment + (f" {preamble}" if len(segments) == 1 else ""))
         status = _status("", context, report.text if len(segments) == 1 else preamble, "")
-        result.append(_recipient(address, status, context, context, ""))
+        named = _SPACE.sub(" ", " ".join(_named_lines(segment, address)))
+        result.append(_recipient(address, status, context, named or context, ""))
     return result
+
+
+def _named_lines(segment: str, address: str) -> list[str]:
+    """The lines of ``segment`` that name ``address``, with what follows on them: what the
+    server said about that address in particular (sendmail "554 <a@b>... 550 Host unknown")."""
+    return [line for line in segment.splitlines() if address in line.lower()]
 
 
 def _not_recipients(message: Message, report: Report) -> set[str]:

@@ -33,7 +33,7 @@ def judge(
     if not status:
         stands_for = family_code(text)
         status = f"{status_class(context, action)}.{stands_for}" if stands_for else ""
-    reason = reason_of(text, status) or fallback
+    reason = reason_of(text, status, diagnostic.lower()) or fallback
     if reason is None:
         reason = "expired" if action == "delayed" else "onhold"
     if not status:

@@ -15,6 +15,8 @@ from engine.mail.bounces.statuses import PRECISE, by_status
 
 # (reason, pattern): first match wins.
 _ROWS: list[tuple[str, str]] = [
+    # exim's catch-all for a domain that does not answer (it also says "blacklisted")
+    ("hostunknown", r"the account or domain may not exist"),
     # the sender's IP is on a blocklist, however the refusal is worded: Cox (AUP#CDRBL), Spamhaus
     ("blocked", r"blacklist|blocklist|block ?list|\b(?:cd)?rbl\b|dnsbl|spamhaus|spamcop|sorbs"),
     # the recipient's filter refused it and the carrier blanked the address: EZweb, au (KDDI)
@@ -55,6 +57,19 @@ _ROWS: list[tuple[str, str]] = [
     ),
     ("mailboxfull", r"mail ?box.{0,30}(?:full|quota)|too many messages in (?:this|the) mailbox"),
     ("mailboxfull", r"user has (?:too many messages|exceeded|no space)|mailfolder is full"),
+    # sisimai's MailboxFull phrases (docomo, 163.com, qmail, courier)
+    (
+        "mailboxfull",
+        r"insufficient disk space|exceeded storage allocation|exceeds allowed size|mailbox size limit",
+    ),
+    (
+        "mailboxfull",
+        r"maximum allowed storage|no space left on device|quota violation|too much mail data",
+    ),
+    (
+        "mailboxfull",
+        r"space has been used up|too many messages on the server|boite du destinataire pleine",
+    ),
     # message too big: postfix, exim, Gmail, Yahoo (RFC 3463 X.3.4)
     ("mesgtoobig", r"(?:message|mail) (?:size|file) (?:too (?:big|large)|exceeds)|too large"),
     ("mesgtoobig", r"exceeds? (?:the )?(?:maximum|max|fixed|size)|size limit"),
@@ -63,6 +78,24 @@ _ROWS: list[tuple[str, str]] = [
     ("suspend", r"(?:disabled|suspended|inactive|deactivated|frozen) (?:account|mailbox|user)"),
     ("suspend", r"account (?:is )?(?:inactive|locked|blocked by|unavailable|expired)"),
     ("suspend", r"mailbox (?:is )?(?:inactive|locked|not active)|temporarily disabled"),
+    # sisimai's Suspend phrases (Gmail, QQ, 163.com, La Poste, vpopmail)
+    (
+        "suspend",
+        r"(?:is currently|has been|temporarily) suspended|inactive account|invalid/inactive user",
+    ),
+    (
+        "suspend",
+        r"deactivated mailbox|user is terminated|mailbox (?:is )?(?:currently suspended|disabled|frozen)",
+    ),
+    (
+        "suspend",
+        r"mailbox unavailable or access denied|temporarily inactive|disabled or discontinued",
+    ),
+    (
+        "suspend",
+        r"address no longer accepts mail|user or domain is disabled|user suspended|account is locked",
+    ),
+    ("suspend", r"archived recipient|boite du destinataire archivee"),
     (
         "suspend",
         r"recipient (?:is )?(?:suspended|inactive)|this account is not active|disabled recipient",
@@ -77,6 +110,15 @@ _ROWS: list[tuple[str, str]] = [
     # not our relay: sendmail, postfix, Exchange (RFC 3463 X.7.1 relaying)
     ("norelaying", r"relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed))|not relay"),
     ("norelaying", r"unable to relay|we do not relay|relay not permitted|no relaying"),
+    # a host or domain that takes no mail at all (sendmail, iCloud, Yahoo): before "host not found"
+    (
+        "notaccept",
+        r"name server: \.: host not found|(?:host|host/domain) does not accept mail|mail receiving disabled",
+    ),
+    (
+        "notaccept",
+        r"no mx record found for domain|no route for current request|smtp protocol returned a permanent error",
+    ),
     # the domain does not exist: sendmail, postfix, exim, OpenSMTPD, DragonFly (RFC 3463 X.1.2)
     (
         "hostunknown",
@@ -95,6 +137,14 @@ _ROWS: list[tuple[str, str]] = [
         r"host or domain name not found|all relevant mx records point to non-existent hosts",
     ),
     ("hostunknown", r"mx (?:records? )?(?:not found|points? to)|dns (?:error|lookup fail)"),
+    (
+        "hostunknown",
+        r"domain must exist|host unreachable|mail domain mentioned in email address is unknown",
+    ),
+    (
+        "hostunknown",
+        r"unknown domain name|the account or domain may not exist|unroute?able address",
+    ),
     # the recipient does not exist: every MTA family, RFC 3463 X.1.1
     ("userunknown", r"user (?:unknown|not found|doesn't exist|does not exist|not exist)"),
     (
@@ -107,7 +157,7 @@ _ROWS: list[tuple[str, str]] = [
     ),
     (
         "userunknown",
-        r"(?:invalid|bad|unrouteable|unknown|unroutable) (?:recipient|mailbox|address|destination)",
+        r"(?:invalid|bad|unknown) (?:recipient|mailbox|address|destination)",
     ),
     (
         "userunknown",
@@ -126,9 +176,54 @@ _ROWS: list[tuple[str, str]] = [
         r"invalid (?:final delivery )?userid|recipient address rejected: access denied",
     ),
     ("userunknown", r"recipient address rejected\.?\s*(?:\(|$)|mailbox unavailable"),
+    # more of sisimai's UserUnknown phrases (qmail badrcptto/validrcptto, vpopmail, Exchange, French, Spanish, Italian)
+    (
+        "userunknown",
+        r"address unknown|address not present in directory|can't accept user|destination addresses were unknown",
+    ),
+    (
+        "userunknown",
+        r"email address could not be found|mailbox invalid|mailbox not present|no account by that name",
+    ),
+    (
+        "userunknown",
+        r"no mail ?box (?:available for this user|by that name|found|here by that name)|no such person",
+    ),
+    (
+        "userunknown",
+        r"there is no one at this address|not a valid (?:recipient|user)|not a local address",
+    ),
+    (
+        "userunknown",
+        r"recipient (?:is not (?:accepted|local)|not ok|refuses to accept your mail)|badrcptto|validrcptto",
+    ),
+    (
+        "userunknown",
+        r"email name is not found|wrong or no longer valid|user missing home directory|user not (?:active|known)",
+    ),
+    (
+        "userunknown",
+        r"utilisateur inconnu|no existe (?:dicha persona|ese usuario)|nessun utente simile|unknown virtual user",
+    ),
+    (
+        "userunknown",
+        r"unknown e-?mail address|unknown local[- ]?part|non-?existent user|was not found in|does not exist at the organi[sz]ation",
+    ),
+    (
+        "userunknown",
+        r"envelope recipient has been denied|not in my list of allowed rcpthosts|invalid address\b",
+    ),
     # filtered by the recipient's own rules: qmail, Japanese carriers, sendmail
     ("filtered", r"\bfiltered\b|rejected by (?:the )?recipient|refused by (?:the )?recipient"),
     ("filtered", r"delivery (?:not authorized|restricted)|only accepts? mail from|not accept mail"),
+    (
+        "filtered",
+        r"account is protected by|is not accepting any mail|message filtered|rejected due to user rules",
+    ),
+    (
+        "filtered",
+        r"refuse to receive|only accepting mail from specific|user reject|blocked by the recipient",
+    ),
     # a null MX or a domain that takes no mail: RFC 7505, OpenSMTPD, Mail.ru
     (
         "notaccept",
@@ -226,20 +321,30 @@ _COMMANDS: list[tuple[str, str]] = [
 COMMANDS = [(verb, re.compile(p)) for verb, p in _COMMANDS]
 
 
+# SMTP reply codes that name a reason (RFC 7504: 521 and 556 take no mail; 525 a disabled
+# account, RFC 4954).
+BY_REPLY = {"521": "notaccept", "556": "notaccept", "525": "suspend"}
+_REPLY = re.compile(r"(?<![\d.])([245]\d\d)[ -]")
+
+
 def command_of(text: str) -> str:
     """The SMTP command (mail, rcpt, data) the server refused, or ''."""
     return next((verb for verb, pattern in COMMANDS if pattern.search(text)), "")
 
 
-def reason_of(text: str, status: str) -> str | None:
-    """The reason for what a server said (``text``, lower case) with ``status`` (may be '')."""
-    command = command_of(text)
-    said = by_phrase(text)
+def reason_of(text: str, status: str, diagnostic: str = "") -> str | None:
+    """The reason for what a server said (``diagnostic``, the server's own words, first; then
+    ``text``, the report around them; both lower case) with ``status`` (may be '')."""
+    command = command_of(f"{diagnostic} {text}")
+    said = (by_phrase(diagnostic) if diagnostic else None) or by_phrase(text)
     if command == "mail":  # the envelope sender was refused
         return said if said in SENDER_SIDE else "rejected"
     code = ".".join(status.split(".")[1:])
     if code in PRECISE:
         return PRECISE[code]
+    reply = _REPLY.search(diagnostic or text)
+    if said is None and reply and reply.group(1) in BY_REPLY:
+        return BY_REPLY[reply.group(1)]
     if said == "userunknown" and command != "rcpt":
         # "no such user" after the mail was sent (DATA), or with a code that is not about
         # the address (mailbox, system, content, security), is a filter, as sisimai reads it
