@@ -113,7 +113,7 @@ def _from_dsn(message: Message, report: Report) -> list[Recipient]:
     segments = _segments(report.text, _not_recipients(message, report))
     for block in report.dsn:
         address = None
-        for name in ("original-recipient", "final-recipient", "x-actual-recipient"):
+        for name in ("final-recipient", "original-recipient", "x-actual-recipient"):
             address = address or clean_address(block.get(name, ""))
         if address is None or address.lower() in found:
             continue
@@ -138,8 +138,11 @@ def _from_text(message: Message, report: Report) -> list[Recipient]:
         for a in (clean_address(x) for x in str(message.get("X-Failed-Recipients", "")).split(","))
         if a
     ]
-    if failed:  # exim names them in a header: trust it over the prose
-        segments = {a.lower(): segments.get(a.lower(), report.text) for a in failed}
+    named = [a.lower() for a in failed if a.lower() in segments]
+    if named:  # exim names them in a header too: keep those the prose also names
+        segments = {a: segments[a] for a in named}
+    elif failed and set(segments) <= excluded:  # the prose names only the sender side
+        segments = {a.lower(): report.text for a in failed}
     if not segments and report.original is not None:  # the report names nobody
         to = getaddresses([str(report.original.get("To", ""))])
         segments = {a.lower(): report.text for _n, a in to if clean_address(a)}

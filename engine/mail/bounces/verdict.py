@@ -53,7 +53,9 @@ SENDER_BLOCKS = frozenset(
 COUNTED = frozenset(REASONS) - HARD_REASONS - SENDER_BLOCKS - {"onhold", "undefined"}
 
 STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
-ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+ADDRESS = re.compile(
+    r"(?:\"[^\"\r\n@<>]+\"|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+)@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+)
 
 
 def is_hard(reason: str, status: str) -> bool:
