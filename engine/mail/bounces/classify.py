@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from email import message_from_bytes
 from email.message import Message
 from email.utils import getaddresses
 
 from engine.mail.bounces import families as fam
-from engine.mail.bounces.judge import judge as _recipient
+from engine.mail.bounces.judge import judge
 from engine.mail.bounces.mailparts import Report, read_report
 from engine.mail.bounces.providers import read_provider_event
 from engine.mail.bounces.verdict import ADDRESS, STATUS, Recipient, Verdict, clean_address
@@ -126,7 +127,7 @@ def _from_dsn(message: Message, report: Report) -> list[Recipient]:
             segment = f"{segment} {report.text}"
         context = _SPACE.sub(" ", f"{diagnostic} {segment}")
         status = _status(block.get("status", ""), context, report.text, action)
-        found[address.lower()] = _recipient(address, status, context, diagnostic, action)
+        found[address.lower()] = judge(address, status, context, diagnostic, action)
     return list(found.values())
 
 
@@ -138,11 +139,13 @@ def _from_text(message: Message, report: Report) -> list[Recipient]:
         for a in (clean_address(x) for x in str(message.get("X-Failed-Recipients", "")).split(","))
         if a
     ]
-    named = [a.lower() for a in failed if a.lower() in segments]
-    if named:  # exim names them in a header too: keep those the prose also names
-        segments = {a: segments[a] for a in named}
+    also_named = [a.lower() for a in failed if a.lower() in segments]
+    if also_named:  # exim names them in a header too: keep those the prose also names
+        segments = {a: segments[a] for a in also_named}
     elif failed and set(segments) <= excluded:  # the prose names only the sender side
         segments = {a.lower(): report.text for a in failed}
+    if not segments:  # no address in the prose: GNU Mailman's detectors know more formats
+        segments = {a: report.text for a in _flufl_failures(message) if a not in excluded}
     if not segments and report.original is not None:  # the report names nobody
         to = getaddresses([str(report.original.get("To", ""))])
         segments = {a.lower(): report.text for _n, a in to if clean_address(a)}
@@ -152,9 +155,18 @@ def _from_text(message: Message, report: Report) -> list[Recipient]:
     for address, segment in segments.items():
         context = _SPACE.sub(" ", segment + (f" {preamble}" if len(segments) == 1 else ""))
         status = _status("", context, report.text if len(segments) == 1 else preamble, "")
-        named = _SPACE.sub(" ", " ".join(_named_lines(segment, address)))
-        result.append(_recipient(address, status, context, named or context, ""))
+        own = _SPACE.sub(" ", " ".join(_named_lines(segment, address)))
+        result.append(judge(address, status, context, own or context, ""))
     return result
+
+
+def _flufl_failures(message: Message) -> list[str]:
+    """The failed addresses flufl.bounce finds (loaded only when needed)."""
+    from flufl.bounce import all_failures
+
+    temporary, permanent = all_failures(message)
+    found = (clean_address(raw.decode("ascii", "replace")) for raw in temporary | permanent)
+    return sorted({a.lower() for a in found if a})
 
 
 def _named_lines(segment: str, address: str) -> list[str]:
@@ -229,8 +241,9 @@ def _original_id(report: Report) -> str | None:
     return value or None
 
 
-def _unique(items: object) -> list[str]:
+def _unique(items: Iterable[str]) -> list[str]:
+    """``items`` without repeats, compared in lower case."""
     seen: dict[str, str] = {}
-    for item in items:  # type: ignore[attr-defined]
-        seen.setdefault(str(item).lower(), str(item))
+    for item in items:
+        seen.setdefault(item.lower(), item)
     return list(seen.values())
