@@ -91,7 +91,8 @@ def _is_report(message: Message, report: Report) -> bool:
     sender = fam.REPORT_SENDERS.search(str(message.get("From", "")))
     subject = fam.REPORT_SUBJECTS.search(str(message.get("Subject", "")))
     opening = fam.REPORT_OPENINGS.search(report.text)
-    return bool((sender and (subject or opening)) or (subject and opening))
+    said = fam.SERVER_SAID.search(report.text)  # a mail system quoting a refusal
+    return bool((sender and (subject or opening or said)) or (subject and opening))
 
 
 def _complaint(message: Message, report: Report, original_id: str | None) -> Verdict:

@@ -41,6 +41,8 @@ REPORT_SUBJECTS = _any(
     r"^(?:returned|rejected)[: ]|\bbounced?\b|mail could not be delivered",  # X1, X2, mFILTER, Notes
     r"\[\s*(?:error|failure)\s*\]|error sending (?:your )?(?:message|mail)|message you sent",  # Google Groups, Zoho, X6
     r"mail failed|returning to sender",  # RFC 3464 samples of old MTAs
+    r"address not found|message (?:blocked|not delivered)|couldn't be delivered",  # Gmail, Office 365
+    r"(?:message|mail|delivery) delayed|unzustellbar|non remis|[ée]chec de (?:la )?remise|no se puede entregar",  # Exchange in German, French, Spanish
 )
 
 # Opening words of plain-text reports, per family: enough to call a message a bounce.
@@ -60,6 +62,14 @@ REPORT_OPENINGS = _any(
     r"invalid address, error_code",  # Zoho
     r"trouble delivering your message|error message below|failed addresses follow",  # X6, Apache James
     r"cannot be delivered to the following recipients",  # PMDF / Messaging Server
+    r"couldn't be delivered|delivery to the following recipients? (?:failed|has been delayed)",  # Office 365, Gmail
+)
+
+# A refusal quoted by a mail system: an SMTP reply code with an RFC 3463 code, or the words
+# MTAs put before one ("host ... said:", "Remote host said:", "SMTP error from remote").
+SERVER_SAID = _any(
+    r"\b[45]\d\d[ -][45]\.\d{1,3}\.\d{1,3}\b",
+    r"(?:remote )?host .{0,80} said:|smtp error from remote|did not like our",
 )
 
 # Lines that start the copy of the original mail in a plain-text report, per family.

@@ -86,6 +86,7 @@ FAMILY_OPENINGS = [
     "An error occurred while trying to deliver the mail to the following recipients:",  # WorkMail
     "------- Failure Reasons  --------",  # Lotus Notes
     "a@b.example Invalid Address, ERROR_CODE :550",  # Zoho
+    "Your message to a@b.example couldn't be delivered.",  # Office 365
 ]
 
 
