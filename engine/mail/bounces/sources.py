@@ -13,6 +13,13 @@ from engine.errors import InputError
 def read_messages(path: Path) -> Iterator[tuple[str, bytes]]:
     """(name, raw bytes) of every message at ``path``: a Maildir (``new/`` and ``cur/``), an
     mbox file, one .eml file, or a folder of .eml files."""
+    try:
+        yield from _read(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+
+
+def _read(path: Path) -> Iterator[tuple[str, bytes]]:
     if path.is_dir():
         if (path / "new").is_dir() or (path / "cur").is_dir():
             files = sorted(
