@@ -38,7 +38,7 @@ def classify(message: Message, depth: int = 0) -> Verdict:
         return event
     report = read_report(message)
     original_id = _original_id(report)
-    if report.feedback is not None or "feedback-report" in str(message.get("Content-Type", "")):
+    if _is_complaint(message, report):
         return _complaint(message, report, original_id)
     if report.dsn:
         actions = {b.get("action", "").split()[0].lower() for b in report.dsn if b.get("action")}
@@ -69,11 +69,22 @@ def _provider_json(message: Message) -> Verdict | None:
     text = raw.decode("utf-8", "replace").strip() if isinstance(raw, bytes) else ""
     if not text.startswith("{"):
         return None
-    try:
-        body = json.loads(text, strict=False)
+    try:  # SNS mails the JSON with a footer after it: read the first object only
+        body, _end = json.JSONDecoder(strict=False).raw_decode(text)
     except ValueError:
         return None
     return read_provider_event(body) if isinstance(body, dict) else None
+
+
+def _is_complaint(message: Message, report: Report) -> bool:
+    if report.feedback is not None or "feedback-report" in str(message.get("Content-Type", "")):
+        return True
+    holders = [message] if report.original is None else [message, report.original]
+    if any(h.get(name) for h in holders for name in fam.COMPLAINT_HEADERS):
+        return True
+    if fam.COMPLAINT_SUBJECTS.search(str(message.get("Subject", ""))):
+        return True
+    return not report.dsn and bool(fam.COMPLAINT_TEXT.search(report.text))
 
 
 def _is_auto_reply(message: Message) -> bool:
@@ -98,8 +109,12 @@ def _is_report(message: Message, report: Report) -> bool:
 def _complaint(message: Message, report: Report, original_id: str | None) -> Verdict:
     fields = report.feedback or {}
     found = [fields.get("original-rcpt-to", ""), fields.get("removal-recipient", "")]
+    holders = [message] if report.original is None else [report.original, message]
+    found += [str(h.get(name, "")) for h in holders for name in fam.COMPLAINT_HEADERS]
     if report.original is not None:
         found += [str(report.original.get("To", ""))]
+    else:  # a request to unsubscribe (List-Unsubscribe by mail) comes from the customer
+        found += [str(message.get("From", ""))]
     addresses = _unique(a for text in found for a in ADDRESS.findall(text))
     recipients = tuple(Recipient(a, "", "feedback") for a in addresses[:1])
     return Verdict(

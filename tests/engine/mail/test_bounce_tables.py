@@ -263,3 +263,42 @@ Original-Rcpt-To: <ann@isp.example>
     sns = json.dumps({"Type": "Notification", "Message": json.dumps(ses)})
     delivered = classify(message_from_string(_mail("From: no-reply@sns.amazonaws.com", sns)))
     assert (delivered.kind, delivered.recipients) == ("delivered", ())
+    footer = json.dumps(ses) + "\n\n--\nIf you wish to stop receiving notifications ...\n"
+    mailed = classify(message_from_string(_mail("From: no-reply@sns.amazonaws.com", footer)))
+    assert mailed.kind == "delivered"
+
+
+def test_complaints_without_a_feedback_report() -> None:
+    jmrp = _mail(
+        """
+From: staff@hotmail.example
+Subject: complaint about message from 192.0.2.1
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b"
+""",
+        """
+--b
+Content-Type: message/rfc822
+
+X-HmXmrOriginalRecipient: ann@hotmail.example
+From: news@shop.example
+To: ann@hotmail.example
+Subject: news
+
+hi
+--b--
+""",
+    )
+    verdict = classify(message_from_string(jmrp))
+    assert (verdict.kind, [r.address for r in verdict.recipients]) == (
+        "complaint",
+        ["ann@hotmail.example"],
+    )
+    request = _mail(
+        "From: bob@icloud.example\nSubject: unsubscribe\nAuto-Submitted: auto-replied", ""
+    )
+    verdict = classify(message_from_string(request))
+    assert (verdict.kind, [r.address for r in verdict.recipients]) == (
+        "complaint",
+        ["bob@icloud.example"],
+    )
