@@ -23,7 +23,7 @@ _ROWS: list[tuple[str, str]] = [
     # the envelope sender was refused, not the recipient: postfix, sendmail, exim (RFC 3463 X.1.7/8)
     (
         "rejected",
-        r"domain of sender address|sender address .{0,40}(?:rejected|does not exist|invalid)",
+        r"domain of sender address|sender address .{0,40}(?:rejected|does not exist|invalid|unknown)",
     ),
     (
         "rejected",
@@ -116,7 +116,7 @@ _ROWS: list[tuple[str, str]] = [
     # the domain does not exist: sendmail, postfix, exim, OpenSMTPD, DragonFly (RFC 3463 X.1.2)
     (
         "hostunknown",
-        r"host (?:unknown|not found)|unknown host|domain (?:does not exist|not found|unknown|doesn't exist)",
+        r"host (?:\S+ )?(?:was )?(?:unknown|not found)|unknown host|domain (?:does not exist|not found|unknown|doesn't exist)",
     ),
     (
         "hostunknown",
@@ -201,7 +201,7 @@ _ROWS: list[tuple[str, str]] = [
     ),
     (
         "userunknown",
-        r"unknown e-?mail address|unknown local[- ]?part|non-?existent user|was not found in|does not exist at the organi[sz]ation",
+        r"unknown e-?mail address|unknown local[- ]?part|non-?existent user|(?:recipient|user|mailbox) \S+ was not found in|does not exist at the organi[sz]ation",
     ),
     (
         "userunknown",

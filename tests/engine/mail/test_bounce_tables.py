@@ -19,6 +19,8 @@ REASONS = [
     ("smtp; 550 5.1.1 <a@b.example>... User unknown", "5.1.1", "userunknown", True),
     ("550 Requested action not taken: mailbox unavailable", "5.0.0", "userunknown", True),
     ("550 5.1.2 Host or domain name not found", "5.1.2", "hostunknown", True),
+    ("550 Host mx.remote.example was not found in DNS", "", "hostunknown", True),
+    ("553 5.1.7 The sender address unknown", "5.1.7", "rejected", False),
     ("550 5.1.6 User has moved; please try <c@d.example>", "5.1.6", "hasmoved", True),
     ("556 5.1.10 Recipient address has null MX", "5.1.10", "notaccept", True),
     (
