@@ -41,8 +41,7 @@ def classify(message: Message, depth: int = 0) -> Verdict:
     if _is_complaint(message, report):
         return _complaint(message, report, original_id)
     if report.dsn:
-        actions = {b.get("action", "").split()[0].lower() for b in report.dsn if b.get("action")}
-        if actions and actions <= set(_DONE_ACTIONS):
+        if all(_delivered(block) for block in report.dsn):
             return Verdict("delivered", message_id=original_id)
         recipients = _from_dsn(message, report)
         if recipients:
@@ -135,7 +134,7 @@ def _from_dsn(message: Message, report: Report) -> list[Recipient]:
         if address is None or address.lower() in found:
             continue
         action = block.get("action", "").lower()
-        if action.startswith(_DONE_ACTIONS):
+        if _delivered(block):
             continue
         diagnostic = _SPACE.sub(" ", block.get("diagnostic-code", "")).strip()
         segment = segments.get(address.lower(), "")
@@ -145,6 +144,14 @@ def _from_dsn(message: Message, report: Report) -> list[Recipient]:
         status = _status(block.get("status", ""), context, report.text, action)
         found[address.lower()] = judge(address, status, context, diagnostic, action)
     return list(found.values())
+
+
+def _delivered(block: dict[str, str]) -> bool:
+    """A DSN block that says the mail arrived (RFC 3464 actions, or a 2.x.x status)."""
+    action = block.get("action", "").strip().lower()
+    return action.startswith(_DONE_ACTIONS) or (
+        not action and block.get("status", "").strip().startswith("2.")
+    )
 
 
 def _from_text(message: Message, report: Report) -> list[Recipient]:

@@ -270,6 +270,34 @@ Original-Rcpt-To: <ann@isp.example>
     assert mailed.kind == "delivered"
 
 
+@pytest.mark.parametrize("fields", ["Action: delivered\nStatus: 2.0.0", "Status: 2.0.0"])
+def test_a_delivery_report_is_no_bounce(fields: str) -> None:
+    report = _mail(
+        """
+From: MAILER-DAEMON@mx.remote.example
+Subject: Successful Mail Delivery Report
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b"
+""",
+        f"""
+--b
+Content-Type: text/plain
+
+Your message was successfully delivered to the destination(s) listed below.
+--b
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.remote.example
+
+Final-Recipient: rfc822; ann@remote.example
+{fields}
+
+--b--
+""",
+    )
+    assert classify(message_from_string(report)).kind == "delivered"
+
+
 def test_complaints_without_a_feedback_report() -> None:
     jmrp = _mail(
         """
