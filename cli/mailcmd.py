@@ -48,19 +48,65 @@ def new_key() -> None:
     sys.stdout.write(linkparam.new_key() + "\n")
 
 
+@bounces_app.command("classify")
+def classify_bounces(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Maildirs, mbox files, .eml files or folders of them.")
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object a line per message.")
+    ] = False,
+) -> None:
+    """Say what each message is (bounce, complaint, auto-reply, delivered, other) and, per
+    failed recipient, the status, the reason and whether the address is bad for good.
+    Touches no database."""
+    from engine.mail.bounces.classify import classify_file
+    from engine.mail.bounces.sources import read_messages
+
+    rows = []
+    for path in paths:
+        for name, raw in read_messages(path):
+            verdict = classify_file(raw)
+            if as_json:
+                line = json.dumps(verdict.as_json(name), ensure_ascii=False)
+                sys.stdout.write(line + "\n")
+            else:
+                rows.append((name, verdict))
+    if not as_json:
+        _print_verdicts(rows)
+
+
+def _print_verdicts(rows: list) -> None:  # type: ignore[type-arg]
+    from rich.table import Table
+
+    table = Table("file", "kind", "recipient", "status", "reason", "hard", box=None)
+    for name, verdict in rows:
+        recipients = verdict.recipients or [None]
+        for number, r in enumerate(recipients):
+            first = (Path(name).name, verdict.kind) if number == 0 else ("", "")
+            if r is None:
+                table.add_row(*first, "", "", "", "")
+            else:
+                table.add_row(*first, r.address, r.status, r.reason, "hard" if r.hard else "soft")
+    console.print(table)
+
+
 @bounces_app.command("ingest")
 def ingest_bounces(
     path: Annotated[Path, typer.Argument(help="A Maildir, an mbox file, or .eml file(s).")],
     project: ProjectOpt = None,
 ) -> None:
-    """Read bounce messages: hard bounces stop mail to the customer, soft ones are counted."""
-    from engine.mail.bounces import ingest  # flufl.bounce loads only for this command
+    """Read mail that came back: hard bounces stop mail to the customer, soft ones count,
+    blocks of the sender alert the operator, complaints unsubscribe."""
+    from engine.mail.bounces.ingest import ingest
 
     runtime = _runtime(open_project(project), strict=False)
     report = ingest(runtime, path)
     console.print(
         f"{report.messages} message(s): {report.hard} hard and {report.soft} soft bounce(s) "
-        f"recorded, {report.not_bounces} not a bounce, {report.already_seen} ingested before"
+        f"recorded, {report.sender_blocks} block(s) of the sender (see the sender-block "
+        f"events), {report.complaints} complaint(s), {report.delivered} delivery notice(s), "
+        f"{report.not_bounces} not a bounce, {report.already_seen} ingested before"
     )
     if report.unmatched:
         console.print(

@@ -18,9 +18,11 @@ from sqlalchemy import select
 
 from engine.errors import TemplateError
 from engine.mail import sendlog, throttle
+from engine.mail.bounces.softcount import soft_bounces
 from engine.mail.compose import Composer, Letter
 from engine.mail.handover import Delivery
 from engine.mail.sink import MailSink
+from engine.model.durations import parse_duration
 from engine.sdk.batch import Batch, Journey
 from engine.sdk.context import RunContext
 from engine.store.models import Event
@@ -53,13 +55,18 @@ def retry_delay(attempts: int) -> timedelta:
 
 def skip_reasons(batch: Batch, ctx: RunContext) -> dict[int, str]:
     """Why journeys must not get this mail: hard bounce, unsubscribed (all, or from this
-    flow), too many soft bounces."""
-    limit = ctx.project.settings.mail.soft_bounce_limit
+    flow), too many soft bounces within the window."""
+    settings = ctx.project.settings.mail
+    limit = settings.soft_bounce_limit
+    window = settings.soft_bounce_window
     left_flow = _unsubscribed_from_flow(batch, ctx)
+    bounced = [j.customer_id for j in batch if j.customer.get("bounced") == "soft"]
+    with ctx.store.db.read() as conn:
+        counts = soft_bounces(conn, bounced, ctx.now, parse_duration(window))
     reasons: dict[int, str] = {}
     for journey in batch:
         customer = journey.customer
-        soft = customer.get("soft_bounces") or 0
+        soft = counts.get(journey.customer_id, 0)
         if customer.get("bounced") == "hard":
             reasons[journey.id] = "skipped: hard bounce"
         elif customer.get("unsubscribed"):
@@ -67,7 +74,7 @@ def skip_reasons(batch: Batch, ctx: RunContext) -> dict[int, str]:
         elif journey.customer_id in left_flow:
             reasons[journey.id] = "skipped: unsubscribed from this flow"
         elif soft >= limit:
-            reasons[journey.id] = f"skipped: {soft} soft bounces (limit {limit})"
+            reasons[journey.id] = f"skipped: {soft} soft bounces in {window} (limit {limit})"
     return reasons
 
 
