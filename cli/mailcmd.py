@@ -11,12 +11,7 @@ from typing import Annotated
 import typer
 
 from cli.common import ProjectOpt, console, open_project
-from cli.running import _runtime
 from engine.errors import InputError
-from engine.files import Files
-from engine.mail import linkparam
-from engine.runtime.clock import SystemClock
-from engine.store import Store
 
 linkparam_app = typer.Typer(
     name="linkparam", help="Encrypted link parameters (link_params).", no_args_is_help=True
@@ -35,6 +30,8 @@ def decode(
     ] = None,
 ) -> None:
     """Print the fields inside a link parameter as JSON."""
+    from engine.mail import linkparam
+
     try:
         fields = linkparam.decode(value, key)
     except linkparam.LinkParamError as exc:
@@ -45,6 +42,8 @@ def decode(
 @linkparam_app.command("new-key")
 def new_key() -> None:
     """Print a fresh random key for SLUIS_LINK_KEY (share it with the website)."""
+    from engine.mail import linkparam
+
     sys.stdout.write(linkparam.new_key() + "\n")
 
 
@@ -54,6 +53,7 @@ def ingest_bounces(
     project: ProjectOpt = None,
 ) -> None:
     """Read bounce messages: hard bounces stop mail to the customer, soft ones are counted."""
+    from cli.running import _runtime
     from engine.mail.bounces import ingest  # flufl.bounce loads only for this command
 
     runtime = _runtime(open_project(project), strict=False)
@@ -83,7 +83,10 @@ def export(
     project: ProjectOpt = None,
 ) -> None:
     """Export mail activity since the last export to the same --to as CSV."""
+    from engine.files import Files
     from engine.mail.activity import export_activity
+    from engine.runtime.clock import SystemClock
+    from engine.store import Store
 
     proj = open_project(project)
     store = Store.open(proj)
