@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from engine.errors import TemplateError
 from engine.mail.compose import Composer, Letter
-from engine.mail.senders import Delivery
+from engine.mail.handover import Delivery
 from engine.mail.sink import MailSink
 from engine.sdk.batch import Batch, Journey
 from engine.sdk.context import RunContext
