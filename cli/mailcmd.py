@@ -6,17 +6,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.common import ProjectOpt, console, open_project
-from cli.running import _runtime
 from engine.errors import InputError
-from engine.files import Files
-from engine.mail import linkparam
-from engine.runtime.clock import SystemClock
-from engine.store import Store
+
+if TYPE_CHECKING:
+    from engine.mail.bounces.verdict import Verdict
 
 linkparam_app = typer.Typer(
     name="linkparam", help="Encrypted link parameters (link_params).", no_args_is_help=True
@@ -35,6 +33,8 @@ def decode(
     ] = None,
 ) -> None:
     """Print the fields inside a link parameter as JSON."""
+    from engine.mail import linkparam
+
     try:
         fields = linkparam.decode(value, key)
     except linkparam.LinkParamError as exc:
@@ -45,6 +45,8 @@ def decode(
 @linkparam_app.command("new-key")
 def new_key() -> None:
     """Print a fresh random key for SLUIS_LINK_KEY (share it with the website)."""
+    from engine.mail import linkparam
+
     sys.stdout.write(linkparam.new_key() + "\n")
 
 
@@ -63,7 +65,7 @@ def classify_bounces(
     from engine.mail.bounces.classify import classify_file
     from engine.mail.bounces.sources import read_messages
 
-    rows = []
+    rows: list[tuple[str, Verdict]] = []
     for path in paths:
         for name, raw in read_messages(path):
             verdict = classify_file(raw)
@@ -76,7 +78,7 @@ def classify_bounces(
         _print_verdicts(rows)
 
 
-def _print_verdicts(rows: list) -> None:  # type: ignore[type-arg]
+def _print_verdicts(rows: list[tuple[str, Verdict]]) -> None:
     from rich.table import Table
 
     table = Table("file", "kind", "recipient", "status", "reason", "hard", box=None)
@@ -98,6 +100,7 @@ def ingest_bounces(
 ) -> None:
     """Read mail that came back: hard bounces stop mail to the customer, soft ones count,
     blocks of the sender alert the operator, complaints unsubscribe."""
+    from cli.running import _runtime
     from engine.mail.bounces.ingest import ingest
 
     runtime = _runtime(open_project(project), strict=False)
@@ -129,7 +132,10 @@ def export(
     project: ProjectOpt = None,
 ) -> None:
     """Export mail activity since the last export to the same --to as CSV."""
+    from engine.files import Files
     from engine.mail.activity import export_activity
+    from engine.runtime.clock import SystemClock
+    from engine.store import Store
 
     proj = open_project(project)
     store = Store.open(proj)

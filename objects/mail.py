@@ -25,7 +25,6 @@ from engine.model.templates import Template
 from engine.sdk.batch import Batch, Routing
 from engine.sdk.campaign import CampaignObject, ObjectSettings
 from engine.sdk.context import RunContext
-from engine.store.journeys import add_events
 
 
 class MailSettings(ObjectSettings):
@@ -61,6 +60,8 @@ class Mail(CampaignObject):
     outputs = ("sent", "skipped")
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+        from engine.store.journeys import add_events
+
         sink = ctx.effects.mail
         if not isinstance(sink, MailSink):
             raise EffectError(

@@ -12,22 +12,21 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
-from typing import Literal
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING, Literal
 
 from engine.errors import TemplateError
-from engine.mail import sendlog, throttle
-from engine.mail.bounces.softcount import soft_bounces
 from engine.mail.compose import Composer, Letter
 from engine.mail.handover import Delivery
 from engine.mail.sink import MailSink
 from engine.model.durations import parse_duration
 from engine.sdk.batch import Batch, Journey
 from engine.sdk.context import RunContext
-from engine.store.models import Event
 
-EVENTS = Event.__table__  # type: ignore[attr-defined]
+# The send log, the throttle and the events table (SQLAlchemy) are imported where mail is
+# delivered, so a flow with a mail object validates without loading them.
+if TYPE_CHECKING:
+    from engine.mail import sendlog
+
 MAX_ATTEMPTS = 5
 FIRST_RETRY = timedelta(minutes=5)
 UNKNOWN = "unknown: an earlier run stopped while sending it (it may have gone out); not sent again"
@@ -61,6 +60,8 @@ def skip_reasons(batch: Batch, ctx: RunContext) -> dict[int, str]:
     window = settings.soft_bounce_window
     left_flow = _unsubscribed_from_flow(batch, ctx)
     bounced = [j.customer_id for j in batch if j.customer.get("bounced") == "soft"]
+    from engine.mail.bounces.softcount import soft_bounces
+
     with ctx.store.db.read() as conn:
         counts = soft_bounces(conn, bounced, ctx.now, parse_duration(window))
     reasons: dict[int, str] = {}
@@ -79,14 +80,19 @@ def skip_reasons(batch: Batch, ctx: RunContext) -> dict[int, str]:
 
 
 def _unsubscribed_from_flow(batch: Batch, ctx: RunContext) -> set[int]:
+    from sqlalchemy import select
+
+    from engine.store.models import Event
+
+    events = Event.__table__  # type: ignore[attr-defined]
     ids = list({j.customer_id for j in batch})
     found: set[int] = set()
     with ctx.store.db.read() as conn:
         for start in range(0, len(ids), 500):
-            query = select(EVENTS.c.customer_id, EVENTS.c.data).where(
-                EVENTS.c.kind == "unsubscribe",
-                EVENTS.c.flow == batch.flow,
-                EVENTS.c.customer_id.in_(ids[start : start + 500]),
+            query = select(events.c.customer_id, events.c.data).where(
+                events.c.kind == "unsubscribe",
+                events.c.flow == batch.flow,
+                events.c.customer_id.in_(ids[start : start + 500]),
             )
             found.update(
                 cid for cid, data in conn.execute(query) if (data or {}).get("scope") == "flow"
@@ -135,6 +141,8 @@ def deliver(
     per_hour: int | None = None,
 ) -> Iterator[Outcome]:
     """Yield one ``Outcome`` per journey of the batch."""
+    from engine.mail import sendlog, throttle
+
     now, db, object_id = ctx.now, ctx.store.db, batch.object_id
     logged = sendlog.read(db, object_id, [j.id for j in batch])
     skipped = skip_reasons(batch, ctx)
@@ -189,6 +197,8 @@ class _Window:
     def __init__(
         self, ctx: RunContext, composer: Composer, candidates: Sequence[tuple[Journey, str]]
     ) -> None:
+        from engine.mail import sendlog
+
         self.db, self.object_id = ctx.store.db, ctx.object_id
         self.owner = uuid.uuid4().hex
         self.refused: list[Outcome] = []  # outcomes settled before sending
@@ -212,6 +222,8 @@ class _Window:
         return sink.sender.send(self.letters, self._handover)
 
     def _handover(self, letter: Letter) -> bool:
+        from engine.mail import sendlog
+
         return sendlog.handover(self.db, self.object_id, letter.journey_id, self.owner)
 
 
@@ -221,6 +233,8 @@ def _finish(
     ctx: RunContext,
     logged: dict[int, sendlog.Logged],
 ) -> Iterator[Outcome]:
+    from engine.mail import sendlog
+
     deliveries = sent.result()
     sendlog.mark(window.db, window.object_id, deliveries, ctx.now)
     for letter, delivery in zip(window.letters, deliveries, strict=True):

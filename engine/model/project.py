@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from engine.errors import FlowError, Problem, ProjectError
+from engine.errors import FlowError, InputError, Problem, ProjectError
 from engine.model.fields import FieldType
 from engine.model.validation import did_you_mean, problems_from
 from engine.model.yamlsrc import load
@@ -264,6 +264,21 @@ class Project:
                 )
             ) from None
         return cls(root, settings)
+
+
+def collection_of(project: Project, name: str) -> Collection:
+    """The collection ``name`` of the project's datamodel; ``InputError`` names the ones that
+    exist."""
+    found = project.settings.datamodel.get(name)
+    if found is None:
+        known = list(project.settings.datamodel)
+        hint = did_you_mean(name, known) or (
+            f"; collections: {', '.join(known)}"
+            if known
+            else "; add it under datamodel in sluis.yaml"
+        )
+        raise InputError(f"no collection '{name}' in the datamodel{hint}")
+    return found
 
 
 def find_project(start: Path | None = None) -> Path | None:
