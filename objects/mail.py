@@ -2,10 +2,10 @@
 
 The body is ``templates/TEMPLATE`` (HTML with a text alternative, or text); ``subject``,
 ``from``, ``reply_to`` and ``to`` are templates too. Customers who are unsubscribed (from all
-mail or from this flow), hard-bounced, past the soft-bounce limit, or without an address leave
-by ``skipped`` with the reason. ``throttle`` caps mails per hour for this object across every
-worker. Each mail goes out at most once per journey (the send log), with a stable Message-ID,
-and is recorded as a ``sent`` event.
+mail or from this flow), hard-bounced, at the soft-bounce limit within its window, or without
+an address leave by ``skipped`` with the reason. ``throttle`` caps mails per hour for this
+object across every worker. Each mail goes out at most once per journey (the send log), with a
+stable Message-ID, and is recorded as a ``sent`` event.
 """
 
 from __future__ import annotations

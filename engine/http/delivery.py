@@ -21,7 +21,6 @@ from engine.http.rates import TokenSource, chunk_size
 from engine.sdk.batch import Journey, Routing
 from engine.sdk.context import RunContext
 from engine.sdk.effects import HttpSink
-from engine.store import limits
 
 DEFAULT_TIMEOUT = timedelta(seconds=30)
 AfterOk = Callable[[Journey, HttpOutcome], str | None]
@@ -69,6 +68,8 @@ def call_policy(
 
 def shared_tokens(ctx: RunContext, rate: float) -> TokenSource:
     """Takes rate-limit tokens from the object's bucket in the run's database."""
+    from engine.store import limits  # the store loads when a call is made, not with the flow
+
     db, flow, object_id, capacity = ctx.store.db, ctx.flow.name, ctx.object_id, chunk_size(rate)
 
     def take(wanted: int, now: float) -> tuple[int, float]:

@@ -7,10 +7,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from engine.model.project import Project
 
 FieldType = Literal["str", "int", "float", "decimal", "bool", "date", "datetime"]
 FIELD_TYPES: tuple[str, ...] = ("str", "int", "float", "decimal", "bool", "date", "datetime")
+
+# built-in customer fields a caller may write, with their types
+WRITABLE_BUILTINS: dict[str, str] = {
+    "external_id": "str",
+    "email": "str",
+    "timezone": "str",
+    "unsubscribed": "bool",
+    "bounced": "str",
+}
+KEYS = ("external_id", "email", "system_id")  # the fields that identify a customer
 
 _PLAIN = frozenset({str, int, float, bool})
 _TRUE = {"true", "yes", "1", "y", "ja", "j"}
@@ -132,3 +145,8 @@ def to_json(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     return value
+
+
+def field_types(project: Project) -> dict[str, str]:
+    """Every writable customer field with its type."""
+    return {**WRITABLE_BUILTINS, **project.settings.profile}

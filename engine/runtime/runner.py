@@ -9,7 +9,6 @@ runs in production (system clock, real effects) and in replay (virtual clock, ca
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import socket
@@ -46,12 +45,6 @@ FLOWS = FlowState.__table__  # type: ignore[attr-defined]
 TRIGGERS = TriggerState.__table__  # type: ignore[attr-defined]
 
 
-def tune_collector() -> None:
-    """For processes that run batches: a batch makes many short-lived objects and few
-    cycles, so collect the young generation less often, and leave what start-up loaded
-    (modules, flows, settings) out of later full collections. About 15% less CPU per step."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
 
 
 def default_owner() -> str:

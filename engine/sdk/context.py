@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from engine.sdk.services import Customers, Events, Groups, Records
     from engine.store import Store
 
+# "Connection" in quotes: SQLAlchemy loads only when something writes, not when objects load
 Write = Callable[["Connection"], object]
 Enter = Callable[[Sequence[Entry]], None]
 EnteringWrite = Callable[["Connection", Enter], None]

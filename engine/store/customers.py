@@ -15,7 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from engine.errors import InputError
+from engine.model.fields import KEYS as KEYS  # re-exported, as the next two
+from engine.model.fields import WRITABLE_BUILTINS as WRITABLE_BUILTINS
 from engine.model.fields import convert, to_json
+from engine.model.fields import field_types as field_types
 from engine.model.validation import did_you_mean
 from engine.store.bulk import first_faults, insert_many
 from engine.store.bulk import typed_columns as typed_columns_of
@@ -42,22 +45,8 @@ CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 GROUPS = Group.__table__  # type: ignore[attr-defined]
 MEMBERS = Membership.__table__  # type: ignore[attr-defined]
 
-# built-in fields a caller may write, with their types
-WRITABLE_BUILTINS: dict[str, str] = {
-    "external_id": "str",
-    "email": "str",
-    "timezone": "str",
-    "unsubscribed": "bool",
-    "bounced": "str",
-}
-KEYS = ("external_id", "email", "system_id")
 BOUNCED = ("none", "soft", "hard")
 CHUNK = 500  # parameters per IN (...) query, well under every database's limit
-
-
-def field_types(project: Project) -> dict[str, str]:
-    """Every writable customer field with its type."""
-    return {**WRITABLE_BUILTINS, **project.settings.profile}
 
 
 _TYPES: dict[int, tuple[Any, dict[str, str]]] = {}
