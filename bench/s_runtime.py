@@ -66,11 +66,10 @@ def _seed(path: Path, count: int) -> None:
 
 
 def _engine(folder: str, count: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    from engine.runtime.gctune import tune_collector
-
     from engine.model.flow import find_flow
     from engine.model.project import Project
     from engine.runtime.clock import VirtualClock
+    from engine.runtime.gctune import tune_collector
     from engine.runtime.runner import Runtime
     from engine.store import Store
 

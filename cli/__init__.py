@@ -9,11 +9,11 @@ import os
 import sys
 
 import typer
-from engine.runtime.gctune import tune_collector
 
 from cli import files, flows, mailcmd, ops, running, serve, tuicmd
 from cli.common import err_console
 from engine.errors import FlowError, SluisError
+from engine.runtime.gctune import tune_collector
 
 app = typer.Typer(
     name="sluis",

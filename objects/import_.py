@@ -21,7 +21,7 @@ importing again.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -41,7 +41,10 @@ from engine.sdk import (
     Trigger,
     project_of,
 )
-from engine.sdk.files import ImportSpec, Pickup, check_spec
+from engine.sdk.files import ImportSpec, check_spec
+
+if TYPE_CHECKING:
+    from engine.sdk.files import Pickup
 
 
 class CsvImportSettings(ObjectSettings):

@@ -45,8 +45,6 @@ FLOWS = FlowState.__table__  # type: ignore[attr-defined]
 TRIGGERS = TriggerState.__table__  # type: ignore[attr-defined]
 
 
-
-
 def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 

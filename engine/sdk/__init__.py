@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from engine.errors import EffectError, InputError, ProjectError, SluisError
     from engine.model.durations import format_duration
+    from engine.model.fields import KEYS as CUSTOMER_KEYS  # the fields that identify a customer
     from engine.model.fields import convert
     from engine.model.flow import Flow
     from engine.model.project import check_timezone
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
     from engine.webhooks.auth import WebhookAuth, WebhookEndpoint
     from engine.webhooks.payload import PayloadMap, RecordsMap
 
-CUSTOMER_KEYS = ("external_id", "email", "system_id")  # fields that identify a customer
 
 __all__ = [
     "CUSTOMER_KEYS",
@@ -113,6 +113,7 @@ __all__ = [
 ]
 
 _HOME = {
+    "CUSTOMER_KEYS": "engine.model.fields",
     "Batch": "engine.sdk.batch",
     "CampaignObject": "engine.sdk.campaign",
     "Cron": "engine.model.settings",
@@ -161,11 +162,13 @@ _HOME = {
     "render_value": "engine.model.templates",
 }
 
+_RENAMED = {"CUSTOMER_KEYS": "KEYS"}  # the SDK's name -> the engine's
+
 
 def __getattr__(name: str) -> Any:
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module 'engine.sdk' has no attribute '{name}'")
-    value = getattr(importlib.import_module(home), name)
+    value = getattr(importlib.import_module(home), _RENAMED.get(name, name))
     globals()[name] = value
     return value

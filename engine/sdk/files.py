@@ -4,11 +4,17 @@ checked against the project by ``check_spec``), the file an import picks up (``P
 ``ctx.files.pickup``), the folder a CSV trigger watches (``FileTrigger``, from
 ``ctx.files.trigger``) and an export's columns (``columns_of``, for ``ctx.files.export``)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from engine.files import FileInfo, Place
 from engine.files.exports import Column, columns_of
 from engine.files.imports import ImportSpec, check_spec
-from engine.files.pickup import Pickup
-from engine.files.trigger import FileTrigger
+
+if TYPE_CHECKING:  # they load the store: only when a run uses them (``ctx.files``)
+    from engine.files.pickup import Pickup
+    from engine.files.trigger import FileTrigger
 
 __all__ = [
     "Column",
@@ -20,3 +26,15 @@ __all__ = [
     "check_spec",
     "columns_of",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Pickup":
+        from engine.files.pickup import Pickup
+
+        return Pickup
+    if name == "FileTrigger":
+        from engine.files.trigger import FileTrigger
+
+        return FileTrigger
+    raise AttributeError(f"module 'engine.sdk.files' has no attribute '{name}'")
