@@ -20,14 +20,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
 
-from engine.errors import InputError
+from engine.errors import InputError, StoreConflict
 from engine.files import NameTaken, Place
 from engine.model.templates import Template
 from engine.model.validation import did_you_mean
 from engine.store import files as records
 from engine.store.customers import iter_customers
+from engine.store.db import savepoint
 
 if TYPE_CHECKING:
     from engine.model.expressions import Expression
@@ -166,7 +166,7 @@ def reserve(
     for candidate in place.free_names():
         location = str(candidate)
         try:
-            with conn.begin_nested():
+            with savepoint(conn):
                 if found is not None:
                     records.change(conn, found.id, now, key=location, location=location)
                 else:
@@ -181,7 +181,7 @@ def reserve(
                         state="reserved",
                         now=now,
                     )
-        except IntegrityError:
+        except StoreConflict:
             continue  # another batch reserved it
         return location
     raise AssertionError("free_names ends with an error")  # pragma: no cover

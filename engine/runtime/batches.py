@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from engine.errors import SluisError
+from engine.errors import DatabaseError, SluisError
 from engine.model.flow import Flow
 from engine.runtime.entering import after_commit, enter_from
 from engine.runtime.passage import BatchReport, Passage
@@ -119,6 +119,8 @@ def _decide(
     routing = Routing()
     try:
         flow.instance(object_id).run(batch, routing, ctx)
+    except DatabaseError:  # not the object's failure: the worker tries the batch again
+        raise
     except SluisError as exc:
         log.warning("object %s of flow %s failed: %s", object_id, flow.name, exc)
         ctx.writes.clear()
@@ -161,6 +163,8 @@ def _commit(
                 passage.apply(conn)
                 for done in contexts:
                     enter_from(conn, flow, done.object_id, done, now)
+        except DatabaseError:  # not the object's failure: the worker tries the batch again
+            raise
         except SluisError as exc:
             failed = exc
     if failed is not None:
@@ -206,6 +210,8 @@ def _pass_on(runtime: Runtime, conn: Connection, flow: Flow, passage: Passage) -
             with conn.begin_nested():
                 for change in ctx.writes:
                     change(conn)
+        except DatabaseError:  # not the object's failure: the worker tries the batch again
+            raise
         except SluisError as exc:
             log.warning("object %s of flow %s failed: %s", stage.object_id, flow.name, exc)
             routing = _failing(journeys, exc)

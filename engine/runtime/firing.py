@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from engine.errors import SluisError
+from engine.errors import DatabaseError, SluisError
 from engine.model.flow import Flow
 from engine.model.schedule import next_fire
 from engine.runtime.entering import after_commit, enter, enter_from
@@ -55,6 +55,8 @@ def fire_due(runtime: Runtime) -> int:
                     fired += len(enter(conn, flow, row.object, part, now, seen))
                 fired += enter_from(conn, flow, row.object, ctx, now)
                 triggers.fired(conn, row.flow, row.object, now, due_next)
+        except DatabaseError:  # not the object's failure: the worker fires it again
+            raise
         except SluisError as exc:
             # nothing of this firing stands; say why where operators look, and go on
             log.warning("start object %s of flow %s failed: %s", row.object, flow.name, exc)
