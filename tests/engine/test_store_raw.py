@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 
+from engine.errors import StoreConflict
 from engine.store import Database
 from engine.store.journeys import STEPS
 from engine.store.models import Group, Membership
@@ -104,7 +104,7 @@ def test_skipped_conflicts_and_errors(db: Database) -> None:
             skip_conflicts=True,
         )
         assert added == 1  # 11 was there
-    with pytest.raises(IntegrityError), db.write() as conn:
+    with pytest.raises(StoreConflict), db.write() as conn:
         insert_rows(conn, MEMBERS, ("group_id", "customer_id", "added_at"), [(1, 12, at)])
     with db.write() as conn:  # the failed transaction left its connection usable
         insert_rows(conn, MEMBERS, ("group_id", "customer_id", "added_at"), [(1, 13, at)])
