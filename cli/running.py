@@ -27,7 +27,7 @@ from engine.runtime.runner import Runtime
 from engine.runtime.worker import Worker
 from engine.sdk.batch import Entry
 from engine.store import Store
-from engine.store.customers import iter_customers
+from engine.store.customers import customer_label, iter_customers
 
 
 def _runtime(project: Project, *, strict: bool = True) -> Runtime:
@@ -245,7 +245,7 @@ def explain(
     with store.db.read() as conn:
         row = find_customer(conn, customer)
         views = journeys_of(conn, [row.system_id], flow)
-    label = row.external_id or row.email or row.system_id
+    label = customer_label(row._mapping)
     console.print(
         f"customer [bold]{label}[/bold] (system_id {row.system_id}, {row.email or 'no email'})"
     )

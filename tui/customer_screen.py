@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from engine.runtime.explain import JourneyView
+from engine.store.customers import customer_label
 from tui.reader import CustomerJourneys
 
 
@@ -40,7 +41,7 @@ class CustomerScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         customer = self.found.customer
-        label = customer.get("external_id") or customer.get("email") or customer["system_id"]
+        label = customer_label(customer)
         yield Static(
             Text.assemble(
                 ("customer ", ""),

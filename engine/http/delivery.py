@@ -20,6 +20,7 @@ from engine.http.rates import TokenSource, chunk_size
 from engine.sdk.batch import Journey, Routing
 from engine.sdk.context import RunContext
 from engine.store import limits
+from engine.store.customers import customer_label
 from engine.store.journeys import add_events
 
 DEFAULT_TIMEOUT = timedelta(seconds=30)
@@ -95,11 +96,6 @@ def chunk_key(ctx: RunContext, journeys: Sequence[Journey]) -> str:
     back and taken anew, sends the same chunks with the same keys."""
     members = ",".join([str(j.id) for j in journeys])
     return idempotency_key(ctx.flow.name, ctx.object_id, "chunk", members)
-
-
-def customer_label(customer: dict[str, Any]) -> Any:
-    """How effects name a customer: the external id, else the e-mail address."""
-    return customer.get("external_id") or customer.get("email") or customer.get("system_id")
 
 
 def refuse(routing: Routing, journey: Journey, exc: Exception) -> None:

@@ -31,7 +31,7 @@ from engine.runtime.runner import IncomingEvent, Runtime
 from engine.sdk.batch import Entry
 from engine.sdk.effects import Effects
 from engine.store import Database, Store
-from engine.store.customers import find_ids
+from engine.store.customers import customer_label, find_ids
 from engine.store.models import Customer
 
 EVENT_KINDS = ("open", "click", "bounce", "unsubscribe")
@@ -238,7 +238,7 @@ class Replay:
         """The replay's result as the contract's JSON document."""
         with self.store.db.read() as conn:
             labels = {
-                row.system_id: row.external_id or row.email
+                row.system_id: customer_label(dict(row._mapping))
                 for row in conn.execute(select(C.system_id, C.external_id, C.email))
             }
             views = journeys_of(conn, flow=self.flow.name)

@@ -55,6 +55,14 @@ BOUNCED = ("none", "soft", "hard")
 CHUNK = 500  # parameters per IN (...) query, well under every database's limit
 
 
+def customer_label(customer: Mapping[str, Any]) -> str:
+    """How sluis names a customer to people and in replay's effects (DESIGN.md section 9):
+    the external_id, else the e-mail address. A customer with neither (both cleared since)
+    goes by its system_id."""
+    label = customer.get("external_id") or customer.get("email") or customer.get("system_id")
+    return "" if label is None else str(label)
+
+
 def field_types(project: Project) -> dict[str, str]:
     """Every writable customer field with its type."""
     return {**WRITABLE_BUILTINS, **project.settings.profile}
