@@ -24,6 +24,7 @@ from engine.mail.sink import MailSink
 from engine.sdk.batch import Batch, Journey
 from engine.sdk.context import RunContext
 from engine.store.models import Event
+from engine.store.raw import among
 
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 MAX_ATTEMPTS = 5
@@ -75,11 +76,9 @@ def _unsubscribed_from_flow(batch: Batch, ctx: RunContext) -> set[int]:
     ids = list({j.customer_id for j in batch})
     found: set[int] = set()
     with ctx.store.db.read() as conn:
-        for start in range(0, len(ids), 500):
+        for condition, _ in among(conn, EVENTS.c.customer_id, ids):
             query = select(EVENTS.c.customer_id, EVENTS.c.data).where(
-                EVENTS.c.kind == "unsubscribe",
-                EVENTS.c.flow == batch.flow,
-                EVENTS.c.customer_id.in_(ids[start : start + 500]),
+                EVENTS.c.kind == "unsubscribe", EVENTS.c.flow == batch.flow, condition
             )
             found.update(
                 cid for cid, data in conn.execute(query) if (data or {}).get("scope") == "flow"
