@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from engine.errors import EffectError
 from engine.http.calls import CallPolicy, HttpCall, HttpOutcome, idempotency_key, mask
@@ -21,7 +21,7 @@ from engine.sdk.batch import Journey, Routing
 from engine.sdk.context import RunContext
 from engine.store import limits
 from engine.store.customers import customer_label
-from engine.store.journeys import add_events
+from engine.store.events import EventRecord, add_events
 
 DEFAULT_TIMEOUT = timedelta(seconds=30)
 AfterOk = Callable[[Journey, HttpOutcome], str | None]
@@ -119,7 +119,7 @@ def deliver(
     outcomes = http_sink(ctx).send_all([s.call for s in sends], policy)
     at = ctx.now.astimezone(UTC).isoformat()
     flow, object_id, now = ctx.flow.name, ctx.object_id, ctx.now
-    events: list[dict[str, Any]] = []
+    events: list[EventRecord] = []
     for send, result in zip(sends, outcomes, strict=True):
         call = send.call
         url = mask(call.url, call.secrets)
@@ -153,15 +153,7 @@ def deliver(
         else:
             routing.leave_all(send.journeys, output, reason)
         events += [
-            {
-                "kind": kind,
-                "at": now,
-                "customer_id": journey.customer["system_id"],
-                "flow": flow,
-                "object": object_id,
-                "journey_id": journey.id,
-                "data": data,
-            }
+            EventRecord(kind, now, journey.customer["system_id"], flow, object_id, journey.id, data)
             for journey in send.journeys
         ]
     ctx.write(lambda conn: add_events(conn, events))

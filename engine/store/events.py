@@ -49,7 +49,7 @@ class EventRecord:
             "flow": self.flow,
             "object": self.object,
             "journey_id": self.journey_id,
-            "data": dict(self.data),
+            "data": self.data if type(self.data) is dict else dict(self.data),
         }
 
 
