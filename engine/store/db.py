@@ -93,20 +93,21 @@ class Database:
     def create_schema(self) -> None:
         if self._created:
             return
-        try:
-            with self.engine.begin() as conn:
-                if self.dialect == "postgresql":  # two processes starting at once: one creates
-                    conn.execute(text("SELECT pg_advisory_xact_lock(5175150)"))
-                if current(conn) is None:
-                    TABLES.create_all(conn)
-                    stamp(conn)
-                else:
-                    check(conn)
-        except OperationalError as exc:
-            raise StoreError(
-                f"cannot open database '{_safe(self.url)}': {exc.orig}; check the database "
-                "setting in sluis.yaml or SLUIS_DATABASE_URL"
-            ) from exc
+        with translated():  # what the message below does not cover
+            try:
+                with self.engine.begin() as conn:
+                    if self.dialect == "postgresql":  # two starting at once: one creates
+                        conn.execute(text("SELECT pg_advisory_xact_lock(5175150)"))
+                    if current(conn) is None:
+                        TABLES.create_all(conn)
+                        stamp(conn)
+                    else:
+                        check(conn)
+            except OperationalError as exc:
+                raise StoreError(
+                    f"cannot open database '{_safe(self.url)}': {exc.orig}; check the database "
+                    "setting in sluis.yaml or SLUIS_DATABASE_URL"
+                ) from exc
         self._created = True
 
     @contextmanager
@@ -134,7 +135,7 @@ class Database:
         planner would take the new rows for a handful and pick plans that read all of them
         on every claim. SQLite plans without statistics the way sluis's queries expect."""
         if self.dialect == "postgresql":
-            with self.engine.connect() as conn, conn.begin():
+            with translated(), self.engine.connect() as conn, conn.begin():
                 conn.exec_driver_sql(f"ANALYZE {table}")
 
     def checkpoint_in_background(self, every: float = 1.0) -> Callable[[], None]:
