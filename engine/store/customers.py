@@ -258,7 +258,7 @@ def find_ids(conn: Connection, key: str, values: Iterable[Any]) -> dict[Any, int
     wanted = [v for v in dict.fromkeys(values) if v is not None]
     found: dict[Any, int] = {}
     if key == "email":
-        column = func.lower(column)
+        column = func.lower(column, type_=column.type)
     values_of = [str(v).lower() for v in wanted] if key == "email" else wanted
     for condition, _ in among(conn, column, values_of):
         query = select(column, C.system_id).where(condition)

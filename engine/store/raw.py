@@ -17,6 +17,7 @@ from typing import Any, overload
 from sqlalchemy import ColumnElement, Connection, Table, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import NullType
 
 from engine.store.models import UTCDateTime
 
@@ -177,7 +178,8 @@ def among(
 def _among_expression(
     conn: Connection, column: ColumnElement[Any], values: Sequence[Any], size: int
 ) -> Iterator[tuple[ColumnElement[bool], list[Any]]]:
-    if conn.dialect.name == "postgresql":
+    # an expression of no known type (a function's) cannot be typed as an array: IN lists
+    if conn.dialect.name == "postgresql" and not isinstance(column.type, NullType):
         if values:
             array = bindparam(None, list(values), type_=ARRAY(column.type))
             yield column == any_(array), []
