@@ -19,7 +19,17 @@ from api import errors, openapi
 from api.batching import GroupWriter, write_together
 from api.endpoints import build_endpoints
 from api.middleware import AccessLog, BodyLimit
-from api.routes import customers, datamodel, events, flows, groups, health, tracking, webhooks
+from api.routes import (
+    bounces,
+    customers,
+    datamodel,
+    events,
+    flows,
+    groups,
+    health,
+    tracking,
+    webhooks,
+)
 from api.state import AppState
 from engine.model.flow import load_flows
 from engine.model.project import Project
@@ -60,6 +70,7 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
     errors.install(app)
     app.include_router(health.router)
     app.include_router(webhooks.router)
+    app.include_router(bounces.router)
     for module in (customers, datamodel, groups, flows, events):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(tracking.router)

@@ -69,7 +69,8 @@ def _engine(folder: str, count: int, out: multiprocessing.Queue) -> None:  # typ
     from engine.model.flow import find_flow
     from engine.model.project import Project
     from engine.runtime.clock import VirtualClock
-    from engine.runtime.runner import Runtime, tune_collector
+    from engine.runtime.gctune import tune_collector
+    from engine.runtime.runner import Runtime
     from engine.store import Store
 
     tune_collector()  # as the sluis command does

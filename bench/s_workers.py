@@ -39,7 +39,7 @@ WORKER = textwrap.dedent(
     from pathlib import Path
     from engine.model.flow import load_flows
     from engine.model.project import Project
-    from engine.runtime.runner import tune_collector
+    from engine.runtime.gctune import tune_collector
     from engine.store import Database, Store
     from engine.runtime.worker import Worker
 

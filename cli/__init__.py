@@ -13,7 +13,7 @@ import typer
 from cli import files, flows, mailcmd, ops, running, serve, tuicmd
 from cli.common import err_console
 from engine.errors import FlowError, SluisError
-from engine.runtime.runner import tune_collector
+from engine.runtime.gctune import tune_collector
 
 app = typer.Typer(
     name="sluis",

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from engine.errors import ProjectError
-from engine.model.flow import Flow, find_flow
-from engine.model.project import Project, find_project
+
+if TYPE_CHECKING:
+    from engine.model.flow import Flow
+    from engine.model.project import Project
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -28,6 +30,8 @@ ProjectOpt = Annotated[
 
 def open_project(folder: Path | None) -> Project:
     """The project in ``folder``, or the nearest one at or above the current folder."""
+    from engine.model.project import Project, find_project
+
     if folder is not None:
         return Project.load(folder)
     found = find_project()
@@ -40,4 +44,6 @@ def open_project(folder: Path | None) -> Project:
 
 
 def open_flow(project: Project, name: str) -> Flow:
+    from engine.model.flow import find_flow
+
     return find_flow(project, name)

@@ -8,38 +8,22 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
-from sqlalchemy import func, select
 
 from cli.common import ProjectOpt, console, err_console, open_project
 from engine.errors import ExpressionError, InputError
-from engine.files import Files, Place
 from engine.files.csvin import ENCODINGS
-from engine.files.exports import Column, columns_of, matching_customers, write_new
-from engine.files.imports import (
-    ImportSpec,
-    TooManyRejects,
-    check_spec,
-    import_csv,
-    rejects_place,
-    write_rejects,
-)
-from engine.model.expressions import Expression
-from engine.model.project import Project
-from engine.model.templates import Template
-from engine.store import Store
-from engine.store.models import Customer
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from engine.files import Files, Place
+    from engine.files.exports import Column
+    from engine.model.project import Project
+    from engine.model.templates import Template
+
 
 DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|", "\\t": "\t"}
 
@@ -81,6 +65,8 @@ def _scope(now: datetime) -> dict[str, Any]:
 
 
 def _progress(**columns: Any) -> Progress:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -118,6 +104,20 @@ def import_file(
 ) -> None:
     """Import a CSV into customers or a collection, all or nothing; bad rows go to
     NAME.rejects.csv beside the file."""
+    from rich.progress import DownloadColumn, TextColumn
+    from rich.table import Table
+
+    from engine.files import Files
+    from engine.files.imports import (
+        ImportSpec,
+        TooManyRejects,
+        check_spec,
+        import_csv,
+        rejects_place,
+        write_rejects,
+    )
+    from engine.store import Store
+
     proj = open_project(project)
     spec = ImportSpec(
         into=into,
@@ -190,6 +190,16 @@ def export_customers(
     project: ProjectOpt = None,
 ) -> None:
     """Export customers to one CSV; an existing name gets -2, -3, ... (never overwritten)."""
+    from rich.progress import MofNCompleteColumn
+    from rich.table import Table
+    from sqlalchemy import func, select
+
+    from engine.files import Files
+    from engine.files.exports import matching_customers, write_new
+    from engine.model.expressions import Expression
+    from engine.store import Store
+    from engine.store.models import Customer
+
     proj = open_project(project)
     chosen = _export_columns(columns, proj)
     sep = _delimiter(delimiter) or ","
@@ -224,6 +234,9 @@ def export_customers(
 
 
 def _export_columns(values: list[str], project: Project) -> list[Column]:
+    from engine.files.exports import columns_of
+    from engine.model.templates import Template
+
     specs: list[Any] = []
     for value in values:
         items = [value] if "{" in value else value.split(",")

@@ -6,16 +6,16 @@ import json
 import shutil
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.common import ProjectOpt, console, open_flow, open_project
 from cli.paths import INIT_PROJECT
 from engine.errors import FlowError, ProjectError
-from engine.model.flow import flow_model, load_flows
-from engine.model.graphdraw import draw
-from engine.model.project import Project, find_project
+
+if TYPE_CHECKING:
+    from engine.model.project import Project
 
 
 class GraphFormat(StrEnum):
@@ -48,6 +48,8 @@ def validate(
     project: ProjectOpt = None,
 ) -> None:
     """Check flows and report every problem as FILE:LINE:COL with the fix (exit status 2)."""
+    from engine.model.flow import load_flows
+
     proj = _project_for(project, flows)
     valid, problems = load_flows(proj, flows or None)
     for flow in valid:
@@ -63,6 +65,8 @@ def validate(
 def _project_for(folder: Path | None, flows: list[str] | None) -> Project:
     """The project; a flow file given by path validates even outside a project (with no
     profile fields or connections known)."""
+    from engine.model.project import Project, find_project
+
     if folder is not None or find_project() is not None:
         return open_project(folder)
     if flows and all(Path(f).suffix in (".yaml", ".yml") for f in flows):
@@ -78,12 +82,16 @@ def graph(
     project: ProjectOpt = None,
 ) -> None:
     """Draw a flow: a readable tree for the terminal, or Mermaid / Graphviz dot."""
+    from engine.model.graphdraw import draw
+
     proj = _project_for(project, [flow])
     console.print(draw(open_flow(proj, flow), format.value), markup=False)
 
 
 def schema() -> None:
     """Print the JSON Schema of flow files, for editors that validate and complete YAML."""
+    from engine.model.flow import flow_model
+
     document = flow_model().model_json_schema(mode="validation")
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "sluis flow"

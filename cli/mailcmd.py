@@ -6,17 +6,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.common import ProjectOpt, console, open_project
-from cli.running import _runtime
 from engine.errors import InputError
-from engine.files import Files
-from engine.mail import linkparam
-from engine.runtime.clock import SystemClock
-from engine.store import Store
+
+if TYPE_CHECKING:
+    from engine.mail.bounces.verdict import Verdict
 
 linkparam_app = typer.Typer(
     name="linkparam", help="Encrypted link parameters (link_params).", no_args_is_help=True
@@ -35,6 +33,8 @@ def decode(
     ] = None,
 ) -> None:
     """Print the fields inside a link parameter as JSON."""
+    from engine.mail import linkparam
+
     try:
         fields = linkparam.decode(value, key)
     except linkparam.LinkParamError as exc:
@@ -45,7 +45,52 @@ def decode(
 @linkparam_app.command("new-key")
 def new_key() -> None:
     """Print a fresh random key for SLUIS_LINK_KEY (share it with the website)."""
+    from engine.mail import linkparam
+
     sys.stdout.write(linkparam.new_key() + "\n")
+
+
+@bounces_app.command("classify")
+def classify_bounces(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Maildirs, mbox files, .eml files or folders of them.")
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object a line per message.")
+    ] = False,
+) -> None:
+    """Say what each message is (bounce, complaint, auto-reply, delivered, other) and, per
+    failed recipient, the status, the reason and whether the address is bad for good.
+    Touches no database."""
+    from engine.mail.bounces.classify import classify_file
+    from engine.mail.bounces.sources import read_messages
+
+    rows: list[tuple[str, Verdict]] = []
+    for path in paths:
+        for name, raw in read_messages(path):
+            verdict = classify_file(raw)
+            if as_json:
+                line = json.dumps(verdict.as_json(name), ensure_ascii=False)
+                sys.stdout.write(line + "\n")
+            else:
+                rows.append((name, verdict))
+    if not as_json:
+        _print_verdicts(rows)
+
+
+def _print_verdicts(rows: list[tuple[str, Verdict]]) -> None:
+    from rich.table import Table
+
+    table = Table("file", "kind", "recipient", "status", "reason", "hard", box=None)
+    for name, verdict in rows:
+        recipients = verdict.recipients or [None]
+        for number, r in enumerate(recipients):
+            first = (Path(name).name, verdict.kind) if number == 0 else ("", "")
+            if r is None:
+                table.add_row(*first, "", "", "", "")
+            else:
+                table.add_row(*first, r.address, r.status, r.reason, "hard" if r.hard else "soft")
+    console.print(table)
 
 
 @bounces_app.command("ingest")
@@ -53,14 +98,18 @@ def ingest_bounces(
     path: Annotated[Path, typer.Argument(help="A Maildir, an mbox file, or .eml file(s).")],
     project: ProjectOpt = None,
 ) -> None:
-    """Read bounce messages: hard bounces stop mail to the customer, soft ones are counted."""
-    from engine.mail.bounces import ingest  # flufl.bounce loads only for this command
+    """Read mail that came back: hard bounces stop mail to the customer, soft ones count,
+    blocks of the sender alert the operator, complaints unsubscribe."""
+    from cli.running import _runtime
+    from engine.mail.bounces.ingest import ingest
 
     runtime = _runtime(open_project(project), strict=False)
     report = ingest(runtime, path)
     console.print(
         f"{report.messages} message(s): {report.hard} hard and {report.soft} soft bounce(s) "
-        f"recorded, {report.not_bounces} not a bounce, {report.already_seen} ingested before"
+        f"recorded, {report.sender_blocks} block(s) of the sender (see the sender-block "
+        f"events), {report.complaints} complaint(s), {report.delivered} delivery notice(s), "
+        f"{report.not_bounces} not a bounce, {report.already_seen} ingested before"
     )
     if report.unmatched:
         console.print(
@@ -83,7 +132,10 @@ def export(
     project: ProjectOpt = None,
 ) -> None:
     """Export mail activity since the last export to the same --to as CSV."""
+    from engine.files import Files
     from engine.mail.activity import export_activity
+    from engine.runtime.clock import SystemClock
+    from engine.store import Store
 
     proj = open_project(project)
     store = Store.open(proj)

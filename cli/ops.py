@@ -5,16 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from cli.common import ProjectOpt, console, err_console, open_project
-from engine.model.durations import format_duration
-from engine.model.flow import load_flows
-from engine.runtime.clock import SystemClock
-from engine.runtime.production import production_effects
-from engine.runtime.status import read_status
-from engine.runtime.worker import Worker
-from engine.store import Store
 
 
 def worker(
@@ -28,6 +20,11 @@ def worker(
 ) -> None:
     """One more worker on the project's database (PostgreSQL for many): claims ready batches,
     and fires schedules when no other worker does. SIGTERM finishes the batches in hand."""
+    from engine.model.flow import load_flows
+    from engine.runtime.production import production_effects
+    from engine.runtime.worker import Worker
+    from engine.store import Store
+
     proj = open_project(project)
     flows, problems = load_flows(proj)
     for problem in problems:
@@ -44,6 +41,13 @@ def worker(
 
 def status(project: ProjectOpt = None) -> None:
     """Workers alive, batches claimed and their leases, journeys ready and the lag."""
+    from rich.table import Table
+
+    from engine.model.durations import format_duration
+    from engine.runtime.clock import SystemClock
+    from engine.runtime.status import read_status
+    from engine.store import Store
+
     proj = open_project(project)
     store = Store.open(proj)
     now = SystemClock().now()

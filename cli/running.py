@@ -6,31 +6,26 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from cli.common import ProjectOpt, console, err_console, open_flow, open_project
 from engine.errors import FlowError, InputError
-from engine.files.customers_csv import load_customers_csv
-from engine.model.durations import parse_duration
-from engine.model.expressions import Expression
-from engine.model.flow import load_flows
-from engine.model.project import Project
-from engine.runtime.clock import SystemClock
-from engine.runtime.explain import find_customer, journeys_of
-from engine.runtime.production import production_effects
-from engine.runtime.replay import Replay, parse_time
-from engine.runtime.runner import Runtime
-from engine.runtime.worker import Worker
-from engine.sdk.batch import Entry
-from engine.store import Store
-from engine.store.customers import customer_label, iter_customers
+
+if TYPE_CHECKING:
+    from engine.model.project import Project
+    from engine.runtime.replay import Replay
+    from engine.runtime.runner import Runtime
 
 
 def _runtime(project: Project, *, strict: bool = True) -> Runtime:
+    from engine.model.flow import load_flows
+    from engine.runtime.clock import SystemClock
+    from engine.runtime.production import production_effects
+    from engine.runtime.runner import Runtime
+    from engine.store import Store
+
     flows, problems = load_flows(project)
     if problems and strict:
         raise FlowError(problems)
@@ -45,6 +40,8 @@ def run(
     project: ProjectOpt = None,
 ) -> None:
     """Run the scheduler and the executor in one process (the embedded default)."""
+    from engine.runtime.worker import Worker
+
     proj = open_project(project)
     runtime = _runtime(proj, strict=False)
     if not runtime.started_flows():
@@ -76,6 +73,8 @@ def start(
     """Start a flow: its schedules, triggers and webhooks act from now on. With --customers,
     --where or --group exactly those customers enter now (and its own selection does not fire
     for this start)."""
+    from engine.sdk.batch import Entry
+
     proj = open_project(project)
     runtime = _runtime(proj, strict=False)
     target = open_flow(proj, flow)
@@ -109,6 +108,10 @@ def start(
 def _chosen_customers(
     runtime: Runtime, project: Project, customers: Path | None, where: str | None, group: str | None
 ) -> list[int]:
+    from engine.files.customers_csv import load_customers_csv
+    from engine.model.expressions import Expression
+    from engine.store.customers import iter_customers
+
     db = runtime.store.db
     if customers is not None:
         with db.write() as conn:
@@ -166,6 +169,9 @@ def replay(
     project: ProjectOpt = None,
 ) -> None:
     """Replay customers through a flow on a simulated clock; nothing is sent."""
+    from engine.model.durations import parse_duration
+    from engine.runtime.replay import Replay, parse_time
+
     proj = open_project(project)
     target = open_flow(proj, flow)
     try:
@@ -188,6 +194,8 @@ def replay(
 
 
 def _play(session: Replay) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     if not sys.stderr.isatty():
         session.run()
         return
@@ -211,6 +219,8 @@ def _play(session: Replay) -> None:
 
 
 def _print_replay(document: dict[str, Any]) -> None:
+    from rich.table import Table
+
     console.print(f"[bold]{document['flow']}[/bold]  {document['start']} → {document['end']}")
     table = Table("customer", "state", "path")
     counts: dict[tuple[str, str], int] = {}
@@ -240,6 +250,12 @@ def explain(
     project: ProjectOpt = None,
 ) -> None:
     """Show a customer's journeys: every step with its time, output and reason."""
+    from rich.table import Table
+
+    from engine.model.fields import customer_label
+    from engine.runtime.explain import find_customer, journeys_of
+    from engine.store import Store
+
     proj = open_project(project)
     store = Store.open(proj)
     with store.db.read() as conn:

@@ -9,17 +9,16 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from cli.common import ProjectOpt, console, err_console, open_project
 from engine.errors import InputError
-from engine.model.flow import load_flows
-from engine.model.project import Project
-from engine.store import Store
-from engine.store import tokens as store_tokens
+
+if TYPE_CHECKING:
+    from engine.model.project import Project
+    from engine.store import Store
 
 user_app = typer.Typer(help="Users who hold API tokens.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
@@ -31,6 +30,8 @@ def _now() -> datetime:
 
 
 def _store(project: Project) -> Store:
+    from engine.store import Store
+
     return Store.open(project)
 
 
@@ -80,6 +81,8 @@ def user_create(
 ) -> None:
     """Create a user (a person, whose tokens stop after 60 days without activity, or a
     service account)."""
+    from engine.store import tokens as store_tokens
+
     store = _store(open_project(project))
     with store.db.write() as conn:
         store_tokens.create_user(conn, name, service=service, now=_now())
@@ -91,6 +94,8 @@ def user_reactivate(
     name: Annotated[str, typer.Argument(help="The user's name.")], project: ProjectOpt = None
 ) -> None:
     """Let a user whose account lapsed use its tokens again."""
+    from engine.store import tokens as store_tokens
+
     store = _store(open_project(project))
     with store.db.write() as conn:
         store_tokens.reactivate_user(conn, name, _now())
@@ -114,6 +119,8 @@ def _parse_expiry(text: str) -> datetime:
 
 
 def _check_endpoint(project: Project, endpoint: str) -> None:
+    from engine.model.flow import load_flows
+
     flows, _ = load_flows(project)
     known = sorted(
         str(getattr(flow.objects[oid].settings, "endpoint", ""))
@@ -147,6 +154,8 @@ def token_create(
 ) -> None:
     """Create an API token (active at once). Without --webhook it reaches the REST API and
     every webhook."""
+    from engine.store import tokens as store_tokens
+
     proj = open_project(project)
     if webhook is not None:
         _check_endpoint(proj, webhook)
@@ -162,6 +171,10 @@ def token_create(
 @token_app.command("list")
 def token_list(project: ProjectOpt = None) -> None:
     """Every token with its user, scope and state (never the secret)."""
+    from rich.table import Table
+
+    from engine.store import tokens as store_tokens
+
     store = _store(open_project(project))
     with store.db.read() as conn:
         rows = store_tokens.list_tokens(conn, _now())
@@ -187,6 +200,8 @@ def token_revoke(
     project: ProjectOpt = None,
 ) -> None:
     """Revoke a token at once."""
+    from engine.store import tokens as store_tokens
+
     store = _store(open_project(project))
     with store.db.write() as conn:
         store_tokens.revoke_token(conn, token_id, _now())
@@ -203,6 +218,8 @@ def webhook_rotate(
     project: ProjectOpt = None,
 ) -> None:
     """Issue a new token for a webhook and revoke its old ones."""
+    from engine.store import tokens as store_tokens
+
     proj = open_project(project)
     _check_endpoint(proj, endpoint)
     store = _store(proj)

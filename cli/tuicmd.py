@@ -7,18 +7,15 @@ without them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.common import ProjectOpt, open_flow, open_project
 from engine.errors import FlowError, InputError
-from engine.model.durations import parse_duration
-from engine.model.flow import load_flow, resolve_flow_path
-from engine.model.project import Project
-from engine.runtime.clock import SystemClock
-from engine.runtime.replay import Replay, parse_time
-from engine.store import Store
+
+if TYPE_CHECKING:
+    from engine.model.project import Project
 
 
 def tui(
@@ -46,8 +43,13 @@ def tui(
 ) -> None:
     """Watch live flows on the project's database, or step through a replay batch by batch
     (--replay CUSTOMERS.csv). Press ? in the app for its keys."""
-    proj = open_project(project)
+    from engine.model.durations import parse_duration
+    from engine.runtime.clock import SystemClock
+    from engine.runtime.replay import Replay, parse_time
+    from engine.store import Store
     from tui.app import create_app
+
+    proj = open_project(project)
 
     if replay is None:
         options = {"--entries": entries, "--events": events, "--start": start_at, "--until": until}
@@ -80,6 +82,8 @@ def tui(
 def _flow_name(project: Project, name: str | None) -> str | None:
     """The name the flow list knows a flow by: its own name when valid, else its file's (an
     invalid flow opens on its problems). A flow that does not exist is an error."""
+    from engine.model.flow import load_flow, resolve_flow_path
+
     if name is None:
         return None
     path = resolve_flow_path(project, name)

@@ -22,9 +22,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any, Literal
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine.errors import SluisError
 from engine.files import FileInfo, Place
@@ -40,8 +38,10 @@ from engine.model.settings import Duration, LocationText
 from engine.sdk.batch import Entry
 from engine.sdk.campaign import CampaignObject, Every, Trigger
 from engine.sdk.context import Enter, RunContext, Write
-from engine.store import files as records
 from objects.import_ import CsvImportSettings, entries_of
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 FOLDERS = ("upload", "active", "done", "failed")
 ALL_STATUSES = ("new", "changed", "unchanged")
@@ -83,6 +83,8 @@ class CsvTrigger(CampaignObject):
         return f"{self.flow.name}:{self.id}:{stage}:{name}"
 
     def entries(self, ctx: RunContext) -> Iterable[Entry]:
+        from engine.store import files as records
+
         watch = ctx.effects.files.place(self.options.watch, ctx.project, ctx.scope())
         for name in FOLDERS:
             watch.child(name).makedirs()
@@ -119,6 +121,8 @@ class CsvTrigger(CampaignObject):
         return ()
 
     def _took(self, record_id: int, taken: Place, ctx: RunContext) -> Write:
+        from engine.store import files as records
+
         key, location, now = self._key("active", taken.name), str(taken), ctx.now
 
         def change(conn: Connection) -> None:
@@ -127,6 +131,8 @@ class CsvTrigger(CampaignObject):
         return change
 
     def _forget(self, record_id: int) -> Write:
+        from engine.store import files as records
+
         def change(conn: Connection) -> None:
             records.remove(conn, record_id)
 
@@ -137,6 +143,8 @@ class CsvTrigger(CampaignObject):
 
     def _saw(self, ctx: RunContext, place: Place, entry: FileInfo, sighting: Any) -> None:
         """Note a file's size and time; it is taken when they hold until the next poll."""
+        from engine.store import files as records
+
         key, now = self._key("upload", entry.name), ctx.now
 
         def change(conn: Connection) -> None:
@@ -161,6 +169,8 @@ class CsvTrigger(CampaignObject):
     def _queue(self, ctx: RunContext, watch: Place, file: Place, record_id: int | None) -> None:
         """Import ``file`` (in ``active/``) in the firing's transaction; a failing file rolls
         back only its own part and is marked failed."""
+        from engine.store import files as records
+
         spec, project, now = self.options.spec(), ctx.project, ctx.now
         key = self._key("active", file.name)
 
@@ -207,6 +217,8 @@ class CsvTrigger(CampaignObject):
         report: ImportReport | None = None,
     ) -> None:
         """Move a file whose import committed (or failed) on to done/ or failed/."""
+        from engine.store import files as records
+
         with ctx.store.db.read() as conn:
             record = records.get(conn, record_id)
         if record is None or record.state not in ("imported", "failed"):

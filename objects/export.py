@@ -11,10 +11,9 @@ Each customer gets an ``exported`` event; replay lists the file under ``effects.
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, ValidationInfo, model_validator
-from sqlalchemy import Connection
 
 from engine.errors import InputError
 from engine.files import NameTaken
@@ -23,8 +22,9 @@ from engine.model.settings import LocationText, Settings, TemplateText, project_
 from engine.sdk.batch import Batch, Routing
 from engine.sdk.campaign import CampaignObject, ObjectSettings
 from engine.sdk.context import RunContext
-from engine.store import files as records
-from engine.store.journeys import add_events
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 
 class ExportColumn(Settings):
@@ -55,6 +55,9 @@ class ExportObject(CampaignObject):
     Settings = ExportSettings
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+        from engine.store import files as records
+        from engine.store.journeys import add_events
+
         settings = self.settings
         assert isinstance(settings, ExportSettings)
         columns = columns_of(settings.columns, ctx.project.customer_fields)

@@ -9,7 +9,6 @@ from pydantic import field_validator, model_validator
 from engine.sdk.batch import Batch, Routing
 from engine.sdk.campaign import CampaignObject, ObjectSettings
 from engine.sdk.context import RunContext
-from engine.store.customers import add_to_groups, remove_from_groups
 
 
 class GroupSettings(ObjectSettings):
@@ -36,6 +35,8 @@ class GroupObject(CampaignObject):
     reads_customers = False
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+        from engine.store.customers import add_to_groups, remove_from_groups
+
         settings = self.settings
         assert isinstance(settings, GroupSettings)
         ids = [j.customer_id for j in batch]

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from sqlalchemy import Connection
 
 from engine.errors import SluisError
 from engine.http.bodies import JsonFields
@@ -42,7 +41,9 @@ from engine.model.settings import CustomerField, Duration, TemplateText
 from engine.sdk.batch import Batch, Journey, Routing
 from engine.sdk.campaign import CampaignObject, ObjectSettings
 from engine.sdk.context import RunContext
-from engine.store.customers import field_types, set_fields
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 READ_ONLY = ("system_id", "groups", "created_at", "updated_at")
 
@@ -143,6 +144,8 @@ class HttpRequest(CampaignObject):
         )
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+        from engine.store.customers import set_fields
+
         spec = self.spec
         policy = call_policy(
             ctx,
@@ -251,6 +254,8 @@ class HttpRequest(CampaignObject):
     def _saver(self, ctx: RunContext, saved: dict[int, dict[str, Any]]) -> AfterOk:
         """Store ``save`` values of a successful answer; a value that does not fit its field
         fails the journey with the reason."""
+        from engine.model.fields import field_types
+
         types = field_types(ctx.project)
 
         def save(journey: Journey, result: HttpOutcome) -> str | None:

@@ -22,10 +22,9 @@ importing again.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
-from sqlalchemy import Connection
 
 from engine.errors import InputError
 from engine.files import Place
@@ -42,7 +41,9 @@ from engine.model.settings import Cron, LocationText, Settings, project_of
 from engine.sdk.batch import Batch, Entry, Routing
 from engine.sdk.campaign import CampaignObject, CronTrigger, ObjectSettings, Once, Trigger
 from engine.sdk.context import Enter, RunContext
-from engine.store import files as records
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 STATUSES = ("new", "changed", "unchanged")
 
@@ -156,6 +157,8 @@ class Import(CampaignObject):
     def _import(self, ctx: RunContext) -> Place | None:
         """Queue the import in the run's transaction; None when only a pending ``after`` step
         of an earlier import was left to do."""
+        from engine.store import files as records
+
         settings = self.options
         place = ctx.effects.files.place(settings.from_, ctx.project, ctx.scope())
         key = f"{self.flow.name}:{self.id}"
@@ -210,6 +213,8 @@ class Import(CampaignObject):
 
     def _after(self, ctx: RunContext, place: Place, record_id: int) -> None:
         """Move or delete the imported file, then forget the pending record."""
+        from engine.store import files as records
+
         after = self.options.after
         if after == "delete":
             place.delete()

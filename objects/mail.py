@@ -2,10 +2,10 @@
 
 The body is ``templates/TEMPLATE`` (HTML with a text alternative, or text); ``subject``,
 ``from``, ``reply_to`` and ``to`` are templates too. Customers who are unsubscribed (from all
-mail or from this flow), hard-bounced, past the soft-bounce limit, or without an address leave
-by ``skipped`` with the reason. ``throttle`` caps mails per hour for this object across every
-worker. Each mail goes out at most once per journey (the send log), with a stable Message-ID,
-and is recorded as a ``sent`` event.
+mail or from this flow), hard-bounced, at the soft-bounce limit within its window, or without
+an address leave by ``skipped`` with the reason. ``throttle`` caps mails per hour for this
+object across every worker. Each mail goes out at most once per journey (the send log), with a
+stable Message-ID, and is recorded as a ``sent`` event.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from engine.model.templates import Template
 from engine.sdk.batch import Batch, Routing
 from engine.sdk.campaign import CampaignObject, ObjectSettings
 from engine.sdk.context import RunContext
-from engine.store.journeys import add_events
 
 
 class MailSettings(ObjectSettings):
@@ -61,6 +60,8 @@ class Mail(CampaignObject):
     outputs = ("sent", "skipped")
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+        from engine.store.journeys import add_events
+
         sink = ctx.effects.mail
         if not isinstance(sink, MailSink):
             raise EffectError(

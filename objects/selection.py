@@ -10,7 +10,6 @@ from engine.model.settings import Cron, ExpressionText
 from engine.sdk.batch import Entry
 from engine.sdk.campaign import CampaignObject, CronTrigger, ObjectSettings, Once, Trigger
 from engine.sdk.context import RunContext
-from engine.store.customers import iter_customers
 
 
 class SelectionSettings(ObjectSettings):
@@ -34,6 +33,8 @@ class Selection(CampaignObject):
         return CronTrigger(settings.schedule) if settings.schedule else Once()
 
     def entries(self, ctx: RunContext) -> Iterator[Entry]:
+        from engine.store.customers import iter_customers
+
         settings = self.settings
         assert isinstance(settings, SelectionSettings)
         with ctx.store.db.read() as conn:

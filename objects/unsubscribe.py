@@ -5,15 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import update
-
 from engine.sdk.batch import Batch, Routing
 from engine.sdk.campaign import CampaignObject, ObjectSettings
 from engine.sdk.context import RunContext
-from engine.store.journeys import add_events
-from engine.store.models import Customer
-
-CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 
 
 class UnsubscribeSettings(ObjectSettings):
@@ -28,6 +22,13 @@ class Unsubscribe(CampaignObject):
     reads_customers = False
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+        from sqlalchemy import update
+
+        from engine.store.journeys import add_events
+        from engine.store.models import Customer
+
+        customers = Customer.__table__  # type: ignore[attr-defined]
+
         settings = self.settings
         assert isinstance(settings, UnsubscribeSettings)
         ids = [j.customer_id for j in batch]
@@ -55,8 +56,8 @@ class Unsubscribe(CampaignObject):
             if settings.scope == "all":
                 for start in range(0, len(ids), 500):
                     conn.execute(
-                        update(CUSTOMERS)
-                        .where(CUSTOMERS.c.system_id.in_(ids[start : start + 500]))
+                        update(customers)
+                        .where(customers.c.system_id.in_(ids[start : start + 500]))
                         .values(unsubscribed=True, updated_at=now)
                     )
             add_events(conn, events)

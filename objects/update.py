@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import field_validator
-from sqlalchemy import Connection
 
 from engine.errors import SluisError
 from engine.model.fields import convert
@@ -14,7 +13,9 @@ from engine.model.templates import render_value
 from engine.sdk.batch import Batch, Routing
 from engine.sdk.campaign import CampaignObject, ObjectSettings
 from engine.sdk.context import RunContext
-from engine.store.customers import field_types, set_fields
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 READ_ONLY = ("system_id", "groups", "created_at", "updated_at")
 
@@ -41,6 +42,8 @@ class Update(CampaignObject):
     instant = True
 
     def run(self, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+        from engine.store.customers import field_types, set_fields
+
         settings = self.settings
         assert isinstance(settings, UpdateSettings)
         types = field_types(ctx.project)

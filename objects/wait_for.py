@@ -7,17 +7,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
-
 from engine.model.durations import format_duration
 from engine.model.settings import Duration
 from engine.model.validation import did_you_mean
 from engine.sdk.batch import Batch, Routing
 from engine.sdk.campaign import CampaignObject, ObjectSettings
 from engine.sdk.context import RunContext
-from engine.store.models import Event
-
-EVENTS = Event.__table__  # type: ignore[attr-defined]
 
 
 class WaitForSettings(ObjectSettings):
@@ -63,6 +58,12 @@ class WaitFor(CampaignObject):
                 routing.hold(journey, deadline, wake_on=settings.event)
 
     def _events(self, batch: Batch, ctx: RunContext) -> dict[int, list[datetime]]:
+        from sqlalchemy import select
+
+        from engine.store.models import Event
+
+        events = Event.__table__  # type: ignore[attr-defined]
+
         settings = self.settings
         assert isinstance(settings, WaitForSettings)
         ids = list({j.customer_id for j in batch})
@@ -70,14 +71,14 @@ class WaitFor(CampaignObject):
         found: dict[int, list[datetime]] = {}
         with ctx.store.db.read() as conn:
             for start in range(0, len(ids), 500):
-                query = select(EVENTS.c.customer_id, EVENTS.c.at).where(
-                    EVENTS.c.kind == settings.event,
-                    EVENTS.c.customer_id.in_(ids[start : start + 500]),
-                    EVENTS.c.flow == batch.flow,
-                    EVENTS.c.at >= since,
+                query = select(events.c.customer_id, events.c.at).where(
+                    events.c.kind == settings.event,
+                    events.c.customer_id.in_(ids[start : start + 500]),
+                    events.c.flow == batch.flow,
+                    events.c.at >= since,
                 )
                 if settings.mail is not None:
-                    query = query.where(EVENTS.c.object == settings.mail)
+                    query = query.where(events.c.object == settings.mail)
                 for customer_id, at in conn.execute(query):
                     found.setdefault(customer_id, []).append(at)
         return found

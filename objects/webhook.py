@@ -15,10 +15,10 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from engine.model.fields import KEYS
 from engine.model.settings import CustomerField, Settings, project_of
 from engine.model.validation import did_you_mean
 from engine.sdk.campaign import CampaignObject, ObjectSettings
-from engine.store.customers import KEYS
 from engine.webhooks.payload import PayloadMap, RecordsMap
 
 _ENDPOINT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")

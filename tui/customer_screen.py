@@ -10,8 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from engine.model.fields import customer_label
 from engine.runtime.explain import JourneyView
-from engine.store.customers import customer_label
 from tui.reader import CustomerJourneys
 
 

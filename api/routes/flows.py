@@ -20,8 +20,9 @@ from api.models import (
 )
 from api.state import AppState
 from engine.model.flow import Flow
+from engine.runtime.monitor import counts_of
 from engine.sdk.batch import Entry
-from engine.store.queries import existing_customers, flow_counts, started_flows
+from engine.store.queries import existing_customers, started_flows
 
 router = APIRouter(
     prefix="/flows",
@@ -62,7 +63,7 @@ def get_flow(name: NamePath, state: StateDep) -> FlowCounts:
     """Live counts per object: journeys waiting there, failed there, and steps per output."""
     flow = _flow(state, name)
     with state.store.db.read() as conn:
-        counts = flow_counts(conn, flow.name)
+        counts = counts_of(conn, flow)
         started = flow.name in started_flows(conn)
     return FlowCounts(
         name=flow.name,
@@ -71,9 +72,9 @@ def get_flow(name: NamePath, state: StateDep) -> FlowCounts:
             ObjectCounts(
                 id=o.id,
                 type=o.type,
-                waiting=counts.waiting.get(o.id, 0),
-                failed=counts.failed.get(o.id, 0),
-                outputs=counts.outputs.get(o.id, {}),
+                waiting=counts[o.id].waiting,
+                failed=counts[o.id].failed,
+                outputs=dict(counts[o.id].passed),
             )
             for o in flow.objects.values()
         ],

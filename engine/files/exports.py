@@ -19,17 +19,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-
 from engine.errors import InputError, StoreConflict
 from engine.files import NameTaken, Place
 from engine.model.templates import Template
 from engine.model.validation import did_you_mean
-from engine.store import files as records
-from engine.store.customers import iter_customers
-from engine.store.db import savepoint
 
+# The store (SQLAlchemy) is imported by the functions that use it, so a flow with an export
+# object validates without loading it.
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from engine.model.expressions import Expression
     from engine.model.project import Project
 
@@ -94,6 +93,8 @@ def matching_customers(
 ) -> Iterator[tuple[dict[str, Any], int]]:
     """Customers (of ``group``) for whom ``where`` holds, in system_id order, streamed; with
     each, how many customers were looked at so far (for progress bars)."""
+    from engine.store.customers import iter_customers
+
     seen = 0
     scope: dict[str, Any] = {"data": {}, "now": now, "today": now.date()}
     for chunk in iter_customers(conn, project, group=group):
@@ -160,6 +161,9 @@ def reserve(
     """The location of the file for ``batch``: the one reserved before (a batch that runs
     again), else the first free name from ``place`` on (no file there, not reserved by another
     batch), reserved now. ``again`` moves the reservation on (its name was taken meanwhile)."""
+    from engine.store import files as records
+    from engine.store.db import savepoint
+
     found = records.find_batch(conn, "export", batch)
     if found is not None and not again:
         return str(found.location)

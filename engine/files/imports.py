@@ -27,18 +27,17 @@ from datetime import datetime
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-
 from engine.errors import InputError
 from engine.files.csvin import CsvRows, delimiter_name, read_csv
+from engine.model.fields import KEYS, field_types
+from engine.model.project import collection_of
 from engine.model.validation import did_you_mean
-from engine.store.bulk import first_faults, json_column
-from engine.store.bulk import typed_columns as typed_columns_of
-from engine.store.customer_import import import_customers
-from engine.store.customers import KEYS, field_types, find_ids, typed_columns
-from engine.store.records import collection_of, get_records, upsert_records
 
+# The store (SQLAlchemy) is imported by the functions that use it, so a flow with an import
+# object validates without loading it.
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from engine.files.places import Place
     from engine.model.project import Project
 
@@ -196,6 +195,8 @@ def customer_links(
     """The customer each record row (typed columns) links to with ``customer.external_id``,
     ``customer.email`` or ``customer.system_id`` (None when it names none), and why, by row
     index, the rows whose link finds no customer."""
+    from engine.store.customers import find_ids
+
     named = [(name, key) for name, key in LINKS.items() if name in columns]
     links: list[tuple[str, Any] | None] = []
     wanted: dict[str, list[Any]] = {}
@@ -252,6 +253,10 @@ class _Target:
         self, columns: Mapping[str, Sequence[str]]
     ) -> tuple[dict[str, list[Any]], dict[int, tuple[str, str]]]:
         """The typed columns, and per failed row the field at fault and why."""
+        from engine.store.bulk import first_faults
+        from engine.store.bulk import typed_columns as typed_columns_of
+        from engine.store.customers import typed_columns
+
         if self.customers:
             return typed_columns(columns, self.project)
         typed, faults = typed_columns_of(columns, self.types)
@@ -272,6 +277,9 @@ class _Target:
     ) -> Sequence[tuple[int | None, str]]:
         """Store the typed rows; (customer, status) per row. ``links``: for records, the
         customer each row links to."""
+        from engine.store.customer_import import import_customers
+        from engine.store.records import get_records, upsert_records
+
         if self.customers:
             return import_customers(conn, columns, key=self.key, project=self.project, now=now)
         data = [
@@ -460,6 +468,8 @@ class _Chunks:
         for _, status in stored:
             counts[status] += 1
         if self.on_chunk is not None and stored:
+            from engine.store.bulk import json_column
+
             names = list(typed)
             forms = zip(*(json_column(typed[n], target.types[n]) for n in names), strict=True)
             values = map(dict, map(zip, repeat(names), forms))  # a dict a row, in C loops

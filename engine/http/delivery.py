@@ -17,11 +17,9 @@ from typing import Protocol
 from engine.errors import EffectError
 from engine.http.calls import CallPolicy, HttpCall, HttpOutcome, idempotency_key, mask
 from engine.http.rates import TokenSource, chunk_size
+from engine.model.fields import customer_label
 from engine.sdk.batch import Journey, Routing
 from engine.sdk.context import RunContext
-from engine.store import limits
-from engine.store.customers import customer_label
-from engine.store.events import EventRecord, add_events
 
 DEFAULT_TIMEOUT = timedelta(seconds=30)
 AfterOk = Callable[[Journey, HttpOutcome], str | None]
@@ -75,6 +73,8 @@ def call_policy(
 
 def shared_tokens(ctx: RunContext, rate: float) -> TokenSource:
     """Takes rate-limit tokens from the object's bucket in the run's database."""
+    from engine.store import limits  # the store loads when a call is made, not with the flow
+
     db, flow, object_id, capacity = ctx.store.db, ctx.flow.name, ctx.object_id, chunk_size(rate)
 
     def take(wanted: int, now: float) -> tuple[int, float]:
@@ -116,6 +116,8 @@ def deliver(
     returning the reason."""
     if not sends:
         return []
+    from engine.store.events import EventRecord, add_events  # the store loads when calling
+
     outcomes = http_sink(ctx).send_all([s.call for s in sends], policy)
     at = ctx.now.astimezone(UTC).isoformat()
     flow, object_id, now = ctx.flow.name, ctx.object_id, ctx.now

@@ -12,21 +12,21 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
-from typing import Literal
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING, Literal
 
 from engine.errors import TemplateError
-from engine.mail import sendlog, throttle
 from engine.mail.compose import Composer, Letter
-from engine.mail.senders import Delivery
+from engine.mail.handover import Delivery
 from engine.mail.sink import MailSink
+from engine.model.durations import parse_duration
 from engine.sdk.batch import Batch, Journey
 from engine.sdk.context import RunContext
-from engine.store.models import Event
-from engine.store.raw import among
 
-EVENTS = Event.__table__  # type: ignore[attr-defined]
+# The send log, the throttle and the events table (SQLAlchemy) are imported where mail is
+# delivered, so a flow with a mail object validates without loading them.
+if TYPE_CHECKING:
+    from engine.mail import sendlog
+
 MAX_ATTEMPTS = 5
 FIRST_RETRY = timedelta(minutes=5)
 UNKNOWN = "unknown: an earlier run stopped while sending it (it may have gone out); not sent again"
@@ -54,13 +54,20 @@ def retry_delay(attempts: int) -> timedelta:
 
 def skip_reasons(batch: Batch, ctx: RunContext) -> dict[int, str]:
     """Why journeys must not get this mail: hard bounce, unsubscribed (all, or from this
-    flow), too many soft bounces."""
-    limit = ctx.project.settings.mail.soft_bounce_limit
+    flow), too many soft bounces within the window."""
+    settings = ctx.project.settings.mail
+    limit = settings.soft_bounce_limit
+    window = settings.soft_bounce_window
     left_flow = _unsubscribed_from_flow(batch, ctx)
+    bounced = [j.customer_id for j in batch if j.customer.get("bounced") == "soft"]
+    from engine.mail.bounces.softcount import soft_bounces
+
+    with ctx.store.db.read() as conn:
+        counts = soft_bounces(conn, bounced, ctx.now, parse_duration(window))
     reasons: dict[int, str] = {}
     for journey in batch:
         customer = journey.customer
-        soft = customer.get("soft_bounces") or 0
+        soft = counts.get(journey.customer_id, 0)
         if customer.get("bounced") == "hard":
             reasons[journey.id] = "skipped: hard bounce"
         elif customer.get("unsubscribed"):
@@ -68,17 +75,23 @@ def skip_reasons(batch: Batch, ctx: RunContext) -> dict[int, str]:
         elif journey.customer_id in left_flow:
             reasons[journey.id] = "skipped: unsubscribed from this flow"
         elif soft >= limit:
-            reasons[journey.id] = f"skipped: {soft} soft bounces (limit {limit})"
+            reasons[journey.id] = f"skipped: {soft} soft bounces in {window} (limit {limit})"
     return reasons
 
 
 def _unsubscribed_from_flow(batch: Batch, ctx: RunContext) -> set[int]:
+    from sqlalchemy import select
+
+    from engine.store.models import Event
+    from engine.store.raw import among
+
+    events = Event.__table__  # type: ignore[attr-defined]
     ids = list({j.customer_id for j in batch})
     found: set[int] = set()
     with ctx.store.db.read() as conn:
-        for condition, _ in among(conn, EVENTS.c.customer_id, ids):
-            query = select(EVENTS.c.customer_id, EVENTS.c.data).where(
-                EVENTS.c.kind == "unsubscribe", EVENTS.c.flow == batch.flow, condition
+        for condition, _ in among(conn, events.c.customer_id, ids):
+            query = select(events.c.customer_id, events.c.data).where(
+                events.c.kind == "unsubscribe", events.c.flow == batch.flow, condition
             )
             found.update(
                 cid for cid, data in conn.execute(query) if (data or {}).get("scope") == "flow"
@@ -127,6 +140,8 @@ def deliver(
     per_hour: int | None = None,
 ) -> Iterator[Outcome]:
     """Yield one ``Outcome`` per journey of the batch."""
+    from engine.mail import sendlog, throttle
+
     now, db, object_id = ctx.now, ctx.store.db, batch.object_id
     logged = sendlog.read(db, object_id, [j.id for j in batch])
     skipped = skip_reasons(batch, ctx)
@@ -181,6 +196,8 @@ class _Window:
     def __init__(
         self, ctx: RunContext, composer: Composer, candidates: Sequence[tuple[Journey, str]]
     ) -> None:
+        from engine.mail import sendlog
+
         self.db, self.object_id = ctx.store.db, ctx.object_id
         self.owner = uuid.uuid4().hex
         self.refused: list[Outcome] = []  # outcomes settled before sending
@@ -204,6 +221,8 @@ class _Window:
         return sink.sender.send(self.letters, self._handover)
 
     def _handover(self, letter: Letter) -> bool:
+        from engine.mail import sendlog
+
         return sendlog.handover(self.db, self.object_id, letter.journey_id, self.owner)
 
 
@@ -213,6 +232,8 @@ def _finish(
     ctx: RunContext,
     logged: dict[int, sendlog.Logged],
 ) -> Iterator[Outcome]:
+    from engine.mail import sendlog
+
     deliveries = sent.result()
     sendlog.mark(window.db, window.object_id, deliveries, ctx.now)
     for letter, delivery in zip(window.letters, deliveries, strict=True):

@@ -26,9 +26,6 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 PARAM = "sluis"
 KEY_VARIABLE = "SLUIS_LINK_KEY"
 _NONCE = 12
@@ -68,6 +65,9 @@ def load_key(key: str | bytes | None = None) -> bytes:
 
 def encode(fields: Mapping[str, Any], key: str | bytes | None = None) -> str:
     """Encrypt ``fields`` (JSON-serialisable values) into a URL-safe parameter value."""
+    # cryptography loads with the first link, not with every mail object (flow validation)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     aes = AESGCM(load_key(key))
     nonce = secrets.token_bytes(_NONCE)
     plain = json.dumps(dict(fields), separators=(",", ":"), default=str).encode("utf-8")
@@ -84,6 +84,9 @@ def decode(value: str, key: str | bytes | None = None) -> dict[str, Any]:
         raise LinkParamError("the value is not URL-safe base64") from None
     if len(sealed) <= _NONCE + 16:
         raise LinkParamError("the value is too short to be a link parameter")
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     aes = AESGCM(load_key(key))
     try:
         plain = aes.decrypt(sealed[:_NONCE], sealed[_NONCE:], _PURPOSE)

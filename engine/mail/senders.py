@@ -13,29 +13,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 from engine.errors import ProjectError
 from engine.mail.compose import Letter
+from engine.mail.handover import TAKEN, Delivery, Handover
 from engine.model.project import Project
 from engine.model.validation import did_you_mean
 
-DeliveryState = Literal["sent", "failed", "refused", "unknown"]
-Handover = Callable[[Letter], bool]
-TAKEN = "another run took this mail over"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What became of one mail."""
-
-    journey_id: int
-    state: DeliveryState
-    detail: str = ""
 
 
 class Sender(Protocol):

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.mail.compose import Letter
-from engine.mail.senders import Delivery
+from engine.mail.handover import Delivery
 from engine.store import Database
 from engine.store.models import SendLog
 from engine.store.raw import among, placeholders

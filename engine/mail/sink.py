@@ -9,13 +9,16 @@ import secrets
 import threading
 from collections.abc import Callable
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from engine.errors import ProjectError
 from engine.mail import linkparam
 from engine.mail.senders import CapturedSender, Sender, sender_for
 from engine.mail.tracking import tracking_key
 from engine.model.project import Project
-from engine.store import Database
+
+if TYPE_CHECKING:
+    from engine.store import Database
 
 
 def _link_key() -> bytes:

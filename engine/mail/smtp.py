@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from engine.mail.compose import Letter
-from engine.mail.senders import TAKEN, Delivery, DeliveryState, Handover
+from engine.mail.handover import TAKEN, Delivery, DeliveryState, Handover
 from engine.model.project import Connection
 
 _EOL = re.compile(rb"\r\n|\n|\r")

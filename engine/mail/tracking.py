@@ -17,18 +17,15 @@ import secrets
 from base64 import urlsafe_b64encode
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote, urlsplit
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
-
 from engine.errors import InputError, ProjectError
-from engine.store import Database
-from engine.store.models import Secret
+
+if TYPE_CHECKING:
+    from engine.store import Database
 
 KEY_VARIABLE = "SLUIS_TRACKING_KEY"
-SECRETS = Secret.__table__  # type: ignore[attr-defined]
 OPEN_ROUTE = "/t/open/{ref}.gif"
 CLICK_ROUTE = "/t/click/{ref}"
 UNSUBSCRIBE_ROUTE = "/t/unsubscribe/{ref}"
@@ -61,14 +58,23 @@ def tracking_key(db: Database) -> bytes:
                 "e.g. the output of 'sluis linkparam new-key', or unset it"
             )
         return value.encode("utf-8")
+    # SQLAlchemy loads here, not with the mail object (flow validation does not need it)
+    from sqlalchemy import select
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from engine.store.models import Secret
+
+    secrets_table = Secret.__table__  # type: ignore[attr-defined]
     with db.write() as conn:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         conn.execute(
-            dialect.insert(SECRETS)
+            dialect.insert(secrets_table)
             .values(name="tracking", value=secrets.token_urlsafe(32), created_at=datetime.now(UTC))
             .on_conflict_do_nothing(index_elements=["name"])
         )
-        stored = conn.execute(select(SECRETS.c.value).where(SECRETS.c.name == "tracking"))
+        stored = conn.execute(
+            select(secrets_table.c.value).where(secrets_table.c.name == "tracking")
+        )
         return str(stored.scalar_one()).encode("utf-8")
 
 

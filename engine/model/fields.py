@@ -4,17 +4,38 @@ and templates."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from engine.model.project import Project
 
 FieldType = Literal["str", "int", "float", "decimal", "bool", "date", "datetime"]
 FIELD_TYPES: tuple[str, ...] = ("str", "int", "float", "decimal", "bool", "date", "datetime")
 
+# built-in customer fields a caller may write, with their types
+WRITABLE_BUILTINS: dict[str, str] = {
+    "external_id": "str",
+    "email": "str",
+    "timezone": "str",
+    "unsubscribed": "bool",
+    "bounced": "str",
+}
+KEYS = ("external_id", "email", "system_id")  # the fields that identify a customer
+
 _PLAIN = frozenset({str, int, float, bool})
 _TRUE = {"true", "yes", "1", "y", "ja", "j"}
 _FALSE = {"false", "no", "0", "n", "nee"}
+
+
+def customer_label(customer: Mapping[str, Any]) -> str:
+    """How sluis names a customer to people and in replay's effects (DESIGN.md section 9):
+    the external_id, else the e-mail address. A customer with neither (both cleared since)
+    goes by its system_id."""
+    label = customer.get("external_id") or customer.get("email") or customer.get("system_id")
+    return "" if label is None else str(label)
 
 
 def convert(value: Any, kind: str) -> Any:
@@ -132,3 +153,8 @@ def to_json(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     return value
+
+
+def field_types(project: Project) -> dict[str, str]:
+    """Every writable customer field with its type."""
+    return {**WRITABLE_BUILTINS, **project.settings.profile}

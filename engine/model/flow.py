@@ -11,11 +11,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from engine.errors import FlowError, Problem
@@ -24,6 +23,11 @@ from engine.model.registry import object_types
 from engine.model.validation import article, describe, did_you_mean, fields_of, problems_from
 from engine.model.yamlsrc import Document, load
 from engine.sdk.campaign import CampaignObject, ObjectSettings
+
+# networkx takes a tenth of a second to import: validation walks the routes itself, and
+# networkx loads when a flow's graph is drawn or a loop has to be described
+if TYPE_CHECKING:
+    import networkx as nx
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 FLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -57,9 +61,22 @@ class Flow:
     timezone: str
     reentry: str
     objects: Mapping[str, FlowObject]
-    graph: nx.DiGraph
     starts: tuple[str, ...]
     _instances: dict[str, CampaignObject] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The objects as a frozen networkx graph: nodes carry their ``type``, edges the
+        ``output`` that leads along them."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        for oid, spec in self.objects.items():
+            graph.add_node(oid, type=spec.type)
+        for oid, spec in self.objects.items():
+            for output, target in spec.routes.items():
+                graph.add_edge(oid, target, output=output)
+        return nx.freeze(graph)
 
     def target(self, object_id: str, output: str | None) -> str | None:
         """Where ``output`` of ``object_id`` leads, or None when it ends the journey."""
@@ -309,12 +326,11 @@ class _Checker:
         return routes
 
     def _structure(self, specs: dict[str, FlowObject]) -> None:
-        graph = nx.DiGraph()
-        graph.add_nodes_from(specs)
+        sources: dict[str, set[str]] = {oid: set() for oid in specs}
         for oid, spec in specs.items():
-            for output, target in spec.routes.items():
-                graph.add_edge(oid, target, output=output)
-        starts = [oid for oid, s in specs.items() if s.kind.can_start and graph.in_degree(oid) == 0]
+            for target in spec.routes.values():
+                sources.setdefault(target, set()).add(oid)
+        starts = [oid for oid, s in specs.items() if s.kind.can_start and not sources[oid]]
         if not starts:
             kinds = ", ".join(t for t, c in self.types.items() if c.can_start)
             self.report(
@@ -324,19 +340,23 @@ class _Checker:
             )
             return
         for oid, spec in specs.items():
-            if spec.kind.only_start and graph.in_degree(oid) > 0:
-                sources = ", ".join(sorted(graph.predecessors(oid)))
+            if spec.kind.only_start and sources[oid]:
                 self.report(
                     ("objects", oid),
                     f"object '{oid}': {article(spec.type)} {spec.type} object can only "
-                    f"start a flow, but {sources} leads to it",
+                    f"start a flow, but {', '.join(sorted(sources[oid]))} leads to it",
                     key=True,
                 )
         if self.problems:
             return  # a broken `next` makes everything behind it look unreachable: say it once
         reached = set(starts)
-        for start in starts:
-            reached |= nx.descendants(graph, start)
+        todo = list(starts)
+        while todo:
+            source = specs.get(todo.pop())
+            for target in source.routes.values() if source else ():
+                if target not in reached:
+                    reached.add(target)
+                    todo.append(target)
         for oid in specs:
             if oid not in reached:
                 self.report(
@@ -345,10 +365,17 @@ class _Checker:
                     f"object ({', '.join(starts)}); route an output to it or remove it",
                     key=True,
                 )
-        busy = graph.subgraph(
-            oid for oid, s in specs.items() if not getattr(s.kind, "pauses", False)
-        )
-        for cycle in sorted(nx.simple_cycles(busy), key=lambda c: min(c))[:5]:
+        busy = [oid for oid, s in specs.items() if not getattr(s.kind, "pauses", False)]
+        if not _has_loop(specs, busy):
+            return
+        import networkx as nx  # only to list the loops, in the order they were always listed
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from(specs)
+        for oid, spec in specs.items():
+            for output, target in spec.routes.items():
+                graph.add_edge(oid, target, output=output)
+        for cycle in sorted(nx.simple_cycles(graph.subgraph(busy)), key=lambda c: min(c))[:5]:
             first = min(cycle)
             loop = " -> ".join([*_rotate(cycle, first), first])
             self.report(
@@ -362,15 +389,8 @@ class _Checker:
         header = FlowHeader.model_validate(
             validated.model_dump(include=set(FlowHeader.model_fields))
         )
-        graph = nx.DiGraph()
-        for oid, spec in specs.items():
-            graph.add_node(oid, type=spec.type)
-        for oid, spec in specs.items():
-            for output, target in spec.routes.items():
-                graph.add_edge(oid, target, output=output)
-        starts = tuple(
-            oid for oid, s in specs.items() if s.kind.can_start and graph.in_degree(oid) == 0
-        )
+        targets = {target for spec in specs.values() for target in spec.routes.values()}
+        starts = tuple(oid for oid, s in specs.items() if s.kind.can_start and oid not in targets)
         return Flow(
             name=header.name or self.default_name,
             file=self.doc.file,
@@ -378,9 +398,28 @@ class _Checker:
             timezone=header.timezone or self.project.settings.timezone,
             reentry=header.reentry,
             objects=specs,
-            graph=nx.freeze(graph),
             starts=starts,
         )
+
+
+def _has_loop(specs: Mapping[str, FlowObject], nodes: list[str]) -> bool:
+    """Whether the routes among ``nodes`` form a loop: peel off the nodes nothing among them
+    leads to (Kahn's algorithm); a loop is what cannot be peeled."""
+    inside = set(nodes)
+    edges = {oid: {t for t in specs[oid].routes.values() if t in inside} for oid in nodes}
+    incoming = dict.fromkeys(nodes, 0)
+    for targets in edges.values():
+        for target in targets:
+            incoming[target] += 1
+    free = [oid for oid, n in incoming.items() if n == 0]
+    peeled = 0
+    while free:
+        peeled += 1
+        for target in edges[free.pop()]:
+            incoming[target] -= 1
+            if incoming[target] == 0:
+                free.append(target)
+    return peeled < len(nodes)
 
 
 def _rotate(cycle: list[str], first: str) -> list[str]:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from engine.errors import FlowError, Problem, ProjectError
+from engine.errors import FlowError, InputError, Problem, ProjectError
 from engine.model.fields import FieldType
 from engine.model.validation import did_you_mean, problems_from
 from engine.model.yamlsrc import load
@@ -102,11 +102,53 @@ class Connection(_Strict):
         return None if value is None else resolve_env(str(value), what=f"connection {name}")
 
 
+class SesSettings(_Strict):
+    """Amazon SES notifications through SNS: the signing certificate is fetched from its
+    https://sns.REGION.amazonaws.com URL unless ``certificates`` names a folder of trusted
+    PEM files (no network, and tests)."""
+
+    topic_arns: list[str] = Field(default_factory=list)  # empty: any topic
+    certificates: str | None = None
+
+
+class SendgridSettings(_Strict):
+    public_key: str  # the Event Webhook's verification key (base64 DER or PEM); ${VAR} allowed
+
+
+class MailgunSettings(_Strict):
+    signing_key: str  # the HTTP webhook signing key; ${VAR} allowed
+
+
+class PostmarkSettings(_Strict):
+    """Postmark signs nothing: its webhook URL carries basic-auth credentials or a token."""
+
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+
+class ProviderSettings(_Strict):
+    ses: SesSettings | None = None
+    sendgrid: SendgridSettings | None = None
+    mailgun: MailgunSettings | None = None
+    postmark: PostmarkSettings | None = None
+
+
 class MailSettings(_Strict):
     from_: str | None = Field(default=None, alias="from")
     reply_to: str | None = None
     connection: str | None = None
-    soft_bounce_limit: int = 3
+    soft_bounce_limit: int = Field(default=5, ge=1)
+    soft_bounce_window: str = "30d"
+    providers: ProviderSettings = Field(default_factory=ProviderSettings)
+
+    @field_validator("soft_bounce_window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        from engine.model.durations import parse_duration
+
+        parse_duration(value)
+        return value
 
 
 class TrackingSettings(_Strict):
@@ -222,6 +264,21 @@ class Project:
                 )
             ) from None
         return cls(root, settings)
+
+
+def collection_of(project: Project, name: str) -> Collection:
+    """The collection ``name`` of the project's datamodel; ``InputError`` names the ones that
+    exist."""
+    found = project.settings.datamodel.get(name)
+    if found is None:
+        known = list(project.settings.datamodel)
+        hint = did_you_mean(name, known) or (
+            f"; collections: {', '.join(known)}"
+            if known
+            else "; add it under datamodel in sluis.yaml"
+        )
+        raise InputError(f"no collection '{name}' in the datamodel{hint}")
+    return found
 
 
 def find_project(start: Path | None = None) -> Path | None:

@@ -3,9 +3,9 @@ there now, how many left by each output, how many failed there; flow totals; rec
 the customers waiting at an object. The TUI refreshes these every second; the API can serve
 them as they are.
 
-Waiting counts are index range counts on ``journeys(flow, object, state, ...)``. Passed and
-failed counts come from the steps, which are only ever added (a failed journey's last step has
-no output): ``Monitor`` counts them once per ``(flow, object, output)`` on
+Waiting and failed counts are index range counts on ``journeys(flow, object, state, ...)``.
+Passed counts come from the steps, which are only ever added: ``Monitor`` counts them once per
+``(flow, object, output)`` on
 ``steps(flow, object, output)``, then on every refresh counts only the steps added since (a
 range of ids). On PostgreSQL, where ids can become visible out of
 order, the newest ``settle`` ids are counted afresh each time rather than taken as final.
@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
+from engine.model.fields import customer_label
 from engine.model.flow import Flow
-from engine.store.customers import customer_label
 from engine.store.models import Customer, Event, FlowState, Journey, Step
 
 J = Journey.__table__.c  # type: ignore[attr-defined]
@@ -69,18 +69,18 @@ def _step_keys(flow: Flow) -> list[tuple[str, str | None]]:
     return [(oid, output) for oid, spec in flow.objects.items() for output in (*spec.outputs, None)]
 
 
-def waiting_counts(conn: Connection, flow: Flow) -> dict[str, int]:
-    """Per object: journeys active there now (an index range count each)."""
+def journey_counts(conn: Connection, flow: Flow) -> dict[str, tuple[int, int]]:
+    """Per object: journeys waiting there now and journeys that failed there (two index range
+    counts each; a failed journey that is retried counts as waiting again)."""
     return {
-        oid: int(
-            conn.execute(
-                select(func.count()).where(
-                    J.flow == flow.name, J.object == oid, J.state == "active"
-                )
-            ).scalar_one()
-        )
+        oid: (_journeys_at(conn, flow, oid, "active"), _journeys_at(conn, flow, oid, "failed"))
         for oid in flow.objects
     }
+
+
+def _journeys_at(conn: Connection, flow: Flow, oid: str, state: str) -> int:
+    query = select(func.count()).where(J.flow == flow.name, J.object == oid, J.state == state)
+    return int(conn.execute(query).scalar_one())
 
 
 def step_counts(conn: Connection, flow: Flow, *, upto: int | None = None) -> Counter[StepKey]:
@@ -115,9 +115,9 @@ def last_step_id(conn: Connection) -> int:
 
 
 class Monitor:
-    """Live counts of some flows, refreshed cheaply. Passed and failed counts come from the
-    steps (a failed journey's last step has no output): counted in full once, then only the
-    steps added since each refresh. Waiting counts are counted afresh each time."""
+    """Live counts of some flows, refreshed cheaply. Passed counts come from the steps:
+    counted in full once, then only the steps added since each refresh. Waiting and failed
+    counts are counted afresh each time."""
 
     def __init__(self, flows: Iterable[Flow], *, settle: int | None = None) -> None:
         self.flows = {flow.name: flow for flow in flows}
@@ -154,15 +154,19 @@ class Monitor:
     @staticmethod
     def _counts(conn: Connection, flow: Flow, steps: Counter[StepKey]) -> dict[str, ObjectCounts]:
         result = {}
-        for oid, waiting in waiting_counts(conn, flow).items():
+        for oid, (waiting, failed) in journey_counts(conn, flow).items():
             spec = flow.objects[oid]
             passed = {o: n for o in spec.outputs if (n := steps[(flow.name, oid, o)])}
-            without = steps[(flow.name, oid, None)]
-            if not spec.outputs and without:
-                passed[END] = without
-            failed = without if spec.outputs else 0
+            if not spec.outputs and (ended := steps[(flow.name, oid, None)]):
+                passed[END] = ended
             result[oid] = ObjectCounts(waiting, passed, failed)
         return result
+
+
+def counts_of(conn: Connection, flow: Flow) -> dict[str, ObjectCounts]:
+    """One flow's counts per object, counted in full (the API's answer; the TUI keeps a
+    ``Monitor`` and counts only what changed)."""
+    return Monitor([flow]).refresh(conn)[flow.name]
 
 
 def flow_states(conn: Connection) -> dict[str, bool]:

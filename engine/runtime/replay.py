@@ -23,6 +23,7 @@ from engine.files.csvin import read_csv_file
 from engine.files.customers_csv import load_customers_csv
 from engine.http.captured import CapturedHttp
 from engine.mail.sink import MailSink
+from engine.model.fields import customer_label
 from engine.model.flow import Flow
 from engine.model.project import Project
 from engine.runtime.clock import VirtualClock
@@ -31,7 +32,7 @@ from engine.runtime.runner import IncomingEvent, Runtime
 from engine.sdk.batch import Entry
 from engine.sdk.effects import Effects
 from engine.store import Database, Store
-from engine.store.customers import customer_label, find_ids
+from engine.store.customers import find_ids
 from engine.store.models import Customer
 
 EVENT_KINDS = ("open", "click", "bounce", "unsubscribe")

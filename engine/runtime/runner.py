@@ -14,7 +14,6 @@ outside a batch) and ``batches`` (claim, run, commit, heartbeat). Their SQL is i
 
 from __future__ import annotations
 
-import gc
 import os
 import socket
 import uuid
@@ -34,14 +33,6 @@ from engine.sdk.context import RunContext
 from engine.sdk.effects import Effects
 from engine.store import Store, triggers
 from engine.store import journeys as sql
-
-
-def tune_collector() -> None:
-    """For processes that run batches: a batch makes many short-lived objects and few
-    cycles, so collect the young generation less often, and leave what start-up loaded
-    (modules, flows, settings) out of later full collections. About 15% less CPU per step."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
 
 
 def default_owner() -> str:

@@ -10,20 +10,21 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
-
 from engine.sdk.batch import Entry
 from engine.sdk.effects import Effects
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from engine.model.flow import Flow
     from engine.model.project import Project
     from engine.sdk.batch import Journey
     from engine.store import Store
 
-Write = Callable[[Connection], None]
+# "Connection" in quotes: SQLAlchemy loads only when something writes, not when objects load
+Write = Callable[["Connection"], None]
 Enter = Callable[[Sequence[Entry]], None]
-EnteringWrite = Callable[[Connection, Enter], None]
+EnteringWrite = Callable[["Connection", Enter], None]
 
 
 @dataclass

@@ -15,7 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from engine.errors import InputError
+from engine.model.fields import KEYS as KEYS  # re-exported, as the next two
+from engine.model.fields import WRITABLE_BUILTINS as WRITABLE_BUILTINS
 from engine.model.fields import convert, to_json
+from engine.model.fields import field_types as field_types
 from engine.model.validation import did_you_mean
 from engine.store.bulk import first_faults, insert_many
 from engine.store.bulk import typed_columns as typed_columns_of
@@ -42,29 +45,7 @@ CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 GROUPS = Group.__table__  # type: ignore[attr-defined]
 MEMBERS = Membership.__table__  # type: ignore[attr-defined]
 
-# built-in fields a caller may write, with their types
-WRITABLE_BUILTINS: dict[str, str] = {
-    "external_id": "str",
-    "email": "str",
-    "timezone": "str",
-    "unsubscribed": "bool",
-    "bounced": "str",
-}
-KEYS = ("external_id", "email", "system_id")
 BOUNCED = ("none", "soft", "hard")
-
-
-def customer_label(customer: Mapping[str, Any]) -> str:
-    """How sluis names a customer to people and in replay's effects (DESIGN.md section 9):
-    the external_id, else the e-mail address. A customer with neither (both cleared since)
-    goes by its system_id."""
-    label = customer.get("external_id") or customer.get("email") or customer.get("system_id")
-    return "" if label is None else str(label)
-
-
-def field_types(project: Project) -> dict[str, str]:
-    """Every writable customer field with its type."""
-    return {**WRITABLE_BUILTINS, **project.settings.profile}
 
 
 _TYPES: dict[int, tuple[Any, dict[str, str]]] = {}

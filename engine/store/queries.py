@@ -5,7 +5,6 @@ Pages read after a place in their order, so deep pages stay fast."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -114,35 +113,3 @@ def group_members(conn: Connection, gid: int, *, after: int = 0, limit: int = 10
 
 def started_flows(conn: Connection) -> set[str]:
     return set(conn.execute(select(FLOWS.c.flow).where(FLOWS.c.started.is_(True))).scalars())
-
-
-@dataclass(frozen=True)
-class FlowCounts:
-    """Live counts of a flow per object: journeys waiting there, failed there, and steps out
-    of it per output."""
-
-    waiting: dict[str, int]
-    failed: dict[str, int]
-    outputs: dict[str, dict[str, int]]
-
-
-def flow_counts(conn: Connection, flow: str) -> FlowCounts:
-    j, s = JOURNEYS.c, STEPS.c
-    by_state = conn.execute(
-        select(j.object, j.state, func.count())
-        .where(j.flow == flow, j.state.in_(["active", "failed"]))
-        .group_by(j.object, j.state)
-    )
-    waiting: dict[str, int] = {}
-    failed: dict[str, int] = {}
-    for obj, state, count in by_state:
-        (waiting if state == "active" else failed)[obj] = int(count)
-    outputs: dict[str, dict[str, int]] = {}
-    steps = conn.execute(
-        select(s.object, s.output, func.count())
-        .where(s.flow == flow, s.output.is_not(None))
-        .group_by(s.object, s.output)
-    )
-    for obj, output, count in steps:
-        outputs.setdefault(obj, {})[output] = int(count)
-    return FlowCounts(waiting, failed, outputs)

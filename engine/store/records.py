@@ -18,30 +18,16 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from engine.errors import InputError
 from engine.model.fields import convert, to_json
+from engine.model.project import collection_of as collection_of  # re-exported
 from engine.model.validation import did_you_mean
 from engine.store.models import Record
 from engine.store.raw import among, fetch, json_value, one_of
 
 if TYPE_CHECKING:
-    from engine.model.project import Collection, Project
+    from engine.model.project import Project
 
 RECORDS = Record.__table__  # type: ignore[attr-defined]
 R = RECORDS.c
-
-
-def collection_of(project: Project, name: str) -> Collection:
-    """The collection ``name`` of the project's datamodel; ``InputError`` names the ones that
-    exist."""
-    found = project.settings.datamodel.get(name)
-    if found is None:
-        known = list(project.settings.datamodel)
-        hint = did_you_mean(name, known) or (
-            f"; collections: {', '.join(known)}"
-            if known
-            else "; add it under datamodel in sluis.yaml"
-        )
-        raise InputError(f"no collection '{name}' in the datamodel{hint}")
-    return found
 
 
 def typed_record(collection: str, row: Mapping[str, Any], project: Project) -> dict[str, Any]:

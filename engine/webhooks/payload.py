@@ -13,8 +13,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InputError
-from engine.store.customers import typed_row
-from engine.store.records import collection_of, typed_record
 
 if TYPE_CHECKING:
     from engine.model.project import Project
@@ -154,6 +152,8 @@ def _typed(
 
 def type_customer(row: Mapping[str, Any], project: Project, at: Loc = ()) -> dict[str, Any]:
     """Customer fields by name, typed; ``PayloadError`` lists every bad field at ``at``."""
+    from engine.store.customers import typed_row  # loads with a payload, not with a flow
+
     typed, _, problems = _typed(
         [((*at, k), k, v) for k, v in row.items()], lambda r: typed_row(r, project)
     )
@@ -166,6 +166,8 @@ def type_record(
     collection: str, row: Mapping[str, Any], project: Project, at: Loc = ()
 ) -> dict[str, Any]:
     """Record fields by name, typed; ``PayloadError`` lists every bad field at ``at``."""
+    from engine.store.records import typed_record
+
     typed, _, problems = _typed(
         [((*at, k), k, v) for k, v in row.items()],
         lambda r: typed_record(collection, r, project),
@@ -177,6 +179,8 @@ def type_record(
 
 def map_payload(payload: Any, spec: PayloadMap, project: Project, at: Loc = ()) -> Mapped:
     """Map one payload; ``PayloadError`` lists every problem, each with its place in the body."""
+    from engine.store.customers import typed_row
+
     if not isinstance(payload, dict):
         raise PayloadError(
             [PayloadProblem(at, "expected a JSON object (or an array of objects)", "wrong_type")]
@@ -224,6 +228,8 @@ def _records(
     at: Loc,
     problems: list[PayloadProblem],
 ) -> list[tuple[str, dict[str, Any]]]:
+    from engine.store.records import collection_of, typed_record
+
     parts = split_path(spec.path)
     found = lookup(payload, parts)
     if found is _MISSING or found is None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from engine.model.flow import find_flow
 from engine.model.project import Project
@@ -16,6 +17,7 @@ from engine.runtime.monitor import (
     FlowTotals,
     Monitor,
     ObjectCounts,
+    counts_of,
     flow_states,
     has_journeys,
     recent_events,
@@ -121,6 +123,14 @@ def test_failures_are_counted_where_they_happened(
     assert [e.kind for e in events] == ["failed"] * 5
     assert events[0].data["reason"] == "failed: expression blew up"
     assert {e.customer for e in events} == {"C01", "C02", "C03", "C04", "C05"}
+    # failed counts the journeys failed there now: one taken back (as a retry does) waits again
+    with store.db.write() as conn:
+        conn.execute(
+            text("UPDATE journeys SET state = 'active' WHERE id = (SELECT min(id) FROM journeys)")
+        )
+    assert counts(store, Monitor([flow]))["dutch"] == ObjectCounts(1, {}, 4)
+    with store.db.read() as conn:  # the API answers with the same counts
+        assert counts_of(conn, flow) == counts(store, Monitor([flow]))
 
 
 def test_recent_events_newest_first(setup: tuple[Store, Runtime, VirtualClock]) -> None:

@@ -110,9 +110,9 @@ def test_bounces_and_activity_commands(sluis, make_project) -> None:
     root = str(project.root)
     done = sluis("bounces", "ingest", str(CORPUS), "--project", root)
     assert done.returncode == 0, done.stderr
-    assert "8 message(s): 1 hard and 0 soft bounce(s) recorded, 1 not a bounce" in " ".join(
-        done.stdout.split()
-    )
+    said = " ".join(done.stdout.split())
+    assert "8 message(s): 1 hard and 0 soft bounce(s) recorded" in said
+    assert "0 complaint(s), 0 delivery notice(s), 1 not a bounce" in said
     assert "6 bounced address(es) match no customer" in " ".join(done.stdout.split())
 
     export = sluis("activity", "export", "--to", "exports/activity.csv", "--project", root)
@@ -127,6 +127,55 @@ def test_bounces_and_activity_commands(sluis, make_project) -> None:
     missing = sluis("bounces", "ingest", "nowhere", "--project", root)
     assert missing.returncode == 2
     assert missing.stderr.startswith("error: nowhere: no such file or folder")
+
+
+def test_bounces_classify_prints_one_json_line_per_message(sluis, tmp_path) -> None:
+    box = tmp_path / "box.mbox"
+    box.write_bytes(
+        b"".join(
+            b"From MAILER-DAEMON Mon Jan  5 09:00:00 2026\n" + (CORPUS / name).read_bytes() + b"\n"
+            for name in ("qmail-hard.eml", "autoreply-not-a-bounce.eml")
+        )
+    )
+    done = sluis(
+        "bounces", "classify", str(CORPUS / "postfix-dsn-delayed-soft.eml"), str(box), "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines == [
+        {
+            "file": str(CORPUS / "postfix-dsn-delayed-soft.eml"),
+            "kind": "bounce",
+            "recipients": [
+                {
+                    "address": "frank@full.example",
+                    "status": "4.2.2",
+                    "reason": "mailboxfull",
+                    "hard": False,
+                }
+            ],
+        },
+        {
+            "file": f"{box}#1",
+            "kind": "bounce",
+            "recipients": [
+                {
+                    "address": "eva@oldhost.example",
+                    "status": "5.1.1",
+                    "reason": "userunknown",
+                    "hard": True,
+                }
+            ],
+        },
+        {"file": f"{box}#2", "kind": "auto-reply", "recipients": []},
+    ]
+    table = sluis("bounces", "classify", str(CORPUS))
+    assert table.returncode == 0
+    assert "eva@oldhost.example" in table.stdout and "auto-reply" in table.stdout
+    missing = sluis("bounces", "classify", str(tmp_path / "nope"))
+    assert missing.returncode == 2
+    assert "no such file or folder; give a Maildir, an mbox or .eml files" in missing.stderr
+    assert "Traceback" not in missing.stderr
 
 
 def test_replay_captures_mails_and_needs_no_keys(make_project, monkeypatch, tmp_path) -> None:

@@ -143,6 +143,9 @@ def test_skipped_with_the_reason(harness, smtp_server) -> None:
             .where(CUSTOMERS.c.system_id == f)
             .values(soft_bounces=2, bounced="soft")
         )
+        for _ in range(2):
+            bounce = {"bounce_type": "soft", "reason": "mailboxfull"}
+            conn.execute(insert(EVENTS).values(kind="bounce", at=START, customer_id=f, data=bounce))
     h.start()
     last = {cid: steps[-1][1:] for cid, steps in h.steps().items()}
     assert last == {
@@ -151,7 +154,7 @@ def test_skipped_with_the_reason(harness, smtp_server) -> None:
         c: ("skipped", "skipped: unsubscribed"),
         d: ("skipped", "skipped: hard bounce"),
         e: ("skipped", "skipped: unsubscribed from this flow"),
-        f: ("skipped", "skipped: 2 soft bounces (limit 2)"),
+        f: ("skipped", "skipped: 2 soft bounces in 30d (limit 2)"),
     }
     assert [r.recipients for r in smtp_server.inbox.received] == [["a@example.com"]]
 
