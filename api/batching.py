@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
 
 from api.endpoints import Endpoint
 from api.state import AppState
+from engine.errors import StoreConflict
 from engine.webhooks.payload import Mapped
 from engine.webhooks.receive import ItemReceipt, receive
 
@@ -73,7 +73,7 @@ def _one(state: AppState, call: Call) -> Outcome:
         try:
             with state.write() as conn:
                 return receive(conn, state.runtime, call.endpoint.spec, call.items)
-        except IntegrityError as exc:
+        except StoreConflict as exc:
             if attempt == 2 or call.endpoint.spec.payload.dedupe is None:
                 return exc
         except Exception as exc:

@@ -10,10 +10,18 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
-from engine.errors import AccessError, InputError, SluisError, StoreError
+from engine.errors import (
+    AccessError,
+    DatabaseError,
+    InputError,
+    SluisError,
+    StoreConflict,
+    StoreError,
+    StoreUnavailable,
+    StoreValueRejected,
+)
 from engine.webhooks.payload import PayloadError, PayloadProblem
 from engine.webhooks.receive import FlowNotStarted
 
@@ -77,7 +85,8 @@ def _sluis(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _integrity(_: Request, exc: Exception) -> JSONResponse:
-    text = str(getattr(exc, "orig", exc)).lower()
+    assert isinstance(exc, StoreConflict)
+    text = exc.detail.lower()
     if "external_id" in text:
         message = "another customer has this external_id; external_ids are unique"
     else:
@@ -86,18 +95,25 @@ def _integrity(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _data(request: Request, exc: Exception) -> JSONResponse:
-    reason = str(getattr(exc, "orig", exc)).splitlines()[0]
-    message = f"a value cannot be stored: {reason}"
+    assert isinstance(exc, StoreValueRejected)
+    message = f"a value cannot be stored: {exc.detail}"
     return _problems(request, FieldProblems([(("body",), message, "value_error")]))
 
 
 def _unavailable(_: Request, exc: Exception) -> JSONResponse:
-    log.error("database unavailable: %s", getattr(exc, "orig", exc))
+    assert isinstance(exc, StoreUnavailable)
+    log.error("database unavailable: %s", exc.detail)
     return JSONResponse(
         {"detail": "the database is unavailable or busy; retry shortly"},
         status_code=503,
         headers={"Retry-After": "1"},
     )
+
+
+def _database(_: Request, exc: Exception) -> JSONResponse:
+    # a fault a retry does not mend (a schema that does not match, a bug): not a
+    # StoreError's 503 but the server error it is, answered and logged by the server
+    raise exc
 
 
 def _http(_: Request, exc: Exception) -> JSONResponse:
@@ -111,7 +127,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PayloadError, _payload)
     app.add_exception_handler(AccessError, _access)
     app.add_exception_handler(SluisError, _sluis)
-    app.add_exception_handler(IntegrityError, _integrity)
-    app.add_exception_handler(DataError, _data)
-    app.add_exception_handler(OperationalError, _unavailable)
+    app.add_exception_handler(DatabaseError, _database)
+    app.add_exception_handler(StoreConflict, _integrity)
+    app.add_exception_handler(StoreValueRejected, _data)
+    app.add_exception_handler(StoreUnavailable, _unavailable)
     app.add_exception_handler(HTTPException, _http)

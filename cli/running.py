@@ -252,6 +252,7 @@ def explain(
     """Show a customer's journeys: every step with its time, output and reason."""
     from rich.table import Table
 
+    from engine.model.fields import customer_label
     from engine.runtime.explain import find_customer, journeys_of
     from engine.store import Store
 
@@ -260,7 +261,7 @@ def explain(
     with store.db.read() as conn:
         row = find_customer(conn, customer)
         views = journeys_of(conn, [row.system_id], flow)
-    label = row.external_id or row.email or row.system_id
+    label = customer_label(row._mapping)
     console.print(
         f"customer [bold]{label}[/bold] (system_id {row.system_id}, {row.email or 'no email'})"
     )

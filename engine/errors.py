@@ -12,6 +12,11 @@ paramiko, smtplib, SQLAlchemy) are translated at the boundary with ``raise ... f
     ├── LocationError       a location is malformed, unknown or escapes its folder
     ├── InputError          bad input data: a CSV, a payload, a command-line value
     ├── StoreError          the database refused or is unreachable
+    │   └── DatabaseError   a statement failed in the database (translated from SQLAlchemy
+    │       │               at the store's boundary, ``engine.store.db``); as such: a fault
+    │       ├── StoreUnavailable    connection lost, database locked or busy: try again
+    │       ├── StoreConflict       a unique or foreign key constraint: data stored meanwhile
+    │       └── StoreValueRejected  a value the column does not take (too long, out of range)
     ├── AccessError         an API token or signature is missing, wrong, revoked or expired
     └── EffectError         an outside effect failed (mail, HTTP, files)
 """
@@ -84,6 +89,30 @@ class InputError(SluisError):
 
 class StoreError(SluisError):
     """The database could not do what was asked."""
+
+
+class DatabaseError(StoreError):
+    """A statement failed in the database. Raised as such for faults a retry does not mend
+    (a schema that does not match, a bug); ``engine.store.db`` translates SQLAlchemy's errors
+    into it and its subclasses, so no module outside ``engine.store`` names them. ``detail``
+    is the database's own first line."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        self.detail = detail or message
+        super().__init__(message)
+
+
+class StoreUnavailable(DatabaseError):
+    """The database cannot be reached, or is locked or busy: the same work may succeed in a
+    moment."""
+
+
+class StoreConflict(DatabaseError):
+    """A unique or foreign key constraint refused a row (another writer got there first)."""
+
+
+class StoreValueRejected(DatabaseError):
+    """The database refused a value for its column (too long, out of range, wrong type)."""
 
 
 class AccessError(SluisError):

@@ -25,6 +25,7 @@ from engine.sdk import (
     RunContext,
     Settings,
     TemplateText,
+    customer_label,
     project_of,
 )
 from engine.sdk.files import columns_of
@@ -81,9 +82,7 @@ class ExportObject(CampaignObject[ExportSettings]):
                 "object": self.id,
                 "path": location,
                 "rows": rows,
-                "customers": [
-                    j.customer.get("external_id") or j.customer.get("email") for j in batch
-                ],
+                "customers": [customer_label(j.customer) for j in batch],
                 "at": at.astimezone(UTC).isoformat(),
             },
         )

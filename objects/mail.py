@@ -27,6 +27,7 @@ from engine.sdk import (
     RunContext,
     Template,
     TemplateText,
+    customer_label,
     project_of,
 )
 from engine.sdk.mail import Composer, MailSpec, Outcome, deliver, template_problem, tracking_links
@@ -87,8 +88,7 @@ class Mail(CampaignObject[MailSettings]):
                     "mail",
                     {
                         "object": self.id,
-                        "customer": journey.customer.get("external_id")
-                        or journey.customer.get("email"),
+                        "customer": customer_label(journey.customer),
                         "to": outcome.letter.to,
                         "subject": outcome.letter.subject,
                         "at": ctx.now.astimezone(UTC).isoformat(),

@@ -27,7 +27,7 @@ from engine.runtime.runner import Runtime
 from engine.sdk.effects import Effects
 from engine.store import Store
 from engine.store.customers import CUSTOMERS, find_ids, upsert_customers
-from engine.store.journeys import EVENTS
+from engine.store.events import EVENTS
 
 
 @dataclass

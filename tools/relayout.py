@@ -56,7 +56,7 @@ NEW_PACKAGES = ("engine/model", "engine/sdk", "engine/runtime", "engine/webhooks
 def _pattern(old: str) -> re.Pattern[str]:
     # an old name that is now a package keeps every submodule of it untouched
     is_package = any(n.startswith(old + ".") for n in MOVES.values())
-    guard = r"(?!\.[a-z_])" if is_package else ""
+    guard = r"(?!\.[a-z_]| import [a-z_])" if is_package else ""
     return re.compile(rf"(?<![\w.]){re.escape(old)}\b{guard}")
 
 

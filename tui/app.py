@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import Callable
 from functools import partial
 
-from sqlalchemy.exc import SQLAlchemyError
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -222,7 +221,7 @@ class SluisApp(App[None]):
     async def open_customer(self, customer_id: int) -> None:
         try:
             found = await self.store_thread.call(lambda: self.reader.customer(customer_id))
-        except (SluisError, SQLAlchemyError) as exc:
+        except SluisError as exc:
             self.notify(f"cannot read the customer: {exc}", severity="error")
             return
         if found is None:
@@ -259,7 +258,7 @@ class SluisApp(App[None]):
             read = partial(self.reader.snapshot, self.focus_now())
             try:
                 snapshot = await self.store_thread.call(read)
-            except (SluisError, SQLAlchemyError) as exc:
+            except SluisError as exc:
                 self.query_one(StatusBar).show(note=f"cannot read the database: {exc}")
                 return
             self.apply(snapshot)
@@ -351,7 +350,7 @@ class SluisApp(App[None]):
 
         try:
             result, snapshot = await self.store_thread.call(job)
-        except (SluisError, SQLAlchemyError) as exc:
+        except SluisError as exc:
             self.query_one(StatusBar).show(note=f"the replay stopped: {exc}")
             return None
         self.apply(snapshot)

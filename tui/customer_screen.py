@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from engine.model.fields import customer_label
 from engine.runtime.explain import JourneyView
 from tui.reader import CustomerJourneys
 
@@ -40,7 +41,7 @@ class CustomerScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         customer = self.found.customer
-        label = customer.get("external_id") or customer.get("email") or customer["system_id"]
+        label = customer_label(customer)
         yield Static(
             Text.assemble(
                 ("customer ", ""),

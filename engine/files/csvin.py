@@ -7,6 +7,9 @@ header row holds most. Quoted values may hold delimiters and line breaks; line e
 mixed. Everything that makes the file unreadable (wrong encoding, an unbalanced quote, a value
 longer than the csv module's limit, NUL bytes, no header) raises an ``InputError`` naming the
 file, the line and the fix. Rows carry the line they start on (the header is line 1).
+
+``read_csv`` reads a place of a flow (imports, csv-trigger); ``read_csv_file`` a file named on
+the command line (replay's and start's ``--customers``, replay's ``--events``), the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine.errors import InputError
@@ -101,6 +105,19 @@ class CsvRows:
                 yield start, cells
             start = reader.line_num + 1
 
+    def dicts(self) -> Iterator[tuple[int, dict[str, str | None]]]:
+        """(line the row starts on, its cells by column name); a missing cell is None, a
+        column without a name is left out, and a row with more cells than the header has
+        columns is refused."""
+        header = self.header
+        for line, cells in self:
+            if len(cells) > len(header):
+                raise InputError(f"{self.source}:{line}: more cells than header columns")
+            row: dict[str, str | None] = dict.fromkeys(header)
+            row.update(zip(header, cells, strict=False))
+            row.pop("", None)
+            yield line, row
+
 
 @contextmanager
 def read_csv(
@@ -120,6 +137,19 @@ def read_csv(
         raw = _Bytes(handle, first)
         text = io.TextIOWrapper(io.BufferedReader(raw, SAMPLE), encoding=codec, newline="")
         yield _open(place, text, raw, encoding, delimiter)
+
+
+@contextmanager
+def read_csv_file(path: Path, *, encoding: str = "utf-8") -> Iterator[CsvRows]:
+    """``read_csv`` of a file on this machine named on the command line; messages name it
+    as it was given."""
+    from engine.files.folder import LocalFolder
+    from engine.files.places import Place
+
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    with read_csv(Place(LocalFolder(Path(), ""), str(path), "local"), encoding=encoding) as rows:
+        yield rows
 
 
 def _check_start(source: str, first: bytes, encoding: str) -> str:

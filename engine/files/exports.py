@@ -19,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import InputError
+from engine.errors import InputError, StoreConflict
 from engine.files import NameTaken, Place
 from engine.model.templates import Template
 from engine.model.validation import did_you_mean
@@ -161,9 +161,8 @@ def reserve(
     """The location of the file for ``batch``: the one reserved before (a batch that runs
     again), else the first free name from ``place`` on (no file there, not reserved by another
     batch), reserved now. ``again`` moves the reservation on (its name was taken meanwhile)."""
-    from sqlalchemy.exc import IntegrityError
-
     from engine.store import files as records
+    from engine.store.db import savepoint
 
     found = records.find_batch(conn, "export", batch)
     if found is not None and not again:
@@ -171,7 +170,7 @@ def reserve(
     for candidate in place.free_names():
         location = str(candidate)
         try:
-            with conn.begin_nested():
+            with savepoint(conn):
                 if found is not None:
                     records.change(conn, found.id, now, key=location, location=location)
                 else:
@@ -186,7 +185,7 @@ def reserve(
                         state="reserved",
                         now=now,
                     )
-        except IntegrityError:
+        except StoreConflict:
             continue  # another batch reserved it
         return location
     raise AssertionError("free_names ends with an error")  # pragma: no cover

@@ -18,6 +18,7 @@ from typing import Any
 from engine.errors import EffectError
 from engine.http.calls import CallPolicy, HttpCall, HttpOutcome, idempotency_key, mask
 from engine.http.rates import TokenSource, chunk_size
+from engine.model.fields import customer_label
 from engine.sdk.batch import Journey, Routing
 from engine.sdk.context import RunContext
 from engine.sdk.effects import HttpSink
@@ -93,11 +94,6 @@ def chunk_key(ctx: RunContext, journeys: Sequence[Journey]) -> str:
     return idempotency_key(ctx.flow.name, ctx.object_id, "chunk", members)
 
 
-def customer_label(customer: dict[str, Any]) -> Any:
-    """How effects name a customer: the external id, else the e-mail address."""
-    return customer.get("external_id") or customer.get("email") or customer.get("system_id")
-
-
 def refuse(routing: Routing, journey: Journey, exc: Exception) -> None:
     """A journey whose call could not be made (a template failed, a URL is wrong)."""
     routing.leave(journey, "failed", f"failed: {exc}")
@@ -116,10 +112,12 @@ def deliver(
     returning the reason."""
     if not sends:
         return []
+    from engine.store.events import EventRecord  # the store loads when calling
+
     outcomes = http_sink(ctx).send_all([s.call for s in sends], policy)
     at = ctx.now.astimezone(UTC).isoformat()
     flow, object_id, now = ctx.flow.name, ctx.object_id, ctx.now
-    events: list[dict[str, Any]] = []
+    events: list[EventRecord] = []
     for send, result in zip(sends, outcomes, strict=True):
         call = send.call
         url = mask(call.url, call.secrets)
@@ -143,15 +141,7 @@ def deliver(
         else:
             routing.leave_all(send.journeys, output, reason)
         events += [
-            {
-                "kind": kind,
-                "at": now,
-                "customer_id": journey.customer["system_id"],
-                "flow": flow,
-                "object": object_id,
-                "journey_id": journey.id,
-                "data": data,
-            }
+            EventRecord(kind, now, journey.customer["system_id"], flow, object_id, journey.id, data)
             for journey in send.journeys
         ]
     ctx.events.add(events)

@@ -83,16 +83,15 @@ def _unsubscribed_from_flow(batch: Batch, ctx: RunContext) -> set[int]:
     from sqlalchemy import select
 
     from engine.store.models import Event
+    from engine.store.raw import among
 
     events = Event.__table__  # type: ignore[attr-defined]
     ids = list({j.customer_id for j in batch})
     found: set[int] = set()
     with ctx.store.db.read() as conn:
-        for start in range(0, len(ids), 500):
+        for condition, _ in among(conn, events.c.customer_id, ids):
             query = select(events.c.customer_id, events.c.data).where(
-                events.c.kind == "unsubscribe",
-                events.c.flow == batch.flow,
-                events.c.customer_id.in_(ids[start : start + 500]),
+                events.c.kind == "unsubscribe", events.c.flow == batch.flow, condition
             )
             found.update(
                 cid for cid, data in conn.execute(query) if (data or {}).get("scope") == "flow"

@@ -22,10 +22,9 @@ from engine.mail.compose import Letter
 from engine.mail.handover import Delivery
 from engine.store import Database
 from engine.store.models import SendLog
-from engine.store.raw import placeholders
+from engine.store.raw import among, placeholders
 
 LOG = SendLog.__table__  # type: ignore[attr-defined]
-CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -42,10 +41,8 @@ def read(db: Database, object_id: str, journey_ids: Sequence[int]) -> dict[int, 
     """The rows of these journeys for ``object_id``."""
     found: dict[int, Logged] = {}
     with db.read() as conn:
-        for start in range(0, len(journey_ids), CHUNK):
-            query = select(LOG).where(
-                LOG.c.object == object_id, LOG.c.journey_id.in_(journey_ids[start : start + CHUNK])
-            )
+        for condition, _ in among(conn, LOG.c.journey_id, journey_ids):
+            query = select(LOG).where(LOG.c.object == object_id, condition)
             for row in conn.execute(query):
                 found[row.journey_id] = Logged(row.state, row.message_id, row.attempts, row.detail)
     return found
@@ -88,14 +85,10 @@ def claim(
         mine.update(conn.execute(statement, rows).scalars())
         retry = [i for i in ids if i not in mine]
         for state, attempts in (("failed", LOG.c.attempts + 1), ("queued", LOG.c.attempts)):
-            for start in range(0, len(retry), CHUNK):
+            for condition, _ in among(conn, LOG.c.journey_id, retry):
                 statement = (
                     update(LOG)
-                    .where(
-                        LOG.c.object == object_id,
-                        LOG.c.journey_id.in_(retry[start : start + CHUNK]),
-                        LOG.c.state == state,
-                    )
+                    .where(LOG.c.object == object_id, condition, LOG.c.state == state)
                     .values(state="queued", at=now, attempts=attempts, detail=None, owner=owner)
                     .returning(LOG.c.journey_id)
                 )
@@ -141,13 +134,9 @@ def mark_unknown(db: Database, object_id: str, journey_ids: Sequence[int], now: 
     if not journey_ids:
         return
     with db.write() as conn:
-        for start in range(0, len(journey_ids), CHUNK):
+        for condition, _ in among(conn, LOG.c.journey_id, journey_ids):
             conn.execute(
                 update(LOG)
-                .where(
-                    LOG.c.object == object_id,
-                    LOG.c.journey_id.in_(journey_ids[start : start + CHUNK]),
-                    LOG.c.state == "sending",
-                )
+                .where(LOG.c.object == object_id, condition, LOG.c.state == "sending")
                 .values(state="unknown", detail="the run sending it stopped before it was marked")
             )

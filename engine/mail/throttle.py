@@ -7,9 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
-from engine.errors import StoreError
+from engine.errors import StoreConflict, StoreError
 from engine.store import Database
 from engine.store.models import MailWindow
 
@@ -53,6 +52,6 @@ def reserve(
                 elif granted:
                     conn.execute(update(WINDOWS).where(*where).values(count=used + granted))
             return granted, window + HOUR
-        except IntegrityError:
+        except StoreConflict:
             continue  # another worker opened the window at the same moment: read it again
     raise StoreError(f"could not reserve throttle room for mail object '{object_id}'")

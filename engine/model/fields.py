@@ -4,7 +4,7 @@ and templates."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,6 +28,14 @@ KEYS = ("external_id", "email", "system_id")  # the fields that identify a custo
 _PLAIN = frozenset({str, int, float, bool})
 _TRUE = {"true", "yes", "1", "y", "ja", "j"}
 _FALSE = {"false", "no", "0", "n", "nee"}
+
+
+def customer_label(customer: Mapping[str, Any]) -> str:
+    """How sluis names a customer to people and in replay's effects (DESIGN.md section 9):
+    the external_id, else the e-mail address. A customer with neither (both cleared since)
+    goes by its system_id."""
+    label = customer.get("external_id") or customer.get("email") or customer.get("system_id")
+    return "" if label is None else str(label)
 
 
 def convert(value: Any, kind: str) -> Any:

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, or_, select
 
 from engine.errors import InputError
 from engine.store.models import Customer, Journey, Step
+from engine.store.raw import among
 
 C = Customer.__table__.c  # type: ignore[attr-defined]
 J = Journey.__table__  # type: ignore[attr-defined]
@@ -66,9 +67,8 @@ def journeys_of(
     rows = list(conn.execute(query))
     steps: dict[int, list[StepView]] = {r.id: [] for r in rows}
     ids = list(steps)
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        for s in conn.execute(select(S).where(S.c.journey_id.in_(part)).order_by(S.c.id)):
+    for condition, _ in among(conn, S.c.journey_id, ids):
+        for s in conn.execute(select(S).where(condition).order_by(S.c.id)):
             steps[s.journey_id].append(StepView(s.object, s.at, s.output, s.reason))
     return [
         JourneyView(

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
+from engine.model.fields import customer_label
 from engine.model.flow import Flow
 from engine.store.models import Customer, Event, FlowState, Journey, Step
 
@@ -196,9 +197,9 @@ class EventView:
 
 
 def _label(external_id: str | None, email: str | None, system_id: int | None) -> str | None:
-    if external_id or email:
-        return external_id or email
-    return None if system_id is None else str(system_id)
+    if system_id is None:  # an event of no customer (a start object's failed firing)
+        return None
+    return customer_label({"external_id": external_id, "email": email, "system_id": system_id})
 
 
 def recent_events(

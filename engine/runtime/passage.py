@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from engine.model.flow import Flow
 from engine.sdk.batch import Fail, Hold, Journey, Routing
 from engine.store import journeys as sql
+from engine.store.events import EventRecord, add_events
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Passage:
     steps: list[tuple[int, str, str | None, str]] = field(default_factory=list)
     positions: dict[int, Position] = field(default_factory=dict)
     data: dict[int, dict[str, Any]] = field(default_factory=dict)
-    failures: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[EventRecord] = field(default_factory=list)
     reports: list[BatchReport] = field(default_factory=list)
     onward: deque[Onward] = field(default_factory=deque)
     writes: int = 0  # how many objects of the passage changed the database so far
@@ -139,15 +140,15 @@ class Passage:
             object_id, "failed", None, journey.arrived_at, None, release
         )
         self.failures.append(
-            {
-                "kind": "failed",
-                "at": self.now,
-                "customer_id": journey.customer_id,
-                "flow": self.flow.name,
-                "object": object_id,
-                "journey_id": journey.id,
-                "data": {"reason": reason},
-            }
+            EventRecord(
+                "failed",
+                self.now,
+                journey.customer_id,
+                self.flow.name,
+                object_id,
+                journey.id,
+                {"reason": reason},
+            )
         )
 
     def apply(self, conn: Connection) -> None:
@@ -163,4 +164,4 @@ class Passage:
             data=self.data,
             ends_claim=self.ends_claim,
         )
-        sql.add_events(conn, self.failures)
+        add_events(conn, self.failures)

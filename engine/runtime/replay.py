@@ -7,7 +7,6 @@ The JSON document is a contract (DESIGN.md, section 9): outside tests compare it
 
 from __future__ import annotations
 
-import csv
 import json
 import tempfile
 from collections.abc import Callable
@@ -20,9 +19,11 @@ from sqlalchemy import select
 
 from engine.errors import InputError
 from engine.files import Files
+from engine.files.csvin import read_csv_file
 from engine.files.customers_csv import load_customers_csv
 from engine.http.captured import CapturedHttp
 from engine.mail.sink import MailSink
+from engine.model.fields import customer_label
 from engine.model.flow import Flow
 from engine.model.project import Project
 from engine.runtime.clock import VirtualClock
@@ -95,25 +96,22 @@ def read_entries(path: Path, start: datetime) -> list[_Scheduled]:
 
 def read_events(path: Path, start: datetime) -> list[_Scheduled]:
     items = []
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            missing = {"customer", "event", "at"} - set(reader.fieldnames or [])
-            if missing:
+    with read_csv_file(path) as reader:
+        missing = {"customer", "event", "at"} - set(reader.header)
+        if missing:
+            raise InputError(
+                f"{path}: the header needs customer,event,at[,mail]; missing "
+                f"{', '.join(sorted(missing))}"
+            )
+        for number, row in reader.dicts():
+            kind = (row.get("event") or "").strip()
+            if kind not in EVENT_KINDS:
                 raise InputError(
-                    f"{path}: the header needs customer,event,at[,mail]; missing "
-                    f"{', '.join(sorted(missing))}"
+                    f"{path}:{number}: event '{kind}' is not one of {', '.join(EVENT_KINDS)}"
                 )
-            for number, row in enumerate(reader, 2):
-                kind = (row.get("event") or "").strip()
-                if kind not in EVENT_KINDS:
-                    raise InputError(
-                        f"{path}:{number}: event '{kind}' is not one of {', '.join(EVENT_KINDS)}"
-                    )
-                at = parse_time(row["at"], f"{path}:{number}") if row.get("at") else start
-                items.append(_Scheduled(at, 1_000_000 + number, "event", dict(row)))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+            when = row.get("at")
+            at = parse_time(when, f"{path}:{number}") if when else start
+            items.append(_Scheduled(at, 1_000_000 + number, "event", dict(row)))
     return items
 
 
@@ -238,7 +236,7 @@ class Replay:
         """The replay's result as the contract's JSON document."""
         with self.store.db.read() as conn:
             labels = {
-                row.system_id: row.external_id or row.email
+                row.system_id: customer_label(dict(row._mapping))
                 for row in conn.execute(select(C.system_id, C.external_id, C.email))
             }
             views = journeys_of(conn, flow=self.flow.name)

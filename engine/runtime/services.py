@@ -15,11 +15,12 @@ from engine.store.customers import (
     remove_from_groups,
     set_fields,
 )
-from engine.store.journeys import add_events
+from engine.store.events import add_events
 from engine.store.records import get_record
 
 if TYPE_CHECKING:
     from engine.sdk.context import RunContext
+    from engine.store.events import EventRecord
 
 
 class StoreCustomers:
@@ -74,7 +75,7 @@ class StoreEvents:
                 conn, kind, customer_ids, flow=ctx.flow.name, since=since, object_id=object_id
             )
 
-    def add(self, events: Iterable[Mapping[str, Any]]) -> None:
+    def add(self, events: Iterable[EventRecord | Mapping[str, Any]]) -> None:
         rows = list(events)
         self.ctx.journal(lambda conn: add_events(conn, rows))
 

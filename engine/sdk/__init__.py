@@ -16,7 +16,8 @@ model and the runtime can import the SDK's own modules without a cycle.
   ``Cron``, ``LocationText``, ``CustomerField``, ``Settings`` (a nested settings model) and
   ``project_of`` (the project a model is validated against).
 - Helpers objects share: ``format_duration``, ``did_you_mean``, ``check_timezone``,
-  ``convert`` (a value to a field's type), ``render_value``, ``Template``, ``CUSTOMER_KEYS``.
+  ``convert`` (a value to a field's type), ``customer_label`` (how replay names a customer),
+  ``render_value``, ``Template``, ``CUSTOMER_KEYS``.
 - Errors: ``SluisError`` and the kinds objects raise (``InputError``, ``EffectError``,
   ``ProjectError``).
 """
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from engine.errors import EffectError, InputError, ProjectError, SluisError
     from engine.model.durations import format_duration
     from engine.model.fields import KEYS as CUSTOMER_KEYS  # the fields that identify a customer
-    from engine.model.fields import convert
+    from engine.model.fields import convert, customer_label
     from engine.model.flow import Flow
     from engine.model.project import check_timezone
     from engine.model.settings import (
@@ -106,6 +107,7 @@ __all__ = [
     "WebhookEndpoint",
     "check_timezone",
     "convert",
+    "customer_label",
     "did_you_mean",
     "format_duration",
     "project_of",
@@ -156,6 +158,7 @@ _HOME = {
     "WebhookEndpoint": "engine.webhooks.auth",
     "check_timezone": "engine.model.project",
     "convert": "engine.model.fields",
+    "customer_label": "engine.model.fields",
     "did_you_mean": "engine.model.validation",
     "format_duration": "engine.model.durations",
     "project_of": "engine.model.settings",

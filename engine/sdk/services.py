@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from engine.store.events import EventRecord
 
 
 class Customers(Protocol):
@@ -60,9 +63,9 @@ class Events(Protocol):
         customer since ``since``."""
         ...
 
-    def add(self, events: Iterable[Mapping[str, Any]]) -> None:
-        """Journaled: append events (``kind``, ``at``, ``customer_id``, ``flow``, ``object``,
-        ``journey_id``, ``data``)."""
+    def add(self, events: Iterable[EventRecord | Mapping[str, Any]]) -> None:
+        """Journaled: append events, as ``EventRecord`` or mappings with its keys (``kind``,
+        ``at``, ``customer_id``, ``flow``, ``object``, ``journey_id``, ``data``)."""
         ...
 
 

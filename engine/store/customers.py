@@ -46,7 +46,6 @@ GROUPS = Group.__table__  # type: ignore[attr-defined]
 MEMBERS = Membership.__table__  # type: ignore[attr-defined]
 
 BOUNCED = ("none", "soft", "hard")
-CHUNK = 500  # parameters per IN (...) query, well under every database's limit
 
 
 _TYPES: dict[int, tuple[Any, dict[str, str]]] = {}
@@ -182,11 +181,6 @@ def _to_python(row: tuple[Any, ...], profile_types: Mapping[str, str]) -> dict[s
     return customer
 
 
-def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def load_customers(
     conn: Connection, ids: Iterable[int], project: Project, *, groups: bool = True
 ) -> dict[int, dict[str, Any]]:
@@ -244,13 +238,11 @@ def find_ids(conn: Connection, key: str, values: Iterable[Any]) -> dict[Any, int
     column = getattr(C, key)
     wanted = [v for v in dict.fromkeys(values) if v is not None]
     found: dict[Any, int] = {}
-    for part in _chunks(wanted):
-        if key == "email":
-            query = select(func.lower(column), C.system_id).where(
-                func.lower(column).in_([str(v).lower() for v in part])
-            )
-        else:
-            query = select(column, C.system_id).where(column.in_(part))
+    if key == "email":
+        column = func.lower(column, type_=column.type)
+    values_of = [str(v).lower() for v in wanted] if key == "email" else wanted
+    for condition, _ in among(conn, column, values_of):
+        query = select(column, C.system_id).where(condition)
         for value, system_id in conn.execute(query):
             found.setdefault(value, system_id)
     if key == "email":
@@ -465,11 +457,7 @@ def remove_from_groups(conn: Connection, customer_ids: Sequence[int], names: Ite
     gids = list(conn.execute(select(GROUPS.c.id).where(GROUPS.c.name.in_(list(names)))).scalars())
     if not gids:
         return 0
-    for part in _chunks(list(dict.fromkeys(customer_ids))):
-        result = conn.execute(
-            delete(MEMBERS).where(
-                and_(MEMBERS.c.group_id.in_(gids), MEMBERS.c.customer_id.in_(part))
-            )
-        )
+    for condition, _ in among(conn, MEMBERS.c.customer_id, list(dict.fromkeys(customer_ids))):
+        result = conn.execute(delete(MEMBERS).where(and_(MEMBERS.c.group_id.in_(gids), condition)))
         removed += result.rowcount
     return removed

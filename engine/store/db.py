@@ -1,5 +1,10 @@
 """The database: SQLite by default (WAL, busy timeout, writes in ``BEGIN IMMEDIATE``) or
-PostgreSQL through ``SLUIS_DATABASE_URL``. The schema is created on first use."""
+PostgreSQL through ``SLUIS_DATABASE_URL``. The schema is created on first use.
+
+This is the store's boundary for errors: what the database refuses in a transaction
+(``write()``, ``read()``) or a savepoint (``savepoint(conn)``) leaves as a ``DatabaseError``
+of ``engine.errors`` (``StoreUnavailable``, ``StoreConflict``, ``StoreValueRejected``), so no
+module outside ``engine.store`` names SQLAlchemy's exceptions."""
 
 from __future__ import annotations
 
@@ -11,10 +16,26 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
-from engine.errors import StoreError
+from engine.errors import (
+    DatabaseError,
+    StoreConflict,
+    StoreError,
+    StoreUnavailable,
+    StoreValueRejected,
+)
 from engine.store.migrate import check, current, stamp
 from engine.store.models import TABLES
 
@@ -72,34 +93,39 @@ class Database:
     def create_schema(self) -> None:
         if self._created:
             return
-        try:
-            with self.engine.begin() as conn:
-                if self.dialect == "postgresql":  # two processes starting at once: one creates
-                    conn.execute(text("SELECT pg_advisory_xact_lock(5175150)"))
-                if current(conn) is None:
-                    TABLES.create_all(conn)
-                    stamp(conn)
-                else:
-                    check(conn)
-        except OperationalError as exc:
-            raise StoreError(
-                f"cannot open database '{_safe(self.url)}': {exc.orig}; check the database "
-                "setting in sluis.yaml or SLUIS_DATABASE_URL"
-            ) from exc
+        with translated():  # what the message below does not cover
+            try:
+                with self.engine.begin() as conn:
+                    if self.dialect == "postgresql":  # two starting at once: one creates
+                        conn.execute(text("SELECT pg_advisory_xact_lock(5175150)"))
+                    if current(conn) is None:
+                        TABLES.create_all(conn)
+                        stamp(conn)
+                    else:
+                        check(conn)
+            except OperationalError as exc:
+                raise StoreError(
+                    f"cannot open database '{_safe(self.url)}': {exc.orig}; check the database "
+                    "setting in sluis.yaml or SLUIS_DATABASE_URL"
+                ) from exc
         self._created = True
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
         self.create_schema()
-        with self.engine.connect() as conn, conn.begin():
+        with translated(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read transaction that takes no write lock."""
         self.create_schema()
-        with self.engine.connect().execution_options(sluis_read=True) as conn, conn.begin():
+        with (
+            translated(),
+            self.engine.connect().execution_options(sluis_read=True) as conn,
+            conn.begin(),
+        ):
             yield conn
 
     def analyze(self, table: str) -> None:
@@ -109,7 +135,7 @@ class Database:
         planner would take the new rows for a handful and pick plans that read all of them
         on every claim. SQLite plans without statistics the way sluis's queries expect."""
         if self.dialect == "postgresql":
-            with self.engine.connect() as conn, conn.begin():
+            with translated(), self.engine.connect() as conn, conn.begin():
                 conn.exec_driver_sql(f"ANALYZE {table}")
 
     def checkpoint_in_background(self, every: float = 1.0) -> Callable[[], None]:
@@ -150,6 +176,40 @@ class Database:
     def ping(self) -> None:
         with self.read() as conn:
             conn.execute(text("SELECT 1"))
+
+
+@contextmanager
+def savepoint(conn: Connection) -> Iterator[Connection]:
+    """A savepoint in ``conn``'s transaction: what fails in it is undone and leaves as a
+    ``DatabaseError`` (a ``StoreConflict`` for a row another writer stored first), and the
+    transaction goes on."""
+    with translated(), conn.begin_nested():
+        yield conn
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """SQLAlchemy's errors of the database and its connections as ``DatabaseError``s."""
+    try:
+        yield
+    except (DBAPIError, DisconnectionError, PoolTimeout) as exc:
+        raise database_error(exc) from exc
+
+
+def database_error(exc: SQLAlchemyError) -> DatabaseError:
+    """The ``DatabaseError`` that says what ``exc`` means for the caller."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    detail = lines[0] if lines else type(orig).__name__
+    if isinstance(exc, IntegrityError):
+        return StoreConflict(f"this conflicts with data stored meanwhile: {detail}", detail)
+    if isinstance(exc, DataError):
+        return StoreValueRejected(f"the database refused a value: {detail}", detail)
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        return StoreUnavailable(f"the database is unavailable or busy: {detail}", detail)
+    return DatabaseError(f"the database refused a statement: {detail}", detail)
 
 
 def _safe(url: str) -> str:

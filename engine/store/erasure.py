@@ -5,8 +5,9 @@ The caller owns the transaction, so an erasure is whole or not at all."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Table, delete, or_, select
+from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel
 
@@ -19,8 +20,7 @@ from engine.store.models import (
     SendLog,
     Step,
 )
-
-CHUNK = 500
+from engine.store.raw import among
 
 
 def erase_customers(conn: Connection, ids: Sequence[int]) -> dict[str, int]:
@@ -33,24 +33,22 @@ def erase_customers(conn: Connection, ids: Sequence[int]) -> dict[str, int]:
         ("customers", "memberships", "records", "journeys", "steps", "send_log", "events"), 0
     )
     wanted = list(dict.fromkeys(ids))
-    for start in range(0, len(wanted), CHUNK):
-        part = wanted[start : start + CHUNK]
-        journey_ids = select(journeys.c.id).where(journeys.c.customer_id.in_(part))
-        plan: list[tuple[str, Table, ColumnElement[bool]]] = [
-            ("steps", steps, steps.c.journey_id.in_(journey_ids)),
-            ("send_log", send_log, send_log.c.journey_id.in_(journey_ids)),
-            (
-                "events",
-                events,
-                or_(events.c.customer_id.in_(part), events.c.journey_id.in_(journey_ids)),
-            ),
-            ("journeys", journeys, journeys.c.customer_id.in_(part)),
-            ("records", records, records.c.customer_id.in_(part)),
-            ("memberships", members, members.c.customer_id.in_(part)),
-            ("customers", customers, customers.c.system_id.in_(part)),
-        ]
-        for name, table, condition in plan:
-            counts[name] += int(conn.execute(delete(table).where(condition)).rowcount)
+    # what refers to their journeys first, while the journeys are still there to find it
+    for chosen, _ in among(conn, journeys.c.customer_id, wanted):
+        journey_ids = select(journeys.c.id).where(chosen)
+        for name, table in (("steps", steps), ("send_log", send_log), ("events", events)):
+            theirs = table.c.journey_id.in_(journey_ids)
+            counts[name] += int(conn.execute(delete(table).where(theirs)).rowcount)
+    plan: list[tuple[str, Table, ColumnElement[Any]]] = [
+        ("events", events, events.c.customer_id),
+        ("journeys", journeys, journeys.c.customer_id),
+        ("records", records, records.c.customer_id),
+        ("memberships", members, members.c.customer_id),
+        ("customers", customers, customers.c.system_id),
+    ]
+    for name, table, column in plan:
+        for chosen, _ in among(conn, column, wanted):
+            counts[name] += int(conn.execute(delete(table).where(chosen)).rowcount)
     return counts
 
 

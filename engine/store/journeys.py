@@ -4,7 +4,7 @@ and waking journeys on events. Every function works on sets of journeys at once.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -12,7 +12,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from engine.store.bulk import insert_many
-from engine.store.models import Claim, Event, Journey, Step
+from engine.store.events import add_events as add_events  # objects import it from here
+from engine.store.models import Claim, Journey, Step
 from engine.store.raw import (
     allocate_ids,
     among,
@@ -28,17 +29,9 @@ from engine.store.raw import (
     update_rows,
 )
 
-EVENT_DEFAULTS: Mapping[str, Any] = {
-    "customer_id": None,
-    "flow": None,
-    "object": None,
-    "journey_id": None,
-    "data": {},
-}
 J = Journey.__table__  # type: ignore[attr-defined]
 JC = J.c
 STEPS = Step.__table__  # type: ignore[attr-defined]
-EVENTS = Event.__table__  # type: ignore[attr-defined]
 CLAIMS = Claim.__table__  # type: ignore[attr-defined]
 
 
@@ -321,12 +314,6 @@ def apply(
         update_rows(conn, J, ("data",), "id", [(encode(value), jid) for jid, value in data.items()])
     if ends_claim:
         conn.execute(delete(CLAIMS).where(CLAIMS.c.id == claim_id))
-
-
-def add_events(conn: Connection, events: Iterable[Mapping[str, Any]]) -> None:
-    rows = [{**EVENT_DEFAULTS, **e} for e in events]
-    if rows:
-        insert_many(conn, EVENTS, rows)
 
 
 def wake(conn: Connection, customer_id: int, kind: str, at: datetime) -> int:

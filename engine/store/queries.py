@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select
 
 from engine.store.models import Customer, Event, FlowState, Group, Journey, Membership, Step
+from engine.store.raw import among
 
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 EVENTS = Event.__table__  # type: ignore[attr-defined]
@@ -19,7 +20,6 @@ MEMBERS = Membership.__table__  # type: ignore[attr-defined]
 JOURNEYS = Journey.__table__  # type: ignore[attr-defined]
 STEPS = Step.__table__  # type: ignore[attr-defined]
 FLOWS = FlowState.__table__  # type: ignore[attr-defined]
-CHUNK = 500
 
 
 def customer_ids(
@@ -45,13 +45,8 @@ def existing_customers(conn: Connection, ids: Sequence[int]) -> set[int]:
     """Those of ``ids`` that are customers."""
     found: set[int] = set()
     wanted = list(dict.fromkeys(ids))
-    for start in range(0, len(wanted), CHUNK):
-        part = wanted[start : start + CHUNK]
-        found.update(
-            conn.execute(
-                select(CUSTOMERS.c.system_id).where(CUSTOMERS.c.system_id.in_(part))
-            ).scalars()
-        )
+    for condition, _ in among(conn, CUSTOMERS.c.system_id, wanted):
+        found.update(conn.execute(select(CUSTOMERS.c.system_id).where(condition)).scalars())
     return found
 
 

@@ -12,10 +12,12 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import ColumnElement, Connection, Table, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import NullType
 
 from engine.store.models import UTCDateTime
 
@@ -137,13 +139,32 @@ def one_of(conn: Connection, expression: str, values: Sequence[Any]) -> tuple[st
     return f"{expression} IN (SELECT value FROM json_each(?))", json.dumps(list(values))
 
 
+@overload
 def among(
-    conn: Connection, column: str, values: Sequence[Any], size: int = 500
-) -> Iterator[tuple[str, list[Any]]]:
+    conn: Connection, column: str, values: Sequence[Any], size: int = ...
+) -> Iterator[tuple[str, list[Any]]]: ...
+
+
+@overload
+def among(
+    conn: Connection, column: ColumnElement[Any], values: Sequence[Any], size: int = ...
+) -> Iterator[tuple[ColumnElement[bool], list[Any]]]: ...
+
+
+def among(
+    conn: Connection, column: str | ColumnElement[Any], values: Sequence[Any], size: int = 500
+) -> Iterator[tuple[Any, list[Any]]]:
     """The condition that ``column`` is one of ``values``, with its parameters, in as few
     statements as the database takes well: PostgreSQL all at once as an array (``one_of``: an
     ``IN`` list of hundreds of values costs it ten times more to parse and plan), SQLite in
-    ``IN`` lists of ``size`` (``one_of`` is its one-statement form, for lists of thousands)."""
+    ``IN`` lists of ``size`` (``one_of`` is its one-statement form, for lists of thousands).
+
+    ``column`` is SQL text (the condition is text with ``?`` parameters) or a SQLAlchemy
+    column or expression (the condition is an expression with its values bound; no
+    parameters). The one way sluis matches a list of values, so no module chunks by hand."""
+    if not isinstance(column, str):
+        yield from _among_expression(conn, column, values, size)
+        return
     if conn.dialect.name == "postgresql":
         if values:
             condition, param = one_of(conn, column, values)
@@ -152,6 +173,19 @@ def among(
     for start in range(0, len(values), size):
         part = values[start : start + size]
         yield f"{column} IN ({marks(len(part))})", list(part)
+
+
+def _among_expression(
+    conn: Connection, column: ColumnElement[Any], values: Sequence[Any], size: int
+) -> Iterator[tuple[ColumnElement[bool], list[Any]]]:
+    # an expression of no known type (a function's) cannot be typed as an array: IN lists
+    if conn.dialect.name == "postgresql" and not isinstance(column.type, NullType):
+        if values:
+            array = bindparam(None, list(values), type_=ARRAY(column.type))
+            yield column == any_(array), []
+        return
+    for start in range(0, len(values), size):
+        yield column.in_(list(values[start : start + size])), []
 
 
 def marks(count: int) -> str:

@@ -21,14 +21,13 @@ from engine.model.fields import convert, to_json
 from engine.model.project import collection_of as collection_of  # re-exported
 from engine.model.validation import did_you_mean
 from engine.store.models import Record
-from engine.store.raw import fetch, json_value, one_of
+from engine.store.raw import among, fetch, json_value, one_of
 
 if TYPE_CHECKING:
     from engine.model.project import Project
 
 RECORDS = Record.__table__  # type: ignore[attr-defined]
 R = RECORDS.c
-CHUNK = 500
 
 
 def typed_record(collection: str, row: Mapping[str, Any], project: Project) -> dict[str, Any]:
@@ -166,8 +165,8 @@ def get_record(conn: Connection, collection: str, key: str) -> dict[str, Any] | 
 def get_records(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
     """Records by id, in id order."""
     found: list[dict[str, Any]] = []
-    for start in range(0, len(ids), CHUNK):
-        query = select(RECORDS).where(R.id.in_(ids[start : start + CHUNK]))
+    for condition, _ in among(conn, R.id, ids):
+        query = select(RECORDS).where(condition)
         found.extend(_public(row) for row in conn.execute(query))
     return sorted(found, key=lambda r: int(r["id"]))
 

@@ -21,7 +21,7 @@ from engine.runtime.runner import Runtime
 from engine.sdk.batch import Entry
 from engine.store.customers import upsert_customers
 from engine.store.models import Journey, WebhookDelivery
-from engine.store.raw import fetch, json_value, marks
+from engine.store.raw import among, fetch, json_value
 from engine.store.records import upsert_records
 from engine.webhooks.payload import Mapped, PayloadError, PayloadMap, PayloadProblem, map_payload
 
@@ -135,13 +135,11 @@ def _deliveries(
 ) -> dict[str, dict[str, Any]]:
     wanted = list(dict.fromkeys(e for e in event_ids if e is not None))
     found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(wanted), 500):
-        part = wanted[start : start + 500]
+    for condition, params in among(conn, "event_id", wanted):
         rows = fetch(
             conn,
-            "SELECT event_id, result FROM webhook_deliveries "
-            f"WHERE endpoint = ? AND event_id IN ({marks(len(part))})",
-            (endpoint, *part),
+            f"SELECT event_id, result FROM webhook_deliveries WHERE endpoint = ? AND {condition}",
+            (endpoint, *params),
         )
         found.update((event_id, dict(json_value(result))) for event_id, result in rows)
     return found

@@ -16,12 +16,12 @@ import pytest
 from api_helpers import Setup, order_payload
 from fastapi import FastAPI
 from sqlalchemy import Connection, func, select, update
-from sqlalchemy.exc import OperationalError
 
 from api import deps
 from api.app import create_app
 from api.batching import Call, Outcome, write_together
 from api.routes.webhooks import Receiver
+from engine.errors import StoreUnavailable
 from engine.store.models import Customer, Journey, Token, WebhookDelivery
 from engine.webhooks.receive import FlowNotStarted, ItemReceipt, map_body
 
@@ -190,7 +190,7 @@ def test_nothing_is_answered_before_its_transaction_commits(
     def failing_commit() -> Iterator[Connection]:
         with write() as conn:
             yield conn
-            raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+            raise StoreUnavailable("the database is unavailable or busy: disk I/O error")
 
     monkeypatch.setattr(state, "write", failing_commit)
     bearer = {"Authorization": f"Bearer {setup.token}"}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from api_helpers import Setup, order_payload
 from sqlalchemy import func, select
 
-from engine.store.journeys import add_events
+from engine.store.events import add_events
 from engine.store.models import Event, Journey, Membership, Record, Step
 
 

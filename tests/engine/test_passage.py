@@ -146,9 +146,9 @@ def test_a_bulk_firing_refreshes_the_planner_statistics(
 ) -> None:
     """PostgreSQL plans claims from statistics: a firing that enters many customers analyzes
     the journeys at once rather than leaving the planner to think the table empty."""
-    import engine.runtime.runner
+    import engine.runtime.firing
 
-    monkeypatch.setattr(engine.runtime.runner, "BULK_ENTRY", 3)
+    monkeypatch.setattr(engine.runtime.firing, "BULK_ENTRY", 3)
     flow = "objects:\n  everyone: {type: selection, next: done}\n  done: {type: end}\n"
     project = make_project(SETTINGS, {"f": flow})
     store = store_for(project)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from engine.model.flow import find_flow
 from engine.model.project import Project
+from engine.runtime import batches
 from engine.runtime.clock import VirtualClock
 from engine.runtime.runner import IncomingEvent, Runtime
 from engine.sdk.batch import Entry
@@ -105,7 +106,7 @@ def test_steps_are_recorded_once_when_a_lost_lease_commits_late(
     clock.advance(slow.lease + timedelta(seconds=1))
     fast = Runtime(runtime.store, runtime.flows.values(), clock, owner="fast")
     assert fast.run_batch() is not None
-    late = slow._run_claimed(claimed, clock.now())
+    late = batches.run_claimed(slow, claimed, clock.now())
     assert late.size == 0  # refused
     assert count(runtime.store, Step, object="tag") == 3
 

@@ -1,6 +1,7 @@
 """Set-based writes (``insert_rows``, ``update_rows``): the same rows land on SQLite
 (executemany) and PostgreSQL (COPY, a staging table), with awkward values, skipped conflicts,
-several staged writes in one transaction, and database errors as SQLAlchemy reports them."""
+several staged writes in one transaction, database errors as the store reports them, and
+``among`` matching long lists of values."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 
+from engine.errors import StoreConflict
 from engine.store import Database
 from engine.store.journeys import STEPS
 from engine.store.models import Group, Membership
@@ -104,10 +105,44 @@ def test_skipped_conflicts_and_errors(db: Database) -> None:
             skip_conflicts=True,
         )
         assert added == 1  # 11 was there
-    with pytest.raises(IntegrityError), db.write() as conn:
+    with pytest.raises(StoreConflict), db.write() as conn:
         insert_rows(conn, MEMBERS, ("group_id", "customer_id", "added_at"), [(1, 12, at)])
     with db.write() as conn:  # the failed transaction left its connection usable
         insert_rows(conn, MEMBERS, ("group_id", "customer_id", "added_at"), [(1, 13, at)])
     with db.read() as conn:
         members = conn.execute(text("SELECT customer_id FROM memberships ORDER BY 1")).scalars()
         assert list(members) == [10, 11, 12, 13]
+
+
+def test_among_matches_a_long_list_as_text_and_as_a_column(db: Database) -> None:
+    """``among`` gives the same rows for SQL text and for a SQLAlchemy column or expression,
+    on both databases, with more values than one SQLite IN list takes."""
+    from sqlalchemy import func, select
+
+    from engine.store.raw import among, fetch
+
+    names = [f"G{i}" for i in range(1200)]
+    with db.write() as conn:
+        conn.execute(
+            GROUPS.insert(),
+            [{"id": i + 1, "name": n, "created_at": NOW} for i, n in enumerate(names)],
+        )
+    wanted = [*names[::3], "missing"]
+    with db.read() as conn:
+        as_text = [
+            row[0]
+            for condition, params in among(conn, "name", wanted)
+            for row in fetch(conn, f"SELECT name FROM groups WHERE {condition}", params)
+        ]
+        as_column = [
+            name
+            for condition, _ in among(conn, GROUPS.c.name, wanted)
+            for name in conn.execute(select(GROUPS.c.name).where(condition)).scalars()
+        ]
+        lowered = func.lower(GROUPS.c.name)  # an expression of no known type
+        as_expression = [
+            name
+            for condition, _ in among(conn, lowered, [n.lower() for n in wanted])
+            for name in conn.execute(select(GROUPS.c.name).where(condition)).scalars()
+        ]
+    assert sorted(as_text) == sorted(as_column) == sorted(as_expression) == sorted(names[::3])

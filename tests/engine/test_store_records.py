@@ -14,7 +14,8 @@ from engine.model.project import Project
 from engine.store import Store
 from engine.store.customers import add_to_groups, upsert_customers
 from engine.store.erasure import erase_customers
-from engine.store.journeys import NewJourney, add_events, enter
+from engine.store.events import add_events
+from engine.store.journeys import NewJourney, enter
 from engine.store.models import Event, Journey, Membership, Record, SendLog, Step
 from engine.store.records import (
     delete_record,

@@ -1,0 +1,268 @@
+"""Claim, run, commit: a worker claims a ready batch under a lease (kept alive by a
+heartbeat while the object runs), runs its object on the whole batch outside any write
+transaction, and commits the routing with the passage through the instant objects after it
+in one transaction (see ``engine.runtime.passage``)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from engine.errors import DatabaseError, SluisError
+from engine.model.flow import Flow
+from engine.runtime.entering import after_commit, enter_from
+from engine.runtime.passage import BatchReport, Passage
+from engine.sdk.batch import Batch, Journey, Routing
+from engine.sdk.context import RunContext
+from engine.store import journeys as sql
+from engine.store.customers import load_customers
+
+if TYPE_CHECKING:
+    from engine.runtime.runner import Runtime
+
+log = logging.getLogger("sluis.runtime")
+
+
+def run_batch(runtime: Runtime) -> BatchReport | None:
+    """Claim one ready batch, run its object on it and commit the routing; None when
+    nothing is ready."""
+    now = runtime.clock.now()
+    started = runtime.started_flows()
+    with runtime.store.db.write() as conn:
+        claimed = sql.claim(
+            conn,
+            owner=runtime.owner,
+            flows=started,
+            claims_all=runtime.claims_all,
+            now=now,
+            lease=runtime.lease,
+            size=runtime.batch_size,
+        )
+    if claimed is None:
+        return None
+    try:
+        with _Heartbeat(runtime, claimed.claim_id):
+            return run_claimed(runtime, claimed, now)
+    except BaseException:
+        # hand the batch back at once rather than when its lease runs out
+        with contextlib.suppress(Exception), runtime.store.db.write() as conn:
+            sql.release_claim(conn, claimed.claim_id)
+        raise
+
+
+def run_claimed(runtime: Runtime, claimed: sql.ClaimedBatch, now: datetime) -> BatchReport:
+    """Run and commit a claimed batch (a report of no journeys when the lease was lost)."""
+    if not claimed.ids:
+        report = _run_rows(runtime, claimed, claimed.rows, now, last=True)
+        return report or BatchReport(claimed.flow, claimed.object, 0, {}, now)
+    # everything waiting at a bucket, or a claim taken over: a slice at a time, each
+    # committed on its own (the claim ends with the last), so memory stays small and a
+    # crash halfway leaves only the rest to do
+    ids = claimed.ids
+    flow = runtime.flows[claimed.flow]
+    size = flow.instance(claimed.object).claim_slice() or len(ids)
+    first: BatchReport | None = None
+    for start in range(0, len(ids), size):
+        with runtime.store.db.read() as conn:
+            rows = sql.claimed_rows(conn, ids[start : start + size])
+        report = _run_rows(runtime, claimed, rows, now, last=start + size >= len(ids))
+        if report is None:
+            break
+        first = first or report
+    return first or BatchReport(claimed.flow, claimed.object, 0, {}, now)
+
+
+def _run_rows(
+    runtime: Runtime,
+    claimed: sql.ClaimedBatch,
+    rows: list[sql.ClaimedRow],
+    now: datetime,
+    *,
+    last: bool,
+) -> BatchReport | None:
+    """Run the claimed object on (a slice of) its journeys and commit; None when the
+    lease was lost to another worker."""
+    flow = runtime.flows[claimed.flow]
+    customers: dict[int, dict[str, Any]] = {}
+    if flow.objects[claimed.object].kind.reads_customers:
+        with runtime.store.db.read() as conn:
+            customers = load_customers(conn, {r.customer_id for r in rows}, runtime.store.project)
+    journeys = [
+        Journey(
+            id=r.id,
+            customer=customers.get(r.customer_id) or {"system_id": r.customer_id},
+            data=dict(r.data or {}),
+            entered_at=r.entered_at,
+            arrived_at=r.arrived_at,
+            via=r.via,
+        )
+        for r in rows
+    ]
+    ctx = runtime.context(flow, claimed.object)
+    routing = _decide(flow, claimed.claim_id, claimed.object, journeys, ctx)
+    releases = {r.id: r.release_id for r in rows}
+    return _commit(runtime, flow, claimed, journeys, releases, routing, ctx, now, last=last)
+
+
+def _decide(
+    flow: Flow, claim_id: int, object_id: str, journeys: list[Journey], ctx: RunContext
+) -> Routing:
+    """Run an object on a batch. When it fails, every journey of the batch fails with its
+    message and none of the work it queued stands."""
+    batch = Batch(flow.name, object_id, f"{flow.name}.{object_id}.{claim_id}", journeys)
+    routing = Routing(flow.objects[object_id].outputs, object_id)
+    try:
+        flow.instance(object_id).run(batch=batch, routing=routing, ctx=ctx)
+    except DatabaseError:  # not the object's failure: the worker tries the batch again
+        raise
+    except SluisError as exc:
+        log.warning("object %s of flow %s failed: %s", object_id, flow.name, exc)
+        ctx.writes.clear()
+        ctx.entering.clear()
+        ctx.committed.clear()
+        return _failing(journeys, exc)
+    return routing
+
+
+def _commit(
+    runtime: Runtime,
+    flow: Flow,
+    claimed: sql.ClaimedBatch,
+    journeys: list[Journey],
+    releases: dict[int, int | None],
+    routing: Routing,
+    ctx: RunContext,
+    now: datetime,
+    *,
+    last: bool,
+) -> BatchReport | None:
+    """Commit the claimed object's decisions and the passage of its journeys through the
+    instant objects after it, in one transaction; the claim ends with its ``last``
+    slice."""
+    failed: SluisError | None = None
+    passage = Passage(flow, claimed.claim_id, now, dict(releases), ends_claim=last)
+    contexts = [ctx]
+    with runtime.store.db.write() as conn:
+        if not sql.still_ours(conn, claimed.claim_id, runtime.owner):
+            log.warning("lost the lease on batch %s; another worker runs it", claimed.claim_id)
+            return None
+        try:
+            with conn.begin_nested():
+                for change in ctx.writes:
+                    change(conn)
+                loaded = 0 if flow.objects[claimed.object].kind.reads_customers else None
+                passage.writes = 1 if ctx.writes else 0
+                passage.route(claimed.object, journeys, routing, loaded)
+                contexts += _pass_on(runtime, conn, flow, passage)
+                passage.apply(conn)
+                for done in contexts:
+                    enter_from(conn, flow, done.object_id, done, now)
+        except DatabaseError:  # not the object's failure: the worker tries the batch again
+            raise
+        except SluisError as exc:
+            failed = exc
+    if failed is not None:
+        # a queued change failed: none of the object's work stands, every journey fails
+        log.warning("object %s of flow %s failed: %s", claimed.object, flow.name, failed)
+        return _commit(
+            runtime,
+            flow,
+            claimed,
+            journeys,
+            releases,
+            _failing(journeys, failed),
+            runtime.context(flow, claimed.object),
+            now,
+            last=last,
+        )
+    for done in contexts:
+        after_commit(done)
+    for report in passage.reports:
+        for listener in runtime.on_batch:
+            listener(report)
+    return passage.reports[0]
+
+
+def _pass_on(runtime: Runtime, conn: Connection, flow: Flow, passage: Passage) -> list[RunContext]:
+    """Decide the journeys that reached instant objects, there and then, until none
+    goes on; their writes run at once (in the passage's transaction) so the next object
+    sees them. Returns the contexts of the objects that ran."""
+    contexts = []
+    while passage.onward:
+        stage = passage.onward.popleft()
+        journeys, loaded = stage.journeys, stage.loaded
+        if flow.objects[stage.object_id].kind.reads_customers and loaded != passage.writes:
+            customers = load_customers(
+                conn, {j.customer_id for j in journeys}, runtime.store.project
+            )
+            for journey in journeys:
+                journey.customer = customers.get(journey.customer_id) or journey.customer
+            loaded = passage.writes
+        ctx = runtime.context(flow, stage.object_id)
+        routing = _decide(flow, passage.claim_id, stage.object_id, journeys, ctx)
+        try:
+            with conn.begin_nested():
+                for change in ctx.writes:
+                    change(conn)
+        except DatabaseError:  # not the object's failure: the worker tries the batch again
+            raise
+        except SluisError as exc:
+            log.warning("object %s of flow %s failed: %s", stage.object_id, flow.name, exc)
+            routing = _failing(journeys, exc)
+            ctx.committed.clear()
+        else:
+            passage.writes += bool(ctx.writes)
+        passage.route(stage.object_id, journeys, routing, loaded)
+        contexts.append(ctx)
+    return contexts
+
+
+def _failing(journeys: Sequence[Journey], exc: SluisError) -> Routing:
+    """Every journey fails with the error's message."""
+    routing = Routing()
+    for journey in journeys:
+        routing.fail(journey, f"failed: {exc}")
+    return routing
+
+
+class _Heartbeat:
+    """Keeps a claimed batch's lease alive while its object runs (long HTTP calls, big
+    exports). A no-op on virtual clocks, where nothing runs long in real time."""
+
+    def __init__(self, runtime: Runtime, claim_id: int) -> None:
+        self.runtime = runtime
+        self.claim_id = claim_id
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Heartbeat:
+        if self.runtime.effects.replay or (
+            self.runtime.store.db.url.startswith("sqlite://")
+            and (self.runtime.store.db.url in ("sqlite://", "sqlite:///:memory:"))
+        ):
+            return self
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="sluis-heartbeat")
+        self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        interval = max(1.0, self.runtime.lease.total_seconds() / 3)
+        while not self._stop.wait(interval):
+            try:
+                with self.runtime.store.db.write() as conn:
+                    until = self.runtime.clock.now() + self.runtime.lease
+                    if not sql.extend_lease(conn, self.claim_id, self.runtime.owner, until):
+                        return
+            except Exception:  # a missed beat only shortens the lease; the batch goes on
+                log.exception("heartbeat for batch %s failed", self.claim_id)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

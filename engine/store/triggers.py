@@ -1,0 +1,67 @@
+"""When start objects fire: the ``triggers`` table, one row per start object of a started flow
+with a schedule, its next due time (None: never again) and when it last fired."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import Connection
+
+from engine.store.models import TriggerState
+from engine.store.raw import execute_many, fetch, marks, time_param, time_value
+
+TRIGGERS = TriggerState.__table__  # type: ignore[attr-defined]
+
+
+class Due(NamedTuple):
+    """A start object whose time has come."""
+
+    flow: str
+    object: str
+    due_at: datetime
+
+
+def reset(conn: Connection, flow: str, object_id: str, due: datetime | None) -> None:
+    """The start object fires first at ``due`` (None: not by itself); what it did before is
+    forgotten."""
+    conn.execute(TRIGGERS.delete().where(TRIGGERS.c.flow == flow, TRIGGERS.c.object == object_id))
+    conn.execute(TRIGGERS.insert().values(flow=flow, object=object_id, due_at=due, last_at=None))
+
+
+def due(conn: Connection, flows: Sequence[str], now: datetime) -> list[Due]:
+    """The start objects of ``flows`` due at ``now``, the longest due first."""
+    return [
+        Due(flow, oid, time_value(at) or now)  # due_at <= now: never None
+        for flow, oid, at in fetch(
+            conn,
+            "SELECT flow, object, due_at FROM triggers WHERE due_at <= ? "
+            f"AND flow IN ({marks(len(flows))}) ORDER BY due_at, flow, object",
+            [time_param(conn, now), *flows],
+        )
+    ]
+
+
+def fired(conn: Connection, flow: str, object_id: str, now: datetime, due: datetime | None) -> None:
+    """The start object fired at ``now`` and fires next at ``due``."""
+    execute_many(
+        conn,
+        "UPDATE triggers SET last_at = ?, due_at = ? WHERE flow = ? AND object = ?",
+        [(time_param(conn, now), time_param(conn, due), flow, object_id)],
+    )
+
+
+def next_due(conn: Connection, flows: Sequence[str]) -> datetime | None:
+    """The earliest time a start object of ``flows`` fires, or None."""
+    moments = [
+        time_value(at)
+        for (at,) in fetch(
+            conn,
+            "SELECT due_at FROM triggers WHERE due_at IS NOT NULL "
+            f"AND flow IN ({marks(len(flows))})",
+            flows,
+        )
+    ]
+    found = [m for m in moments if m is not None]
+    return min(found) if found else None
