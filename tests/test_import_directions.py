@@ -40,7 +40,7 @@ RULES = [
     # the engine finds object types through the registry and knows none of its users
     ("engine", ("objects", "api", "tui", "cli")),
     # api and tui both read and act through the engine, never through each other
-    ("api", ("tui", "cli")),
+    ("api", ("tui", "cli", "objects")),
     ("tui", ("api", "cli", "objects")),
     # the flow model (loading, validation, graph) knows nothing of the store or the runtime
     ("engine/model", ("engine.store", "engine.runtime", "sqlalchemy", "sqlmodel")),
