@@ -38,26 +38,27 @@ class RetrySettings(BaseModel):
     def wait(self, retry: int) -> timedelta:
         """The wait before retry number ``retry`` (1 for the first): ``backoff`` doubling,
         at most an hour."""
-        return min(BACKOFF_CAP, self.backoff * 2 ** (retry - 1))
+        wait: timedelta = self.backoff * 2 ** (retry - 1)
+        return min(BACKOFF_CAP, wait)
 
 
 class Tries(NamedTuple):
     """A journey's tries at one object so far, and when the first was made."""
 
-    count: int
+    made: int
     first: datetime | None
 
     def then(self, more: int, now: datetime) -> Tries:
-        return Tries(self.count + more, self.first or now)
+        return Tries(self.made + more, self.first or now)
 
     def record(self, object_id: str) -> dict[str, Any]:
         """Entry data to merge when the journey is held for another try."""
         first = self.first.isoformat() if self.first else None
-        return {TRIES_KEY: {"object": object_id, "count": self.count, "first": first}}
+        return {TRIES_KEY: {"object": object_id, "count": self.made, "first": first}}
 
     def over(self, now: datetime) -> str:
         """``after 4 tries over 1m10s`` (``over`` only when the tries took a while)."""
-        text = f"after {self.count} tries"
+        text = f"after {self.made} tries"
         if self.first is not None:
             span = now - self.first
             if span >= timedelta(seconds=1):
