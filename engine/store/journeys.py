@@ -51,6 +51,8 @@ class _Lapsed(NamedTuple):
     id: int
     flow: str
     object: str
+    attempts: int
+    error: str | None
 
 
 class _Head(NamedTuple):
@@ -71,6 +73,8 @@ class ClaimedBatch:
     object: str
     rows: list[ClaimedRow]
     ids: Sequence[int] = ()
+    attempts: int = 1  # runs of this batch begun, this one included
+    error: str | None = None  # the one-line message of its last failed run
 
 
 def reentry_blocked(
@@ -151,7 +155,8 @@ def claim(
     at, in_flows = time_param(conn, now), f"flow IN ({marks(len(flows))})"
     found = fetch(
         conn,
-        f"SELECT id, flow, object FROM claims WHERE lease_until < ? AND {in_flows} "
+        f"SELECT id, flow, object, attempts, error FROM claims WHERE lease_until < ? "
+        f"AND {in_flows} "
         f"ORDER BY id LIMIT 1{lock}",
         [at, *flows],
     )
@@ -160,15 +165,17 @@ def claim(
         conn.execute(
             update(CLAIMS)
             .where(CLAIMS.c.id == lapsed.id)
-            .values(owner=owner, lease_until=now + lease)
+            .values(owner=owner, lease_until=now + lease, attempts=lapsed.attempts + 1)
         )
-        taken = fetch(
-            conn,
-            "SELECT id FROM journeys WHERE claim_id = ? ORDER BY arrived_at, customer_id, id",
-            [lapsed.id],
-        )
+        taken = claimed_ids(conn, lapsed.id)
         return ClaimedBatch(
-            lapsed.id, lapsed.flow, lapsed.object, [], array("q", (i for (i,) in taken))
+            lapsed.id,
+            lapsed.flow,
+            lapsed.object,
+            [],
+            array("q", taken),
+            lapsed.attempts + 1,
+            lapsed.error,
         )
     ready = f"state = 'active' AND ready_at <= ? AND claim_id IS NULL AND {in_flows}"
     heads = fetch(
@@ -261,6 +268,22 @@ def release_claim(conn: Connection, claim_id: int) -> None:
     """Give a claimed batch back untouched (graceful shutdown, or an error before routing)."""
     conn.execute(update(J).where(JC.claim_id == claim_id).values(claim_id=None))
     conn.execute(delete(CLAIMS).where(CLAIMS.c.id == claim_id))
+
+
+def lapse_claim(conn: Connection, claim_id: int, error: str, now: datetime) -> None:
+    """A run of the claimed batch failed: keep the claim (and its count of attempts) with the
+    error, its lease lapsed, so the next worker to look takes it over at once."""
+    conn.execute(
+        update(CLAIMS)
+        .where(CLAIMS.c.id == claim_id)
+        .values(error=error, lease_until=now - timedelta(seconds=1))
+    )
+
+
+def claimed_ids(conn: Connection, claim_id: int) -> list[int]:
+    """The journeys a claim still holds, in order of arrival."""
+    query = "SELECT id FROM journeys WHERE claim_id = ? ORDER BY arrived_at, customer_id, id"
+    return [i for (i,) in fetch(conn, query, [claim_id])]
 
 
 def still_ours(conn: Connection, claim_id: int, owner: str) -> bool:
