@@ -178,17 +178,23 @@ def claim(
             lapsed.error,
         )
     ready = f"state = 'active' AND ready_at <= ? AND claim_id IS NULL AND {in_flows}"
-    heads = fetch(
-        conn,
-        f"SELECT id, flow, object, release_id FROM journeys WHERE {ready} "
-        f"ORDER BY ready_at, id LIMIT 1{lock}",
-        [at, *flows],
-    )
-    if not heads:
-        return None
-    head = _Head(*heads[0])
+    busy = _busy_buckets(conn, flows, claims_all)
+    while True:
+        skip = "".join(" AND NOT (flow = ? AND object = ?)" for _ in busy)
+        heads = fetch(
+            conn,
+            f"SELECT id, flow, object, release_id FROM journeys WHERE {ready}{skip} "
+            f"ORDER BY ready_at, id LIMIT 1{lock}",
+            [at, *flows, *(part for pair in busy for part in pair)],
+        )
+        if not heads:
+            return None
+        head = _Head(*heads[0])
+        whole = head.object in claims_all.get(head.flow, set())
+        if not whole or _bucket_free(conn, head.flow, head.object):
+            break
+        busy.append((head.flow, head.object))  # another worker decides it: look further
     here = "SELECT id FROM journeys WHERE flow = ? AND object = ? AND claim_id IS NULL AND"
-    whole = head.object in claims_all.get(head.flow, set())
     if whole:
         query = f"{here} state = 'active' ORDER BY arrived_at, customer_id, id{lock}"
         params: list[Any] = [head.flow, head.object]
@@ -219,6 +225,34 @@ def claim(
     if whole:
         return ClaimedBatch(claim_id, head.flow, head.object, [], ids)
     return ClaimedBatch(claim_id, head.flow, head.object, _in_order(rows))
+
+
+def _busy_buckets(
+    conn: Connection, flows: Sequence[str], claims_all: Mapping[str, set[str]]
+) -> list[tuple[str, str]]:
+    """The buckets (objects that claim everything waiting) another worker is deciding now."""
+    if not any(claims_all.get(flow) for flow in flows):
+        return []
+    rows = fetch(
+        conn,
+        f"SELECT DISTINCT flow, object FROM claims WHERE flow IN ({marks(len(flows))})",
+        list(flows),
+    )
+    return [(f, o) for f, o in rows if o in claims_all.get(f, set())]
+
+
+def _bucket_free(conn: Connection, flow: str, object_id: str) -> bool:
+    """Whether no worker decides this bucket now; on PostgreSQL taken under a transaction
+    lock per (flow, object), so two workers that both look cannot both claim it (the second
+    sees the first's claim once the lock is its own)."""
+    if conn.dialect.name == "postgresql":
+        fetch(
+            conn, "SELECT pg_advisory_xact_lock(hashtext(?))", [f"sluis-bucket/{flow}/{object_id}"]
+        )
+    found = fetch(
+        conn, "SELECT 1 FROM claims WHERE flow = ? AND object = ? LIMIT 1", [flow, object_id]
+    )
+    return not found
 
 
 class ClaimedRow(NamedTuple):
