@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
@@ -72,3 +72,22 @@ def retry_failed(
             ],
         )
     return Counter(f.object for f in found)
+
+
+def since_moment(text: str, now: datetime) -> datetime:
+    """``--since``: an ISO date or time (UTC when it names no offset), or a duration back
+    from now (``2h``: failed in the last two hours)."""
+    from engine.errors import InputError
+    from engine.model.durations import parse_duration
+
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            return now - parse_duration(text)
+        except ValueError:
+            raise InputError(
+                f"--since '{text}' is not a time such as 2026-12-07T09:00, a date such as "
+                "2026-12-07, or a duration back from now such as 2h"
+            ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

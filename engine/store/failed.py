@@ -82,16 +82,17 @@ def find_failed(
 
 
 def put_back(conn: Connection, ids: Sequence[int], now: datetime) -> None:
-    """Make journeys active again, ready now, at the object where they stand; the tries an
-    object counted for them start over."""
+    """Make journeys active again, ready now, at the object where they stand (since when
+    they arrived there: a wait counts from then); the tries an object counted for them start
+    over."""
     at = time_param(conn, now)
     encode = encoder(conn, JC.data)
     for condition, params in among(conn, "id", ids):
         statement = (
-            "UPDATE journeys SET state = 'active', ready_at = ?, arrived_at = ?, "
+            "UPDATE journeys SET state = 'active', ready_at = ?, "
             f"claim_id = NULL, wake_on = NULL, release_id = NULL WHERE {condition}"
         )
-        conn.exec_driver_sql(placeholders(conn, statement), (at, at, *params))
+        conn.exec_driver_sql(placeholders(conn, statement), (at, *params))
         changed = []
         for jid, raw in fetch(conn, f"SELECT id, data FROM journeys WHERE {condition}", params):
             data = json_value(raw) or {}
