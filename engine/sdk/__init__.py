@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from engine.model.fields import convert, customer_label
     from engine.model.flow import Flow
     from engine.model.project import check_timezone
+    from engine.model.retries import RetrySettings, Tries, tries_so_far
     from engine.model.settings import (
         Cron,
         CustomerField,
@@ -95,12 +96,14 @@ __all__ = [
     "ProjectFiles",
     "Records",
     "RecordsMap",
+    "RetrySettings",
     "Routing",
     "RunContext",
     "Settings",
     "SluisError",
     "Template",
     "TemplateText",
+    "Tries",
     "Trigger",
     "UndeclaredOutput",
     "WebhookAuth",
@@ -112,6 +115,7 @@ __all__ = [
     "format_duration",
     "project_of",
     "render_value",
+    "tries_so_far",
 ]
 
 _HOME = {
@@ -137,6 +141,9 @@ _HOME = {
     "IncomingEvent": "engine.sdk.events",
     "InputError": "engine.errors",
     "Journey": "engine.sdk.batch",
+    "RetrySettings": "engine.model.retries",
+    "Tries": "engine.model.retries",
+    "tries_so_far": "engine.model.retries",
     "LocationText": "engine.model.settings",
     "MailSink": "engine.sdk.effects",
     "ObjectSettings": "engine.sdk.campaign",
