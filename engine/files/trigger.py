@@ -31,6 +31,7 @@ from engine.files.imports import (
 from engine.files.pickup import entered
 from engine.sdk.batch import Entry
 from engine.store import files as records
+from engine.store.events import EventRecord, add_events
 
 if TYPE_CHECKING:
     from engine.files import Place
@@ -159,6 +160,9 @@ class FileTrigger:
         except SluisError as exc:
             report = exc.report if isinstance(exc, TooManyRejects) else None
             records.change(conn, rid, now, state="failed", detail={"reason": str(exc)})
+            why = {"reason": f"failed: {file.name}: {exc}", "file": file.name}
+            event = EventRecord("failed", now, flow=self.flow, object=self.object_id, data=why)
+            add_events(conn, [event])
         done = rid
         ctx.after_commit(lambda: self._finish(file, done, report))
 

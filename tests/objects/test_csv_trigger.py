@@ -21,6 +21,7 @@ from engine.runtime.explain import journeys_of
 from engine.runtime.runner import Runtime
 from engine.sdk.effects import Effects
 from engine.store import Database, Store
+from engine.store.events import EVENTS
 from engine.store.models import Customer
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -165,6 +166,11 @@ def test_a_failed_file_goes_to_failed_with_the_reason(watch: Watch) -> None:
         "the key field 'external_id'"
     )
     assert "Fix the file and upload it to upload/ again." in reason
+    with watch.store.db.read() as conn:
+        [event] = conn.execute(select(EVENTS).where(EVENTS.c.kind == "failed")).all()
+    assert (event.flow, event.customer_id, event.data["file"]) == ("campaign", None, "campaign.csv")
+    assert event.data["reason"].startswith("failed: campaign.csv: ")
+    assert "no column for the key field 'external_id'" in event.data["reason"]
 
 
 def test_one_failed_file_does_not_stop_the_others(watch: Watch) -> None:
