@@ -254,3 +254,47 @@ def test_over_a_real_sftp_server(
     finally:
         watch.effects.files.close()
         watch.store.db.dispose()
+
+
+def test_a_lost_connection_keeps_the_file_for_the_next_polls(
+    watch: Watch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.files.trigger as trigger
+    from engine.errors import TransientError
+
+    real, lost = trigger.import_chunks, [0]
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if lost[0] < 2:
+            lost[0] += 1
+            raise TransientError("reading campaign.csv: the connection to crm broke")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trigger, "import_chunks", flaky)
+    watch.drop("campaign.csv", FILE)
+    watch.poll()
+    watch.poll()  # taken; the connection breaks
+    assert watch.files()["active"] == ["campaign.csv"] and watch.journeys() == []
+    watch.poll()  # breaks again
+    watch.poll()  # goes through
+    assert lost[0] == 2
+    assert [j[0] for j in watch.journeys()] == ["C1", "C2"]
+    assert watch.files()["done"] == ["campaign.csv"]
+
+
+def test_a_connection_lost_on_every_try_fails_the_file(
+    watch: Watch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.files.trigger as trigger
+    from engine.errors import TransientError
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise TransientError("reading campaign.csv: the connection to crm broke")
+
+    monkeypatch.setattr(trigger, "import_chunks", broken)
+    watch.drop("campaign.csv", FILE)
+    for _ in range(7):
+        watch.poll()
+    assert watch.files()["failed"] == ["campaign.csv", "campaign.csv.error.txt"]
+    reason = (watch.folder / "failed" / "campaign.csv.error.txt").read_text()
+    assert "the connection to crm broke after 4 tries" in reason
