@@ -57,7 +57,7 @@ def run(
 
         failed = failures_since(runtime.store, runtime.flows.values(), began)
         for line in failed:
-            err_console.print(line, markup=False)
+            err_console.print(line, markup=False, soft_wrap=True)
         if failed:
             err_console.print("put them back with 'sluis retry FLOW' once the cause is fixed")
             raise typer.Exit(1)
