@@ -23,6 +23,7 @@ from engine.payload import Mapped
 from engine.webhooks import ItemReceipt, receive
 
 MAX_BATCH = 500  # payloads per transaction
+RACE_TRIES = 3
 
 
 @dataclass
@@ -39,13 +40,14 @@ Outcome = list[ItemReceipt] | BaseException
 
 def write_together(state: AppState, calls: Sequence[Call]) -> list[Outcome]:
     """Write calls in one transaction (payloads of one endpoint in one ``receive``); when
-    that fails, write them one by one."""
-    try:
-        with state.write() as conn:
-            return _receive_all(conn, state, calls)
-    except Exception as exc:
-        if len(calls) == 1:
-            return [exc]
+    that fails, write them one by one. A lone call is written as one of those, with its
+    retry."""
+    if len(calls) > 1:
+        try:
+            with state.write() as conn:
+                return _receive_all(conn, state, calls)
+        except Exception:
+            pass  # each call on its own below, so each gets its own answer
     return [_one(state, call) for call in calls]
 
 
@@ -67,14 +69,15 @@ def _receive_all(conn: Connection, state: AppState, calls: Sequence[Call]) -> li
 
 
 def _one(state: AppState, call: Call) -> Outcome:
-    # on PostgreSQL two deliveries of one event can race: the loser's insert of the event id
-    # fails, and its second try answers as a redelivery
-    for attempt in (1, 2):
+    # two servers can race on one event id or one customer key (PostgreSQL): the loser's
+    # insert fails on the unique index, and its next try sees the winner's row, so it answers
+    # as a redelivery or updates that customer
+    for attempt in range(1, RACE_TRIES + 1):
         try:
             with state.write() as conn:
                 return receive(conn, state.runtime, call.endpoint.spec, call.items)
         except IntegrityError as exc:
-            if attempt == 2 or call.endpoint.spec.payload.dedupe is None:
+            if attempt == RACE_TRIES:
                 return exc
         except Exception as exc:
             return exc

@@ -1,18 +1,30 @@
 """How errors become answers: a JSON body that says what is wrong and how to fix it, never a
 traceback. Field problems answer 422 in FastAPI's shape (``detail``: a list of ``loc``,
-``msg``, ``type``); everything else answers ``{"detail": "..."}``."""
+``msg``, ``type``; at most ``MAX_PROBLEMS`` of them, without echoing the input, so a large bad
+body never draws a larger answer); everything else answers ``{"detail": "..."}``.
+
+Database errors are translated here, in one place: a transient one (the server unreachable or
+shutting down, too many connections, a deadlock, SQLite busy) answers 503 with
+``Retry-After``; a permanent one never does, since senders would retry it forever.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import compile_path
 
+from api.answers import JSONResponse
+from api.models import Message
 from engine.errors import AccessError, InputError, SluisError, StoreError
 from engine.payload import PayloadError, PayloadProblem
 from engine.webhooks import FlowNotStarted
@@ -23,8 +35,24 @@ log = logging.getLogger("sluis.api")
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no token, or a token that does not work (the reason says why)"},
     403: {"description": "a webhook token used outside its webhook"},
-    413: {"description": "the body is larger than api.max_body_bytes"},
+    400: {"model": Message, "description": "the body is nested deeper than api.max_json_depth"},
+    413: {"model": Message, "description": "the body is larger than api.max_body_bytes"},
+    431: {"model": Message, "description": "headers larger than api.max_header_bytes"},
 }
+MAX_PROBLEMS = 20
+# SQLSTATE classes and codes that pass: connection lost, server shutting down, out of
+# connections or memory, serialization failure, deadlock, lock wait timed out
+_TRANSIENT_STATES = ("08", "53", "57P", "40001", "40P01", "55P03")
+_TRANSIENT_SQLITE = ("database is locked", "database table is locked", "disk i/o error")
+
+
+class BodyRefused(Exception):
+    """A body refused as a whole, before its fields are looked at (400, 413 or 415)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        self.status = status
+        self.detail = detail
+        super().__init__(detail)
 
 
 class FieldProblems(Exception):
@@ -48,8 +76,34 @@ def from_payload(exc: PayloadError, where: str = "body") -> FieldProblems:
 
 def _problems(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FieldProblems)
-    detail = [{"loc": list(loc), "msg": msg, "type": kind} for loc, msg, kind in exc.problems]
+    return _listed([(loc, msg, kind) for loc, msg, kind in exc.problems])
+
+
+def _listed(problems: Sequence[tuple[Sequence[Any], str, str]]) -> JSONResponse:
+    detail: list[dict[str, Any]] = [
+        {"loc": [_short(part) for part in loc], "msg": msg, "type": kind}
+        for loc, msg, kind in problems[:MAX_PROBLEMS]
+    ]
+    if len(problems) > MAX_PROBLEMS:
+        more = len(problems) - MAX_PROBLEMS
+        detail.append(
+            {"loc": ["body"], "msg": f"and {more} more problems not listed", "type": "more"}
+        )
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _short(part: Any) -> Any:
+    return part[:100] + "..." if isinstance(part, str) and len(part) > 100 else part
+
+
+def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return _listed([(e["loc"], e["msg"], e["type"]) for e in exc.errors()])
+
+
+def _refused(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BodyRefused)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status)
 
 
 def _payload(request: Request, exc: Exception) -> JSONResponse:
@@ -69,8 +123,7 @@ def _sluis(_: Request, exc: Exception) -> JSONResponse:
     elif isinstance(exc, InputError):
         return _problems(_, FieldProblems([(("body",), str(exc), "value_error")]))
     elif isinstance(exc, StoreError):
-        log.error("store error: %s", exc)
-        status = 503
+        return _database(_, exc)
     else:
         status = 400
     return JSONResponse({"detail": str(exc)}, status_code=status)
@@ -91,27 +144,85 @@ def _data(request: Request, exc: Exception) -> JSONResponse:
     return _problems(request, FieldProblems([(("body",), message, "value_error")]))
 
 
-def _unavailable(_: Request, exc: Exception) -> JSONResponse:
-    log.error("database unavailable: %s", getattr(exc, "orig", exc))
+def transient(exc: BaseException) -> bool:
+    """Whether a database error passes by itself (so a retry may succeed): judged by the
+    driver's error under SQLAlchemy's (or a ``StoreError``'s cause)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        state = getattr(seen, "sqlstate", None)
+        if isinstance(state, str):
+            return state.startswith(_TRANSIENT_STATES)
+        if type(seen).__module__ == "sqlite3":
+            return str(seen).lower().startswith(_TRANSIENT_SQLITE)
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return bool(isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def _database(request: Request, exc: Exception) -> JSONResponse:
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    if transient(exc):
+        log.error("database unavailable: %s", reason)
+        return JSONResponse(
+            {"detail": "the database is unavailable or busy; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+    if str(getattr(getattr(exc, "orig", None), "sqlstate", "")).startswith("54"):
+        message = f"a value is too large for the database: {reason}"  # a program limit
+        return _problems(request, FieldProblems([(("body",), message, "too_large")]))
+    log.error("database refused a request: %s", reason)
     return JSONResponse(
-        {"detail": "the database is unavailable or busy; retry shortly"},
-        status_code=503,
-        headers={"Retry-After": "1"},
+        {
+            "detail": "the database refused this request, and would again: "
+            f"{reason}; retrying will not help, report it to the operator"
+        },
+        status_code=500,
     )
 
 
-def _http(_: Request, exc: Exception) -> JSONResponse:
+def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return _methods(request)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _route_methods(app: Any) -> list[tuple[re.Pattern[str], set[str]]]:
+    """Each route's path pattern with its methods, made once per app."""
+    found: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "methods", None)
+    if found is None:
+        found = [
+            (compile_path(context.path)[0], set(context.methods))
+            for context in iter_route_contexts(app.routes)
+            if context.path and context.methods
+        ]
+        app.state.methods = found
+    return found
+
+
+def _methods(request: Request) -> Response:
+    """405 naming every method of the path (Starlette's names those of the first route that
+    matched it), or to OPTIONS, 204 with the same ``Allow``."""
+    allowed = {"OPTIONS"}
+    for pattern, methods in _route_methods(request.app):
+        if pattern.match(request.url.path):
+            allowed.update(methods)
+    allow = ", ".join(sorted(allowed))
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers={"Allow": allow})
+    detail = f"{request.method} is not a method of {request.url.path}; use one of: {allow}"
+    return JSONResponse({"detail": detail}, status_code=405, headers={"Allow": allow})
 
 
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(FieldProblems, _problems)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(BodyRefused, _refused)
     app.add_exception_handler(PayloadError, _payload)
     app.add_exception_handler(AccessError, _access)
     app.add_exception_handler(SluisError, _sluis)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(DataError, _data)
-    app.add_exception_handler(OperationalError, _unavailable)
+    app.add_exception_handler(DBAPIError, _database)
     app.add_exception_handler(HTTPException, _http)

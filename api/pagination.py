@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Query
 
 from api.errors import field_problem
+from api.models import MAX_ID
 
 T = TypeVar("T")
 
@@ -42,9 +43,9 @@ def decode(cursor: str | None, *kinds: type) -> list[Any] | None:
             raise ValueError("wrong shape")
         place: list[Any] = []
         for value, kind in zip(values, kinds, strict=True):
-            if kind is datetime:
+            if kind is datetime and isinstance(value, str):
                 place.append(datetime.fromisoformat(value))
-            elif kind is int and isinstance(value, int) and not isinstance(value, bool):
+            elif kind is int and type(value) is int and 0 <= value <= MAX_ID:
                 place.append(value)
             else:
                 raise ValueError("wrong kind")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import InputError
 from engine.store.customers import typed_row
 from engine.store.records import collection_of, typed_record
+from engine.store.sizes import MAX_EVENT_ID
 
 if TYPE_CHECKING:
     from engine.project import Project
@@ -208,6 +209,15 @@ def map_payload(payload: Any, spec: PayloadMap, project: Project, at: Loc = ()) 
                     f"missing event id: {_dotted((*at, *parts))} must hold the event id that "
                     "makes a redelivered webhook harmless",
                     "missing_event_id",
+                )
+            )
+        elif len(str(value)) > MAX_EVENT_ID:
+            problems.append(
+                PayloadProblem(
+                    (*at, *parts),
+                    f"the event id holds {len(str(value))} characters; at most "
+                    f"{MAX_EVENT_ID} are stored",
+                    "too_long",
                 )
             )
         else:

@@ -10,12 +10,17 @@ from fastapi import APIRouter, Depends, Query
 
 from api.deps import StateDep, api_access
 from api.errors import ERRORS
-from api.models import EventPublic, Page
+from api.jsonbody import CheckedRoute
+from api.models import MAX_ID, EventPublic, Page
 from api.pagination import CursorQuery, LimitQuery, decode, page
 from engine.store import queries
 
 router = APIRouter(
-    prefix="/events", tags=["events"], dependencies=[Depends(api_access)], responses=ERRORS
+    route_class=CheckedRoute,
+    prefix="/events",
+    tags=["events"],
+    dependencies=[Depends(api_access)],
+    responses=ERRORS,
 )
 
 
@@ -23,7 +28,7 @@ router = APIRouter(
 def list_events(
     state: StateDep,
     kind: Annotated[list[str], Query(description="only these kinds (repeat)")] = [],  # noqa: B006
-    customer_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     flow: Annotated[str | None, Query(max_length=200)] = None,
     since: Annotated[datetime | None, Query(description="from this time on (inclusive)")] = None,
     until: Annotated[datetime | None, Query(description="before this time")] = None,

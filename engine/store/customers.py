@@ -32,6 +32,7 @@ from engine.store.raw import (
     time_value,
     update_rows,
 )
+from engine.store.sizes import CUSTOMER_LIMITS, check_lengths
 from engine.validation import did_you_mean
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ def typed_row(row: Mapping[str, Any], project: Project) -> dict[str, Any]:
     for name, check in _CHECKS.items():
         if result.get(name) is not None:
             result[name] = check(result[name])
+    check_lengths(result, CUSTOMER_LIMITS)
     return result
 
 

@@ -20,6 +20,7 @@ from engine.errors import InputError
 from engine.fields import convert, to_json
 from engine.store.models import Record
 from engine.store.raw import fetch, json_value, one_of
+from engine.store.sizes import MAX_RECORD_KEY, check_lengths
 from engine.validation import did_you_mean
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ def typed_record(collection: str, row: Mapping[str, Any], project: Project) -> d
             result[name] = convert(value, kind)
         except ValueError as exc:
             raise InputError(f"field '{name}': {exc}") from None
+    check_lengths(result, {collection_of(project, collection).key: MAX_RECORD_KEY})
     return result
 
 
