@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import compile_path
@@ -155,7 +155,11 @@ def transient(exc: BaseException) -> bool:
         if type(seen).__module__ == "sqlite3":
             return str(seen).lower().startswith(_TRANSIENT_SQLITE)
         seen = getattr(seen, "orig", None) or seen.__cause__
-    return bool(isinstance(exc, DBAPIError) and exc.connection_invalidated)
+    # a driver's error not known above: SQLAlchemy calls OperationalError what is outside
+    # the program's control (a lost connection, a failed commit)
+    return isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
 
 
 def _database(request: Request, exc: Exception) -> JSONResponse:

@@ -53,7 +53,9 @@ def test_an_integer_profile_field_beyond_64_bits_answers_422(setup: Setup) -> No
         "/api/v1/customers", json={"external_id": "C1", "newsletter": True, "first_name": 1}
     )
     assert answer.status_code == 201, answer.text
-    answer = setup.api.post("/api/v1/datamodel/lines", json={"data": {"line_id": "L", "qty": TOO_BIG}})
+    answer = setup.api.post(
+        "/api/v1/datamodel/lines", json={"data": {"line_id": "L", "qty": TOO_BIG}}
+    )
     assert answer.status_code == 422, answer.text
     assert "out of range" in answer.text
 
@@ -220,9 +222,7 @@ def test_a_large_invalid_body_draws_a_small_answer(sqlite_setup: Setup) -> None:
 
 def test_too_many_payloads_in_one_call_answer_413(sqlite_setup: Setup) -> None:
     payloads: list[dict[str, str]] = [{}] * 1001
-    answer = sqlite_setup.client(None).post(
-        "/webhooks/contacts", json=payloads, auth=("x", "nope")
-    )
+    answer = sqlite_setup.client(None).post("/webhooks/contacts", json=payloads, auth=("x", "nope"))
     assert answer.status_code == 401  # strangers do not learn the limit
     _, token = sqlite_setup.make_token("hooks", webhook="contacts")
     answer = sqlite_setup.client(token).post("/webhooks/contacts", json=payloads)
