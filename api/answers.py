@@ -10,10 +10,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse as _Plain
 
-
-def unicode_safe(text: str) -> str:
-    """``text`` with every lone surrogate replaced by U+FFFD (pairs are joined)."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+from engine.store.textcheck import unicode_safe
 
 
 class JSONResponse(_Plain):

@@ -16,6 +16,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from api.errors import BodyRefused, FieldProblems, field_problem
+from engine.store.textcheck import servable
 
 Loc = tuple[str | int, ...]
 # a lone surrogate can only come from a \uD800-\uDFFF escape: raw surrogate bytes are not UTF-8
@@ -64,7 +65,7 @@ def check_tree(value: Any, max_depth: int, *, texts: bool = True) -> None:
     while stack:
         item, loc = stack.pop()
         if type(item) is str:
-            if texts and not _scalar_values(item):
+            if texts and not servable(item):
                 problems.append((loc, _SURROGATE, "unicode_invalid"))
             continue
         if isinstance(item, dict):
@@ -76,7 +77,7 @@ def check_tree(value: Any, max_depth: int, *, texts: bool = True) -> None:
         if len(loc) > max_depth:
             raise _too_deep(max_depth)
         for key, child in children:
-            if texts and type(key) is str and not _scalar_values(key):
+            if texts and type(key) is str and not servable(key):
                 problems.append(((*loc, _shown(key)), _SURROGATE_KEY, "unicode_invalid"))
                 continue
             stack.append((child, (*loc, key)))
@@ -91,14 +92,6 @@ _SURROGATE = (
     "which is not a Unicode character; send valid UTF-8 text"
 )
 _SURROGATE_KEY = "this key holds a lone UTF-16 surrogate, which is not a Unicode character"
-
-
-def _scalar_values(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _shown(text: str) -> str:

@@ -40,7 +40,7 @@ def _optional(module_name: str) -> None:
     module.register(app)
 
 
-for _name in ("files", "serve", "mailcmd", "tuicmd", "ops"):
+for _name in ("files", "serve", "mailcmd", "tuicmd", "ops", "dbcmd"):
     _optional(_name)
 
 

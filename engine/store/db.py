@@ -17,6 +17,7 @@ from sqlalchemy.pool import StaticPool
 from engine.errors import StoreError
 from engine.store.migrate import check, current, stamp
 from engine.store.models import TABLES
+from engine.store.textcheck import loads_servable
 
 BUSY_TIMEOUT_MS = 30_000
 log = logging.getLogger("sluis.store")
@@ -24,7 +25,10 @@ log = logging.getLogger("sluis.store")
 
 def _sqlite_engine(url: str) -> Engine:
     memory = url in ("sqlite://", "sqlite:///:memory:")
-    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    kwargs: dict[str, Any] = {
+        "connect_args": {"check_same_thread": False, "timeout": 30},
+        "json_deserializer": loads_servable,
+    }
     if memory:
         kwargs["poolclass"] = StaticPool
     engine = create_engine(url, **kwargs)
@@ -63,7 +67,13 @@ class Database:
                 self.engine = _sqlite_engine(url)
             else:
                 # no pre-ping: it costs a round trip per transaction; recycle instead
-                self.engine = create_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
+                self.engine = create_engine(
+                    url,
+                    pool_size=10,
+                    max_overflow=10,
+                    pool_recycle=1800,
+                    json_deserializer=loads_servable,
+                )
         except (ArgumentError, SQLAlchemyError, ImportError) as exc:
             raise StoreError(f"cannot use database '{_safe(url)}': {exc}") from exc
         self.dialect = self.engine.dialect.name

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.exc import DBAPIError
 
 from engine.store.models import UTCDateTime
+from engine.store.textcheck import loads_servable
 
 _UTC_TIME = UTCDateTime()
 
@@ -162,7 +163,7 @@ def marks(count: int) -> str:
 def json_value(value: Any) -> Any:
     """A JSON column's value: text on SQLite, already decoded on PostgreSQL."""
     if isinstance(value, str | bytes):
-        return {} if value in ("{}", b"{}") else json.loads(value)
+        return {} if value in ("{}", b"{}") else loads_servable(value)
     return value
 
 
