@@ -24,6 +24,8 @@ from engine.webhooks import ItemReceipt, receive
 
 MAX_BATCH = 500  # payloads per transaction
 RACE_TRIES = 3
+# the tables a webhook call adds rows to (records too, when its payloads carry them)
+GROWING = ("customers", "journeys", "records", "webhook_deliveries")
 
 
 @dataclass
@@ -42,13 +44,18 @@ def write_together(state: AppState, calls: Sequence[Call]) -> list[Outcome]:
     """Write calls in one transaction (payloads of one endpoint in one ``receive``); when
     that fails, write them one by one. A lone call is written as one of those, with its
     retry."""
+    outcomes: list[Outcome] | None = None
     if len(calls) > 1:
         try:
             with state.write() as conn:
-                return _receive_all(conn, state, calls)
+                outcomes = _receive_all(conn, state, calls)
         except Exception:
             pass  # each call on its own below, so each gets its own answer
-    return [_one(state, call) for call in calls]
+    if outcomes is None:
+        outcomes = [_one(state, call) for call in calls]
+    assert state.growth is not None
+    state.growth.add(GROWING, sum(len(o) for o in outcomes if not isinstance(o, BaseException)))
+    return outcomes
 
 
 def _receive_all(conn: Connection, state: AppState, calls: Sequence[Call]) -> list[Outcome]:

@@ -47,6 +47,7 @@ def install(app: FastAPI, project: Project) -> None:
                     properties[field] = {"anyOf": [types[kind], {"type": "null"}], "title": field}
                 model["additionalProperties"] = False
             _security(schema)
+            _names(schema, project, app)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -70,3 +71,22 @@ def _security(schema: dict[str, Any]) -> None:
             continue
         for operation in operations.values():
             operation["security"] = needed
+
+
+def _names(schema: dict[str, Any], project: Project, app: FastAPI) -> None:
+    """Path parameters that name a project's collection, webhook endpoint or flow list the
+    names this server knows, so clients (and fuzzers) can reach the resources behind them."""
+    state = app.state.sluis
+    known = {
+        "collection": sorted(project.settings.datamodel),
+        "endpoint": sorted(state.webhooks),
+        "name": sorted(flow.name for flow in state.runtime.flows.values()),
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith(("/api/v1/datamodel/", "/webhooks/", "/api/v1/flows/")):
+            continue
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                names = known.get(parameter["name"])
+                if parameter["in"] == "path" and names:
+                    parameter["schema"] = {**parameter["schema"], "enum": names}

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BeforeValidator
 
 from api.deps import StateDep, api_access
 from api.errors import ERRORS
@@ -24,14 +26,25 @@ router = APIRouter(
 )
 
 
+def _iso_time(value: object) -> object:
+    # pydantic would also read a number as seconds since 1970; the schema says ISO 8601
+    if isinstance(value, str) and not _ISO.match(value):
+        raise ValueError("expected a date and time such as 2026-01-31T09:30:00+01:00")
+    return value
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}")
+Time = Annotated[datetime, BeforeValidator(_iso_time)]
+
+
 @router.get("", response_model=Page[EventPublic])
 def list_events(
     state: StateDep,
     kind: Annotated[list[str], Query(description="only these kinds (repeat)")] = [],  # noqa: B006
     customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     flow: Annotated[str | None, Query(max_length=200)] = None,
-    since: Annotated[datetime | None, Query(description="from this time on (inclusive)")] = None,
-    until: Annotated[datetime | None, Query(description="before this time")] = None,
+    since: Annotated[Time | None, Query(description="from this time on (inclusive)")] = None,
+    until: Annotated[Time | None, Query(description="before this time")] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,
 ) -> Page[EventPublic]:
