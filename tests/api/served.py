@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,13 +26,13 @@ from engine.store import tokens as store_tokens
 SLUIS = str(Path(sys.executable).parent / "sluis")  # the installed command
 
 
-def prepare(project: Project, url: str) -> str:
-    """Make the schema on ``url``, start the test flows and return a general token."""
+def prepare(project: Project, url: str, started: Sequence[str] = STARTED) -> str:
+    """Make the schema on ``url``, start the flows and return a general token."""
     store = Store.open(project, url)
     store.db.create_schema()
     flows, _ = load_flows(project)
     runtime = Runtime(store, flows, SystemClock())
-    for name in STARTED:
+    for name in started:
         runtime.start(name)
     now = SystemClock().now()
     with store.db.write() as conn:

@@ -57,9 +57,12 @@ def test_schemathesis_finds_nothing(
                 f"Authorization: Bearer {token}",
             ],
             capture_output=True,
+            cwd=tmp_path,  # its cache of crashes stays out of the repository
             text=True,
             timeout=SECONDS + 120,
         )
     (tmp_path / "schemathesis.txt").write_text(run.stdout + run.stderr)
     report = run.stdout[-6000:] + run.stderr[-2000:]
-    assert run.returncode == 0, f"seed {seed}:\n{report}\n{(tmp_path / 'serve.log').read_text()[-3000:]}"
+    assert run.returncode == 0, (
+        f"seed {seed}:\n{report}\n{(tmp_path / 'serve.log').read_text()[-3000:]}"
+    )
