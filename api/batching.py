@@ -41,16 +41,19 @@ Outcome = list[ItemReceipt] | BaseException
 
 
 def write_together(state: AppState, calls: Sequence[Call]) -> list[Outcome]:
-    """Write calls in one transaction (payloads of one endpoint in one ``receive``); when
-    that fails, write them one by one. A lone call is written as one of those, with its
-    retry."""
+    """Write calls in one transaction (payloads of one endpoint in one ``receive``), tried
+    again when another writer stored one of their keys first; when that fails, write them one
+    by one (a lone call is written so from the start), each with the same retry."""
     outcomes: list[Outcome] | None = None
-    if len(calls) > 1:
+    for _ in range(RACE_TRIES if len(calls) > 1 else 0):
         try:
             with state.write() as conn:
                 outcomes = _receive_all(conn, state, calls)
+            break
+        except IntegrityError:
+            continue  # another server stored one of these first: the next try sees it
         except Exception:
-            pass  # each call on its own below, so each gets its own answer
+            break  # each call on its own below, so each gets its own answer
     if outcomes is None:
         outcomes = [_one(state, call) for call in calls]
     assert state.growth is not None
