@@ -28,8 +28,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.batching import GroupWriter
 from api.deps import MISSING_TOKEN, check_once
 from api.endpoints import Endpoint
-from api.errors import ERRORS, field_problem
-from api.jsonbody import BodyRefused, CheckedRoute, check_media_type, read_json
+from api.errors import ERRORS, BodyRefused, field_problem
+from api.jsonbody import CheckedRoute, check_media_type, read_json
 from api.models import Message, WebhookReceipt
 from api.security import STANDARD_ID, token_from, verify_signature
 from api.state import AppState

@@ -4,21 +4,10 @@ table do not stay; SQLite needs none."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import text
 
 from engine.store import Database
 from engine.store.statistics import Growth
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.create_schema()
-    yield database
-    database.dispose()
 
 
 def _groups(db: Database, start: int, count: int) -> None:
