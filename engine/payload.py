@@ -211,6 +211,12 @@ def map_payload(payload: Any, spec: PayloadMap, project: Project, at: Loc = ()) 
                     "missing_event_id",
                 )
             )
+        elif "\x00" in str(value):
+            problems.append(
+                PayloadProblem(
+                    (*at, *parts), "the event id holds a NUL character (\\u0000)", "wrong_type"
+                )
+            )
         elif len(str(value)) > MAX_EVENT_ID:
             problems.append(
                 PayloadProblem(

@@ -15,7 +15,12 @@ MAX_EVENT_ID = 200
 MAX_RECORD_KEY = 500
 MAX_TEXT = 10_000  # any other text field of a customer or a record
 
-CUSTOMER_LIMITS: Mapping[str, int] = {"external_id": MAX_EXTERNAL_ID, "email": MAX_EMAIL}
+# fields stored in columns of their own (the rest of a customer or record is JSON)
+CUSTOMER_LIMITS: Mapping[str, int] = {
+    "external_id": MAX_EXTERNAL_ID,
+    "email": MAX_EMAIL,
+    "timezone": MAX_EXTERNAL_ID,
+}
 
 
 def check_length(field: str, value: Any, limit: int) -> None:
@@ -26,6 +31,13 @@ def check_length(field: str, value: Any, limit: int) -> None:
         )
 
 
+def check_column_text(field: str, value: Any) -> None:
+    """``InputError`` when text stored in a column of its own holds NUL, which PostgreSQL's
+    text columns refuse (SQLite's take it): refused on both, so both hold the same."""
+    if type(value) is str and "\x00" in value:
+        raise InputError(f"field '{field}' holds a NUL character (\\u0000); remove it")
+
+
 def check_lengths(row: Mapping[str, Any], limits: Mapping[str, int]) -> None:
     """``check_length`` for every field of a typed row (``MAX_TEXT`` unless ``limits`` says)."""
     for name, value in row.items():
@@ -33,3 +45,5 @@ def check_lengths(row: Mapping[str, Any], limits: Mapping[str, int]) -> None:
             check_length(name, value, limits.get(name, MAX_TEXT))
         elif name in limits:
             check_length(name, value, limits[name])
+        if name in limits:
+            check_column_text(name, value)

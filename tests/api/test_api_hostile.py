@@ -180,6 +180,26 @@ def test_a_long_event_id_or_record_key_answers_422_not_503(setup: Setup) -> None
     assert _customers(setup) == 0
 
 
+@pytest.mark.parametrize(
+    ("url", "body", "loc"),
+    [
+        ("/api/v1/customers", '{"external_id": "a\\u0000b"}', ["body", "external_id"]),
+        (
+            "/api/v1/datamodel/orders",
+            '{"data": {"order_id": "O\\u0000"}}',
+            ["body", "data", "order_id"],
+        ),
+        ("/api/v1/groups", '{"name": "vip\\u0000"}', ["body", "name"]),
+    ],
+)
+def test_nul_in_a_column_of_its_own_answers_422_on_both_databases(
+    setup: Setup, url: str, body: str, loc: list[str]
+) -> None:
+    answer = setup.api.post(url, content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert loc in _locs(answer)
+
+
 # -- 7. the smaller ones --------------------------------------------------------------------
 
 
