@@ -48,7 +48,8 @@ def write_together(state: AppState, calls: Sequence[Call]) -> list[Outcome]:
     for _ in range(RACE_TRIES if len(calls) > 1 else 0):
         try:
             with state.write() as conn:
-                outcomes = _receive_all(conn, state, calls)
+                written = _receive_all(conn, state, calls)
+            outcomes = written  # only once the transaction has committed
             break
         except IntegrityError:
             continue  # another server stored one of these first: the next try sees it
