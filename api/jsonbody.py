@@ -95,7 +95,8 @@ _SURROGATE_KEY = "this key holds a lone UTF-16 surrogate, which is not a Unicode
 
 
 def _shown(text: str) -> str:
-    return text.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+    """A key with its lone surrogates written as escapes, so the answer can name it."""
+    return "".join(c if servable(c) else f"\\u{ord(c):04x}" for c in text)
 
 
 class CheckedRoute(APIRoute):
