@@ -37,6 +37,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "a webhook token used outside its webhook"},
     400: {"model": Message, "description": "the body is nested deeper than api.max_json_depth"},
     413: {"model": Message, "description": "the body is larger than api.max_body_bytes"},
+    415: {"model": Message, "description": "a body that is not sent as application/json"},
     431: {"model": Message, "description": "headers larger than api.max_header_bytes"},
 }
 MAX_PROBLEMS = 20

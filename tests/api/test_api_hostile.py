@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 
 import pytest
 from api_helpers import Setup, order_payload, standard_headers
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
+from api.errors import transient
+from engine.errors import StoreError
 from engine.store.models import Customer, WebhookDelivery
 from engine.store.sizes import MAX_EMAIL, MAX_EVENT_ID, MAX_EXTERNAL_ID, MAX_RECORD_KEY
 
@@ -198,6 +202,34 @@ def test_nul_in_a_column_of_its_own_answers_422_on_both_databases(
     answer = setup.api.post(url, content=body, headers={"Content-Type": "application/json"})
     assert answer.status_code == 422, answer.text
     assert loc in _locs(answer)
+
+
+class _PgError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"SQLSTATE {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("orig", "passing"),
+    [
+        (_PgError("54000"), False),  # index row size exceeds maximum: a value, not an outage
+        (_PgError("42P01"), False),
+        (_PgError("08006"), True),  # connection failure
+        (_PgError("57P01"), True),  # admin shutdown
+        (_PgError("53300"), True),  # too many connections
+        (_PgError("40P01"), True),  # deadlock
+        (sqlite3.OperationalError("database is locked"), True),
+        (sqlite3.OperationalError("too many SQL variables"), False),
+    ],
+)
+def test_only_passing_database_errors_are_transient(orig: Exception, passing: bool) -> None:
+    assert transient(OperationalError("SELECT 1", {}, orig)) is passing
+    # the same when the store reports it as its own error
+    try:
+        raise StoreError("the database refused") from OperationalError("SELECT 1", {}, orig)
+    except StoreError as exc:
+        assert transient(exc) is passing
 
 
 # -- 7. the smaller ones --------------------------------------------------------------------
