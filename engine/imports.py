@@ -36,6 +36,7 @@ from engine.store.bulk import typed_columns as typed_columns_of
 from engine.store.customer_import import import_customers
 from engine.store.customers import KEYS, field_types, find_ids, typed_columns
 from engine.store.records import collection_of, get_records, upsert_records
+from engine.store.sizes import MAX_RECORD_KEY, column_faults
 from engine.validation import did_you_mean
 
 if TYPE_CHECKING:
@@ -255,6 +256,7 @@ class _Target:
         if self.customers:
             return typed_columns(columns, self.project)
         typed, faults = typed_columns_of(columns, self.types)
+        column_faults(typed, faults, {self.key: MAX_RECORD_KEY})
         return typed, first_faults(faults, columns)
 
     def identities(self, keys: Sequence[Any]) -> Sequence[Hashable]:

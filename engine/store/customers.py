@@ -32,7 +32,7 @@ from engine.store.raw import (
     time_value,
     update_rows,
 )
-from engine.store.sizes import CUSTOMER_LIMITS, check_lengths
+from engine.store.sizes import CUSTOMER_LIMITS, check_lengths, column_faults
 from engine.validation import did_you_mean
 
 if TYPE_CHECKING:
@@ -162,6 +162,7 @@ def typed_columns(
                     values[index] = check(value)
                 except InputError as exc:
                     failed[index] = str(exc)
+    column_faults(typed, faults, CUSTOMER_LIMITS)
     return typed, first_faults(faults, columns)
 
 

@@ -47,3 +47,22 @@ def check_lengths(row: Mapping[str, Any], limits: Mapping[str, int]) -> None:
             check_length(name, value, limits[name])
         if name in limits:
             check_column_text(name, value)
+
+
+def column_faults(
+    typed: Mapping[str, list[Any]], faults: Mapping[str, dict[int, str]], limits: Mapping[str, int]
+) -> None:
+    """``check_lengths`` for CSV columns (``typed`` column by column): each row whose value in
+    a column of ``limits`` is too long, or holds NUL, gets its reason in ``faults``."""
+    for name, limit in limits.items():
+        failed = faults.get(name)
+        values = typed.get(name)
+        if values is None or failed is None:
+            continue
+        for index, value in enumerate(values):
+            if type(value) is str and index not in failed:
+                try:
+                    check_length(name, value, limit)
+                    check_column_text(name, value)
+                except InputError as exc:
+                    failed[index] = str(exc)
