@@ -177,7 +177,7 @@ def test_a_large_import_leaves_postgresql_statistics_of_the_new_size(
 def test_an_import_rejects_values_longer_than_their_column_takes(sluis: Sluis) -> None:
     long = "C" * 201
     Path("in.csv").write_text(f"Klantnr;Mail;Naam;Land\nC1;a@x.nl;Ann;nl\n{long};b@x.nl;Bob;be\n")
-    code, out, err = sluis("import", "in.csv", "--columns", COLUMNS, "--max-rejects", "1")
+    code, _, err = sluis("import", "in.csv", "--columns", COLUMNS, "--max-rejects", "1")
     assert code == 0, err
     assert (
         "field 'external_id' holds 201 characters; at most 200 are stored"
