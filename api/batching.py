@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
 
 from api.endpoints import Endpoint
+from api.errors import lost_race
 from api.state import AppState
 from engine.payload import Mapped
 from engine.webhooks import ItemReceipt, receive
@@ -51,10 +51,10 @@ def write_together(state: AppState, calls: Sequence[Call]) -> list[Outcome]:
                 written = _receive_all(conn, state, calls)
             outcomes = written  # only once the transaction has committed
             break
-        except IntegrityError:
-            continue  # another server stored one of these first: the next try sees it
-        except Exception:
-            break  # each call on its own below, so each gets its own answer
+        except Exception as exc:
+            if not lost_race(exc):  # each call on its own below, with its own answer
+                break
+            # else another server stored one of these first: the next try sees it
     if outcomes is None:
         outcomes = [_one(state, call) for call in calls]
     assert state.growth is not None
@@ -87,11 +87,9 @@ def _one(state: AppState, call: Call) -> Outcome:
         try:
             with state.write() as conn:
                 return receive(conn, state.runtime, call.endpoint.spec, call.items)
-        except IntegrityError as exc:
-            if attempt == RACE_TRIES:
-                return exc
         except Exception as exc:
-            return exc
+            if attempt == RACE_TRIES or not lost_race(exc):
+                return exc
     raise AssertionError("unreachable")
 
 

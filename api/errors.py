@@ -130,41 +130,61 @@ def _sluis(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status)
 
 
-def _integrity(_: Request, exc: Exception) -> JSONResponse:
-    text = str(getattr(exc, "orig", exc)).lower()
-    if "external_id" in text:
-        message = "another customer has this external_id; external_ids are unique"
-    else:
-        message = "this conflicts with data stored meanwhile (a unique value is taken); retry"
-    return JSONResponse({"detail": message}, status_code=409)
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what lies under it: SQLAlchemy's driver error, a ``StoreError``'s cause."""
+    found: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in found:
+        found.append(seen)
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return found
 
 
-def _data(request: Request, exc: Exception) -> JSONResponse:
-    reason = str(getattr(exc, "orig", exc)).splitlines()[0]
-    message = f"a value cannot be stored: {reason}"
-    return _problems(request, FieldProblems([(("body",), message, "value_error")]))
+def _driver(exc: BaseException) -> BaseException:
+    """The driver's own error under ``exc`` (or ``exc``)."""
+    return _chain(exc)[-1]
+
+
+def lost_race(exc: BaseException) -> bool:
+    """Whether a write failed on a unique value another writer stored first (integrity
+    errors: a retry sees the winner's row)."""
+    return any(
+        isinstance(e, IntegrityError)
+        or getattr(e, "sqlstate", None) == "23505"
+        or (type(e).__module__ == "sqlite3" and type(e).__name__ == "IntegrityError")
+        for e in _chain(exc)
+    )
 
 
 def transient(exc: BaseException) -> bool:
     """Whether a database error passes by itself (so a retry may succeed): judged by the
     driver's error under SQLAlchemy's (or a ``StoreError``'s cause)."""
-    seen: BaseException | None = exc
-    while seen is not None:
+    for seen in _chain(exc):
         state = getattr(seen, "sqlstate", None)
         if isinstance(state, str):
             return state.startswith(_TRANSIENT_STATES)
         if type(seen).__module__ == "sqlite3":
             return str(seen).lower().startswith(_TRANSIENT_SQLITE)
-        seen = getattr(seen, "orig", None) or seen.__cause__
     # a driver's error not known above: SQLAlchemy calls OperationalError what is outside
     # the program's control (a lost connection, a failed commit)
-    return isinstance(exc, OperationalError) or (
+    return any(isinstance(e, OperationalError) for e in _chain(exc)) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     )
 
 
 def _database(request: Request, exc: Exception) -> JSONResponse:
-    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    """Every database error, raised by SQLAlchemy or as a ``StoreError``: 409 for a taken
+    unique value, 422 for a value the database cannot take, 503 only when it passes, else
+    500 saying a retry will not help."""
+    driver = _driver(exc)
+    reason = str(driver).splitlines()[0] if str(driver) else str(exc)
+    state = str(getattr(driver, "sqlstate", "") or "")
+    if lost_race(exc):
+        if "external_id" in str(driver).lower():
+            message = "another customer has this external_id; external_ids are unique"
+        else:
+            message = "this conflicts with data stored meanwhile (a unique value is taken); retry"
+        return JSONResponse({"detail": message}, status_code=409)
     if transient(exc):
         log.error("database unavailable: %s", reason)
         return JSONResponse(
@@ -172,9 +192,9 @@ def _database(request: Request, exc: Exception) -> JSONResponse:
             status_code=503,
             headers={"Retry-After": "1"},
         )
-    if str(getattr(getattr(exc, "orig", None), "sqlstate", "")).startswith("54"):
-        message = f"a value is too large for the database: {reason}"  # a program limit
-        return _problems(request, FieldProblems([(("body",), message, "too_large")]))
+    if state.startswith(("22", "54")) or any(isinstance(e, DataError) for e in _chain(exc)):
+        message = f"a value cannot be stored: {reason}"  # a data exception or program limit
+        return _problems(request, FieldProblems([(("body",), message, "value_error")]))
     log.error("database refused a request: %s", reason)
     return JSONResponse(
         {
@@ -227,7 +247,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PayloadError, _payload)
     app.add_exception_handler(AccessError, _access)
     app.add_exception_handler(SluisError, _sluis)
-    app.add_exception_handler(IntegrityError, _integrity)
-    app.add_exception_handler(DataError, _data)
     app.add_exception_handler(DBAPIError, _database)
     app.add_exception_handler(HTTPException, _http)

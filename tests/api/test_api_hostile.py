@@ -11,9 +11,9 @@ import sqlite3
 import pytest
 from api_helpers import Setup, order_payload, standard_headers
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from api.errors import transient
+from api.errors import lost_race, transient
 from engine.errors import StoreError
 from engine.store.models import Customer, WebhookDelivery
 from engine.store.sizes import MAX_EMAIL, MAX_EVENT_ID, MAX_EXTERNAL_ID, MAX_RECORD_KEY
@@ -230,6 +230,16 @@ def test_only_passing_database_errors_are_transient(orig: Exception, passing: bo
         raise StoreError("the database refused") from OperationalError("SELECT 1", {}, orig)
     except StoreError as exc:
         assert transient(exc) is passing
+
+
+def test_a_taken_unique_value_is_a_lost_race_also_under_a_store_error() -> None:
+    taken = IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE constraint failed"))
+    assert lost_race(taken)
+    try:
+        raise StoreError("the database refused") from taken
+    except StoreError as exc:
+        assert lost_race(exc) and not transient(exc)
+    assert not lost_race(OperationalError("SELECT 1", {}, _PgError("08006")))
 
 
 # -- 7. the smaller ones --------------------------------------------------------------------

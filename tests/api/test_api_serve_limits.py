@@ -19,10 +19,19 @@ LIMITS = "  keep_alive_seconds: 1\n  max_header_bytes: 4096\n"
 
 
 def _ask(sock: socket.socket, request: bytes) -> bytes:
+    """Send ``request`` and read its whole answer (head and Content-Length bytes of body)."""
     sock.sendall(request)
     answer = b""
     while b"\r\n\r\n" not in answer:
         answer += sock.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
     return answer
 
 
