@@ -1,7 +1,9 @@
 """``POST /webhooks/{endpoint}``: the webhook receiver. It authenticates the caller (an API
 token, or an HMAC signature over the raw body), takes the body (capped by
-``api.max_body_bytes`` before anything parses it), maps the payload to the customer and
-records, and stores them and starts the flow in one transaction, once per event id.
+``api.max_body_bytes`` before anything parses it; JSON only, read by ``api.jsonbody`` with its
+depth and Unicode checks; at most ``api.max_payloads`` payloads), maps the payload to the
+customer and records, and stores them and starts the flow in one transaction, once per event
+id (the ``dedupe`` path, else Standard Webhooks' ``webhook-id`` header).
 
 A call to the webhook of a stopped flow answers 409 and stores nothing: the sender's retry
 delivers it once the flow is started again.
