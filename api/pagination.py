@@ -8,7 +8,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
@@ -44,13 +44,15 @@ def decode(cursor: str | None, *kinds: type) -> list[Any] | None:
         place: list[Any] = []
         for value, kind in zip(values, kinds, strict=True):
             if kind is datetime and isinstance(value, str):
-                place.append(datetime.fromisoformat(value))
+                at = datetime.fromisoformat(value)
+                at.astimezone(UTC)  # stored times are UTC: one past its years is no place
+                place.append(at)
             elif kind is int and type(value) is int and 0 <= value <= MAX_ID:
                 place.append(value)
             else:
                 raise ValueError("wrong kind")
         return place
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise field_problem(
             ("query", "cursor"),
             "not a cursor of this list; pass the `next` of the previous page as it was",

@@ -115,7 +115,14 @@ def _to_datetime(value: Any) -> datetime:
             raise ValueError(
                 f"expected a date and time such as 2026-01-31T09:30:00+01:00, got {value!r}"
             ) from None
-    return result if result.tzinfo else result.replace(tzinfo=UTC)
+    result = result if result.tzinfo else result.replace(tzinfo=UTC)
+    try:
+        result.astimezone(UTC)  # times are stored in UTC: years 1 to 9999 there
+    except OverflowError:
+        raise ValueError(
+            f"{value!r} is out of range: in UTC it falls outside years 1-9999"
+        ) from None
+    return result
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from api.deps import StateDep, api_access
 from api.errors import ERRORS
@@ -33,8 +33,16 @@ def _iso_time(value: object) -> object:
     return value
 
 
+def _in_utc(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)  # stored times are UTC, years 1 to 9999
+    except OverflowError:
+        raise ValueError("out of range: in UTC it falls outside years 1-9999") from None
+    return value
+
+
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}")
-Time = Annotated[datetime, BeforeValidator(_iso_time)]
+Time = Annotated[datetime, BeforeValidator(_iso_time), AfterValidator(_in_utc)]
 
 
 @router.get("", response_model=Page[EventPublic])

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from api.errors import lost_race, transient
 from engine.errors import StoreError
+from engine.fields import convert
 from engine.store.models import Customer, WebhookDelivery
 from engine.store.sizes import MAX_EMAIL, MAX_EVENT_ID, MAX_EXTERNAL_ID, MAX_RECORD_KEY
 
@@ -91,6 +92,15 @@ def test_an_events_cursor_out_of_range_answers_422(setup: Setup) -> None:
     cursor = _cursor("2026-01-01T00:00:00+00:00", 2**64)
     answer = setup.api.get("/api/v1/events", params={"cursor": cursor})
     assert answer.status_code == 422, answer.text
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_times_past_the_years_utc_holds_answer_422(setup: Setup, at: str) -> None:
+    for params in ({"since": at}, {"until": at}, {"cursor": _cursor(at, 5)}):
+        answer = setup.api.get("/api/v1/events", params=params)
+        assert answer.status_code == 422, (params, answer.text)
+    with pytest.raises(ValueError, match="out of range: in UTC it is outside years 1-9999"):
+        convert(at, "datetime")  # a datetime field of a customer or record
 
 
 # -- 3. deep JSON ---------------------------------------------------------------------------
