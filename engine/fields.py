@@ -119,9 +119,7 @@ def _to_datetime(value: Any) -> datetime:
     try:
         result.astimezone(UTC)  # times are stored in UTC: years 1 to 9999 there
     except OverflowError:
-        raise ValueError(
-            f"{value!r} is out of range: in UTC it falls outside years 1-9999"
-        ) from None
+        raise ValueError(f"{value!r} is out of range: in UTC it is outside years 1-9999") from None
     return result
 
 

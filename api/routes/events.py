@@ -37,7 +37,7 @@ def _in_utc(value: datetime) -> datetime:
     try:
         value.astimezone(UTC)  # stored times are UTC, years 1 to 9999
     except OverflowError:
-        raise ValueError("out of range: in UTC it falls outside years 1-9999") from None
+        raise ValueError("out of range: in UTC it is outside years 1-9999") from None
     return value
 
 
