@@ -38,11 +38,12 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+        size += len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
         if size > self.header_limit:
             await _answer(
                 send,
                 431,
-                f"the headers hold {size} bytes; this server takes at most "
+                f"the URL and headers hold {size} bytes; this server takes at most "
                 f"{self.header_limit} (api.max_header_bytes in sluis.yaml)",
             )
             return

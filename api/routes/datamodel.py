@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from pydantic import Field
 
 from api.deps import StateDep, api_access
 from api.errors import ERRORS, field_problem, from_payload
@@ -81,7 +82,8 @@ def list_collection(
     state: StateDep,
     customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     filter: Annotated[
-        list[str], Query(description="FIELD=VALUE; records whose field equals the value")
+        list[Annotated[str, Field(max_length=10_000)]],
+        Query(max_length=50, description="FIELD=VALUE; records whose field equals the value"),
     ] = [],  # noqa: B006 (FastAPI copies defaults)
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,

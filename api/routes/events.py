@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from api.deps import StateDep, api_access
 from api.errors import ERRORS
@@ -48,7 +48,10 @@ Time = Annotated[datetime, BeforeValidator(_iso_time), AfterValidator(_in_utc)]
 @router.get("", response_model=Page[EventPublic])
 def list_events(
     state: StateDep,
-    kind: Annotated[list[str], Query(description="only these kinds (repeat)")] = [],  # noqa: B006
+    kind: Annotated[
+        list[Annotated[str, Field(max_length=100)]],
+        Query(max_length=50, description="only these kinds (repeat)"),
+    ] = [],  # noqa: B006
     customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     flow: Annotated[str | None, Query(max_length=200)] = None,
     since: Annotated[Time | None, Query(description="from this time on (inclusive)")] = None,

@@ -103,6 +103,15 @@ def test_times_past_the_years_utc_holds_answer_422(setup: Setup, at: str) -> Non
         convert(at, "datetime")  # a datetime field of a customer or record
 
 
+def test_repeated_query_filters_are_bounded(setup: Setup) -> None:
+    many = [("kind", f"k{n}") for n in range(51)]
+    answer = setup.api.get("/api/v1/events", params=many)
+    assert answer.status_code == 422, answer.text
+    assert ["query", "kind"] in _locs(answer)
+    answer = setup.api.get("/api/v1/datamodel/orders", params=[("filter", "status=paid")] * 51)
+    assert answer.status_code == 422, answer.text
+
+
 # -- 3. deep JSON ---------------------------------------------------------------------------
 
 
@@ -306,6 +315,8 @@ def test_headers_over_the_limit_answer_431(sqlite_setup: Setup) -> None:
     answer = sqlite_setup.api.get("/api/v1/customers", headers={"X-Big": "x" * 20_000})
     assert answer.status_code == 431
     assert "api.max_header_bytes" in answer.json()["detail"]
+    answer = sqlite_setup.api.get("/api/v1/customers", params={"email": "x" * 20_000})
+    assert answer.status_code == 431  # the URL counts too
 
 
 def test_standard_webhooks_id_makes_a_retry_a_duplicate(setup: Setup) -> None:
