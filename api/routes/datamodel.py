@@ -82,8 +82,8 @@ def list_collection(
     state: StateDep,
     customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     filter: Annotated[
-        list[Annotated[str, Field(max_length=10_000)]],
-        Query(max_length=50, description="FIELD=VALUE; records whose field equals the value"),
+        list[Annotated[str, Field(max_length=300)]],
+        Query(max_length=10, description="FIELD=VALUE; records whose field equals the value"),
     ] = [],  # noqa: B006 (FastAPI copies defaults)
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,

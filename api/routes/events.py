@@ -49,8 +49,8 @@ Time = Annotated[datetime, BeforeValidator(_iso_time), AfterValidator(_in_utc)]
 def list_events(
     state: StateDep,
     kind: Annotated[
-        list[Annotated[str, Field(max_length=100)]],
-        Query(max_length=50, description="only these kinds (repeat)"),
+        list[Annotated[str, Field(max_length=50)]],
+        Query(max_length=20, description="only these kinds (repeat)"),
     ] = [],  # noqa: B006
     customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     flow: Annotated[str | None, Query(max_length=200)] = None,

@@ -104,11 +104,11 @@ def test_times_past_the_years_utc_holds_answer_422(setup: Setup, at: str) -> Non
 
 
 def test_repeated_query_filters_are_bounded(setup: Setup) -> None:
-    many = [("kind", f"k{n}") for n in range(51)]
+    many = [("kind", f"k{n}") for n in range(21)]
     answer = setup.api.get("/api/v1/events", params=many)
     assert answer.status_code == 422, answer.text
     assert ["query", "kind"] in _locs(answer)
-    answer = setup.api.get("/api/v1/datamodel/orders", params=[("filter", "status=paid")] * 51)
+    answer = setup.api.get("/api/v1/datamodel/orders", params=[("filter", "status=paid")] * 11)
     assert answer.status_code == 422, answer.text
 
 
