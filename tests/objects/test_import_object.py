@@ -424,4 +424,12 @@ def test_an_unreachable_sftp_source_fires_again_after_the_backoff(
     assert world.clock.now() - START == timedelta(seconds=70)
     assert "cannot reach SFTP server" in failures[0]
     assert failures[-1].endswith("after 4 tries")
+    from engine.runtime.failures import failures_since  # what run --once reports (exit 1)
+
+    summary = failures_since(store, [world.flow], START)
+    assert [line.split(":")[0] for line in summary] == [
+        "start object load of flow nightly failed 3 times",
+        "start object load of flow nightly failed",
+    ]
+    assert summary[1].endswith("after 4 tries")
     store.db.dispose()
