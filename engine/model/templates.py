@@ -8,6 +8,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 from typing import Any
 
 import jinja2
@@ -34,6 +35,13 @@ def date_filter(value: Any, fmt: str = "%Y-%m-%d") -> str:
     if isinstance(value, date):
         return value.strftime(fmt)
     return str(value)
+
+
+def local_today(now: datetime, timezone: str) -> date:
+    """``today`` for templates and expressions: the date of ``now`` in ``timezone`` (the flow's,
+    or the project's for commands run outside a flow). One rule for flows and commands, so the
+    same template gives the same file name from both (DESIGN section 7)."""
+    return now.astimezone(ZoneInfo(timezone)).date()
 
 
 def _finalize(value: Any) -> Any:
