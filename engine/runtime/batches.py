@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from engine.errors import DatabaseError, SluisError
 from engine.model.flow import Flow
 from engine.runtime.entering import after_commit, enter_from
+from engine.runtime.failing import MAX_ATTEMPTS, fail_claimed, failed_run, gave_up, missing_object
 from engine.runtime.passage import BatchReport, Passage
 from engine.sdk.batch import Batch, Journey, Routing
 from engine.sdk.context import RunContext
@@ -46,14 +47,29 @@ def run_batch(runtime: Runtime) -> BatchReport | None:
         )
     if claimed is None:
         return None
+    cannot = missing_object(runtime, claimed)
+    if cannot is None and claimed.attempts > MAX_ATTEMPTS:
+        cannot = gave_up(claimed)
+    if cannot is not None:
+        log.warning("batch %s of flow %s: %s", claimed.claim_id, claimed.flow, cannot)
+        return fail_claimed(runtime, claimed, cannot, now)
     try:
         with _Heartbeat(runtime, claimed.claim_id):
             return run_claimed(runtime, claimed, now)
-    except BaseException:
-        # hand the batch back at once rather than when its lease runs out
-        with contextlib.suppress(Exception), runtime.store.db.write() as conn:
-            sql.release_claim(conn, claimed.claim_id)
+    except DatabaseError:
+        _hand_back(runtime, claimed)  # not the object's failure: the batch runs again
         raise
+    except Exception as exc:  # the object's bug: at most MAX_ATTEMPTS runs, then it fails
+        return failed_run(runtime, claimed, exc, now)
+    except BaseException:
+        _hand_back(runtime, claimed)
+        raise
+
+
+def _hand_back(runtime: Runtime, claimed: sql.ClaimedBatch) -> None:
+    """Hand the batch back at once rather than when its lease runs out."""
+    with contextlib.suppress(Exception), runtime.store.db.write() as conn:
+        sql.release_claim(conn, claimed.claim_id)
 
 
 def run_claimed(runtime: Runtime, claimed: sql.ClaimedBatch, now: datetime) -> BatchReport:

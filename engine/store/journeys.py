@@ -51,6 +51,8 @@ class _Lapsed(NamedTuple):
     id: int
     flow: str
     object: str
+    attempts: int
+    error: str | None
 
 
 class _Head(NamedTuple):
@@ -71,6 +73,8 @@ class ClaimedBatch:
     object: str
     rows: list[ClaimedRow]
     ids: Sequence[int] = ()
+    attempts: int = 1  # runs of this batch begun, this one included
+    error: str | None = None  # the one-line message of its last failed run
 
 
 def reentry_blocked(
@@ -151,7 +155,8 @@ def claim(
     at, in_flows = time_param(conn, now), f"flow IN ({marks(len(flows))})"
     found = fetch(
         conn,
-        f"SELECT id, flow, object FROM claims WHERE lease_until < ? AND {in_flows} "
+        f"SELECT id, flow, object, attempts, error FROM claims WHERE lease_until < ? "
+        f"AND {in_flows} "
         f"ORDER BY id LIMIT 1{lock}",
         [at, *flows],
     )
@@ -160,28 +165,36 @@ def claim(
         conn.execute(
             update(CLAIMS)
             .where(CLAIMS.c.id == lapsed.id)
-            .values(owner=owner, lease_until=now + lease)
+            .values(owner=owner, lease_until=now + lease, attempts=lapsed.attempts + 1)
         )
-        taken = fetch(
-            conn,
-            "SELECT id FROM journeys WHERE claim_id = ? ORDER BY arrived_at, customer_id, id",
-            [lapsed.id],
-        )
+        taken = claimed_ids(conn, lapsed.id)
         return ClaimedBatch(
-            lapsed.id, lapsed.flow, lapsed.object, [], array("q", (i for (i,) in taken))
+            lapsed.id,
+            lapsed.flow,
+            lapsed.object,
+            [],
+            array("q", taken),
+            lapsed.attempts + 1,
+            lapsed.error,
         )
     ready = f"state = 'active' AND ready_at <= ? AND claim_id IS NULL AND {in_flows}"
-    heads = fetch(
-        conn,
-        f"SELECT id, flow, object, release_id FROM journeys WHERE {ready} "
-        f"ORDER BY ready_at, id LIMIT 1{lock}",
-        [at, *flows],
-    )
-    if not heads:
-        return None
-    head = _Head(*heads[0])
+    busy = _busy_buckets(conn, flows, claims_all)
+    while True:
+        skip = "".join(" AND NOT (flow = ? AND object = ?)" for _ in busy)
+        heads = fetch(
+            conn,
+            f"SELECT id, flow, object, release_id FROM journeys WHERE {ready}{skip} "
+            f"ORDER BY ready_at, id LIMIT 1{lock}",
+            [at, *flows, *(part for pair in busy for part in pair)],
+        )
+        if not heads:
+            return None
+        head = _Head(*heads[0])
+        whole = head.object in claims_all.get(head.flow, set())
+        if not whole or _bucket_free(conn, head.flow, head.object):
+            break
+        busy.append((head.flow, head.object))  # another worker decides it: look further
     here = "SELECT id FROM journeys WHERE flow = ? AND object = ? AND claim_id IS NULL AND"
-    whole = head.object in claims_all.get(head.flow, set())
     if whole:
         query = f"{here} state = 'active' ORDER BY arrived_at, customer_id, id{lock}"
         params: list[Any] = [head.flow, head.object]
@@ -212,6 +225,34 @@ def claim(
     if whole:
         return ClaimedBatch(claim_id, head.flow, head.object, [], ids)
     return ClaimedBatch(claim_id, head.flow, head.object, _in_order(rows))
+
+
+def _busy_buckets(
+    conn: Connection, flows: Sequence[str], claims_all: Mapping[str, set[str]]
+) -> list[tuple[str, str]]:
+    """The buckets (objects that claim everything waiting) another worker is deciding now."""
+    if not any(claims_all.get(flow) for flow in flows):
+        return []
+    rows = fetch(
+        conn,
+        f"SELECT DISTINCT flow, object FROM claims WHERE flow IN ({marks(len(flows))})",
+        list(flows),
+    )
+    return [(f, o) for f, o in rows if o in claims_all.get(f, set())]
+
+
+def _bucket_free(conn: Connection, flow: str, object_id: str) -> bool:
+    """Whether no worker decides this bucket now; on PostgreSQL taken under a transaction
+    lock per (flow, object), so two workers that both look cannot both claim it (the second
+    sees the first's claim once the lock is its own)."""
+    if conn.dialect.name == "postgresql":
+        fetch(
+            conn, "SELECT pg_advisory_xact_lock(hashtext(?))", [f"sluis-bucket/{flow}/{object_id}"]
+        )
+    found = fetch(
+        conn, "SELECT 1 FROM claims WHERE flow = ? AND object = ? LIMIT 1", [flow, object_id]
+    )
+    return not found
 
 
 class ClaimedRow(NamedTuple):
@@ -261,6 +302,22 @@ def release_claim(conn: Connection, claim_id: int) -> None:
     """Give a claimed batch back untouched (graceful shutdown, or an error before routing)."""
     conn.execute(update(J).where(JC.claim_id == claim_id).values(claim_id=None))
     conn.execute(delete(CLAIMS).where(CLAIMS.c.id == claim_id))
+
+
+def lapse_claim(conn: Connection, claim_id: int, error: str, now: datetime) -> None:
+    """A run of the claimed batch failed: keep the claim (and its count of attempts) with the
+    error, its lease lapsed, so the next worker to look takes it over at once."""
+    conn.execute(
+        update(CLAIMS)
+        .where(CLAIMS.c.id == claim_id)
+        .values(error=error, lease_until=now - timedelta(seconds=1))
+    )
+
+
+def claimed_ids(conn: Connection, claim_id: int) -> list[int]:
+    """The journeys a claim still holds, in order of arrival."""
+    query = "SELECT id FROM journeys WHERE claim_id = ? ORDER BY arrived_at, customer_id, id"
+    return [i for (i,) in fetch(conn, query, [claim_id])]
 
 
 def still_ours(conn: Connection, claim_id: int, owner: str) -> bool:

@@ -180,6 +180,8 @@ class Claim(SQLModel, table=True):
     owner: str
     lease_until: datetime = _time(nullable=False)
     created_at: datetime = _time(nullable=False)
+    attempts: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # runs begun
+    error: str | None = None  # the one-line message of its last failed run
 
 
 class FlowState(SQLModel, table=True):
