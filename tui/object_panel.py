@@ -96,7 +96,7 @@ class ObjectPanel(VerticalScroll):
         yield Input(placeholder="search external_id or email", id="search")
         yield DataTable(id="waiting", cursor_type="row")
         yield Label("", id="failed-title", classes="section")
-        yield DataTable(id="failed", cursor_type="row", show_cursor=False)
+        yield Static(id="failed")
         yield Label("Recent events", classes="section")
         yield DataTable(id="object-events", cursor_type="row", show_cursor=False)
 
@@ -107,10 +107,7 @@ class ObjectPanel(VerticalScroll):
         events = self.query_one("#object-events", DataTable)
         for label, width in (("time", 14), ("event", 8), ("customer", 10)):
             events.add_column(label, width=width)
-        failed = self.query_one("#failed", DataTable)
-        failed.add_column("customer", width=10)
-        failed.add_column("reason", width=60)
-        failed.display = False
+        self.query_one("#failed", Static).display = False
 
     def show_object(self, spec: FlowObject) -> None:
         """Switch to another object: its settings; page and search start over."""
@@ -127,7 +124,7 @@ class ObjectPanel(VerticalScroll):
         self.query_one("#waiting", DataTable).clear()
         self.query_one("#object-events", DataTable).clear()
         self._failed, self.failed_total = None, 0
-        self.query_one("#failed", DataTable).clear()
+        self.query_one("#failed", Static).update("")
         self.query_one("#failed-title", Label).update("Failed here: none")
         self._title()
 
@@ -140,11 +137,15 @@ class ObjectPanel(VerticalScroll):
         if ids == self._failed:
             return
         self._failed = ids
-        table = self.query_one("#failed", DataTable)
-        table.clear()
-        for row in failed:
-            table.add_row(row.customer, row.reason, key=str(row.journey_id))
-        table.display = bool(failed)
+        lines = Text()
+        for row in failed:  # the reasons wrap: they are the point
+            at = f"{row.at:%m-%d %H:%M}" if row.at else ""
+            lines.append(f"{row.customer} ", "bold")
+            lines.append(f"{at}\n", "dim")
+            lines.append(f"  {row.reason}\n", "red")
+        widget = self.query_one("#failed", Static)
+        widget.update(lines)
+        widget.display = bool(failed)
 
     def show_data(
         self, counts: ObjectCounts | None, page: Page | None, events: Sequence[EventView]

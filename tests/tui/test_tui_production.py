@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from textual.widgets import DataTable, Label
+from textual.widgets import DataTable, Label, Static
 
 from engine.model.project import Project
 from engine.runtime.clock import VirtualClock
@@ -69,7 +69,11 @@ async def test_failed_journeys_show_their_reasons_and_r_retries_them(
         await app.settle()
         title = app.query_one("#failed-title", Label)
         assert str(title.render()) == "Failed here: 1 (r: retry)"
-        assert rows(app, "#failed") == [["C004", "failed: SMTP 550 mailbox unavailable"]]
+        failed = str(app.query_one("#failed", Static).render())
+        assert failed.split("\n")[:2] == [
+            "C004 01-05 10:00",
+            "  failed: SMTP 550 mailbox unavailable",
+        ]
 
         await pilot.press("r")
         await app.settle()
