@@ -194,6 +194,7 @@ class _Checker:
             if key not in TOP_KEYS:
                 hint = did_you_mean(key, TOP_KEYS) or f"; a flow has {', '.join(TOP_KEYS)}"
                 self.report((key,), f"unknown flow setting '{key}'{hint}", key=True)
+        header = self._header({k: v for k, v in data.items() if k in TOP_KEYS and k != "objects"})
         objects = data.get("objects")
         if objects is None:
             self.report((), "the flow has no 'objects:'; add the objects of the flow under it")
@@ -202,7 +203,6 @@ class _Checker:
             self.report(("objects",), "'objects' must be a mapping of object ids to objects")
             raise FlowError(self.problems)
         good = self._precheck(objects)
-        header = self._header({k: v for k, v in data.items() if k in TOP_KEYS and k != "objects"})
         settings = {oid: self._settings(oid, body) for oid, body in good.items()}
         valid = {oid: s for oid, s in settings.items() if s is not None}
         specs = self._graph_checks(good, valid, unknown=[o for o in objects if o not in good])
