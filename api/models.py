@@ -185,6 +185,22 @@ class FlowStarted(BaseModel):
     journeys: list[int]
 
 
+class FlowRetry(BaseModel):
+    """Which failed journeys run again (all of the flow's when nothing narrows them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    object: str | None = Field(default=None, description="only those that failed here")
+    since: datetime | None = Field(default=None, description="only those failed since then")
+    customers: list[int] | None = Field(default=None, max_length=100_000)
+
+
+class FlowRetried(BaseModel):
+    flow: str
+    retried: int = Field(description="how many journeys went back")
+    objects: dict[str, int] = Field(description="per object, how many went back there")
+
+
 # -- events -------------------------------------------------------------------------------
 
 
@@ -204,13 +220,15 @@ class EventPublic(BaseModel):
 
 class WebhookItem(BaseModel):
     """What one payload stored. ``duplicate``: its event id was handled before; the ids are
-    those of that first delivery and nothing changed."""
+    those of that first delivery and nothing changed. ``retried``: its event id was handled
+    before but that delivery's journey failed, so it runs again (no new journey)."""
 
     event_id: str | None
     customer: int
     records: list[int]
     journeys: list[int]
     duplicate: bool
+    retried: bool = False
 
 
 class WebhookReceipt(BaseModel):

@@ -49,8 +49,18 @@ def run(
     worker = Worker(runtime.store, runtime.flows.values(), effects=runtime.effects)
     if not once:
         worker.install_signals()
+    began = runtime.clock.now()
     ran = worker.run(once=once)
     console.print(f"ran {ran} batch(es)")
+    if once:
+        from engine.runtime.failures import failures_since
+
+        failed = failures_since(runtime.store, runtime.flows.values(), began)
+        for line in failed:
+            err_console.print(line, markup=False, soft_wrap=True)
+        if failed:
+            err_console.print("put them back with 'sluis retry FLOW' once the cause is fixed")
+            raise typer.Exit(1)
 
 
 def start(

@@ -126,3 +126,8 @@ class AccessError(SluisError):
 
 class EffectError(SluisError):
     """An outside effect (mail, HTTP, files) failed."""
+
+
+class TransientError(EffectError):
+    """An outside effect failed in a way that may pass (a connection lost or not made): an
+    object with ``retries`` / ``backoff`` settings tries again later (DESIGN.md 8)."""

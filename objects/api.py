@@ -15,6 +15,7 @@ from engine.sdk import (
     Duration,
     Flow,
     ObjectSettings,
+    RetrySettings,
     Routing,
     RunContext,
     SluisError,
@@ -35,12 +36,11 @@ from engine.sdk.http import (
 )
 
 
-class ApiSettings(ObjectSettings):
+class ApiSettings(ObjectSettings, RetrySettings):
     type: Literal["api"]
     url: TemplateText
     headers: dict[str, TemplateText] = Field(default_factory=dict)
     timeout: Duration | None = None
-    retries: int = Field(default=3, ge=0, le=20)
     concurrency: int = Field(default=10, ge=1, le=500)
 
     @model_validator(mode="after")
@@ -61,7 +61,11 @@ class ApiCall(CampaignObject[ApiSettings]):
     def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         spec = self.settings
         policy = call_policy(
-            ctx, timeout=spec.timeout, retries=spec.retries, concurrency=spec.concurrency
+            ctx,
+            timeout=spec.timeout,
+            retries=spec.retries,
+            backoff=spec.backoff,
+            concurrency=spec.concurrency,
         )
         secrets = self.headers.secrets()
         sends = []

@@ -45,4 +45,7 @@ class CsvTrigger(CampaignObject[CsvTriggerSettings]):
     def entries(self, *, ctx: RunContext) -> Iterator[list[Entry]]:
         settings = self.settings
         match = settings.match or f"{self.flow.name}*.csv"
-        return ctx.files.trigger(settings.watch, settings.spec(), match=match).entries()
+        found = ctx.files.trigger(
+            settings.watch, settings.spec(), match=match, retries=settings.retries
+        )
+        return found.entries()

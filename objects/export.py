@@ -21,6 +21,7 @@ from engine.sdk import (
     InputError,
     LocationText,
     ObjectSettings,
+    RetrySettings,
     Routing,
     RunContext,
     Settings,
@@ -36,7 +37,7 @@ class ExportColumn(Settings):
     value: TemplateText
 
 
-class ExportSettings(ObjectSettings):
+class ExportSettings(ObjectSettings, RetrySettings):
     type: Literal["export"]
     to: LocationText
     columns: list[str | ExportColumn] = Field(min_length=1)

@@ -19,6 +19,7 @@ from engine.sdk import (
     Flow,
     Journey,
     ObjectSettings,
+    RetrySettings,
     Routing,
     RunContext,
     SluisError,
@@ -51,7 +52,7 @@ from engine.sdk.http import (
 READ_ONLY = ("system_id", "groups", "created_at", "updated_at")
 
 
-class HttpRequestSettings(ObjectSettings):
+class HttpRequestSettings(ObjectSettings, RetrySettings):
     type: Literal["http-request"]
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     url: TemplateText
@@ -61,7 +62,6 @@ class HttpRequestSettings(ObjectSettings):
     format: Literal["json", "form"] = "json"
     batch: int = Field(default=1, ge=1, le=1000)
     timeout: Duration | None = None
-    retries: int = Field(default=3, ge=0, le=20)
     success: list[int] | None = None
     save: dict[CustomerField, ResponseTemplateText] = Field(default_factory=dict)
     concurrency: int = Field(default=10, ge=1, le=500)
@@ -149,6 +149,7 @@ class HttpRequest(CampaignObject[HttpRequestSettings]):
             ctx,
             timeout=spec.timeout,
             retries=spec.retries,
+            backoff=spec.backoff,
             success=spec.success,
             concurrency=spec.concurrency,
             rate_limit=spec.rate_limit,

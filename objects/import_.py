@@ -35,6 +35,7 @@ from engine.sdk import (
     LocationText,
     ObjectSettings,
     Once,
+    RetrySettings,
     Routing,
     RunContext,
     Settings,
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from engine.sdk.files import Pickup
 
 
-class CsvImportSettings(ObjectSettings):
+class CsvImportSettings(ObjectSettings, RetrySettings):
     """What the objects that import a CSV (import, csv-trigger) share: how its rows are read,
     matched and checked against the project."""
 

@@ -23,6 +23,7 @@ from engine.sdk import (
     MailSink,
     ObjectSettings,
     ProjectError,
+    RetrySettings,
     Routing,
     RunContext,
     Template,
@@ -33,7 +34,7 @@ from engine.sdk import (
 from engine.sdk.mail import Composer, MailSpec, Outcome, deliver, template_problem, tracking_links
 
 
-class MailSettings(ObjectSettings):
+class MailSettings(ObjectSettings, RetrySettings):
     type: Literal["mail"]
     template: str
     subject: TemplateText
@@ -72,7 +73,12 @@ class Mail(CampaignObject[MailSettings]):
             )
         events = []
         for outcome in deliver(
-            batch, ctx, sink, self._composer(ctx, sink), per_hour=self.settings.throttle
+            batch,
+            ctx,
+            sink,
+            self._composer(ctx, sink),
+            per_hour=self.settings.throttle,
+            retry=self.settings,
         ):
             journey = outcome.journey
             if outcome.kind == "held":

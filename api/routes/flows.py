@@ -3,6 +3,7 @@ starting a flow for given customers."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path
@@ -12,6 +13,8 @@ from api.errors import ERRORS, field_problem
 from api.models import (
     FlowCounts,
     FlowObjectSummary,
+    FlowRetried,
+    FlowRetry,
     FlowStart,
     FlowStarted,
     FlowSummary,
@@ -21,6 +24,7 @@ from api.models import (
 from api.state import AppState
 from engine.model.flow import Flow
 from engine.runtime.monitor import counts_of
+from engine.runtime.retry import retry_failed
 from engine.sdk.batch import Entry
 from engine.store.queries import existing_customers, started_flows
 
@@ -112,3 +116,28 @@ def start_flow(name: NamePath, body: FlowStart, state: StateDep) -> FlowStarted:
     with state.write() as conn:
         journeys = state.runtime.enter_in(conn, flow, start_id, entries)
     return FlowStarted(flow=flow.name, started=not was_started, journeys=journeys)
+
+
+@router.post("/{name}/retry", response_model=FlowRetried)
+def retry_flow(name: NamePath, body: FlowRetry, state: StateDep) -> FlowRetried:
+    """Failed journeys run again: each goes back to the object where it failed (so do
+    journeys that ended through an unrouted ``failed`` output; a mapped one is left alone),
+    optionally only at ``object``, failed since ``since``, of ``customers``."""
+    flow = _flow(state, name)
+    if body.object is not None and body.object not in flow.objects:
+        raise field_problem(
+            ("body", "object"),
+            f"{flow.name} has no object '{body.object}'; its objects: " + ", ".join(flow.objects),
+        )
+    since = body.since
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    counts = retry_failed(
+        state.store,
+        flow,
+        state.runtime.clock.now(),
+        object_id=body.object,
+        since=since,
+        customer_ids=body.customers,
+    )
+    return FlowRetried(flow=flow.name, retried=sum(counts.values()), objects=dict(counts))

@@ -107,6 +107,7 @@ def _receipt(name: str, flow: str, receipts: list[ItemReceipt]) -> bytes:
                 "records": r.records,
                 "journeys": r.journeys,
                 "duplicate": r.duplicate,
+                "retried": r.retried,
             }
             for r in receipts
         ],

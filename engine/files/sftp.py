@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import paramiko
 
-from engine.errors import EffectError, LocationError, ProjectError
+from engine.errors import EffectError, LocationError, ProjectError, TransientError
 from engine.files.folder import FileInfo, Folder, NameTaken, temp_name
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ class SftpFolder(Folder):
         except (paramiko.SSHException, OSError, EOFError) as exc:
             client.close()
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            raise EffectError(
+            raise TransientError(
                 f"connection '{self.name}': cannot reach SFTP server {host}:{port}: {reason}"
             ) from None
         self._client, self._sftp = client, sftp
@@ -196,7 +196,7 @@ class SftpFolder(Folder):
                     raise self._error(what, path, exc) from exc
                 raise EffectError(f"{what} {self.shown(path)}: {exc}") from exc
             self.close()  # the connection broke: the next use connects again
-            raise EffectError(
+            raise TransientError(
                 f"{what} {self.shown(path)}: the connection to {self.host}:{self.port} broke "
                 f"({exc or type(exc).__name__})"
             ) from exc

@@ -18,7 +18,7 @@ import fnmatch
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import SluisError
+from engine.errors import SluisError, TransientError
 from engine.files.folder import FileInfo, is_temporary
 from engine.files.imports import (
     ImportReport,
@@ -31,6 +31,7 @@ from engine.files.imports import (
 from engine.files.pickup import entered
 from engine.sdk.batch import Entry
 from engine.store import files as records
+from engine.store.events import EventRecord, add_events
 
 if TYPE_CHECKING:
     from engine.files import Place
@@ -44,9 +45,13 @@ class FileTrigger:
     """The folder ``watch`` of the csv-trigger running in ``ctx``; files whose name matches
     ``match`` (a glob, any case) are imported by ``spec``."""
 
-    def __init__(self, ctx: RunContext, watch: Place, spec: ImportSpec, *, match: str) -> None:
+    def __init__(
+        self, ctx: RunContext, watch: Place, spec: ImportSpec, *, match: str, retries: int = 0
+    ) -> None:
         self.ctx, self.watch, self.spec, self.match = ctx, watch, spec, match
         self.flow, self.object_id = ctx.flow.name, ctx.object_id
+        self.retries = retries  # a lost connection: the file is tried again at the next polls
+        self._tries: dict[int, int] = {}  # record id -> tries so far
 
     def matches(self, entry: FileInfo) -> bool:
         name = entry.name
@@ -73,6 +78,8 @@ class FileTrigger:
             record = open_records.get(self._key("active", entry.name))
             if not self.matches(entry) or (record and record.state in ("imported", "failed")):
                 continue
+            if record is not None:
+                self._tries[record.id] = int((record.detail or {}).get("tries", 0))
             taken.append((active.child(entry.name), record.id if record else None))
         upload = watch.child("upload")
         listed = [e for e in upload.list() if self.matches(e)]
@@ -158,7 +165,17 @@ class FileTrigger:
                 )
         except SluisError as exc:
             report = exc.report if isinstance(exc, TooManyRejects) else None
+            tries = self._tries.get(rid, 0) + 1
+            if isinstance(exc, TransientError) and tries <= self.retries:
+                # the file stays in active/: the next poll tries it again
+                records.change(conn, rid, now, detail={"tries": tries, "reason": str(exc)})
+                return
+            if isinstance(exc, TransientError):
+                exc = TransientError(f"{exc} after {tries} tries")
             records.change(conn, rid, now, state="failed", detail={"reason": str(exc)})
+            why = {"reason": f"failed: {file.name}: {exc}", "file": file.name}
+            event = EventRecord("failed", now, flow=self.flow, object=self.object_id, data=why)
+            add_events(conn, [event])
         done = rid
         ctx.after_commit(lambda: self._finish(file, done, report))
 

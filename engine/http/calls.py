@@ -52,6 +52,7 @@ class HttpCall:
     content: bytes | None = None
     secrets: tuple[str, ...] = ()
     secret_headers: frozenset[str] = frozenset()
+    tried: int = 0  # tries made in earlier batches (the journey was held between them)
 
     @property
     def key(self) -> str | None:
@@ -71,6 +72,8 @@ class CallPolicy:
     rate_limit: float | None = None
     name: str = ""
     tokens: TokenSource | None = field(default=None, compare=False, repr=False)
+    backoff: float | None = None  # seconds before the first retry, doubling (None: the client's)
+    hold_after: float | None = None  # a longer wait comes back as ``later`` (None: wait it out)
 
     def succeeded(self, status: int) -> bool:
         return 200 <= status < 300 if self.success is None else status in self.success
@@ -97,6 +100,7 @@ class HttpOutcome:
     reason: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    later: float | None = None  # not settled: try again after this many seconds
 
     @cached_property
     def json(self) -> Any:
@@ -113,7 +117,8 @@ class HttpOutcome:
 
 
 def should_retry(answer: HttpAnswer, policy: CallPolicy, tries: int) -> bool:
-    """Whether a call whose latest try got ``answer`` goes again."""
+    """Whether a call whose latest try got ``answer`` goes again (``tries`` counts those of
+    earlier batches too)."""
     if tries > policy.retries:
         return False
     if answer.status is None:

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from queue import Empty, SimpleQueue
 
 import httpcore
@@ -35,7 +36,7 @@ from engine.http.calls import (
 )
 from engine.http.guard import AddressGuard, AddressRefused, GuardedBackend, Resolver, resolve
 from engine.http.rates import RateLimit, SharedRateLimit
-from engine.http.retry import Backoff, retry_after
+from engine.http.retry import HELD_RETRY_AFTER, Backoff, retry_after
 from engine.model.project import HttpSettings, Project
 from engine.runtime.clock import Clock, SystemClock
 
@@ -180,14 +181,19 @@ class HttpClient:
                 if isinstance(answer, BaseException):
                     raise answer
                 call = calls[index]
-                if should_retry(answer, policy, tries[index]):
-                    delay = self._delay(answer, tries[index])
-                    if delay is not None:
+                made = call.tried + tries[index]
+                if should_retry(answer, policy, made):
+                    delay = self._delay(answer, made, policy)
+                    if delay is None:
+                        outcomes[index] = self._gave_up(answer, call, policy, made)
+                    elif policy.hold_after is not None and delay > policy.hold_after:
+                        # a long wait holds the journey in the database, not this worker
+                        held = outcome(answer, call, policy, made)
+                        outcomes[index] = replace(held, later=delay)
+                    else:
                         heapq.heappush(waiting, (now + delay, index))
-                        continue
-                    outcomes[index] = self._gave_up(answer, call, policy, tries[index])
-                else:
-                    outcomes[index] = outcome(answer, call, policy, tries[index])
+                    continue
+                outcomes[index] = outcome(answer, call, policy, made)
         return [o for o in outcomes if o is not None]
 
     def _now(self) -> float:
@@ -208,19 +214,27 @@ class HttpClient:
                 limiter.tokens = tokens
             return limiter
 
-    def _delay(self, answer: HttpAnswer, tries: int) -> float | None:
-        """Seconds before the next try; None when the server asks for a longer wait than
-        sluis makes within a batch."""
+    def _delay(self, answer: HttpAnswer, tries: int, policy: CallPolicy) -> float | None:
+        """Seconds before the next try: ``Retry-After`` when the answer has one, else the
+        policy's backoff (the client's when it has none). None when the server asks for a
+        longer wait than sluis makes."""
         asked = retry_after(answer.headers, self.clock.now()) if answer.status else None
         if asked is None:
+            if policy.backoff is not None:
+                return self.backoff.delay(tries, self._rng, base=policy.backoff)
             return self.backoff.delay(tries, self._rng)
-        return asked if asked <= self.backoff.max_retry_after else None
+        return asked if asked <= self._longest(policy) else None
+
+    def _longest(self, policy: CallPolicy) -> float:
+        """The longest ``Retry-After`` honoured: a day when long waits are held in the
+        database, else what a batch waits out."""
+        return HELD_RETRY_AFTER if policy.hold_after is not None else self.backoff.max_retry_after
 
     def _gave_up(
         self, answer: HttpAnswer, call: HttpCall, policy: CallPolicy, tries: int
     ) -> HttpOutcome:
         result = outcome(answer, call, policy, tries)
-        limit = timeout_text(self.backoff.max_retry_after)
+        limit = timeout_text(self._longest(policy))
         note = f"; Retry-After asks for a longer wait than {limit}"
         return HttpOutcome(False, result.status, tries, result.reason + note, result.headers)
 

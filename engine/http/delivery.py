@@ -10,7 +10,7 @@ an ``http_ok`` or ``http_failed`` event per customer with the batch.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, timedelta
 from functools import partial
 from typing import Any
@@ -19,6 +19,7 @@ from engine.errors import EffectError
 from engine.http.calls import CallPolicy, HttpCall, HttpOutcome, idempotency_key, mask
 from engine.http.rates import TokenSource, chunk_size
 from engine.model.fields import customer_label
+from engine.model.retries import INLINE_WAIT, Tries, tries_so_far
 from engine.sdk.batch import Journey, Routing
 from engine.sdk.context import RunContext
 from engine.sdk.effects import HttpSink
@@ -50,15 +51,19 @@ def call_policy(
     *,
     timeout: timedelta | None,
     retries: int,
+    backoff: timedelta | None = None,
     success: Sequence[int] | None = None,
     concurrency: int = 10,
     rate_limit: float | None = None,
 ) -> CallPolicy:
     """The policy of one object's calls; its rate limit is shared by the object's batches and
-    by every worker on the database."""
+    by every worker on the database. With ``backoff`` (the object's setting) a wait longer
+    than a few seconds holds the journey in the database instead of the worker."""
     return CallPolicy(
         timeout=(timeout or DEFAULT_TIMEOUT).total_seconds(),
         retries=retries,
+        backoff=None if backoff is None else backoff.total_seconds(),
+        hold_after=None if backoff is None else INLINE_WAIT.total_seconds(),
         success=frozenset(success) if success else None,
         concurrency=concurrency,
         rate_limit=rate_limit,
@@ -114,12 +119,28 @@ def deliver(
         return []
     from engine.store.events import EventRecord  # the store loads when calling
 
-    outcomes = http_sink(ctx).send_all([s.call for s in sends], policy)
-    at = ctx.now.astimezone(UTC).isoformat()
     flow, object_id, now = ctx.flow.name, ctx.object_id, ctx.now
+    earlier = [_earlier(send, object_id) for send in sends]
+    calls = [
+        replace(s.call, tried=t.made) if t.made else s.call
+        for s, t in zip(sends, earlier, strict=True)
+    ]
+    outcomes = http_sink(ctx).send_all(calls, policy)
+    at = ctx.now.astimezone(UTC).isoformat()
     events: list[EventRecord] = []
-    for send, result in zip(sends, outcomes, strict=True):
+    for send, result, before in zip(sends, outcomes, earlier, strict=True):
         call = send.call
+        if result.later is not None:  # a transient failure: try again later, held in the db
+            until = now + timedelta(seconds=result.later)
+            tries = Tries(result.tries, before.first or now).record(object_id)
+            for journey in send.journeys:
+                routing.hold(journey, until, data=tries)
+            continue
+        if before.first is not None and result.tries > 1:
+            spent = Tries(result.tries, before.first).over(now)
+            result = replace(
+                result, reason=result.reason.replace(f"after {result.tries} tries", spent)
+            )
         url = mask(call.url, call.secrets)
         ctx.effects.record("http", partial(_recorded, object_id, call.method, url, send, at))
         kind, output = ("http_ok", "ok") if result.ok else ("http_failed", "failed")
@@ -146,6 +167,15 @@ def deliver(
         ]
     ctx.events.add(events)
     return outcomes
+
+
+def _earlier(send: Send, object_id: str) -> Tries:
+    """The tries made for a call's journeys in earlier batches (the most of them, for a chunk;
+    the first try's time of the earliest)."""
+    found = [tries_so_far(j.data, object_id) for j in send.journeys]
+    made = max((t.made for t in found), default=0)
+    firsts = [t.first for t in found if t.first is not None]
+    return Tries(made, min(firsts) if firsts else None)
 
 
 def _recorded(object_id: str, method: str, url: str, send: Send, at: str) -> dict[str, Any]:

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from engine.model.retries import BACKOFF_CAP
+
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+HELD_RETRY_AFTER = 86400.0  # the longest Retry-After honoured when the journey waits held
 
 
 def says_later(status: int) -> bool:
@@ -57,7 +60,12 @@ class Backoff:
     cap: float = 30.0
     max_retry_after: float = 300.0
 
-    def delay(self, retry: int, rng: random.Random) -> float:
-        """The wait before retry number ``retry`` (1 for the first)."""
+    def delay(self, retry: int, rng: random.Random, *, base: float | None = None) -> float:
+        """The wait before retry number ``retry`` (1 for the first); ``base`` (an object's
+        ``backoff`` setting) replaces the client's first wait, and then the cap is an hour
+        (DESIGN.md 8), and the jitter only adds (up to a quarter): never sooner than asked."""
+        if base is not None:
+            full = min(BACKOFF_CAP.total_seconds(), base * 2.0 ** (retry - 1))
+            return full * (1 + rng.random() / 4)
         full = min(self.cap, self.base * 2.0 ** (retry - 1))
         return full * (0.5 + rng.random() / 2)

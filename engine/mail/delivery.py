@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Literal
 
@@ -18,6 +18,7 @@ from engine.errors import TemplateError
 from engine.mail.compose import Composer, Letter
 from engine.mail.handover import Delivery
 from engine.model.durations import parse_duration
+from engine.model.retries import RetrySettings
 from engine.sdk.batch import Batch, Journey
 from engine.sdk.context import RunContext
 from engine.sdk.effects import MailSink
@@ -27,8 +28,6 @@ from engine.sdk.effects import MailSink
 if TYPE_CHECKING:
     from engine.mail import sendlog
 
-MAX_ATTEMPTS = 5
-FIRST_RETRY = timedelta(minutes=5)
 UNKNOWN = "unknown: an earlier run stopped while sending it (it may have gone out); not sent again"
 OutcomeKind = Literal["sent", "skipped", "held", "failed"]
 
@@ -44,12 +43,6 @@ class Outcome:
     message_id: str | None = None
     until: datetime | None = None  # for held journeys
     accepted: bool = False  # the server took it (now, or in a run that stopped before commit)
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """How long to wait before try ``attempts + 1``: 5 minutes, tripling each time."""
-    factor: int = 3 ** max(0, attempts - 1)
-    return FIRST_RETRY * factor
 
 
 def skip_reasons(batch: Batch, ctx: RunContext) -> dict[int, str]:
@@ -114,8 +107,16 @@ def _from_log(journey: Journey, logged: sendlog.Logged) -> Outcome | None:
 
 
 def _outcome(
-    journey: Journey, letter: Letter, delivery: Delivery, attempts: int, now: datetime
+    journey: Journey,
+    letter: Letter,
+    delivery: Delivery,
+    attempts: int,
+    now: datetime,
+    retry: RetrySettings,
 ) -> Outcome:
+    """A deferred mail (SMTP 4xx, no connection) is held for another try, the object's
+    ``retries`` and ``backoff`` deciding how often and when (DESIGN.md 8); the send log
+    counts the tries."""
     mid = letter.message_id
     if delivery.state == "sent":
         return Outcome(journey, "sent", "sent", letter=letter, message_id=mid, accepted=True)
@@ -126,9 +127,9 @@ def _outcome(
         return Outcome(
             journey, "skipped", f"skipped: refused by the mail server ({delivery.detail})"
         )
-    if attempts >= MAX_ATTEMPTS:
+    if attempts > retry.retries:
         return Outcome(journey, "failed", f"failed: {delivery.detail} after {attempts} tries")
-    return Outcome(journey, "held", delivery.detail, until=now + retry_delay(attempts))
+    return Outcome(journey, "held", delivery.detail, until=now + retry.wait(attempts))
 
 
 def deliver(
@@ -138,11 +139,13 @@ def deliver(
     composer: Composer,
     *,
     per_hour: int | None = None,
+    retry: RetrySettings | None = None,
 ) -> Iterator[Outcome]:
     """Yield one ``Outcome`` per journey of the batch."""
     from engine.mail import sendlog, throttle
 
     now, db, object_id = ctx.now, ctx.store.db, batch.object_id
+    retry = retry or RetrySettings()
     logged = sendlog.read(db, object_id, [j.id for j in batch])
     skipped = skip_reasons(batch, ctx)
     stale = [jid for jid, row in logged.items() if row.state == "sending"]
@@ -184,10 +187,10 @@ def deliver(
             ready = _Window(ctx, composer, chunk)
             yield from ready.refused
             if sending is not None:
-                yield from _finish(*sending, ctx, logged)
+                yield from _finish(*sending, ctx, logged, retry)
             sending = background.submit(ready.send, sink), ready
         if sending is not None:
-            yield from _finish(*sending, ctx, logged)
+            yield from _finish(*sending, ctx, logged, retry)
 
 
 class _Window:
@@ -231,6 +234,7 @@ def _finish(
     window: _Window,
     ctx: RunContext,
     logged: dict[int, sendlog.Logged],
+    retry: RetrySettings,
 ) -> Iterator[Outcome]:
     from engine.mail import sendlog
 
@@ -239,4 +243,5 @@ def _finish(
     for letter, delivery in zip(window.letters, deliveries, strict=True):
         previous = logged.get(letter.journey_id)
         attempts = 1 if previous is None else previous.attempts + (previous.state == "failed")
-        yield _outcome(window.journeys[letter.journey_id], letter, delivery, attempts, ctx.now)
+        journey = window.journeys[letter.journey_id]
+        yield _outcome(journey, letter, delivery, attempts, ctx.now, retry)

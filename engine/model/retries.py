@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from engine.model.durations import format_duration, parse_duration
+from engine.model.durations import format_duration
+from engine.model.settings import Duration
 
 TRIES_KEY = "_tries"
 DEFAULT_RETRIES = 3
@@ -25,15 +26,16 @@ INLINE_WAIT = timedelta(seconds=5)  # longer waits hold the journey in the datab
 
 
 class RetrySettings(BaseModel):
-    """The ``retries`` and ``backoff`` settings every object that talks to the outside takes."""
+    """The ``retries`` and ``backoff`` settings every object that talks to the outside takes
+    (an object's settings model inherits them beside ``ObjectSettings``)."""
 
-    retries: int = Field(default=DEFAULT_RETRIES, ge=0, le=20)
-    backoff: timedelta = DEFAULT_BACKOFF
-
-    @field_validator("backoff", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return parse_duration(value) if isinstance(value, str | int | float) else value
+    retries: int = Field(
+        default=DEFAULT_RETRIES, ge=0, le=20, description="tries after the first (default 3)"
+    )
+    backoff: Duration = Field(
+        default=DEFAULT_BACKOFF,
+        description="the first wait before trying again, doubling each time, at most 1h",
+    )
 
     def wait(self, retry: int) -> timedelta:
         """The wait before retry number ``retry`` (1 for the first): ``backoff`` doubling,

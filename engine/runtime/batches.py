@@ -14,10 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from engine.errors import DatabaseError, SluisError
+from engine.errors import DatabaseError, SluisError, TransientError
 from engine.model.flow import Flow
+from engine.model.retries import RetrySettings
 from engine.runtime.entering import after_commit, enter_from
-from engine.runtime.failing import MAX_ATTEMPTS, fail_claimed, failed_run, gave_up, missing_object
+from engine.runtime.failing import (
+    MAX_ATTEMPTS,
+    fail_claimed,
+    failed_run,
+    gave_up,
+    missing_object,
+    retrying,
+)
 from engine.runtime.passage import BatchReport, Passage
 from engine.sdk.batch import Batch, Journey, Routing
 from engine.sdk.context import RunContext
@@ -142,6 +150,9 @@ def _decide(
         ctx.writes.clear()
         ctx.entering.clear()
         ctx.committed.clear()
+        settings = flow.instance(object_id).settings
+        if isinstance(exc, TransientError) and isinstance(settings, RetrySettings):
+            return retrying(journeys, object_id, exc, settings, ctx.now)
         return _failing(journeys, exc)
     return routing
 

@@ -9,9 +9,11 @@ traceback having gone to the log once, and the worker goes on."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from engine.model.retries import RetrySettings, tries_so_far
 from engine.runtime.passage import BatchReport, Passage
 from engine.sdk.batch import Journey, Routing
 from engine.store import journeys as sql
@@ -108,3 +110,24 @@ def fail_claimed(
         for listener in runtime.on_batch:
             listener(report)
     return passage.reports[0]
+
+
+def retrying(
+    journeys: Sequence[Journey],
+    object_id: str,
+    exc: Exception,
+    settings: RetrySettings,
+    now: datetime,
+) -> Routing:
+    """A transient failure of an object with ``retries`` / ``backoff`` (a connection lost):
+    its journeys are held for another try, their tries counted in their data, or fail once
+    the last try failed (``failed: ... after 4 tries over 1m10s``)."""
+    routing = Routing()
+    for journey in journeys:
+        tries = tries_so_far(journey.data, object_id).then(1, now)
+        if tries.made > settings.retries:
+            routing.fail(journey, f"failed: {exc} {tries.over(now)}")
+        else:
+            until = now + settings.wait(tries.made)
+            routing.hold(journey, until, data=tries.record(object_id))
+    return routing

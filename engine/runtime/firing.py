@@ -8,8 +8,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from engine.errors import DatabaseError, SluisError
+from engine.errors import DatabaseError, SluisError, TransientError
 from engine.model.flow import Flow
+from engine.model.retries import RetrySettings
 from engine.model.schedule import next_fire
 from engine.runtime.entering import after_commit, enter, enter_from
 from engine.sdk.batch import chunks_of
@@ -55,11 +56,21 @@ def fire_due(runtime: Runtime) -> int:
         except DatabaseError:  # not the object's failure: the worker fires it again
             raise
         except SluisError as exc:
-            # nothing of this firing stands; say why where operators look, and go on
+            # nothing of this firing stands; say why where operators look, and go on (a
+            # transient failure fires again after the object's backoff, ``retries`` times)
             log.warning("start object %s of flow %s failed: %s", row.object, flow.name, exc)
             with runtime.store.db.write() as conn:
+                why: dict[str, object] = {"reason": f"failed: {exc}"}
+                settings = obj.settings
+                if isinstance(exc, TransientError) and isinstance(settings, RetrySettings):
+                    tries = triggers.tries_failed(conn, row.flow, row.object) + 1
+                    why["tries"] = tries
+                    if tries <= settings.retries:
+                        again = now + settings.wait(tries)
+                        due_next = again if due_next is None else min(due_next, again)
+                    else:
+                        why["reason"] = f"failed: {exc} after {tries} tries"
                 triggers.fired(conn, row.flow, row.object, now, due_next)
-                why = {"reason": f"failed: {exc}"}
                 failed = EventRecord("failed", now, flow=flow.name, object=row.object, data=why)
                 add_events(conn, [failed])
             continue

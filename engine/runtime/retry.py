@@ -6,8 +6,8 @@ marketer's own route and is left alone (DESIGN.md 8)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
-from datetime import datetime
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
@@ -58,17 +58,60 @@ def retry_failed(
     ``object_id``, failed at or after ``since``, of ``customer_ids``); returns how many per
     object. Each gets a ``retried`` event. The flow's workers take them from there."""
     with store.db.write() as conn:
-        found = failed_journeys(
-            conn, flow, object_id=object_id, since=since, customer_ids=customer_ids
-        )
-        put_back(conn, [f.id for f in found], now)
-        add_events(
-            conn,
-            [
-                EventRecord(
-                    "retried", now, f.customer_id, flow.name, f.object, f.id, {"reason": f.reason}
-                )
-                for f in found
-            ],
+        found = retry_in(
+            conn, flow, now, object_id=object_id, since=since, customer_ids=customer_ids
         )
     return Counter(f.object for f in found)
+
+
+def retry_in(
+    conn: Connection,
+    flow: Flow,
+    now: datetime,
+    *,
+    object_id: str | None = None,
+    since: datetime | None = None,
+    customer_ids: Collection[int] | None = None,
+    journey_ids: Sequence[int] | None = None,
+) -> list[FailedJourney]:
+    """``retry_failed`` in the caller's transaction; ``journey_ids`` narrows it to those
+    journeys (a webhook's redelivery retries the journey its first delivery made)."""
+    found = find_failed(
+        conn,
+        flow.name,
+        unrouted=unrouted_failed(flow),
+        object_id=object_id,
+        since=since,
+        customer_ids=customer_ids,
+        journey_ids=journey_ids,
+    )
+    put_back(conn, [f.id for f in found], now)
+    add_events(
+        conn,
+        [
+            EventRecord(
+                "retried", now, f.customer_id, flow.name, f.object, f.id, {"reason": f.reason}
+            )
+            for f in found
+        ],
+    )
+    return found
+
+
+def since_moment(text: str, now: datetime) -> datetime:
+    """``--since``: an ISO date or time (UTC when it names no offset), or a duration back
+    from now (``2h``: failed in the last two hours)."""
+    from engine.errors import InputError
+    from engine.model.durations import parse_duration
+
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            return now - parse_duration(text)
+        except ValueError:
+            raise InputError(
+                f"--since '{text}' is not a time such as 2026-12-07T09:00, a date such as "
+                "2026-12-07, or a duration back from now such as 2h"
+            ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -15,11 +15,13 @@ model and the runtime can import the SDK's own modules without a cycle.
 - Setting types for settings models: ``ExpressionText``, ``TemplateText``, ``Duration``,
   ``Cron``, ``LocationText``, ``CustomerField``, ``Settings`` (a nested settings model) and
   ``project_of`` (the project a model is validated against).
+- Retries: ``RetrySettings`` (the shared ``retries`` / ``backoff`` settings), ``Tries``,
+  ``tries_so_far``.
 - Helpers objects share: ``format_duration``, ``did_you_mean``, ``check_timezone``,
   ``convert`` (a value to a field's type), ``customer_label`` (how replay names a customer),
   ``render_value``, ``Template``, ``CUSTOMER_KEYS``.
 - Errors: ``SluisError`` and the kinds objects raise (``InputError``, ``EffectError``,
-  ``ProjectError``).
+  ``TransientError``, ``ProjectError``).
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.errors import EffectError, InputError, ProjectError, SluisError
+    from engine.errors import EffectError, InputError, ProjectError, SluisError, TransientError
     from engine.model.durations import format_duration
     from engine.model.fields import KEYS as CUSTOMER_KEYS  # the fields that identify a customer
     from engine.model.fields import convert, customer_label
     from engine.model.flow import Flow
     from engine.model.project import check_timezone
+    from engine.model.retries import RetrySettings, Tries, tries_so_far
     from engine.model.settings import (
         Cron,
         CustomerField,
@@ -95,12 +98,15 @@ __all__ = [
     "ProjectFiles",
     "Records",
     "RecordsMap",
+    "RetrySettings",
     "Routing",
     "RunContext",
     "Settings",
     "SluisError",
     "Template",
     "TemplateText",
+    "TransientError",
+    "Tries",
     "Trigger",
     "UndeclaredOutput",
     "WebhookAuth",
@@ -112,6 +118,7 @@ __all__ = [
     "format_duration",
     "project_of",
     "render_value",
+    "tries_so_far",
 ]
 
 _HOME = {
@@ -137,6 +144,10 @@ _HOME = {
     "IncomingEvent": "engine.sdk.events",
     "InputError": "engine.errors",
     "Journey": "engine.sdk.batch",
+    "RetrySettings": "engine.model.retries",
+    "TransientError": "engine.errors",
+    "Tries": "engine.model.retries",
+    "tries_so_far": "engine.model.retries",
     "LocationText": "engine.model.settings",
     "MailSink": "engine.sdk.effects",
     "ObjectSettings": "engine.sdk.campaign",

@@ -216,9 +216,11 @@ class ProjectFiles:
 
         return export_batch(self.ctx, location, batch, columns, delimiter=delimiter, header=header)
 
-    def trigger(self, watch: Any, spec: ImportSpec, *, match: str) -> FileTrigger:
+    def trigger(self, watch: Any, spec: ImportSpec, *, match: str, retries: int = 0) -> FileTrigger:
         """The folder a csv-trigger watches (see ``engine/files/trigger.py``): its
-        ``entries()`` take the files dropped in ``upload/`` whose name matches ``match``."""
+        ``entries()`` take the files dropped in ``upload/`` whose name matches ``match``; a
+        file whose import lost its connection is tried again at the next polls, ``retries``
+        times."""
         from engine.files.trigger import FileTrigger
 
-        return FileTrigger(self.ctx, self.place(watch), spec, match=match)
+        return FileTrigger(self.ctx, self.place(watch), spec, match=match, retries=retries)

@@ -17,6 +17,7 @@ from engine.store.raw import (
     fetch,
     json_value,
     marks,
+    one_of,
     placeholders,
     time_param,
     time_value,
@@ -48,10 +49,11 @@ def find_failed(
     object_id: str | None = None,
     since: datetime | None = None,
     customer_ids: Collection[int] | None = None,
+    journey_ids: Sequence[int] | None = None,
 ) -> list[FailedJourney]:
     """Journeys of ``flow`` that failed, or that ended at one of the ``unrouted`` objects
     through its (unmapped) ``failed`` output; optionally only at ``object_id``, failed at or
-    after ``since``, of ``customer_ids``."""
+    after ``since``, of ``customer_ids``, among ``journey_ids``."""
     last_at = _LAST_STEP.format(column="s.at")
     last_output = _LAST_STEP.format(column="s.output")
     last_reason = _LAST_STEP.format(column="s.reason")
@@ -69,6 +71,12 @@ def find_failed(
     if object_id is not None:
         statement += " AND j.object = ?"
         params.append(object_id)
+    if journey_ids is not None:
+        if not journey_ids:
+            return []
+        condition, values = one_of(conn, "j.id", list(journey_ids))
+        statement += f" AND {condition}"
+        params.append(values)
     found = [
         FailedJourney(r[0], r[1], r[2], time_value(r[3]), r[4])
         for r in fetch(conn, statement + " ORDER BY j.id", params)
@@ -82,16 +90,17 @@ def find_failed(
 
 
 def put_back(conn: Connection, ids: Sequence[int], now: datetime) -> None:
-    """Make journeys active again, ready now, at the object where they stand; the tries an
-    object counted for them start over."""
+    """Make journeys active again, ready now, at the object where they stand (since when
+    they arrived there: a wait counts from then); the tries an object counted for them start
+    over."""
     at = time_param(conn, now)
     encode = encoder(conn, JC.data)
     for condition, params in among(conn, "id", ids):
         statement = (
-            "UPDATE journeys SET state = 'active', ready_at = ?, arrived_at = ?, "
+            "UPDATE journeys SET state = 'active', ready_at = ?, "
             f"claim_id = NULL, wake_on = NULL, release_id = NULL WHERE {condition}"
         )
-        conn.exec_driver_sql(placeholders(conn, statement), (at, at, *params))
+        conn.exec_driver_sql(placeholders(conn, statement), (at, *params))
         changed = []
         for jid, raw in fetch(conn, f"SELECT id, data FROM journeys WHERE {condition}", params):
             data = json_value(raw) or {}

@@ -10,7 +10,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection
 
 from engine.store.models import TriggerState
-from engine.store.raw import execute_many, fetch, marks, time_param, time_value
+from engine.store.raw import execute_many, fetch, json_value, marks, time_param, time_value
 
 TRIGGERS = TriggerState.__table__  # type: ignore[attr-defined]
 
@@ -65,3 +65,19 @@ def next_due(conn: Connection, flows: Sequence[str]) -> datetime | None:
     ]
     found = [m for m in moments if m is not None]
     return min(found) if found else None
+
+
+def tries_failed(conn: Connection, flow: str, object_id: str) -> int:
+    """How many firings in a row of this start object failed transiently, when its latest
+    firing was such a failure (its ``failed`` event, at the trigger's ``last_at``, counts
+    them); else 0."""
+    found = fetch(
+        conn,
+        "SELECT e.data FROM events e JOIN triggers t ON t.flow = e.flow AND t.object = e.object "
+        "WHERE e.kind = 'failed' AND e.flow = ? AND e.object = ? AND e.customer_id IS NULL "
+        "AND e.at = t.last_at ORDER BY e.id DESC LIMIT 1",
+        [flow, object_id],
+    )
+    if not found:
+        return 0
+    return int((json_value(found[0][0]) or {}).get("tries") or 0)

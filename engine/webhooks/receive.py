@@ -58,6 +58,7 @@ class ItemReceipt:
     records: list[int]
     journeys: list[int]
     duplicate: bool = False
+    retried: bool = False  # a redelivery whose first delivery's journey failed: it runs again
 
 
 def map_body(spec: WebhookSpec, body: Any, project: Project) -> list[Mapped]:
@@ -94,6 +95,7 @@ def receive(
             "then goes through)"
         )
     earlier = _deliveries(conn, spec.endpoint, [i.event_id for i in items])
+    retried = _retried(conn, runtime, spec, earlier)
     fresh: list[int] = []  # positions in items of the payloads to store
     first_of: dict[str, int] = {}  # event id -> position of its first payload here
     for position, item in enumerate(items):
@@ -109,7 +111,13 @@ def receive(
         if position in made:
             receipts.append(made[position])
         elif item.event_id in earlier:
-            receipts.append(ItemReceipt(item.event_id, duplicate=True, **earlier[item.event_id]))
+            again = item.event_id in retried
+            receipts.append(
+                ItemReceipt(
+                    item.event_id, duplicate=not again, retried=again, **earlier[item.event_id]
+                )
+            )
+            retried.discard(item.event_id)  # a second copy in this call is a duplicate
         else:
             first = made[first_of[str(item.event_id)]]
             receipts.append(
@@ -128,6 +136,21 @@ def receive(
     if rows:
         conn.execute(insert(DELIVERIES), rows)
     return receipts
+
+
+def _retried(
+    conn: Connection, runtime: Runtime, spec: WebhookSpec, earlier: dict[str, dict[str, Any]]
+) -> set[str]:
+    """Put back the failed journeys of earlier deliveries that come again (DESIGN.md 8: a
+    redelivery after a fix retries the journey instead of answering "duplicate"); returns the
+    event ids whose journey runs again."""
+    from engine.runtime.retry import retry_in
+
+    made = {j: event for event, result in earlier.items() for j in result.get("journeys", [])}
+    if not made:
+        return set()
+    again = retry_in(conn, spec.flow, runtime.clock.now(), journey_ids=list(made))
+    return {made[f.id] for f in again}
 
 
 def _deliveries(

@@ -66,7 +66,12 @@ def test_errors_route_to_failed_after_the_retries(target, run_api):
     target.plan("/signal/C0001", *[Reply(500)] * 3)
     target.plan("/signal/C0002", Reply(400))
     run = run_api(
-        {"type": "api", "url": target.url("/signal/{{ customer.external_id }}"), "retries": 2},
+        {
+            "type": "api",
+            "url": target.url("/signal/{{ customer.external_id }}"),
+            "retries": 2,
+            "backoff": "1s",
+        },
         customers(2),
     )
     assert run.steps("signal") == {
@@ -94,6 +99,7 @@ def test_secret_headers_are_sent_and_masked(target, run_api, monkeypatch):
             "url": target.url("/signal"),
             "headers": {"X-Hook-Secret": "${HOOK_SECRET}"},
             "retries": 1,
+            "backoff": "1s",
         },
         customers(1),
     )

@@ -21,6 +21,7 @@ from engine.runtime.explain import journeys_of
 from engine.runtime.runner import Runtime
 from engine.sdk.effects import Effects
 from engine.store import Database, Store
+from engine.store.events import EVENTS
 from engine.store.models import Customer
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -165,6 +166,11 @@ def test_a_failed_file_goes_to_failed_with_the_reason(watch: Watch) -> None:
         "the key field 'external_id'"
     )
     assert "Fix the file and upload it to upload/ again." in reason
+    with watch.store.db.read() as conn:
+        [event] = conn.execute(select(EVENTS).where(EVENTS.c.kind == "failed")).all()
+    assert (event.flow, event.customer_id, event.data["file"]) == ("campaign", None, "campaign.csv")
+    assert event.data["reason"].startswith("failed: campaign.csv: ")
+    assert "no column for the key field 'external_id'" in event.data["reason"]
 
 
 def test_one_failed_file_does_not_stop_the_others(watch: Watch) -> None:
@@ -248,3 +254,47 @@ def test_over_a_real_sftp_server(
     finally:
         watch.effects.files.close()
         watch.store.db.dispose()
+
+
+def test_a_lost_connection_keeps_the_file_for_the_next_polls(
+    watch: Watch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.files.trigger as trigger
+    from engine.errors import TransientError
+
+    real, lost = trigger.import_chunks, [0]
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if lost[0] < 2:
+            lost[0] += 1
+            raise TransientError("reading campaign.csv: the connection to crm broke")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trigger, "import_chunks", flaky)
+    watch.drop("campaign.csv", FILE)
+    watch.poll()
+    watch.poll()  # taken; the connection breaks
+    assert watch.files()["active"] == ["campaign.csv"] and watch.journeys() == []
+    watch.poll()  # breaks again
+    watch.poll()  # goes through
+    assert lost[0] == 2
+    assert [j[0] for j in watch.journeys()] == ["C1", "C2"]
+    assert watch.files()["done"] == ["campaign.csv"]
+
+
+def test_a_connection_lost_on_every_try_fails_the_file(
+    watch: Watch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.files.trigger as trigger
+    from engine.errors import TransientError
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise TransientError("reading campaign.csv: the connection to crm broke")
+
+    monkeypatch.setattr(trigger, "import_chunks", broken)
+    watch.drop("campaign.csv", FILE)
+    for _ in range(7):
+        watch.poll()
+    assert watch.files()["failed"] == ["campaign.csv", "campaign.csv.error.txt"]
+    reason = (watch.folder / "failed" / "campaign.csv.error.txt").read_text()
+    assert "the connection to crm broke after 4 tries" in reason

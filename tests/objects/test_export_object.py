@@ -25,7 +25,7 @@ from engine.sdk.batch import Batch, Journey, Routing
 from engine.sdk.context import RunContext
 from engine.sdk.effects import Effects
 from engine.store import Database, Store
-from engine.store.models import Event
+from engine.store.models import Event, Step
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SETTINGS = """
@@ -209,3 +209,31 @@ def test_replay_lists_the_exports_and_writes_only_under_its_folder(
     assert written == ["buyers_20260105-2.csv", "buyers_20260105.csv"]
     assert not (project.root / "exports").exists()
     json.dumps(document)  # the contract's document stays JSON
+
+
+def test_an_sftp_server_that_cannot_be_reached_is_tried_again_then_fails(
+    make_project: Callable[..., Project], tmp_path: Path, sftp: SftpServer
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    connection = sftp.connection().replace(f"port: {sftp.port}", f"port: {port}")
+    settings = SETTINGS.replace("  crm: {type: folder, path: crm}\n", connection)
+    flow = FLOW.replace('"exports/buyers_', '"sftp://crm/exports/buyers_').replace(
+        "size: 2", "size: 3"
+    )
+    project = make_project(settings, flows={"weekly": flow})
+    (tmp_path / "customers.csv").write_text(CUSTOMERS)
+    made = Store(Database(f"sqlite:///{tmp_path / 's.db'}"), project)
+    with made.db.write() as conn:
+        load_customers_csv(conn, tmp_path / "customers.csv", project, START)
+    clock = run_flow(project, made, load_flow(project.flows_dir / "weekly.yaml", project))
+    with made.db.read() as conn:
+        reasons = {s.reason for s in conn.execute(select(Step.__table__)) if s.object == "export"}
+    made.db.dispose()
+    assert clock.now() - START == timedelta(seconds=10 + 20 + 40)  # backoff 10s, doubling
+    [reason] = reasons
+    assert reason.startswith(f"failed: connection 'crm': cannot reach SFTP server 127.0.0.1:{port}")
+    assert reason.endswith("after 4 tries over 1m10s")

@@ -400,3 +400,28 @@ def test_replay_reads_the_import_but_leaves_the_project_alone(
     assert [j["customer"] for j in document["journeys"]] == ["C1", "C2", "C3"]
     assert (project.root / "in" / "customers_20260105.csv").exists()
     assert not (project.root / "archive").exists()
+
+
+def test_an_unreachable_sftp_source_fires_again_after_the_backoff(
+    make_project: Callable[..., Project], tmp_path: Path, sftp: Any
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    connection = sftp.connection().replace(f"port: {sftp.port}", f"port: {port}")
+    flow = NIGHTLY.replace('from: "in/', 'from: "sftp://crm/in/')
+    project = make_project("timezone: UTC\nconnections:\n" + connection, flows={"nightly": flow})
+    store = Store(Database(f"sqlite:///{tmp_path / 'u.db'}"), project)
+    world = World(project, store, "nightly")
+    world.start()
+    while (due := world.runtime.next_due()) is not None:
+        world.clock.set(due)
+        world.runtime.fire_due()
+    failures = world.failures()
+    assert len(failures) == 4  # the first try and 3 retries, 10s, 20s and 40s apart
+    assert world.clock.now() - START == timedelta(seconds=70)
+    assert "cannot reach SFTP server" in failures[0]
+    assert failures[-1].endswith("after 4 tries")
+    store.db.dispose()
