@@ -60,8 +60,17 @@ def _columns_map(values: list[str] | None) -> dict[str, str] | None:
     return mapping
 
 
-def _scope(now: datetime) -> dict[str, Any]:
-    return {"customer": {}, "data": {}, "now": now, "today": now.date(), "flow": "", "object": ""}
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _scope(now: datetime, project: Project) -> dict[str, Any]:
+    """Template variables outside a flow: ``today`` in the project's time zone, as a flow's
+    templates have it in the flow's (DESIGN section 7)."""
+    from engine.model.templates import local_today
+
+    today = local_today(now, project.settings.timezone)
+    return {"customer": {}, "data": {}, "now": now, "today": today, "flow": "", "object": ""}
 
 
 def _progress(**columns: Any) -> Progress:
@@ -132,9 +141,9 @@ def import_file(
     if encoding not in ENCODINGS:
         raise InputError(f"--encoding {encoding} is not one of {', '.join(ENCODINGS)}")
     files = Files()
-    now = datetime.now(UTC)
+    now = _now()
     try:
-        place = place_of(file, proj, files, _scope(now))
+        place = place_of(file, proj, files, _scope(now, proj))
         info = place.info()
         if info is None or info.is_dir:
             raise InputError(f"{place}: no such file")
@@ -216,11 +225,12 @@ def export_customers(
         except ExpressionError as exc:
             raise InputError(f"--where: {exc} (at column {exc.offset + 1})") from None
     files = Files()
-    now = datetime.now(UTC)
+    now = _now()
     started = time.perf_counter()
     store = Store.open(proj)
     try:
-        place = place_of(to, proj, files, _scope(now))
+        scope = _scope(now, proj)
+        place = place_of(to, proj, files, scope)
         with store.db.read() as conn, _progress(count=MofNCompleteColumn()) as bar:
             total = conn.execute(select(func.count()).select_from(Customer)).scalar_one()
             task = bar.add_task(f"exporting to {place.name}", total=total)
@@ -228,7 +238,7 @@ def export_customers(
             def scopes() -> Any:
                 for customer, seen in matching_customers(conn, proj, expr, group, now):
                     bar.update(task, completed=seen)
-                    yield {**_scope(now), "customer": customer}
+                    yield {**scope, "customer": customer}
 
             final, rows = write_new(place, scopes, chosen, delimiter=sep, header=header)
     finally:

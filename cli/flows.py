@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import ProjectOpt, console, open_flow, open_project
+from cli.common import ProjectOpt, console, err_console, open_flow, open_project
 from cli.paths import INIT_PROJECT
 from engine.errors import FlowError, ProjectError
 
@@ -45,17 +45,33 @@ def validate(
     flows: Annotated[
         list[str] | None, typer.Argument(help="Flow names or files; default: every flow.")
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Warnings (unset ${VAR}s, missing keys) are problems too (exit 2)."
+        ),
+    ] = False,
     project: ProjectOpt = None,
 ) -> None:
-    """Check flows and report every problem as FILE:LINE:COL with the fix (exit status 2)."""
+    """Check flows and report every problem as FILE:LINE:COL with the fix (exit status 2).
+    What would fail at run time here (an unset ${VAR}, a missing key) is a warning."""
     from engine.model.flow import load_flows
 
     proj = _project_for(project, flows)
     valid, problems = load_flows(proj, flows or None)
     for flow in valid:
+        if strict and flow.warnings:
+            continue
         console.print(
             f"[green]ok[/green] {flow.file}: flow '{flow.name}', {len(flow.objects)} objects"
         )
+    warnings = [w for flow in valid for w in flow.warnings]
+    if strict:
+        problems = sorted([*problems, *warnings], key=lambda p: (p.file, p.line, p.column))
+    else:
+        for warning in warnings:
+            place = f"{warning.file}:{warning.line}:{warning.column}"
+            err_console.print(f"{place}: warning: {warning.message}", markup=False, soft_wrap=True)
     if not valid and not problems:
         console.print(f"no flows in {proj.flows_dir}; add flows/NAME.yaml")
     if problems:

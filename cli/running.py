@@ -89,6 +89,8 @@ def start(
     proj = open_project(project)
     runtime = _runtime(proj, strict=False)
     target = open_flow(proj, flow)
+    if target.warnings:  # what would fail every journey: refuse before anything runs
+        raise FlowError(list(target.warnings))
     runtime.flows[target.name] = target
     chosen = [o for o in (customers, where, group) if o is not None]
     if len(chosen) > 1:

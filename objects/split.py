@@ -53,6 +53,7 @@ def bucket_of(flow: str, object_id: str, customer_id: int) -> float:
 
 class Split(CampaignObject[SplitSettings]):
     type = "split"
+    routes_by_name = True
     instant = True
 
     @classmethod

@@ -81,6 +81,7 @@ class SluisApp(App[None]):
         Binding("s", "step", "Step"),
         Binding("n", "next_timer", "Next timer"),
         Binding("e", "to_end", "To end"),
+        Binding("r", "retry", "Retry failed"),
         Binding("escape", "close", "Close"),
     ]
 
@@ -149,6 +150,8 @@ class SluisApp(App[None]):
             return self.stepper is None
         if action == "close":
             return self.opened is not None
+        if action == "retry":  # live only: a replay's journeys are not retried by hand
+            return self.stepper is None and self._failed_at(self._retry_target()) > 0
         return True
 
     # -- the flow on screen ----------------------------------------------------------------
@@ -274,10 +277,11 @@ class SluisApp(App[None]):
         self.query_one(GraphView).show_counts(counts)
         self.query_one(LogPanel).show_events(snapshot.events)
         if self.opened is not None:
-            self.query_one(ObjectPanel).show_data(
-                counts.get(self.opened), snapshot.waiting, snapshot.object_events
-            )
+            panel = self.query_one(ObjectPanel)
+            panel.show_data(counts.get(self.opened), snapshot.waiting, snapshot.object_events)
+            panel.show_failed(snapshot.failed, snapshot.failed_total)
         self._notice()
+        self.refresh_bindings()
 
     async def settle(self) -> None:
         """Wait until every read and step asked for so far is on screen (for tests)."""
@@ -358,6 +362,39 @@ class SluisApp(App[None]):
         self.query_one(GraphView).mark_ran(ran)
         self.query_one(StatusBar).show(note=describe(result))
         return result
+
+    # -- retry -----------------------------------------------------------------------------
+
+    def _retry_target(self) -> str | None:
+        """The object whose failed journeys ``r`` retries: the one in the panel, else the
+        one selected in the graph."""
+        return self.opened or self.query_one(GraphView).selected
+
+    def _failed_at(self, object_id: str | None) -> int:
+        if object_id is None or self.snapshot is None:
+            return 0
+        if object_id == self.opened:
+            return self.query_one(ObjectPanel).failed_total
+        counts = self.snapshot.counts.get(self.current or "", {}).get(object_id)
+        return counts.failed if counts is not None else 0
+
+    def action_retry(self) -> None:
+        target = self._retry_target()
+        if self.stepper is None and self.current is not None and target is not None:
+            self._retry(self.current, target)
+
+    @work(group="retry", exclusive=True)
+    async def _retry(self, flow: str, object_id: str) -> None:
+        try:
+            count = await self.store_thread.call(lambda: self.reader.retry(flow, object_id))
+        except SluisError as exc:
+            self.notify(f"cannot retry: {exc}", severity="error")
+            return
+        self.notify(
+            f"{count} failed journey{'s' if count != 1 else ''} put back at {object_id}; "
+            "the workers take them from there"
+        )
+        self.request_refresh()
 
     # -- other keys ------------------------------------------------------------------------
 

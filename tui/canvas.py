@@ -163,6 +163,14 @@ def _box(
     pieces = DOUBLE if selected else SINGLE
     role = "selected" if selected else "ran" if ran else "border"
     inner = box.width - 2
+    if box.height == 1:  # compact: [id 3 ✗1], no border
+        canvas.put(box.x, box.y, "[", role)
+        x = box.x + 1
+        for text, part_role in _content(node, counts, inner, "compact")[0]:
+            canvas.put(x, box.y, text, "selected" if selected and part_role == "id" else part_role)
+            x += len(text)
+        canvas.put(box.right - 1, box.y, "]", role)
+        return
     canvas.put(box.x, box.y, pieces["tl"] + pieces["h"] * inner + pieces["tr"], role)
     for y in range(box.y + 1, box.bottom - 1):
         canvas.put(box.x, y, pieces["v"] + " " * inner + pieces["v"], role)

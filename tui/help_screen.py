@@ -18,6 +18,7 @@ KEYS = [
     ("Graph", [
         ("arrows, tab", "move between objects"), ("enter, click", "open the object's panel"),
         ("z", "compact or normal boxes"), ("shift+arrows, wheel", "scroll"),
+        ("r", "retry the failed journeys of the selected object"),
     ]),
     ("Object panel", [
         ("/", "search the waiting customers"), ("[ ]", "previous / next page"),
@@ -33,7 +34,8 @@ KEYS = [
 READING = (
     "Each box is an object: its id, its type, how many customers wait there now and how many "
     "failed there, and how many left by each output. Arrows are labelled with the output names "
-    "where an object has several. A double border marks the selected object; in step mode "
+    "where an object has several; compact boxes read [id waiting ✗failed]. A double border "
+    "marks the selected object; in step mode "
     "'ran' marks the object whose batch ran last. Counts refresh every second."
 )
 

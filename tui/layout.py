@@ -189,6 +189,12 @@ def box_lines(node: Node, zoom: Zoom) -> int:
     return 3 + max(1, len(node.outputs))  # id, type, waiting/failed, one line per output
 
 
+def box_height(node: Node, zoom: Zoom) -> int:
+    """Rows of a box, borders included: compact boxes are one row, ``[id 3 ✗1]``, without a
+    border, so that a flow of a dozen objects fits a 120x40 terminal."""
+    return 1 if zoom == "compact" else box_lines(node, zoom) + 2
+
+
 def _edge_label(node: Node, outputs: Sequence[str]) -> str | None:
     if len(node.outputs) < 2:
         return None
@@ -314,6 +320,7 @@ class _Builder:
         self.segments: list[_Segment] = []
         self.band: list[int] = []
         self.rows: list[int] = []
+        self.lead: list[int] = []  # per channel: rows before its tracks (the ports' row)
 
     def build(self) -> Layout:
         self._edges_and_layers()
@@ -378,10 +385,12 @@ class _Builder:
     def _box_sizes(self) -> None:
         for node in self.diagram.nodes:
             if self.zoom == "compact":
-                width = min(max(len(node.id) + 8, 12), 22)
+                width = min(max(len(node.id) + 4, 8), 18)
             else:
                 width = min(max(len(node.id), len(node.type), 16) + 4, 28)
-            height = box_lines(node, self.zoom) + 2
+            height = box_height(node, self.zoom)
+            if any(c.back and c.source == node.id for c in self.chains):
+                height = max(height, 3)  # ports on the top and on the bottom border
             if node.id in self.loops:
                 height = max(height, 4)
             for side in ("upper", "lower"):
@@ -580,13 +589,22 @@ class _Builder:
 
     def _rows(self, tracks: Sequence[int]) -> None:
         """Each layer as tall as its tallest box; the channel below it has a row for the
-        ports, its tracks, and a row for the arrowheads."""
+        ports, its tracks, and a row for the arrowheads (compact: the tracks start right
+        under the boxes, so a straight arrow takes one row)."""
         y = 0
+        backs = {c.index for c in self.chains if c.back}
         for r, row in enumerate(self.order):
             self.rows.append(y)
             self.band.append(max((self.sizes[v][1] for v in row if isinstance(v, str)), default=1))
             if r < len(tracks):
-                y += self.band[r] + 2 + tracks[r]
+                # an edge back up a loop arrives from below: it needs the ports' row to turn
+                # into its target upwards
+                bent_back = any(
+                    s.channel == r and s.edge in backs and s.top_x != s.bottom_x
+                    for s in self.segments
+                )
+                self.lead.append(1 if self.zoom != "compact" or bent_back else 0)
+                y += self.band[r] + self.lead[r] + 1 + tracks[r]
 
     # -- cells -----------------------------------------------------------------------------
 
@@ -597,7 +615,7 @@ class _Builder:
             stub = self.rows[r] + self.band[r]
             start = boxes[chain.upper].bottom if part.upper == chain.upper else stub
             arrow_row = self.rows[r + 1] - 1
-            turn = stub + 1 + part.track
+            turn = stub + self.lead[r] + part.track
             x0, x1 = part.top_x, part.bottom_x
             if x0 == x1:
                 cells += [(x0, y) for y in range(start, arrow_row + 1)]

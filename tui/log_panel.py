@@ -1,4 +1,5 @@
-"""Recent events across the flow on screen (sent, opens, failures, ...), newest first."""
+"""Recent activity across the flow on screen, newest first: its events (sent, opens,
+failures, ...) and its customers' steps (kind ``step``: the output and the reason)."""
 
 from __future__ import annotations
 
@@ -54,4 +55,4 @@ class LogPanel(DataTable[str]):
                 key=str(event.id),
             )
         if not events:
-            self.add_row("", "no events yet", "", "", "")
+            self.add_row("", "", "", "", "nothing happened in this flow yet")

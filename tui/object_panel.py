@@ -1,6 +1,7 @@
 """The side panel of the object selected in the graph: its settings, the customers waiting
-there (a page at a time, searchable by external_id or email) and its recent events. Enter on
-a customer opens its journeys."""
+there (a page at a time, searchable by external_id or email), the journeys that failed there
+with their reasons (``r`` retries them) and its recent events. Enter on a customer opens its
+journeys."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from engine.model.durations import format_duration
 from engine.model.flow import FlowObject
 from engine.runtime.monitor import EventView, ObjectCounts, Page, WaitingCustomer
 from tui.log_panel import when
+from tui.reader import FailedView
 
 PAGE = 10
 
@@ -84,6 +86,8 @@ class ObjectPanel(VerticalScroll):
         self.total = 0
         self._events: tuple[int, ...] | None = None
         self._rows: tuple[int, ...] | None = None
+        self._failed: tuple[int, ...] | None = None
+        self.failed_total = 0
 
     def compose(self) -> ComposeResult:
         yield Static(id="object-title")
@@ -91,6 +95,8 @@ class ObjectPanel(VerticalScroll):
         yield Label("", id="waiting-title", classes="section")
         yield Input(placeholder="search external_id or email", id="search")
         yield DataTable(id="waiting", cursor_type="row")
+        yield Label("", id="failed-title", classes="section")
+        yield Static(id="failed")
         yield Label("Recent events", classes="section")
         yield DataTable(id="object-events", cursor_type="row", show_cursor=False)
 
@@ -101,6 +107,7 @@ class ObjectPanel(VerticalScroll):
         events = self.query_one("#object-events", DataTable)
         for label, width in (("time", 14), ("event", 8), ("customer", 10)):
             events.add_column(label, width=width)
+        self.query_one("#failed", Static).display = False
 
     def show_object(self, spec: FlowObject) -> None:
         """Switch to another object: its settings; page and search start over."""
@@ -116,7 +123,29 @@ class ObjectPanel(VerticalScroll):
         self.query_one("#object-settings", Static).update(settings_text(spec))
         self.query_one("#waiting", DataTable).clear()
         self.query_one("#object-events", DataTable).clear()
+        self._failed, self.failed_total = None, 0
+        self.query_one("#failed", Static).update("")
+        self.query_one("#failed-title", Label).update("Failed here: none")
         self._title()
+
+    def show_failed(self, failed: Sequence[FailedView], total: int) -> None:
+        """The newest failed journeys here with their reasons; ``r`` puts them back."""
+        self.failed_total = total
+        title = f"Failed here: {total} (r: retry)" if total else "Failed here: none"
+        self.query_one("#failed-title", Label).update(title)
+        ids = tuple(f.journey_id for f in failed)
+        if ids == self._failed:
+            return
+        self._failed = ids
+        lines = Text()
+        for row in failed:  # the reasons wrap: they are the point
+            at = f"{row.at:%m-%d %H:%M}" if row.at else ""
+            lines.append(f"{row.customer} ", "bold")
+            lines.append(f"{at}\n", "dim")
+            lines.append(f"  {row.reason}\n", "red")
+        widget = self.query_one("#failed", Static)
+        widget.update(lines)
+        widget.display = bool(failed)
 
     def show_data(
         self, counts: ObjectCounts | None, page: Page | None, events: Sequence[EventView]

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection, select
+
+from engine.model.fields import customer_label
 from engine.model.flow import Flow
 from engine.runtime.clock import Clock
 from engine.runtime.explain import JourneyView, journeys_of
@@ -23,12 +26,57 @@ from engine.runtime.monitor import (
     recent_events,
     waiting_at,
 )
+from engine.runtime.retry import failed_journeys, retry_failed
 from engine.runtime.status import Status, status_of
 from engine.store import Store
 from engine.store.customers import load_customers
+from engine.store.models import Customer, Journey, Step
 
 PAGE = 10
 EVENTS = 40
+FAILED = 10
+S = Step.__table__.c  # type: ignore[attr-defined]
+J = Journey.__table__.c  # type: ignore[attr-defined]
+C = Customer.__table__.c  # type: ignore[attr-defined]
+
+
+def recent_activity(conn: Connection, flow: str, *, limit: int) -> list[EventView]:
+    """The flow's newest events and steps together, newest first: a flow whose objects record
+    no events (filters, waits, groups) still shows its customers moving. A step shows as kind
+    ``step`` with its output and reason; a failure that has its ``failed`` event shows once,
+    as the event."""
+    events = recent_events(conn, flow, limit=limit)
+    failures = {(e.object, e.customer_id, e.at) for e in events if e.kind == "failed"}
+    query = (
+        select(S.id, S.at, S.object, S.output, S.reason, J.customer_id, C.external_id, C.email)
+        .select_from(
+            Step.__table__.join(Journey.__table__, J.id == S.journey_id).outerjoin(  # type: ignore[attr-defined]
+                Customer.__table__,  # type: ignore[attr-defined]
+                C.system_id == J.customer_id,
+            )
+        )
+        .where(S.flow == flow)
+        .order_by(S.id.desc())
+        .limit(limit)
+    )
+    steps = [
+        EventView(
+            -r.id,  # steps and events number apart; negative ids keep rows' keys distinct
+            "step",
+            r.at,
+            r.customer_id,
+            customer_label(
+                {"external_id": r.external_id, "email": r.email, "system_id": r.customer_id}
+            ),
+            flow,
+            r.object,
+            {"reason": f"{r.output}: {r.reason}" if r.output else r.reason},
+        )
+        for r in conn.execute(query)
+        if r.output is not None or (r.object, r.customer_id, r.at) not in failures
+    ]
+    both = sorted([*events, *steps], key=lambda e: (e.at, e.id > 0, abs(e.id)), reverse=True)
+    return both[:limit]
 
 
 @dataclass(frozen=True)
@@ -54,6 +102,18 @@ class Snapshot:
     object_events: Sequence[EventView] = ()
     waiting: Page | None = None
     status: Status | None = None  # workers, claims, ready journeys and lag (the header)
+    failed: Sequence[FailedView] = ()  # the newest failed journeys at the object in the panel
+    failed_total: int = 0
+
+
+@dataclass(frozen=True)
+class FailedView:
+    """A failed journey at an object, for the panel: who, when and why."""
+
+    journey_id: int
+    customer: str
+    at: datetime | None
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -81,10 +141,13 @@ class Reader:
             object_events: Sequence[EventView] = ()
             waiting = None
             flow, oid = focus.flow, focus.object
+            failed: Sequence[FailedView] = ()
+            failed_total = 0
             if flow is not None and flow in self.flows:
-                events = recent_events(conn, flow, limit=EVENTS)
+                events = recent_activity(conn, flow, limit=EVENTS)
                 if oid is not None and oid in self.flows[flow].objects:
                     object_events = recent_events(conn, flow, oid, limit=EVENTS)
+                    failed, failed_total = self._failed(conn, self.flows[flow], oid)
                     waiting = waiting_at(
                         conn,
                         flow,
@@ -104,7 +167,31 @@ class Reader:
                 object_events=object_events,
                 waiting=waiting,
                 status=status_of(conn, now, count_claimed=False),
+                failed=failed,
+                failed_total=failed_total,
             )
+
+    def _failed(self, conn: Connection, flow: Flow, oid: str) -> tuple[list[FailedView], int]:
+        """The newest failed journeys at ``oid`` (what a retry would put back) and their count."""
+        found = failed_journeys(conn, flow, object_id=oid)
+        newest = sorted(found, key=lambda f: f.id, reverse=True)[:FAILED]
+        customers = load_customers(conn, [f.customer_id for f in newest], self.store.project)
+        views = [
+            FailedView(
+                f.id,
+                customer_label(customers.get(f.customer_id, {"system_id": f.customer_id})),
+                f.at,
+                f.reason or "",
+            )
+            for f in newest
+        ]
+        return views, len(found)
+
+    def retry(self, flow_name: str, object_id: str) -> int:
+        """Put the failed journeys at ``object_id`` back there (``sluis retry FLOW --object``);
+        how many."""
+        flow = self.flows[flow_name]
+        return sum(retry_failed(self.store, flow, self.clock.now(), object_id=object_id).values())
 
     def customer(self, customer_id: int) -> CustomerJourneys | None:
         with self.store.db.read() as conn:

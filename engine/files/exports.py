@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import InputError, StoreConflict
 from engine.files import NameTaken, Place
-from engine.model.templates import Template
+from engine.model.templates import Template, local_today
 from engine.model.validation import did_you_mean
 
 # The store (SQLAlchemy) is imported by the functions that use it, so a flow with an export
@@ -96,7 +96,8 @@ def matching_customers(
     from engine.store.customers import iter_customers
 
     seen = 0
-    scope: dict[str, Any] = {"data": {}, "now": now, "today": now.date()}
+    today = local_today(now, project.settings.timezone)
+    scope: dict[str, Any] = {"data": {}, "now": now, "today": today}
     for chunk in iter_customers(conn, project, group=group):
         for customer in chunk:
             seen += 1

@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, insert, select, update
 
 from engine.files import Files, NameTaken
+from engine.model.templates import local_today
 from engine.store import Store
 from engine.store.models import ActivityExport, Customer, Event
 
@@ -60,7 +60,7 @@ def export_activity(store: Store, target: str, now: datetime, files: Files) -> A
     """Write the activity since the last export to ``target`` (a location; its path may hold
     templates with ``now`` and ``today``)."""
     project = store.project
-    today = now.astimezone(ZoneInfo(project.settings.timezone)).date()
+    today = local_today(now, project.settings.timezone)
     place = files.place(target, project, {"now": now, "today": today})
     with store.db.read() as conn:
         start = (

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from engine.errors import FlowError, Problem
+from engine.model.flowchecks import check_flow
 from engine.model.project import Project, check_timezone
 from engine.model.registry import object_types
-from engine.model.validation import article, describe, did_you_mean, fields_of, problems_from
+from engine.model.routes import Routes, check_structure, read_routes
+from engine.model.validation import describe, did_you_mean, fields_of, problems_from
 from engine.model.yamlsrc import Document, load
 from engine.sdk.campaign import CampaignObject, ObjectSettings
 
@@ -62,6 +64,9 @@ class Flow:
     reentry: str
     objects: Mapping[str, FlowObject]
     starts: tuple[str, ...]
+    # what would fail at run time in this environment (an unset ${VAR}, a missing key):
+    # `sluis validate` shows them, `--strict` and `sluis start` refuse them
+    warnings: tuple[Problem, ...] = ()
     _instances: dict[str, CampaignObject[Any]] = field(default_factory=dict, repr=False)
 
     @cached_property
@@ -167,6 +172,7 @@ class _Checker:
         self.project = project
         self.default_name = default_name
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
         self.types = object_types()
 
     def report(self, path: tuple[str | int, ...], message: str, *, key: bool = False) -> None:
@@ -188,6 +194,7 @@ class _Checker:
             if key not in TOP_KEYS:
                 hint = did_you_mean(key, TOP_KEYS) or f"; a flow has {', '.join(TOP_KEYS)}"
                 self.report((key,), f"unknown flow setting '{key}'{hint}", key=True)
+        header = self._header({k: v for k, v in data.items() if k in TOP_KEYS and k != "objects"})
         objects = data.get("objects")
         if objects is None:
             self.report((), "the flow has no 'objects:'; add the objects of the flow under it")
@@ -196,16 +203,12 @@ class _Checker:
             self.report(("objects",), "'objects' must be a mapping of object ids to objects")
             raise FlowError(self.problems)
         good = self._precheck(objects)
-        header = {k: v for k, v in data.items() if k in TOP_KEYS and k != "objects"}
-        validated = self._validate(header, good)
-        if validated is None or self.problems:
-            # graph checks on a partly valid flow would only repeat earlier problems
-            self._graph_checks(objects, validated_objects=None)
-            raise FlowError(self.problems)
-        specs = self._graph_checks(objects, validated_objects=validated.objects)  # type: ignore[attr-defined]
-        if self.problems or specs is None:
-            raise FlowError(self.problems)
-        return self._build(validated, specs)
+        settings = {oid: self._settings(oid, body) for oid, body in good.items()}
+        valid = {oid: s for oid, s in settings.items() if s is not None}
+        specs = self._graph_checks(good, valid, unknown=[o for o in objects if o not in good])
+        if self.problems or header is None:
+            raise FlowError(sorted(self.problems, key=lambda p: (p.line, p.column)))
+        return self._build(header, specs)
 
     def _precheck(self, objects: dict[str, Any]) -> dict[str, Any]:
         good = {}
@@ -243,152 +246,65 @@ class _Checker:
             good[oid] = body
         return good
 
-    def _validate(self, header: dict[str, Any], objects: dict[str, Any]) -> BaseModel | None:
-        model = flow_model()
+    def _header(self, header: dict[str, Any]) -> FlowHeader | None:
         try:
-            return model.model_validate(
-                {**header, "objects": objects}, context={"project": self.project}
-            )
+            return FlowHeader.model_validate(header)
         except ValidationError as exc:
+            known = list(TOP_KEYS)
+            self.problems.extend(
+                problems_from(exc, self.doc, subject=lambda loc: ("", loc, known, 0))
+            )
+            return None
 
-            def subject(loc: tuple[Any, ...]) -> tuple[str, tuple[Any, ...], list[str], int]:
-                if len(loc) >= 3 and loc[0] == "objects":
-                    oid, tag = loc[1], loc[2]
-                    settings = self.types[tag].Settings if tag in self.types else None
-                    known: list[str] = fields_of(settings) if settings else []
-                    return f"object '{oid}': ", ("objects", oid, *loc[3:]), known, 2
-                return "", loc, list(TOP_KEYS), 0
-
-            self.problems.extend(problems_from(exc, self.doc, subject=subject))
+    def _settings(self, oid: str, body: dict[str, Any]) -> ObjectSettings | None:
+        """One object's settings, validated on their own: a broken object hides nothing of the
+        others."""
+        model = self.types[body["type"]].Settings
+        try:
+            return model.model_validate(body, context={"project": self.project})
+        except ValidationError as exc:
+            known = fields_of(model)
+            self.problems.extend(
+                problems_from(
+                    exc,
+                    self.doc,
+                    base=("objects", oid),
+                    subject=lambda loc: (f"object '{oid}': ", loc, known, 0),
+                )
+            )
             return None
 
     def _graph_checks(
-        self, objects: dict[str, Any], validated_objects: Mapping[str, ObjectSettings] | None
-    ) -> dict[str, FlowObject] | None:
-        ids = list(objects)
+        self, objects: dict[str, Any], valid: Mapping[str, ObjectSettings], unknown: list[str]
+    ) -> dict[str, FlowObject]:
+        ids = list(objects) + unknown
         specs: dict[str, FlowObject] = {}
+        kinds = {oid: self.types[body["type"]] for oid, body in objects.items()}
+        routes: dict[str, Routes] = {}
         for oid, body in objects.items():
-            if not isinstance(body, dict) or body.get("type") not in self.types:
-                continue
-            kind = self.types[body["type"]]
-            settings = validated_objects.get(oid) if validated_objects else None
+            kind, settings = kinds[oid], valid.get(oid)
             outputs = kind.outputs_for(settings) if settings is not None else kind.outputs
-            routes = self._routes(oid, body.get("next"), outputs, ids, body["type"])
+            routes[oid] = read_routes(self.report, oid, body.get("next"), kind, outputs, ids)
             if settings is not None:
-                specs[oid] = FlowObject(oid, body["type"], settings, kind, outputs, routes)
-        if validated_objects is None:
-            return None
+                specs[oid] = FlowObject(
+                    oid, body["type"], settings, kind, outputs, routes[oid].routes
+                )
+        # the objects whose settings did not validate still count as their type for the checks
+        # of other objects (a wait-for naming a mail object)
+        every = {
+            oid: valid.get(oid) or kinds[oid].Settings.model_construct(type=body["type"])
+            for oid, body in objects.items()
+        }
         for oid, spec in specs.items():
-            for path, message in spec.kind.check(oid, spec.settings, validated_objects):
+            for path, message in spec.kind.check(oid, spec.settings, every):
                 self.report(("objects", oid, *path), f"object '{oid}': {message}")
-        self._structure(specs)
+        for oid in unknown:
+            routes[oid] = _raw_targets(self.doc.value["objects"].get(oid), ids)
+        check_structure(self.report, kinds, routes, self.types, unknown)
+        check_flow(self.doc, self.project, objects, specs, self.problems, self.warnings)
         return specs
 
-    def _routes(
-        self, oid: str, spec: Any, outputs: tuple[str, ...], ids: list[str], kind: str
-    ) -> dict[str, str]:
-        path: tuple[str | int, ...] = ("objects", oid, "next")
-        if spec is None:
-            return {}
-        if isinstance(spec, str):
-            if not outputs:
-                self.report(
-                    path,
-                    f"object '{oid}': {article(kind)} {kind} object has no outputs, so it cannot "
-                    "have 'next'; remove it",
-                )
-                return {}
-            spec = {outputs[0]: spec}
-            pairs = [(outputs[0], spec[outputs[0]], path, path)]
-        elif isinstance(spec, dict):
-            pairs = [(str(o), t, (*path, o), (*path, o)) for o, t in spec.items()]
-        else:
-            return {}  # pydantic reports the wrong type
-        routes: dict[str, str] = {}
-        for output, target, key_path, value_path in pairs:
-            if output not in outputs:
-                choices = ", ".join(outputs) if outputs else "none"
-                hint = did_you_mean(output, outputs) or f"; its outputs are {choices}"
-                self.report(
-                    key_path,
-                    f"object '{oid}': {article(kind)} {kind} object has no output '{output}'{hint}",
-                    key=True,
-                )
-                continue
-            if not isinstance(target, str) or target not in ids:
-                hint = did_you_mean(str(target), ids) or "; add that object or fix the name"
-                self.report(
-                    value_path,
-                    f"object '{oid}': next '{target}' is not an object in this flow{hint}",
-                )
-                continue
-            routes[output] = target
-        return routes
-
-    def _structure(self, specs: dict[str, FlowObject]) -> None:
-        sources: dict[str, set[str]] = {oid: set() for oid in specs}
-        for oid, spec in specs.items():
-            for target in spec.routes.values():
-                sources.setdefault(target, set()).add(oid)
-        starts = [oid for oid, s in specs.items() if s.kind.can_start and not sources[oid]]
-        if not starts:
-            kinds = ", ".join(t for t, c in self.types.items() if c.can_start)
-            self.report(
-                ("objects",),
-                f"the flow has no start object; add one of: {kinds} (with no object leading to it)",
-                key=True,
-            )
-            return
-        for oid, spec in specs.items():
-            if spec.kind.only_start and sources[oid]:
-                self.report(
-                    ("objects", oid),
-                    f"object '{oid}': {article(spec.type)} {spec.type} object can only "
-                    f"start a flow, but {', '.join(sorted(sources[oid]))} leads to it",
-                    key=True,
-                )
-        if self.problems:
-            return  # a broken `next` makes everything behind it look unreachable: say it once
-        reached = set(starts)
-        todo = list(starts)
-        while todo:
-            source = specs.get(todo.pop())
-            for target in source.routes.values() if source else ():
-                if target not in reached:
-                    reached.add(target)
-                    todo.append(target)
-        for oid in specs:
-            if oid not in reached:
-                self.report(
-                    ("objects", oid),
-                    f"object '{oid}' cannot be reached from a start "
-                    f"object ({', '.join(starts)}); route an output to it or remove it",
-                    key=True,
-                )
-        busy = [oid for oid, s in specs.items() if not getattr(s.kind, "pauses", False)]
-        if not _has_loop(specs, busy):
-            return
-        import networkx as nx  # only to list the loops, in the order they were always listed
-
-        graph = nx.DiGraph()
-        graph.add_nodes_from(specs)
-        for oid, spec in specs.items():
-            for output, target in spec.routes.items():
-                graph.add_edge(oid, target, output=output)
-        for cycle in sorted(nx.simple_cycles(graph.subgraph(busy)), key=lambda c: min(c))[:5]:
-            first = min(cycle)
-            loop = " -> ".join([*_rotate(cycle, first), first])
-            self.report(
-                ("objects", first),
-                f"object '{first}': the loop {loop} passes no wait, "
-                "wait-for or bucket, so customers would circle without pause; add a wait",
-                key=True,
-            )
-
-    def _build(self, validated: BaseModel, specs: dict[str, FlowObject]) -> Flow:
-        header = FlowHeader.model_validate(
-            validated.model_dump(include=set(FlowHeader.model_fields))
-        )
+    def _build(self, header: FlowHeader, specs: dict[str, FlowObject]) -> Flow:
         targets = {target for spec in specs.values() for target in spec.routes.values()}
         starts = tuple(oid for oid, s in specs.items() if s.kind.can_start and oid not in targets)
         return Flow(
@@ -399,32 +315,17 @@ class _Checker:
             reentry=header.reentry,
             objects=specs,
             starts=starts,
+            warnings=tuple(self.warnings),
         )
 
 
-def _has_loop(specs: Mapping[str, FlowObject], nodes: list[str]) -> bool:
-    """Whether the routes among ``nodes`` form a loop: peel off the nodes nothing among them
-    leads to (Kahn's algorithm); a loop is what cannot be peeled."""
-    inside = set(nodes)
-    edges = {oid: {t for t in specs[oid].routes.values() if t in inside} for oid in nodes}
-    incoming = dict.fromkeys(nodes, 0)
-    for targets in edges.values():
-        for target in targets:
-            incoming[target] += 1
-    free = [oid for oid, n in incoming.items() if n == 0]
-    peeled = 0
-    while free:
-        peeled += 1
-        for target in edges[free.pop()]:
-            incoming[target] -= 1
-            if incoming[target] == 0:
-                free.append(target)
-    return peeled < len(nodes)
-
-
-def _rotate(cycle: list[str], first: str) -> list[str]:
-    i = cycle.index(first)
-    return cycle[i:] + cycle[:i]
+def _raw_targets(body: Any, ids: list[str]) -> Routes:
+    """What an object of unknown type seems to lead to (its ``next`` as written)."""
+    spec = body.get("next") if isinstance(body, dict) else None
+    targets = (
+        [spec] if isinstance(spec, str) else list(spec.values()) if isinstance(spec, dict) else []
+    )
+    return Routes(meant={t for t in targets if isinstance(t, str) and t in ids})
 
 
 def _slug(text: Any) -> str:

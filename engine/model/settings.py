@@ -9,6 +9,7 @@ need the project (profile fields, connections) read it from the validation conte
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,6 +27,7 @@ from pydantic_core import PydanticCustomError
 from engine.errors import ExpressionError, LocationError, TemplateError
 from engine.model.durations import parse_duration
 from engine.model.expressions import Expression
+from engine.model.expressions.parser import Reference
 from engine.model.locations import Location, parse_location
 from engine.model.schedule import check_cron
 from engine.model.templates import Template
@@ -53,20 +55,29 @@ def _as_text(value: Any, what: str) -> str:
     raise _fail(f"{what} must be text, not a {type(value).__name__}")
 
 
+def unknown_customer_field(
+    references: Iterable[Reference], fields: Collection[str]
+) -> tuple[str, int] | None:
+    """The first ``customer.X`` of ``references`` that is no field of the profile: the message
+    (with did-you-mean) and the offset of the name. Shared by expressions and templates."""
+    for ref in references:
+        if ref.path[0] == "customer" and len(ref.path) > 1 and ref.path[1] not in fields:
+            name = ref.path[1]
+            hint = did_you_mean(name, fields)
+            message = f"unknown customer field '{name}'{hint}" + (
+                "" if hint else "; add it to profile in sluis.yaml"
+            )
+            return message, ref.offset + len("customer.") if ref.offset >= 0 else -1
+    return None
+
+
 def check_customer_fields(expr: Expression, info: ValidationInfo) -> None:
     project = project_of(info)
     if project is None:
         return
-    fields = project.customer_fields
-    for ref in expr.references:
-        if ref.path[0] == "customer" and len(ref.path) > 1 and ref.path[1] not in fields:
-            name = ref.path[1]
-            hint = did_you_mean(name, fields)
-            raise _fail(
-                f"unknown customer field '{name}'{hint}"
-                + ("" if hint else "; add it to profile in sluis.yaml"),
-                ref.offset + len("customer."),
-            )
+    found = unknown_customer_field(expr.references, project.customer_fields)
+    if found is not None:
+        raise _fail(*found)
 
 
 def _expression(value: Any, info: ValidationInfo) -> Expression:

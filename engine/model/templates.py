@@ -5,16 +5,19 @@ filter ``date(FORMAT)`` formats dates with strftime. A missing field renders as 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.errors import TemplateError
+from engine.model.expressions.parser import Reference
 
 TEMPLATE_NAMES: frozenset[str] = frozenset({"customer", "data", "now", "today", "flow", "object"})
 
@@ -34,6 +37,13 @@ def date_filter(value: Any, fmt: str = "%Y-%m-%d") -> str:
     if isinstance(value, date):
         return value.strftime(fmt)
     return str(value)
+
+
+def local_today(now: datetime, timezone: str) -> date:
+    """``today`` for templates and expressions: the date of ``now`` in ``timezone`` (the flow's,
+    or the project's for commands run outside a flow). One rule for flows and commands, so the
+    same template gives the same file name from both (DESIGN section 7)."""
+    return now.astimezone(ZoneInfo(timezone)).date()
 
 
 def _finalize(value: Any) -> Any:
@@ -130,6 +140,32 @@ def _parse(source: str, allowed: frozenset[str]) -> Template:
         fix = f"did you mean '{hint[0]}'?" if hint else f"use one of {', '.join(sorted(allowed))}"
         raise TemplateError(f"unknown template variable '{name}'; {fix}")
     return Template(source, compiled, names)
+
+
+def references_in(source: str) -> tuple[Reference, ...]:
+    """The ``customer.X`` (and ``customer['X']``) a template reads, as the expressions'
+    references, each with the offset of ``customer`` in ``source`` where it is found there
+    (-1 when not, e.g. written with brackets); nothing for a template that does not parse."""
+    try:
+        tree = _ENV.parse(source)
+    except jinja2.TemplateSyntaxError:
+        return ()
+    found = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        inner = node.node  # type: ignore[attr-defined]  # both node types have it
+        if not (isinstance(inner, nodes.Name) and inner.name == "customer"):
+            continue
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            name = node.arg.value
+            if not isinstance(name, str):
+                continue
+        else:
+            continue
+        match = re.search(rf"\bcustomer\s*\.\s*{re.escape(name)}\b", source)
+        found.append(Reference(("customer", name), match.start() if match else -1))
+    return tuple(found)
 
 
 def render_value(value: Any, scope: Mapping[str, Any]) -> Any:

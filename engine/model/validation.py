@@ -47,10 +47,16 @@ def article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to ``word``, when one is close enough to be a likely typo."""
+    match = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` when a choice is close to ``word``, else ``""``."""
-    match = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
-    return f"; did you mean '{match[0]}'?" if match else ""
+    match = closest(word, choices)
+    return f"; did you mean '{match}'?" if match else ""
 
 
 def describe(value: Any) -> str:
@@ -102,6 +108,8 @@ def error_message(
             f"{subject}'{where}' must be {_BOUNDS[kind]} {limit}, not {describe(error['input'])}",
             False,
         )
+    if kind == "sluis_union":
+        return f"{subject}'{where}' {error['msg']}", False
     message = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
@@ -121,7 +129,7 @@ def problems_from(
     path parts the message leaves out) when the model is nested (flows strip the union tag
     from the path and name the object instead of its path)."""
     problems = []
-    for error in exc.errors(include_url=False):
+    for error in _without_union_members(exc.errors(include_url=False), doc, base):
         loc = tuple(error["loc"])
         prefix, path, known, shown = subject(loc) if subject else ("", loc, (), len(base))
         is_key = "[key]" in path
@@ -139,3 +147,56 @@ def problems_from(
             column += offset + (1 if doc.quoted.get(full) else 0)
         problems.append(Problem(doc.file, pos.line, column, message))
     return problems
+
+
+# errors that only say "the value is not of this member's type": dropped when another member of
+# the same union got further (the value has that member's shape)
+_SHALLOW = {*_TYPE_WORDS, "literal_error", "enum", "is_instance_of", "none_required"}
+
+
+def _without_union_members(
+    errors: list[ErrorDetails], doc: Document, base: Path
+) -> list[ErrorDetails]:
+    """Errors without pydantic's names of union members in their locations (``str``,
+    ``literal['delete']``, ``ExportColumn``): a part of a location that is no key or index of
+    the YAML is a member's name. Of the members of one union, those whose type does not fit
+    the value are left out when a member that fits has errors; when none fits, their
+    expectations become one error ("must be 'delete' or a mapping")."""
+    kept: list[ErrorDetails] = []
+    unions: dict[tuple[Any, ...], list[tuple[ErrorDetails, bool]]] = {}
+    for error in errors:
+        loc = tuple(error["loc"])
+        real: list[Any] = []
+        union: tuple[Any, ...] | None = None
+        for i, part in enumerate(loc):
+            last_missing = i == len(loc) - 1 and error["type"] == "missing"
+            if part == "[key]" or last_missing or (*base, *real, part) in doc.values:
+                real.append(part)
+            elif union is None:
+                union = tuple(real)
+        if union is None:
+            kept.append(error)
+            continue
+        clean = dict(error)
+        clean["loc"] = tuple(real)
+        shallow = error["type"] in _SHALLOW and tuple(real) == union
+        unions.setdefault(union, []).append((clean, shallow))  # type: ignore[arg-type]
+    for members in unions.values():
+        deep = [e for e, shallow in members if not shallow]
+        if deep:
+            kept.extend(deep)
+            continue
+        first = members[0][0]
+        expected = []
+        for error, _ in members:
+            if error["type"] in ("literal_error", "enum"):
+                wanted = str((error.get("ctx") or {}).get("expected", ""))
+            else:
+                wanted = _TYPE_WORDS.get(error["type"], error["msg"])
+            if wanted not in expected:
+                expected.append(wanted)
+        merged = dict(first)
+        merged["type"] = "sluis_union"
+        merged["msg"] = f"must be {' or '.join(expected)}, not {describe(first['input'])}"
+        kept.append(merged)  # type: ignore[arg-type]
+    return kept

@@ -80,6 +80,9 @@ class CampaignObject(Generic[S]):
     only_start: ClassVar[bool] = False  # must be a start object (never reached mid-flow)
     claims_all: ClassVar[bool] = False  # gets every journey waiting here, not a batch (bucket)
     pauses: ClassVar[bool] = False  # holds journeys for a time, so a loop through it may exist
+    # True when no output is an obvious default (split: its outputs are its branches):
+    # validation then refuses ``next: ID`` and asks for ``next: {OUTPUT: ID, ...}``
+    routes_by_name: ClassVar[bool] = False
     reads_customers: ClassVar[bool] = True  # False: batches carry only each customer's system_id
     # True: decides from the batch alone (customers, data, now), with no effects, no reads of
     # the store and no pause; journeys reaching it are decided at once, in the transaction of

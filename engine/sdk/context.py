@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from engine.model.templates import local_today
 from engine.sdk.batch import Entries, Entry, chunks_of
 from engine.sdk.effects import Effects
 
@@ -60,7 +61,7 @@ class RunContext:
     @cached_property
     def today(self) -> date:
         """Today in the flow's time zone."""
-        return self.now.astimezone(self.zone).date()
+        return local_today(self.now, self.flow.timezone)
 
     # -- services ----------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ no traceback."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from engine.model.project import Project
 from engine.model.registry import object_types
 
 ROOT = Path(__file__).parent / "broken"
+PYDANTIC_WORDS = re.compile(r"literal\[|\.str\b|function-|\b[A-Z][a-z]+[A-Z][A-Za-z]*\b")
 
 EXPECTED: dict[str, list[tuple[int, int, str]]] = {
     "bad-cron": [
@@ -257,6 +259,89 @@ EXPECTED: dict[str, list[tuple[int, int, str]]] = {
             "YAML syntax error: mapping values are not allowed here; check the indentation and quoting on this line and the one before",
         ),
     ],
+    # issue 14: what used to fail later, or hide behind other problems
+    "after-not-delete": [
+        (
+            5,
+            12,
+            "object 'load': 'after' must be 'delete' or a mapping (key: value lines), not 'remove'",
+        ),
+    ],
+    "export-column-shapes": [
+        (10, 9, "object 'out': missing setting 'columns.1.header'; add it"),
+        (10, 10, "object 'out': unknown setting 'headr'; did you mean 'header'?"),
+        (11, 9, "object 'out': 'columns.2' must be text or a mapping (key: value lines), not 5"),
+    ],
+    "every-problem-at-once": [
+        (
+            4,
+            21,
+            "object 'start': 'where': unknown customer field 'contry'; did you mean 'country'?",
+        ),
+        (
+            9,
+            31,
+            "object 'mail': 'subject': unknown customer field 'voornaam'; add it to profile in sluis.yaml",
+        ),
+        (
+            13,
+            10,
+            "object 'wait': 'for': '3 days' is not a duration; write it like 30s, 15m, 2h, 3d, 1w, 1d12h or ISO 8601 such as P3D",
+        ),
+        (
+            15,
+            3,
+            "object 'lonely' cannot be reached from a start object (start); route an output to it or remove it",
+        ),
+    ],
+    "split-next-string": [
+        (
+            10,
+            11,
+            "object 'pick': a split object routes each output by name (nl, be, otherwise), so 'next: done' would route only 'nl'; write next: {nl: done, be: done, otherwise: done} (or leave out the outputs that end there)",
+        ),
+    ],
+    "template-unknown-customer-field": [
+        (
+            8,
+            31,
+            "object 'mail': 'subject': unknown customer field 'voornaam'; add it to profile in sluis.yaml",
+        ),
+    ],
+    "template-fields-everywhere": [
+        (
+            7,
+            47,
+            "object 'call': 'url': unknown customer field 'extrnal_id'; did you mean 'external_id'?",
+        ),
+        (
+            8,
+            33,
+            "object 'call': 'fields.naam': unknown customer field 'frist_name'; did you mean 'first_name'?",
+        ),
+        (
+            12,
+            33,
+            "object 'up': 'set.country': unknown customer field 'contry'; did you mean 'country'?",
+        ),
+        (
+            16,
+            9,
+            "object 'out': 'to': unknown customer field 'lnd'; add it to profile in sluis.yaml",
+        ),
+        (
+            17,
+            60,
+            "object 'out': 'columns.1.value': unknown customer field 'birthdy'; did you mean 'birthday'?",
+        ),
+    ],
+    "unreachable-behind-typo": [
+        (
+            4,
+            11,
+            "object 'start': next 'welcom' is not an object in this flow; did you mean 'welcome'?",
+        ),
+    ],
 }
 
 
@@ -275,6 +360,8 @@ def test_broken_flow_is_reported_at_its_line(name: str) -> None:
     assert found == EXPECTED[name]
     for problem in caught.value.problems:
         assert str(problem).startswith(f"{problem.file}:{problem.line}:{problem.column}: ")
+        # pydantic's names of union members (literal['delete'], columns.1.str, ExportColumn)
+        assert not PYDANTIC_WORDS.search(problem.message), problem.message
 
 
 def test_validate_command_exits_2_with_every_problem_and_no_traceback() -> None:

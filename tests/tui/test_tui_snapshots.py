@@ -127,3 +127,12 @@ def test_step_mode(
         )
     )
     assert snap_compare(app, terminal_size=size, run_before=settled("s", "s", "n", "s"))
+
+
+def test_failed_journeys_in_the_panel(
+    snap_compare: Snap, example_project: Project, seeded_store: Store, clock: VirtualClock
+) -> None:
+    app = themed(create_app(example_project, seeded_store, clock, flow="welcome"))
+    assert snap_compare(
+        app, terminal_size=(120, 40), run_before=settled("enter", select="welcome-mail")
+    )
