@@ -97,15 +97,18 @@ def _expression(value: Any, info: ValidationInfo) -> Expression:
     return expr
 
 
-def _template(value: Any, info: ValidationInfo | None = None) -> Template:
+def _template(value: Any) -> Template:
     if isinstance(value, Template):
         return value
     try:
-        template = Template.parse(_as_text(value, "a template"))
+        return Template.parse(_as_text(value, "a template"))
     except TemplateError as exc:
         raise _fail(str(exc)) from None
-    if info is not None:
-        check_template_records(template, info)
+
+
+def _checked_template(value: Any, info: ValidationInfo) -> Template:
+    template = _template(value)
+    check_template_records(template, info)
     return template
 
 
@@ -176,7 +179,7 @@ ExpressionText = Annotated[
 ]
 TemplateText = Annotated[
     Template,
-    PlainValidator(_template),
+    PlainValidator(_checked_template),
     PlainSerializer(str),
     _text_schema("text with {{ ... }} templates"),
 ]
