@@ -144,6 +144,22 @@ class Replay:
         self.store = store or Store(Database("sqlite://"), project)
         self.effects = replay_effects(self.folder)
         self.runtime = Runtime(self.store, [flow], self.clock, self.effects, owner="replay")
+        try:  # bad input: nothing stays behind (the temporary folder, the store)
+            self.pending = self._load(customers, records, entries, events)
+        except BaseException:
+            self.close()
+            raise
+        self.runtime.start(flow.name)
+        self.finished = False
+
+    def _load(
+        self,
+        customers: Path,
+        records: Sequence[tuple[str, Path]],
+        entries: Path | None,
+        events: Path | None,
+    ) -> list[_Scheduled]:
+        project = self.project
         with self.store.db.write() as conn:
             load_customers_csv(conn, customers, project, self.start)
             for collection, path in records:
@@ -153,9 +169,7 @@ class Replay:
             pending += read_entries(entries, self.start)
         if events is not None:
             pending += read_events(events, self.start)
-        self.pending = sorted(pending)
-        self.runtime.start(flow.name)
-        self.finished = False
+        return sorted(pending)
 
     def close(self) -> None:
         self.effects.files.close()
