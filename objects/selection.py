@@ -40,8 +40,16 @@ class Selection(CampaignObject[SelectionSettings]):
     def entries(self, *, ctx: RunContext) -> Iterator[Entry]:
         settings = self.settings
         for chunk in ctx.customers.select(group=settings.group):
+            # records (when the expression uses them) load for the whole chunk at once
+            ctx.batch_customers = [customer["system_id"] for customer in chunk]
             for customer in chunk:
                 if settings.where is None or settings.where.test(
-                    {"customer": customer, "data": {}, "now": ctx.now, "today": ctx.today}
+                    {
+                        "customer": customer,
+                        "data": {},
+                        "now": ctx.now,
+                        "today": ctx.today,
+                        "records": ctx.records_of(customer["system_id"]),
+                    }
                 ):
                     yield Entry(customer["system_id"])

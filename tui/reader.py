@@ -5,7 +5,7 @@ events and one page of the customers waiting there. Also one customer's journeys
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,10 +31,12 @@ from engine.runtime.status import Status, status_of
 from engine.store import Store
 from engine.store.customers import load_customers
 from engine.store.models import Customer, Journey, Step
+from engine.store.recordsets import records_of_customers
 
 PAGE = 10
 EVENTS = 40
 FAILED = 10
+RECORDS_SHOWN = 20  # records per collection on a customer's screen
 S = Step.__table__.c  # type: ignore[attr-defined]
 J = Journey.__table__.c  # type: ignore[attr-defined]
 C = Customer.__table__.c  # type: ignore[attr-defined]
@@ -122,6 +124,8 @@ class CustomerJourneys:
 
     customer: Mapping[str, Any]
     journeys: Sequence[JourneyView]
+    # its newest datamodel records per collection (at most RECORDS_SHOWN each)
+    records: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
 
 
 class Reader:
@@ -198,4 +202,11 @@ class Reader:
             found = load_customers(conn, [customer_id], self.store.project)
             if customer_id not in found:
                 return None
-            return CustomerJourneys(found[customer_id], journeys_of(conn, [customer_id]))
+            project = self.store.project
+            records = {
+                name: records_of_customers(conn, name, [customer_id], project, RECORDS_SHOWN).get(
+                    customer_id, ()
+                )
+                for name in project.settings.datamodel
+            }
+            return CustomerJourneys(found[customer_id], journeys_of(conn, [customer_id]), records)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +24,7 @@ from engine.errors import InputError
 from engine.files import Files
 from engine.files.csvin import read_csv_file
 from engine.files.customers_csv import load_customers_csv
+from engine.files.records_csv import load_records_csv
 from engine.http.captured import CapturedHttp
 from engine.mail.sink import MailSink
 from engine.model.fields import customer_label
@@ -132,6 +133,7 @@ class Replay:
         *,
         entries: Path | None = None,
         events: Path | None = None,
+        records: Sequence[tuple[str, Path]] = (),
         start: datetime | None = None,
         until: timedelta = timedelta(days=30),
         store: Store | None = None,
@@ -147,16 +149,32 @@ class Replay:
         self.store = store or Store(Database(f"sqlite:///{self.folder / 'replay.db'}"), project)
         self.effects = replay_effects(self.folder)
         self.runtime = Runtime(self.store, [flow], self.clock, self.effects, owner="replay")
+        try:  # bad input: nothing stays behind (the temporary folder, the store)
+            self.pending = self._load(customers, records, entries, events)
+        except BaseException:
+            self.close()
+            raise
+        self.runtime.start(flow.name)
+        self.finished = False
+
+    def _load(
+        self,
+        customers: Path,
+        records: Sequence[tuple[str, Path]],
+        entries: Path | None,
+        events: Path | None,
+    ) -> list[_Scheduled]:
+        project = self.project
         with self.store.db.write() as conn:
             load_customers_csv(conn, customers, project, self.start)
+            for collection, path in records:
+                load_records_csv(conn, collection, path, project, self.start)
         pending = []
         if entries is not None:
             pending += read_entries(entries, self.start)
         if events is not None:
             pending += read_events(events, self.start)
-        self.pending = sorted(pending)
-        self.runtime.start(flow.name)
-        self.finished = False
+        return sorted(pending)
 
     def close(self) -> None:
         self.effects.files.close()

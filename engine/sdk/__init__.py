@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from engine.model.project import check_timezone
     from engine.model.retries import RetrySettings, Tries, tries_so_far
     from engine.model.settings import (
+        ColumnValueText,
         Cron,
         CustomerField,
         Duration,
@@ -70,6 +71,7 @@ __all__ = [
     "CUSTOMER_KEYS",
     "Batch",
     "CampaignObject",
+    "ColumnValueText",
     "Cron",
     "CronTrigger",
     "CustomerField",
@@ -125,6 +127,7 @@ _HOME = {
     "CUSTOMER_KEYS": "engine.model.fields",
     "Batch": "engine.sdk.batch",
     "CampaignObject": "engine.sdk.campaign",
+    "ColumnValueText": "engine.model.settings",
     "Cron": "engine.model.settings",
     "CronTrigger": "engine.sdk.campaign",
     "CustomerField": "engine.model.settings",
