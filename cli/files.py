@@ -190,7 +190,6 @@ def export_customers(
     project: ProjectOpt = None,
 ) -> None:
     """Export customers to one CSV; an existing name gets -2, -3, ... (never overwritten)."""
-    from rich.progress import MofNCompleteColumn
     from rich.table import Table
     from sqlalchemy import func, select
 
@@ -199,6 +198,7 @@ def export_customers(
     from engine.model.expressions import Expression
     from engine.store import Store
     from engine.store.models import Customer
+    from engine.store.sqlexpr import check as check_where
 
     proj = open_project(project)
     chosen = _export_columns(columns, proj)
@@ -207,6 +207,7 @@ def export_customers(
     if where is not None:
         try:
             expr = Expression.parse(where)
+            check_where(expr, dict(proj.settings.profile))
         except ExpressionError as exc:
             raise InputError(f"--where: {exc} (at column {exc.offset + 1})") from None
     files = Files()
@@ -215,13 +216,14 @@ def export_customers(
     store = Store.open(proj)
     try:
         place = place_of(to, proj, files, _scope(now))
-        with store.db.read() as conn, _progress(count=MofNCompleteColumn()) as bar:
-            total = conn.execute(select(func.count()).select_from(Customer)).scalar_one()
-            task = bar.add_task(f"exporting to {place.name}", total=total)
+        with store.db.read() as conn, _progress() as bar:
+            # customers are read in system_id order: the bar runs through the ids
+            last = conn.execute(select(func.max(Customer.system_id))).scalar_one() or 0
+            task = bar.add_task(f"exporting to {place.name}", total=last)
 
             def scopes() -> Any:
-                for customer, seen in matching_customers(conn, proj, expr, group, now):
-                    bar.update(task, completed=seen)
+                for customer, system_id in matching_customers(conn, proj, expr, group, now):
+                    bar.update(task, completed=system_id)
                     yield {**_scope(now), "customer": customer}
 
             final, rows = write_new(place, scopes, chosen, delimiter=sep, header=header)

@@ -1,5 +1,6 @@
 """``selection``: a start object that selects customers by an expression and/or a group, once
-when the flow starts or on a cron schedule. Customers enter in system_id order."""
+when the flow starts or on a cron schedule. Customers enter in system_id order. The expression
+runs in the database (compiled to SQL); one that cannot is a validation error."""
 
 from __future__ import annotations
 
@@ -11,17 +12,17 @@ from engine.sdk import (
     Cron,
     CronTrigger,
     Entry,
-    ExpressionText,
     ObjectSettings,
     Once,
     RunContext,
+    SegmentText,
     Trigger,
 )
 
 
 class SelectionSettings(ObjectSettings):
     type: Literal["selection"]
-    where: ExpressionText | None = None
+    where: SegmentText | None = None
     group: str | None = None
     schedule: Cron | None = None
 
@@ -39,9 +40,6 @@ class Selection(CampaignObject[SelectionSettings]):
 
     def entries(self, *, ctx: RunContext) -> Iterator[Entry]:
         settings = self.settings
-        for chunk in ctx.customers.select(group=settings.group):
-            for customer in chunk:
-                if settings.where is None or settings.where.test(
-                    {"customer": customer, "data": {}, "now": ctx.now, "today": ctx.today}
-                ):
-                    yield Entry(customer["system_id"])
+        for ids in ctx.customers.matching(settings.where, group=settings.group):
+            for system_id in ids:
+                yield Entry(system_id)

@@ -90,18 +90,16 @@ def matching_customers(
     where: Expression | None,
     group: str | None,
     now: datetime,
+    today: date | None = None,
 ) -> Iterator[tuple[dict[str, Any], int]]:
-    """Customers (of ``group``) for whom ``where`` holds, in system_id order, streamed; with
-    each, how many customers were looked at so far (for progress bars)."""
-    from engine.store.customers import iter_customers
+    """Customers (of ``group``) for whom ``where`` holds, in system_id order, streamed; the
+    expression runs in the database. With each customer, its system_id (for progress bars)."""
+    from engine.store.segments import matching_customers as in_segment
 
-    seen = 0
-    scope: dict[str, Any] = {"data": {}, "now": now, "today": now.date()}
-    for chunk in iter_customers(conn, project, group=group):
+    day = today or now.date()
+    for chunk in in_segment(conn, project, where, now=now, today=day, group=group):
         for customer in chunk:
-            seen += 1
-            if where is None or where.test({**scope, "customer": customer}):
-                yield customer, seen
+            yield customer, customer["system_id"]
 
 
 def write_csv(
