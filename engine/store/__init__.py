@@ -38,8 +38,11 @@ class Store:
     @classmethod
     def open(cls, project: Project, url: str | None = None) -> Store:
         from engine.store.db import Database
+        from engine.store.profile_indexes import sync
 
-        return cls(Database(url or project.database_url), project)
+        store = cls(Database(url or project.database_url), project)
+        sync(store.db, project)  # the indexes sluis.yaml asks for, before anything reads
+        return store
 
     def customers(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         """Typed customers by system_id, with their groups."""
