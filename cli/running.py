@@ -157,6 +157,14 @@ def replay(
     events: Annotated[
         Path | None, typer.Option("--events", help="CSV customer,event,at,mail.")
     ] = None,
+    records: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--records",
+            help="COLLECTION=CSV of datamodel records (columns = fields, customer = "
+            "external_id or email); repeatable.",
+        ),
+    ] = None,
     start_at: Annotated[
         str | None, typer.Option("--start", help="ISO start time; default now.")
     ] = None,
@@ -167,6 +175,7 @@ def replay(
     project: ProjectOpt = None,
 ) -> None:
     """Replay customers through a flow on a simulated clock; nothing is sent."""
+    from engine.files.records_csv import parse_records_option
     from engine.model.durations import parse_duration
     from engine.runtime.replay import Replay, parse_time
 
@@ -177,8 +186,16 @@ def replay(
     except ValueError as exc:
         raise InputError(f"--until: {exc}") from None
     begin = parse_time(start_at, "--start") if start_at else None
+    loads = [parse_records_option(text) for text in records or []]
     session = Replay(
-        proj, target, customers, entries=entries, events=events, start=begin, until=span
+        proj,
+        target,
+        customers,
+        entries=entries,
+        events=events,
+        records=loads,
+        start=begin,
+        until=span,
     )
     try:
         _play(session)

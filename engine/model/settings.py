@@ -27,6 +27,7 @@ from engine.errors import ExpressionError, LocationError, TemplateError
 from engine.model.durations import parse_duration
 from engine.model.expressions import Expression
 from engine.model.locations import Location, parse_location
+from engine.model.recordnames import record_name_problem
 from engine.model.schedule import check_cron
 from engine.model.templates import Template
 from engine.model.validation import did_you_mean
@@ -69,6 +70,21 @@ def check_customer_fields(expr: Expression, info: ValidationInfo) -> None:
             )
 
 
+def check_record_names(expr: Expression, info: ValidationInfo) -> None:
+    """``records.C`` and record fields against the datamodel (a bare field inside ``where``
+    is reported at the name itself)."""
+    project = project_of(info)
+    if project is None:
+        return
+    for ref in expr.references:
+        if ref.path[0] == "records" and len(ref.path) > 1:
+            problem = record_name_problem(project, ref.path)
+            if problem is not None:
+                message, start = problem
+                bare = not expr.source.startswith("records", ref.offset)
+                raise _fail(message, ref.offset if bare else ref.offset + start)
+
+
 def _expression(value: Any, info: ValidationInfo) -> Expression:
     if isinstance(value, Expression):
         return value
@@ -77,6 +93,7 @@ def _expression(value: Any, info: ValidationInfo) -> Expression:
     except ExpressionError as exc:
         raise _fail(f"expression error: {exc}", exc.offset) from None
     check_customer_fields(expr, info)
+    check_record_names(expr, info)
     return expr
 
 
@@ -87,6 +104,23 @@ def _template(value: Any) -> Template:
         return Template.parse(_as_text(value, "a template"))
     except TemplateError as exc:
         raise _fail(str(exc)) from None
+
+
+def _checked_template(value: Any, info: ValidationInfo) -> Template:
+    template = _template(value)
+    check_template_records(template, info)
+    return template
+
+
+def check_template_records(template: Template, info: ValidationInfo) -> None:
+    """``records.C`` and ``records.C[i].FIELD`` in a template against the datamodel."""
+    project = project_of(info)
+    if project is None:
+        return
+    for path in template.record_names:
+        problem = record_name_problem(project, path)
+        if problem is not None:
+            raise _fail(f"template {template.source!r}: {problem[0]}")
 
 
 def _duration(value: Any) -> timedelta:
@@ -145,7 +179,7 @@ ExpressionText = Annotated[
 ]
 TemplateText = Annotated[
     Template,
-    PlainValidator(_template),
+    PlainValidator(_checked_template),
     PlainSerializer(str),
     _text_schema("text with {{ ... }} templates"),
 ]

@@ -1,6 +1,7 @@
 """Templates: Jinja2 in a sandbox, for subjects, bodies, URLs, headers, fields, paths and ``set``
-values. Variables are ``customer``, ``data``, ``now``, ``today``, ``flow`` and ``object``; the
-filter ``date(FORMAT)`` formats dates with strftime. A missing field renders as nothing."""
+values. Variables are ``customer``, ``data``, ``now``, ``today``, ``flow``, ``object`` and
+``records`` (each collection of the customer's datamodel records, newest first); the filter
+``date(FORMAT)`` formats dates with strftime. A missing field renders as nothing."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from engine.errors import TemplateError
 
-TEMPLATE_NAMES: frozenset[str] = frozenset({"customer", "data", "now", "today", "flow", "object"})
+TEMPLATE_NAMES: frozenset[str] = frozenset(
+    {"customer", "data", "now", "today", "flow", "object", "records"}
+)
 
 
 def date_filter(value: Any, fmt: str = "%Y-%m-%d") -> str:
@@ -62,12 +65,21 @@ _ENV = make_environment()
 class Template:
     """A template parsed once; ``render`` fills it in for one customer."""
 
-    __slots__ = ("_compiled", "_globals", "is_static", "names", "source")
+    __slots__ = ("_compiled", "_globals", "is_static", "names", "record_names", "source")
 
-    def __init__(self, source: str, compiled: jinja2.Template, names: frozenset[str]) -> None:
+    def __init__(
+        self,
+        source: str,
+        compiled: jinja2.Template,
+        names: frozenset[str],
+        record_names: tuple[tuple[str, ...], ...] = (),
+    ) -> None:
         self.source = source
         self._compiled = compiled
         self.names = names
+        # ("records", COLLECTION) and ("records", COLLECTION, FIELD) as written
+        # (``records.orders[0].total``), for validation against the datamodel
+        self.record_names = record_names
         # True when the template has no ``{{`` or ``{%``: rendering returns the text itself
         self.is_static = "{" not in source
         # Jinja keeps globals in a ChainMap it reads in full for every render; nothing changes
@@ -129,7 +141,39 @@ def _parse(source: str, allowed: frozenset[str]) -> Template:
         hint = difflib.get_close_matches(name, sorted(allowed), n=1)
         fix = f"did you mean '{hint[0]}'?" if hint else f"use one of {', '.join(sorted(allowed))}"
         raise TemplateError(f"unknown template variable '{name}'; {fix}")
-    return Template(source, compiled, names)
+    return Template(source, compiled, names, _record_names(tree) if "records" in names else ())
+
+
+def _record_names(tree: nodes.Template) -> tuple[tuple[str, ...], ...]:
+    """``records.C`` (or ``records['C']``) and ``records.C[i].FIELD`` in the tree."""
+    found: dict[tuple[str, ...], None] = {}
+    for node in tree.find_all(nodes.Getattr):
+        collection = _collection(node)
+        if collection is not None:
+            found[("records", collection)] = None
+            continue
+        inner = node.node
+        if isinstance(inner, nodes.Getitem) and (collection := _collection(inner.node)):
+            found[("records", collection, node.attr)] = None
+    for item in tree.find_all(nodes.Getitem):
+        collection = _collection(item)
+        if collection is not None:
+            found[("records", collection)] = None
+    return tuple(found)
+
+
+def _collection(node: nodes.Node) -> str | None:
+    """The collection ``node`` names when it is ``records.C`` or ``records['C']``."""
+    if isinstance(node, nodes.Getattr):
+        attr: Any = node.attr
+    elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        attr = node.arg.value
+    else:
+        return None
+    inner = node.node
+    if isinstance(inner, nodes.Name) and inner.name == "records" and isinstance(attr, str):
+        return attr
+    return None
 
 
 def render_value(value: Any, scope: Mapping[str, Any]) -> Any:

@@ -117,6 +117,7 @@ def _decide(
     message and none of the work it queued stands."""
     batch = Batch(flow.name, object_id, f"{flow.name}.{object_id}.{claim_id}", journeys)
     routing = Routing(flow.objects[object_id].outputs, object_id)
+    ctx.batch_customers = [journey.customer_id for journey in journeys]
     try:
         flow.instance(object_id).run(batch=batch, routing=routing, ctx=ctx)
     except DatabaseError:  # not the object's failure: the worker tries the batch again

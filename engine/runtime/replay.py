@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +21,7 @@ from engine.errors import InputError
 from engine.files import Files
 from engine.files.csvin import read_csv_file
 from engine.files.customers_csv import load_customers_csv
+from engine.files.records_csv import load_records_csv
 from engine.http.captured import CapturedHttp
 from engine.mail.sink import MailSink
 from engine.model.fields import customer_label
@@ -127,6 +128,7 @@ class Replay:
         *,
         entries: Path | None = None,
         events: Path | None = None,
+        records: Sequence[tuple[str, Path]] = (),
         start: datetime | None = None,
         until: timedelta = timedelta(days=30),
         store: Store | None = None,
@@ -144,6 +146,8 @@ class Replay:
         self.runtime = Runtime(self.store, [flow], self.clock, self.effects, owner="replay")
         with self.store.db.write() as conn:
             load_customers_csv(conn, customers, project, self.start)
+            for collection, path in records:
+                load_records_csv(conn, collection, path, project, self.start)
         pending = []
         if entries is not None:
             pending += read_entries(entries, self.start)

@@ -41,6 +41,13 @@ class ObjectSettings(BaseModel):
         "OUTPUT: ID",
     )
     description: str | None = None
+    records_limit: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description="how many records per datamodel collection (newest first) templates see; "
+        "100 when absent",
+    )
 
 
 @dataclass(frozen=True)

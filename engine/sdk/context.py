@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from engine.files.trigger import FileTrigger
     from engine.model.flow import Flow
     from engine.model.project import Project
+    from engine.runtime.recordview import BatchRecords
     from engine.sdk.batch import Batch, Journey
     from engine.sdk.services import Customers, Events, Groups, Records
     from engine.store import Store
@@ -52,6 +53,9 @@ class RunContext:
     entering: list[EnteringWrite] = field(default_factory=list)
     committed: list[Callable[[], None]] = field(default_factory=list)
     transaction: Connection | None = None  # the run's, while the runtime has it open
+    # the customers of the batch being decided (or the chunk a start object reads): their
+    # datamodel records load together when an expression or template first uses them
+    batch_customers: Sequence[int] = ()
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -87,6 +91,20 @@ class RunContext:
         from engine.runtime.services import StoreRecords
 
         return StoreRecords(self)
+
+    @cached_property
+    def customer_records(self) -> BatchRecords:
+        """The datamodel records of ``batch_customers``, loaded per collection when used."""
+        from engine.runtime.recordview import BatchRecords
+
+        return BatchRecords(self)
+
+    @cached_property
+    def records_limit(self) -> int | None:
+        """How many records per collection this object's templates see (``records_limit``)."""
+        spec = self.flow.objects.get(self.object_id)
+        limit = getattr(getattr(spec, "settings", None), "records_limit", None)
+        return limit if isinstance(limit, int) else None
 
     @cached_property
     def files(self) -> ProjectFiles:
@@ -162,8 +180,13 @@ class RunContext:
             "today": self.today,
             "flow": self.flow.name,
             "object": self.object_id,
+            "records": self.records_of(journey.customer_id) if journey else {},
             **extra,
         }
+
+    def records_of(self, customer_id: int) -> Mapping[str, Any]:
+        """``records`` for a customer's expressions and templates (see ``batch_customers``)."""
+        return self.customer_records.view(customer_id, self.records_limit)
 
 
 class ProjectFiles:

@@ -30,6 +30,8 @@ def replay(folder: Path) -> dict:  # type: ignore[type-arg]
         args["until"],
         "--json",
     ]
+    for collection, name in args.get("records", {}).items():
+        command += ["--records", f"{collection}={folder / name}"]
     for name, option in (("entries.jsonl", "--entries"), ("events.csv", "--events")):
         if (folder / name).exists():
             command += [option, str(folder / name)]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import ExpressionError
+from engine.model.expressions.aggregates import _EXAMPLES as _AGGREGATE_EXAMPLES
+from engine.model.expressions.aggregates import AGGREGATES, VALUE_AGGREGATES
 from engine.model.expressions.functions import _EXAMPLES, FUNCTIONS
 from engine.model.expressions.lexer import _column, _Token
 from engine.model.expressions.nodes import (
@@ -23,26 +25,44 @@ from engine.model.expressions.nodes import (
     _Not,
     _Ref,
 )
+from engine.model.expressions.recordnodes import (
+    RECORD,
+    RECORDS,
+    _Aggregate,
+    _Field,
+    _Pluck,
+    _Records,
+    _Where,
+    collection_of_node,
+    kind_of,
+    not_a_value,
+)
 from engine.model.expressions.values import _ARITHMETIC
 
 MAX_DEPTH = 100
 
-ROOT_NAMES = frozenset({"customer", "data", "now", "today"})
+ROOT_NAMES = frozenset({"customer", "data", "now", "today", "records"})
 _LITERALS: dict[str, Any] = {"true": True, "false": False, "null": None}
-_KEYWORDS = frozenset({"and", "or", "not", "in", *_LITERALS})
+_KEYWORDS = frozenset({"and", "or", "not", "in", "where", *_LITERALS})
+_INFIX_WORDS = ("and", "or", "in", "where")
+_CALLABLE = FUNCTIONS | AGGREGATES
+_ALL_EXAMPLES = {**_EXAMPLES, **_AGGREGATE_EXAMPLES}
 
 
 @dataclass(frozen=True)
 class Reference:
-    """A use of ``customer...``, ``data...``, ``now`` or ``today`` in an expression."""
+    """A use of ``customer...``, ``data...``, ``now``, ``today`` or ``records...`` in an
+    expression. A record field is ``("records", COLLECTION, FIELD)``, also for a bare name
+    inside a ``where`` condition (its offset is then the name's)."""
 
     path: tuple[str, ...]
     offset: int
 
 
 # Binding powers from low to high.
-_OR, _AND, _NOT, _COMPARE, _SUM, _PRODUCT, _UNARY = range(1, 8)
+_WHERE, _OR, _AND, _NOT, _COMPARE, _SUM, _PRODUCT, _UNARY = range(1, 9)
 _INFIX = {
+    "where": _WHERE,
     "or": _OR,
     "and": _AND,
     "in": _COMPARE,
@@ -61,6 +81,8 @@ class _Parser:
         self.tokens = tokens
         self.pos = 0
         self.references: list[Reference] = []
+        # the collections whose ``where`` conditions are being read, innermost last
+        self.record_scopes: list[str] = []
 
     # -- token helpers
 
@@ -82,7 +104,7 @@ class _Parser:
         if token.kind == "op":
             return token.text if token.text in _INFIX else None
         if token.kind == "name":
-            if token.text in ("and", "or", "in"):
+            if token.text in _INFIX_WORDS:
                 return token.text
             after = self.peek(1)
             if token.text == "not" and after.kind == "name" and after.text == "in":
@@ -99,6 +121,10 @@ class _Parser:
         node = self.expression(0, 1)
         if self.peek().kind != "end":
             raise self.unexpected(self.peek())
+        if kind_of(node) in (RECORDS, RECORD):
+            error = not_a_value(node, "an expression")
+            assert error is not None
+            raise error
         return node
 
     def expression(self, min_power: int, depth: int) -> _Node:
@@ -117,6 +143,9 @@ class _Parser:
                     "write 'a < b and b < c' instead"
                 )
                 raise ExpressionError(message, token.offset)
+            if op == "where":
+                left = self.where(left, token, depth)
+                continue
             right = self.expression(power, depth + 1)
             left = self.binary(op, left, right, token.offset)
             compared = power == _COMPARE
@@ -127,11 +156,15 @@ class _Parser:
         token = self.advance()
         if token.kind in ("number", "string"):
             return _Const(token.value, token.offset)
-        if token.kind == "name" and token.text not in ("and", "or", "in"):
+        if token.kind == "name" and token.text not in _INFIX_WORDS:
             if token.text in _LITERALS:
                 return _Const(_LITERALS[token.text], token.offset)
             if token.text == "not":
-                return self.fold(_Not(self.expression(_NOT, depth + 1), token.offset))
+                operand = self.expression(_NOT, depth + 1)
+                error = not_a_value(operand, "'not'")
+                if error is not None:
+                    raise error
+                return self.fold(_Not(operand, token.offset))
             if self.at_op("("):
                 return self.call(token, depth)
             return self.reference(token)
@@ -140,13 +173,14 @@ class _Parser:
         if token.kind == "op" and token.text == "(":
             inner = self.expression(0, depth + 1)
             self.close(")", token)
-            return inner
+            return self.fields_of(inner)
         if token.kind == "op" and token.text == "[":
             return self.list_literal(token, depth)
         raise self.expected_value(token, previous)
 
     def binary(self, op: str, left: _Node, right: _Node, offset: int) -> _Node:
         node: _Node
+        self.check_operands(op, left, right, offset)
         if op in ("and", "or"):
             if isinstance(left, _Logic) and left.op == op:
                 left.operands.append(right)
@@ -173,6 +207,8 @@ class _Parser:
     def reference(self, token: _Token) -> _Node:
         name = token.text
         if name not in ROOT_NAMES:
+            if self.record_scopes and name not in _KEYWORDS:
+                return self.record_field(token)
             raise self.unknown_name(token)
         path = [name]
         while self.at_op("."):
@@ -186,18 +222,106 @@ class _Parser:
             raise ExpressionError(f"'{name}' has no fields; remove '.{path[1]}'", token.offset)
         if self.at_op("("):
             dotted, last = ".".join(path), path[-1]
-            if len(path) > 1 and last in FUNCTIONS:
+            if len(path) > 1 and last in _CALLABLE:
                 message = f"write {last}({'.'.join(path[:-1])}) instead of {dotted}()"
             else:
                 message = f"'{dotted}' is not a function"
             raise ExpressionError(message, token.offset)
+        if name == "records":
+            return self.records(path, token)
         reference = Reference(tuple(path), token.offset)
         self.references.append(reference)
         return _Ref(reference.path, token.offset)
 
+    def records(self, path: list[str], token: _Token) -> _Node:
+        """``records.COLLECTION`` or ``records.COLLECTION.FIELD``."""
+        if len(path) == 1:
+            message = (
+                "'records' needs a collection of the datamodel, as in records.orders "
+                f"(column {_column(token.offset)})"
+            )
+            raise ExpressionError(message, token.offset)
+        if len(path) > 3:
+            message = (
+                f"'{'.'.join(path)}' goes too deep: a record's field has no fields "
+                f"(column {_column(token.offset)})"
+            )
+            raise ExpressionError(message, token.offset)
+        self.references.append(Reference(tuple(path), token.offset))
+        node: _Node = _Records(path[1], token.offset)
+        if len(path) == 3:
+            node = _Pluck(node, path[2], token.offset)
+        return node
+
+    def record_field(self, token: _Token) -> _Node:
+        """A bare name inside a ``where`` condition: a field of the record."""
+        collection = self.record_scopes[-1]
+        if self.at_op("."):
+            message = (
+                f"'{token.text}' is a field of a record in {collection} and has no fields "
+                f"(column {_column(self.peek().offset)})"
+            )
+            raise ExpressionError(message, self.peek().offset)
+        if self.at_op("("):
+            raise self.unknown_function(token)
+        self.references.append(Reference(("records", collection, token.text), token.offset))
+        return _Field(token.text, collection, token.offset)
+
+    def where(self, left: _Node, token: _Token, depth: int) -> _Node:
+        """``LIST where COND``: COND reads the fields of each record by their bare names."""
+        collection = collection_of_node(left)
+        if collection is None or kind_of(left) != RECORDS:
+            message = (
+                f"'where' at column {_column(token.offset)} needs a list of records on its "
+                'left, as in records.orders where status == "paid"'
+            )
+            raise ExpressionError(message, token.offset)
+        self.record_scopes.append(collection)
+        try:
+            condition = self.expression(_WHERE, depth + 1)
+        finally:
+            self.record_scopes.pop()
+        error = not_a_value(condition, "the condition after 'where'")
+        if error is not None:
+            raise error
+        node = _Where(left, condition, collection, token.offset)
+        if node.depth > MAX_DEPTH:
+            raise self.too_deep(node.offset)
+        return node
+
+    def fields_of(self, node: _Node) -> _Node:
+        """``(LIST).FIELD`` or ``first(LIST).FIELD`` after a parenthesis or a call."""
+        while self.at_op("."):
+            dot = self.advance()
+            field = self.advance()
+            if field.kind != "name":
+                message = f"expected a field name after '.' at column {_column(field.offset)}"
+                raise ExpressionError(message, field.offset)
+            collection = collection_of_node(node)
+            if collection is None or kind_of(node) not in (RECORDS, RECORD):
+                message = (
+                    f"'.{field.text}' at column {_column(dot.offset)} picks a field of records; "
+                    "what comes before it is not a record or a list of records"
+                )
+                raise ExpressionError(message, dot.offset)
+            self.references.append(Reference(("records", collection, field.text), field.offset))
+            node = _Pluck(node, field.text, dot.offset)
+        return node
+
+    def check_operands(self, op: str, left: _Node, right: _Node, offset: int) -> None:
+        """Records, a record or a field's list of values are no operand (except a list of
+        values on the right of ``in``)."""
+        where = f"'{op}' at column {_column(offset)}"
+        for index, operand in enumerate((left, right)):
+            if op in ("in", "not in") and index == 1 and kind_of(operand) == "values":
+                continue
+            error = not_a_value(operand, where)
+            if error is not None:
+                raise error
+
     def call(self, token: _Token, depth: int) -> _Node:
         name = token.text
-        if name not in FUNCTIONS:
+        if name not in _CALLABLE:
             raise self.unknown_function(token)
         opening = self.advance()
         arguments: list[_Node] = []
@@ -209,11 +333,27 @@ class _Parser:
         self.close(")", opening)
         if len(arguments) != 1:
             message = (
-                f"{name}() takes exactly one value, for example {_EXAMPLES[name]}; "
+                f"{name}() takes exactly one value, for example {_ALL_EXAMPLES[name]}; "
                 f"got {len(arguments)}"
             )
             raise ExpressionError(message, token.offset)
-        return self.fold(_Call(name, arguments[0], token.offset))
+        (argument,) = arguments
+        if name in AGGREGATES:
+            return self.fields_of(self.fold(self.aggregate(name, argument, token)))
+        error = not_a_value(argument, f"{name}()")
+        if error is not None:
+            raise error
+        return self.fold(_Call(name, argument, token.offset))
+
+    @staticmethod
+    def aggregate(name: str, argument: _Node, token: _Token) -> _Node:
+        kind = kind_of(argument)
+        if kind == RECORD or (kind == RECORDS and name in VALUE_AGGREGATES):
+            what = "a record" if kind == RECORD else "records"
+            example = _ALL_EXAMPLES[name]
+            message = f"{name}() needs the values of a field, not {what}: write {example}"
+            raise ExpressionError(message, token.offset)
+        return _Aggregate(name, argument, token.offset)
 
     def list_literal(self, opening: _Token, depth: int) -> _Node:
         items: list[_Node] = []
@@ -255,7 +395,7 @@ class _Parser:
         if token.kind in ("number", "string"):
             return True
         if token.kind == "name":
-            return token.text not in ("and", "or", "in")
+            return token.text not in _INFIX_WORDS
         return token.kind == "op" and token.text in ("(", "[")
 
     def unexpected(self, token: _Token) -> ExpressionError:
@@ -301,8 +441,8 @@ class _Parser:
             message = f"unknown name '{name}'; use '{_NAME_HINTS[name]}'"
         elif lower != name and lower in ROOT_NAMES | _KEYWORDS:
             message = f"unknown name '{name}'; write it in lower case: '{lower}'"
-        elif name in FUNCTIONS:
-            message = f"'{name}' is a function; call it as {_EXAMPLES[name]}"
+        elif name in _CALLABLE:
+            message = f"'{name}' is a function; call it as {_ALL_EXAMPLES[name]}"
         elif close := difflib.get_close_matches(name, sorted(ROOT_NAMES | set(_LITERALS)), n=1):
             message = f"unknown name '{name}'; did you mean '{close[0]}'?"
         else:
@@ -316,12 +456,12 @@ class _Parser:
         name, lower = token.text, token.text.lower()
         if name in ROOT_NAMES or name in _KEYWORDS:
             message = f"'{name}' is not a function"
-        elif lower in FUNCTIONS:
+        elif lower in _CALLABLE:
             message = f"unknown function '{name}'; write it in lower case: '{lower}'"
-        elif close := difflib.get_close_matches(name, sorted(FUNCTIONS), n=1):
+        elif close := difflib.get_close_matches(name, sorted(_CALLABLE), n=1):
             message = f"unknown function '{name}'; did you mean '{close[0]}'?"
         else:
-            message = f"unknown function '{name}'; the functions are {', '.join(sorted(FUNCTIONS))}"
+            message = f"unknown function '{name}'; the functions are {', '.join(sorted(_CALLABLE))}"
         return ExpressionError(message, token.offset)
 
     @staticmethod
