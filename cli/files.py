@@ -199,6 +199,7 @@ def export_customers(
     from engine.store import Store
     from engine.store.models import Customer
     from engine.store.sqlexpr import check as check_where
+    from engine.store.sqlexpr import fields_of
 
     proj = open_project(project)
     chosen = _export_columns(columns, proj)
@@ -207,7 +208,7 @@ def export_customers(
     if where is not None:
         try:
             expr = Expression.parse(where)
-            check_where(expr, dict(proj.settings.profile))
+            check_where(expr, *fields_of(proj))
         except ExpressionError as exc:
             raise InputError(f"--where: {exc} (at column {exc.offset + 1})") from None
     files = Files()

@@ -112,6 +112,7 @@ def _chosen_customers(
     from engine.model.expressions import Expression
     from engine.store.segments import matching_ids
     from engine.store.sqlexpr import check as check_where
+    from engine.store.sqlexpr import fields_of
 
     db = runtime.store.db
     if customers is not None:
@@ -123,7 +124,7 @@ def _chosen_customers(
 
         try:
             expr = Expression.parse(where)
-            check_where(expr, dict(project.settings.profile))
+            check_where(expr, *fields_of(project))
         except ExpressionError as exc:
             raise InputError(f"--where: {exc} (at column {exc.offset + 1})") from None
     now = runtime.clock.now()

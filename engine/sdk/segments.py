@@ -15,13 +15,15 @@ from engine.model.settings import _expression, _fail, _text_schema, project_of
 
 
 def _segment(value: Any, info: ValidationInfo) -> Expression:
-    from engine.store.sqlexpr import check
+    from engine.store.sqlexpr import check, fields_of
 
     expr = _expression(value, info)
     project = project_of(info)
-    profile = dict(project.settings.profile) if project is not None else {}
     try:
-        check(expr, profile)
+        if project is not None:
+            check(expr, *fields_of(project))
+        elif not any(ref.path[0] == "records" for ref in expr.references):
+            check(expr, {})
     except ExpressionError as exc:
         raise _fail(f"cannot run in the database: {exc}", exc.offset) from None
     return expr

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, text
 
 from engine.store.customers import load_customers
-from engine.store.sqlexpr import compile_where
+from engine.store.sqlexpr import compile_where, fields_of
 
 if TYPE_CHECKING:
     from engine.model.expressions import Expression
@@ -38,9 +38,8 @@ def matching_ids(
     conditions = ["c.system_id > :after"]
     params: dict[str, Any] = {}
     if where is not None:
-        compiled = compile_where(
-            where, conn.dialect.name, dict(project.settings.profile), now, today
-        )
+        profile, datamodel = fields_of(project)
+        compiled = compile_where(where, conn.dialect.name, profile, now, today, datamodel)
         conditions.append(compiled.sql)
         params.update(compiled.params)
     if group is not None:

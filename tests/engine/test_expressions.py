@@ -683,7 +683,11 @@ def test_bad_date_literal_fails_at_parse_time_with_its_offset() -> None:
         ('"\\u12"', r"unknown escape '\\u' at column 2", 1),
         ("lowr(customer.email)", "unknown function 'lowr'; did you mean 'lower'?", 0),
         ("LOWER(customer.email)", "unknown function 'LOWER'; write it in lower case: 'lower'", 0),
-        ("frobnicate(1)", "unknown function 'frobnicate'; the functions are any, avg, count, date", 0),
+        (
+            "frobnicate(1)",
+            "unknown function 'frobnicate'; the functions are any, avg, count, date",
+            0,
+        ),
         ("customer(1)", "'customer' is not a function", 0),
         ("custmer.country", "unknown name 'custmer'; did you mean 'customer'\\?", 0),
         ("x == dta.y", "unknown name 'x'; write a customer field as customer.x", 0),

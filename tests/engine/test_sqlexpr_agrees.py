@@ -19,6 +19,8 @@ from engine.model.expressions import Expression
 from engine.model.project import Project
 from engine.store import Database, Store
 from engine.store.customers import add_to_groups, load_customers, upsert_customers
+from engine.store.records import typed_record, upsert_records
+from engine.store.recordsets import records_of_customers
 from engine.store.segments import matching_ids
 
 NOW = datetime(2026, 6, 15, 12, 0, 0, 250_000, tzinfo=UTC)
@@ -33,6 +35,13 @@ profile:
   vip: bool
   born: date
   seen: datetime
+datamodel:
+  orders:
+    key: order_id
+    fields: {order_id: str, total: decimal, status: str}
+  visits:
+    key: visit_id
+    fields: {visit_id: str, created_at: datetime, pages: int}
 """
 
 _ZONES = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5))]
@@ -58,6 +67,18 @@ customers = st.lists(
             ),
             "seen": st.one_of(st.none(), moments),
             "groups": st.lists(st.sampled_from(["g1", "g2"]), unique=True),
+            "orders": st.lists(
+                st.tuples(
+                    st.sampled_from([None, "10", "250.5", "0.25", "-3"]),
+                    st.sampled_from([None, "paid", "open"]),
+                    st.integers(0, 40),
+                ),
+                max_size=4,
+            ),
+            "visits": st.lists(
+                st.tuples(st.one_of(st.none(), moments), st.one_of(st.none(), st.integers(0, 5))),
+                max_size=2,
+            ),
         }
     ),
     min_size=1,
@@ -76,6 +97,15 @@ int_atoms = st.sampled_from(
         "hours_since(customer.seen)",
         "hours_since(customer.born)",
         "len(customer.groups)",
+        "count(records.orders)",
+        'count(records.orders where status == "paid")',
+        "count(records.orders where days_since(created_at) <= 30)",
+        "count(records.orders where hours_since(created_at) > 24 * 3)",
+        "count(records.orders.total)",
+        "count(records.visits where pages > 2 or customer.score > 10)",
+        "days_since(max(records.orders.created_at))",
+        "days_since(last(records.visits).created_at)",
+        "days_since(min(records.visits.created_at))",
         "null",
         "data.missing",
         *[str(n) for n in (-1, 0, 1, 2, 3, 30, 50)],
@@ -89,7 +119,47 @@ ints = st.recursive(
     max_leaves=3,
 )
 nums = st.one_of(
-    ints, st.sampled_from(["customer.ratio", "customer.amount", "50.1", "0.1", "-2.5"])
+    ints,
+    st.sampled_from(
+        [
+            "customer.ratio",
+            "customer.amount",
+            "50.1",
+            "0.1",
+            "-2.5",
+            "sum(records.orders.total)",
+            'sum((records.orders where status == "paid").total)',
+            "max(records.orders.total)",
+            "min(records.orders.total)",
+            "avg(records.orders.total)",
+            "first(records.orders).total",
+            "last(records.orders).total",
+            "first(records.orders.total)",
+            "max(records.visits.pages)",
+        ]
+    ),
+)
+# aggregates meet small numbers often, so empty lists and nulls among records get compared
+aggregates = st.sampled_from(
+    [
+        "count(records.orders)",
+        'count(records.orders where status == "paid" and days_since(created_at) <= 30)',
+        "sum(records.orders.total)",
+        'sum((records.orders where status == "paid").total)',
+        "max(records.orders.total)",
+        "avg(records.orders.total)",
+        "last(records.orders).total",
+        "first(records.orders.total)",
+        "days_since(max(records.orders.created_at))",
+        "days_since(last(records.visits).created_at)",
+        "max(records.visits.pages)",
+        "0",
+        "1",
+        "2",
+        "-1",
+        "250",
+        "null",
+    ]
 )
 texts = st.sampled_from(
     [
@@ -114,6 +184,7 @@ def _compare(kind: Any) -> Any:
 
 
 atoms = st.one_of(
+    _compare(aggregates),
     _compare(nums),
     _compare(texts),
     _compare(days),
@@ -138,6 +209,13 @@ atoms = st.one_of(
     ),
     st.sampled_from(
         [
+            'any(records.orders where status == "paid")',
+            "any(records.orders.total)",
+            '"paid" in records.orders.status',
+            '"paid" not in (records.orders where total > 1).status',
+            'max(records.orders.status) == "paid"',
+            "min(records.visits.created_at) < now",
+            "last(records.visits).created_at > customer.born",
             "customer.vip",
             "customer.vip == true",
             "customer.vip != false",
@@ -188,25 +266,50 @@ def stores(
 
 def _fill(store: Store, rows: list[dict[str, Any]]) -> None:
     with store.db.write() as conn:
-        for table in ("memberships", "groups", "customers"):
+        for table in ("memberships", "groups", "customers", "records"):
             conn.execute(text(f"DELETE FROM {table}"))
         typed = []
         for number, row in enumerate(rows):
-            fields = {k: v for k, v in row.items() if k != "groups"}
+            fields = {k: v for k, v in row.items() if k not in ("groups", "orders", "visits")}
             fields["amount"] = None if fields["amount"] is None else Decimal(fields["amount"])
             typed.append({"external_id": f"c{number}", **fields})
         done = upsert_customers(conn, typed, key="external_id", project=store.project, now=NOW)
         for (system_id, _), row in zip(done, rows, strict=True):
             if row["groups"]:
                 add_to_groups(conn, [system_id], row["groups"], NOW)
+            for n, (total, status, days) in enumerate(row["orders"]):
+                data = {"order_id": f"{system_id}-{n}", "total": total, "status": status}
+                at = NOW - timedelta(days=days, hours=n)
+                _record(conn, store, "orders", data, system_id, at)
+            for n, (moment, pages) in enumerate(row["visits"]):
+                data = {"visit_id": f"{system_id}-{n}", "created_at": moment, "pages": pages}
+                _record(conn, store, "visits", data, system_id, NOW - timedelta(days=n))
+
+
+def _record(
+    conn: Any, store: Store, collection: str, data: dict[str, Any], owner: int, at: datetime
+) -> None:
+    typed = typed_record(
+        collection, {k: v for k, v in data.items() if v is not None}, store.project
+    )
+    upsert_records(conn, collection, [(typed, owner)], project=store.project, now=at)
 
 
 def _by_python(store: Store, expr: Expression) -> list[str]:
     with store.db.read() as conn:
         ids = list(conn.execute(text("SELECT system_id FROM customers")).scalars())
         loaded = load_customers(conn, ids, store.project)
+        records = {
+            name: records_of_customers(conn, name, ids, store.project)
+            for name in ("orders", "visits")
+        }
     scope = {"data": {}, "now": NOW, "today": TODAY}
-    return sorted(c["external_id"] for c in loaded.values() if expr.test({**scope, "customer": c}))
+    chosen = []
+    for c in loaded.values():
+        mine = {name: found.get(c["system_id"], ()) for name, found in records.items()}
+        if expr.test({**scope, "customer": c, "records": mine}):
+            chosen.append(c["external_id"])
+    return sorted(chosen)
 
 
 def _by_sql(store: Store, expr: Expression) -> list[str]:
@@ -229,14 +332,14 @@ def test_sql_and_python_choose_the_same_customers(
     stores: list[Store], rows: list[dict[str, Any]], source: str
 ) -> None:
     from engine.errors import ExpressionError
-    from engine.store.sqlexpr import NotCompilable, check
+    from engine.store.sqlexpr import NotCompilable, check, fields_of
 
     try:
         expr = Expression(source)
     except ExpressionError:
         return  # a constant part fails: a validation error already
     try:
-        check(expr, dict(stores[0].project.settings.profile))
+        check(expr, *fields_of(stores[0].project))
     except NotCompilable:
         event("refused at validation")
         return  # nothing runs

@@ -13,17 +13,27 @@ from engine.model.expressions.nodes import _Neg as Neg
 from engine.model.expressions.nodes import _Node as Node
 from engine.model.expressions.nodes import _Not as Not
 from engine.model.expressions.nodes import _Ref as Ref
+from engine.model.expressions.recordnodes import _Aggregate as Aggregate
+from engine.model.expressions.recordnodes import _Field as Field
+from engine.model.expressions.recordnodes import _Pluck as Pluck
+from engine.model.expressions.recordnodes import _Records as Records
+from engine.model.expressions.recordnodes import _Where as Where
 
 __all__ = [
+    "Aggregate",
     "Arith",
     "Call",
     "Compare",
     "Const",
+    "Field",
     "List",
     "Logic",
     "Member",
     "Neg",
     "Node",
     "Not",
+    "Pluck",
+    "Records",
     "Ref",
+    "Where",
 ]

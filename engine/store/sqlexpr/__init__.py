@@ -24,8 +24,9 @@ from engine.store.sqlexpr.dialects import Dialect
 
 if TYPE_CHECKING:
     from engine.model.expressions import Expression
+    from engine.model.project import Project
 
-__all__ = ["Dialect", "NotCompilable", "Where", "check", "compile_where"]
+__all__ = ["Dialect", "NotCompilable", "Where", "check", "compile_where", "fields_of"]
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,32 @@ def compile_where(
     profile: Mapping[str, str],
     now: datetime,
     today: date,
+    datamodel: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Where:
     """``expression`` as a condition over ``customers c`` in ``dialect`` ("sqlite" or
-    "postgresql"); ``profile`` is the project's profile field types."""
-    compiler = Compiler(Dialect(dialect), profile, now, today)
+    "postgresql"); ``profile`` is the project's profile field types, ``datamodel`` each
+    collection's field types."""
+    compiler = Compiler(Dialect(dialect), profile, now, today, datamodel)
     predicate = compiler.predicate(expression.tree)
     return Where(predicate.text, compiler.params)
 
 
-def check(expression: Expression, profile: Mapping[str, str]) -> None:
+def check(
+    expression: Expression,
+    profile: Mapping[str, str],
+    datamodel: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
     """Raise ``NotCompilable`` when ``expression`` cannot run in the database."""
     now = datetime(2000, 1, 1, tzinfo=UTC)
     for dialect in ("sqlite", "postgresql"):
-        compile_where(expression, dialect, profile, now, now.date())
+        compile_where(expression, dialect, profile, now, now.date(), datamodel)
+
+
+def fields_of(project: Project) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The profile's and each collection's field types, as ``compile_where`` takes them."""
+    settings = project.settings
+    datamodel = {
+        name: {field: str(kind) for field, kind in c.fields.items()}
+        for name, c in settings.datamodel.items()
+    }
+    return dict(settings.profile), datamodel

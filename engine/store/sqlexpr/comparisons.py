@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from engine.model.expressions import tree
+from engine.store.sqlexpr.clockrange import clock_range
 from engine.store.sqlexpr.compiler import _COMPARE_WORDS, NotCompilable, Sql, groups_of
 
 if TYPE_CHECKING:
@@ -27,6 +28,9 @@ def compare(c: Compiler, node: tree.Compare) -> Sql:
             return Sql(c.dialect.true() if op == "==" else c.dialect.false(), "bool")
         test = "IS NULL" if op == "==" else "IS NOT NULL"
         return Sql(f"({other.text} {test})", "bool")
+    ranged = clock_range(c, node)
+    if ranged is not None:
+        return ranged
     a = _operand(c, left, right)
     b = _operand(c, right, left)
     if a.kind == "null" or b.kind == "null":
@@ -96,6 +100,12 @@ def member(c: Compiler, node: tree.Member) -> Sql:
         return Sql(c.dialect.false(), "bool")
     if isinstance(container, tree.Const) and isinstance(container.value, tuple):
         return _in_list(c, item, container.value, negated, node)
+    if isinstance(container, tree.Pluck) and isinstance(
+        container.source, tree.Records | tree.Where
+    ):
+        from engine.store.sqlexpr.records import among_values
+
+        return among_values(c, item, container, negated)
     box = c.value(container)
     if box.kind == "null":
         return Sql(c.dialect.false(), "bool")

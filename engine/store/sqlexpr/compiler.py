@@ -41,10 +41,20 @@ _VERBS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
 
 class Compiler:
     def __init__(
-        self, dialect: Dialect, profile: Mapping[str, str], now: datetime, today: date
+        self,
+        dialect: Dialect,
+        profile: Mapping[str, str],
+        now: datetime,
+        today: date,
+        datamodel: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        from engine.store.sqlexpr.records import Source
+
         self.dialect = dialect
         self.profile = profile
+        self.datamodel = datamodel or {}
+        self.records: list[Source] = []  # the records under test, innermost last
+        self.aliases = 0
         self.now = now
         self.today = today
         self.params: dict[str, Any] = {}
@@ -107,6 +117,10 @@ class Compiler:
             return call(self, node)
         if isinstance(node, tree.List):
             raise NotCompilable("a list can only stand after 'in' in a selection", node.offset)
+        if isinstance(node, _RECORD_NODES):
+            from engine.store.sqlexpr import records
+
+            return records.value(c=self, node=node)
         predicate = self.predicate(node)
         return Sql(self.total(predicate), "bool")
 
@@ -176,6 +190,10 @@ class Compiler:
             from engine.store.sqlexpr.comparisons import member
 
             return member(self, node)
+        if _is_records(node):
+            from engine.store.sqlexpr import records
+
+            return records.exists(self, node)
         return self.truthy(self.value(node))
 
     def truthy(self, value: Sql) -> Sql:
@@ -191,6 +209,20 @@ class Compiler:
         if kind == "groups":
             return Sql(f"EXISTS ({groups_of()})", "bool")
         return Sql(f"({text} IS NOT NULL)", "bool")
+
+
+_RECORD_NODES = (tree.Field, tree.Aggregate, tree.Pluck, tree.Records, tree.Where)
+
+
+def _is_records(node: tree.Node) -> bool:
+    """Whether ``node`` gives records (a list, or one record from first/last)."""
+    if isinstance(node, tree.Records | tree.Where):
+        return True
+    return (
+        isinstance(node, tree.Aggregate)
+        and node.name in ("first", "last")
+        and (isinstance(node.argument, tree.Records | tree.Where))
+    )
 
 
 def groups_of(name: str | None = None) -> str:

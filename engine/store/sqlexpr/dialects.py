@@ -41,7 +41,10 @@ class Dialect:
 
     def profile_field(self, field: str, kind: str, alias: str = "c") -> str:
         """A profile field's value; datetimes stay ISO text (see ``instant``)."""
-        column = f"{alias}.profile" if alias else "profile"
+        return self.json_field(f"{alias}.profile" if alias else "profile", field, kind)
+
+    def json_field(self, column: str, field: str, kind: str) -> str:
+        """A typed field of a JSON column (profile, a record's data)."""
         if not self.postgres:
             extract = f"json_extract({column}, '$.{field}')"
             return f"CAST({extract} AS REAL)" if kind == "decimal" else extract
@@ -59,6 +62,22 @@ class Dialect:
         sql_type = {"num": "numeric", "bool": "boolean"}.get(kind, "text")
         return f"CAST({placeholder} AS {sql_type})"
 
+    def json_has(self, column: str, field: str) -> str:
+        """Whether a JSON object has the key (its value may be null)."""
+        if self.postgres:
+            return f"(json_typeof({column} -> '{field}') IS NOT NULL)"
+        return f"(json_type({column}, '$.{field}') IS NOT NULL)"
+
+    def column_text(self, column: str, kind: str) -> str:
+        """A column as the ISO text JSON holds (for a field that may come from either)."""
+        if kind != "datetime" or not self.postgres:
+            return column
+        return f"(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00')"
+
+    def binary(self, text: str) -> str:
+        """Text that orders by code point, as Python does."""
+        return f'({text} COLLATE "C")' if self.postgres else text
+
     def true(self) -> str:
         return "TRUE"
 
@@ -69,7 +88,7 @@ class Dialect:
         """A date-time made comparable: text in UTC on SQLite, timestamptz on PostgreSQL.
         ``text`` says whether the value is ISO text (profile fields, parameters) or a column."""
         if not self.postgres:
-            return f"strftime('%Y-%m-%d %H:%M:%f', {value})"
+            return f"strftime('%Y-%m-%dT%H:%M:%f+00:00', {value})"
         return f"CAST({value} AS timestamptz)" if text else value
 
     def epoch(self, value: str, text: bool) -> str:
