@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, text
 
 from engine.store.sqlexpr import Dialect
 
@@ -32,11 +32,14 @@ def wanted(project: Project) -> dict[str, tuple[str, str]]:
 
 
 def present(conn: Connection) -> set[str]:
-    return {
-        str(index["name"])
-        for index in inspect(conn).get_indexes("customers")
-        if str(index["name"]).startswith(PREFIX)
-    }
+    """The profile indexes the customers table has (from the catalog: SQLAlchemy does not
+    reflect expression indexes on SQLite)."""
+    if conn.dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers'"
+    else:
+        query = "SELECT indexname FROM pg_indexes WHERE tablename = 'customers'"
+    names = conn.execute(text(query)).scalars()
+    return {str(name) for name in names if str(name).startswith(PREFIX)}
 
 
 def sync(db: Database, project: Project) -> list[str]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.model.expressions import tree
 from engine.store.sqlexpr.clockrange import clock_range
-from engine.store.sqlexpr.compiler import _COMPARE_WORDS, NotCompilable, Sql, groups_of
+from engine.store.sqlexpr.compiler import _COMPARE_WORDS, KIND_NAMES, NotCompilable, Sql, groups_of
 
 if TYPE_CHECKING:
     from engine.store.sqlexpr.compiler import Compiler
@@ -42,7 +42,9 @@ def compare(c: Compiler, node: tree.Compare) -> Sql:
             if op == "==":
                 return Sql(c.dialect.false(), "bool")
             return Sql(f"({a.text} IS NOT NULL AND {b.text} IS NOT NULL)", "bool", total=False)
-        raise NotCompilable(f"cannot compare {a.kind} with {b.kind}", node.offset)
+        raise NotCompilable(
+            f"cannot compare {KIND_NAMES[a.kind]} with {KIND_NAMES[b.kind]}", node.offset
+        )
     word = _COMPARE_WORDS[op]
     if a.kind in _TEMPORAL:
         x, y = _comparable_times(c, a, b)

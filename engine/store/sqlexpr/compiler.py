@@ -35,6 +35,16 @@ class Sql:
 
 
 _NULL = Sql("NULL", "null")
+# kinds as messages name them
+KIND_NAMES = {
+    "num": "number",
+    "text": "text",
+    "bool": "true/false",
+    "date": "a date",
+    "datetime": "a date and time",
+    "null": "null",
+    "groups": "the groups",
+}
 _COMPARE_WORDS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _VERBS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
 
@@ -109,7 +119,7 @@ class Compiler:
             if operand.kind == "null":
                 return _NULL
             if operand.kind != "num":
-                raise NotCompilable(f"cannot make {operand.kind} negative", node.offset)
+                raise NotCompilable(f"cannot make {KIND_NAMES[operand.kind]} negative", node.offset)
             return Sql(f"(-{operand.text})", "num")
         if isinstance(node, tree.Call):
             from engine.store.sqlexpr.functions import call
@@ -163,7 +173,9 @@ class Compiler:
                 else:
                     result = Sql(f"({result.text} {op} {other.text})", "num")
             else:
-                message = f"cannot {_VERBS[op]} {result.kind} and {other.kind}"
+                message = (
+                    f"cannot {_VERBS[op]} {KIND_NAMES[result.kind]} and {KIND_NAMES[other.kind]}"
+                )
                 raise NotCompilable(message + "; both sides must be numbers", offset)
         return result
 

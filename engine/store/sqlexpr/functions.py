@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from engine.model.expressions import tree
-from engine.store.sqlexpr.compiler import NotCompilable, Sql, groups_of
+from engine.store.sqlexpr.compiler import KIND_NAMES, NotCompilable, Sql, groups_of
 
 if TYPE_CHECKING:
     from engine.store.sqlexpr.compiler import Compiler
@@ -74,8 +74,10 @@ def _epoch(moment: datetime, *, whole: bool) -> int | Decimal:
 
 def _need(argument: Sql, kinds: tuple[str, ...], name: str, node: tree.Node) -> None:
     if argument.kind not in kinds:
-        wanted = " or ".join(kinds)
-        raise NotCompilable(f"{name}() needs {wanted}, not {argument.kind}", node.offset)
+        wanted = " or ".join(KIND_NAMES[kind] for kind in kinds)
+        raise NotCompilable(
+            f"{name}() needs {wanted}, not {KIND_NAMES[argument.kind]}", node.offset
+        )
 
 
 def _exists(c: Compiler, argument: Sql) -> Sql:

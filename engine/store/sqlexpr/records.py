@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from engine.model.expressions import tree
-from engine.store.sqlexpr.compiler import NotCompilable, Sql
+from engine.store.sqlexpr.compiler import KIND_NAMES, NotCompilable, Sql
 from engine.store.sqlexpr.dialects import KINDS
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ def _over_values(c: Compiler, name: str, rows: Source, item: Sql, node: tree.Nod
         return _pick(c, rows, item, name, skip_null=True)
     if name in ("sum", "avg"):
         if item.kind != "num":
-            raise NotCompilable(f"{name}() needs numbers, not {item.kind}", node.offset)
+            raise NotCompilable(f"{name}() needs numbers, not {KIND_NAMES[item.kind]}", node.offset)
         total = f"(SELECT {name}({text}) {rows.rows(c)})"
         return Sql(f"COALESCE({total}, 0)" if name == "sum" else total, "num")
     if item.kind == "datetime":
