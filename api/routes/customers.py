@@ -4,6 +4,7 @@ them."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -102,10 +103,11 @@ def list_customers(
                 segment,
                 now=now,
                 today=now.date(),
-                chunk=limit + 1,
+                limit=limit + 1,
                 after=after,
             )
-            ids = next(chunks, [])
+            with closing(chunks):
+                ids = next(chunks, [])
         else:
             ids = customer_ids(
                 conn, after=after, limit=limit + 1, email=email, external_id=external_id

@@ -33,8 +33,10 @@ def matching_ids(
     group: str | None = None,
     chunk: int = CHUNK,
     after: int = 0,
+    limit: int | None = None,
 ) -> Iterator[list[int]]:
-    """System ids (of ``group``) for whom ``where`` holds, ascending, in chunks."""
+    """System ids (of ``group``) for whom ``where`` holds, ascending, in chunks: those after
+    ``after``, at most ``limit`` when given."""
     conditions = ["c.system_id > :after"]
     params: dict[str, Any] = {}
     if where is not None:
@@ -50,17 +52,20 @@ def matching_ids(
         params["group_name"] = group
     statement = text(
         f"SELECT c.system_id FROM customers c WHERE {' AND '.join(conditions)} "
-        "ORDER BY c.system_id LIMIT :chunk"
+        "ORDER BY c.system_id" + (" LIMIT :limit" if limit is not None else "")
     )
-    last = after
-    while True:
-        ids = list(conn.execute(statement, {**params, "after": last, "chunk": chunk}).scalars())
-        if not ids:
-            return
-        yield ids
-        if len(ids) < chunk:
-            return
-        last = ids[-1]
+    if limit is not None:
+        params["limit"] = limit
+    # one statement, streamed (a server-side cursor on PostgreSQL): a segment's subqueries
+    # run once, not once per chunk
+    result = conn.execution_options(stream_results=True).execute(
+        statement, {**params, "after": after}
+    )
+    try:
+        while ids := list(result.scalars().fetchmany(chunk)):
+            yield ids
+    finally:
+        result.close()  # also when the caller stops early
 
 
 def matching_customers(

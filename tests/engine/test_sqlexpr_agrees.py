@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import _clean_postgres
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -257,8 +256,7 @@ def stores(
     made = [_store(f"sqlite:///{Path(tmp_path_factory.mktemp('db')) / 'test.db'}", project)]
     if request.config.getoption("-m") != "not postgres":
         url: str = request.getfixturevalue("postgres_url")
-        _clean_postgres(url)
-        made.append(_store(url, project))
+        made.append(_store(url, project))  # _fill empties the tables it uses
     yield made
     for store in made:
         store.db.dispose()

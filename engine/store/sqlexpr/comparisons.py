@@ -28,7 +28,9 @@ def compare(c: Compiler, node: tree.Compare) -> Sql:
             return Sql(c.dialect.true() if op == "==" else c.dialect.false(), "bool")
         test = "IS NULL" if op == "==" else "IS NOT NULL"
         return Sql(f"({other.text} {test})", "bool")
-    ranged = clock_range(c, node)
+    from engine.store.sqlexpr.records import count_at_least
+
+    ranged = count_at_least(c, node) or clock_range(c, node)
     if ranged is not None:
         return ranged
     a = _operand(c, left, right)

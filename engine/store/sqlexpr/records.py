@@ -27,10 +27,12 @@ class Source:
     alias: str
     conditions: list[str] = field(default_factory=list)
 
-    def rows(self, c: Compiler) -> str:
+    def rows(self, c: Compiler, *, correlated: bool = True) -> str:
         a = self.alias
         collection = c.bind(self.collection, "text").text
-        tests = [f"{a}.customer_id = c.system_id", f"{a}.collection = {collection}"]
+        tests = [f"{a}.collection = {collection}"]
+        if correlated:
+            tests.insert(0, f"{a}.customer_id = c.system_id")
         return f"FROM records {a} WHERE {' AND '.join([*tests, *self.conditions])}"
 
 
@@ -178,3 +180,39 @@ def among_values(c: Compiler, item: Sql, values: tree.Pluck, negated: bool) -> S
     if negated:
         return Sql(f"({item.text} IS NOT NULL AND NOT {exists})", "bool", total=False)
     return Sql(exists, "bool", total=False)
+
+
+_AT_LEAST = {">=": 0, ">": 1, "==": 0}
+_MIRROR = {"<=": ">=", "<": ">", "==": "=="}
+
+
+def count_at_least(c: Compiler, node: tree.Compare) -> Sql | None:
+    """``count(RECORDS) >= N`` (N at least 1) as one grouped pass over the records, which the
+    database runs once, instead of a subquery per customer. None when it does not apply (a
+    condition on ``customer.X`` needs the customer: that stays correlated)."""
+    op, counted, number = node.op, node.left, node.right
+    if isinstance(counted, tree.Const):
+        op, counted, number = _MIRROR.get(op, ""), node.right, node.left
+    if op not in _AT_LEAST or not isinstance(number, tree.Const) or type(number.value) is not int:
+        return None
+    if not (isinstance(counted, tree.Aggregate) and counted.name == "count"):
+        return None
+    argument = counted.argument
+    least = number.value + _AT_LEAST[op]
+    if least < 1 or not isinstance(argument, tree.Records | tree.Where) or _customer_in(argument):
+        return None
+    rows = source(c, argument)
+    having = "=" if op == "==" else ">="
+    bound = c.bind(least, "num").text
+    a = rows.alias
+    grouped = (
+        f"SELECT {a}.customer_id {rows.rows(c, correlated=False)} "
+        f"GROUP BY {a}.customer_id HAVING count(*) {having} {bound}"
+    )
+    return Sql(f"c.system_id IN ({grouped})", "bool")
+
+
+def _customer_in(node: tree.Node) -> bool:
+    if isinstance(node, tree.Ref) and node.path[0] == "customer":
+        return True
+    return any(_customer_in(child) for child in node.children())
