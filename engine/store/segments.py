@@ -7,7 +7,7 @@ order, so memory stays flat however large the segment. Selections, ``sluis start
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ def matching_ids(
     chunk: int = CHUNK,
     after: int = 0,
     limit: int | None = None,
-) -> Iterator[list[int]]:
+) -> Generator[list[int], None, None]:
     """System ids (of ``group``) for whom ``where`` holds, ascending, in chunks: those after
     ``after``, at most ``limit`` when given."""
     conditions = ["c.system_id > :after"]
