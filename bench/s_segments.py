@@ -210,7 +210,7 @@ def engine_export(folder: Path) -> dict[str, Any]:
     with store.db.read() as conn:
 
         def scopes() -> Iterator[dict[str, Any]]:
-            for customer, _ in matching_customers(conn, project, expr, None, NOW):
+            for customer, _ in matching_customers(conn, project, expr, None, NOW, columns=columns):
                 yield {**scope, "customer": customer}
 
         _, rows = write_new(place, scopes, columns)

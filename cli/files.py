@@ -223,7 +223,9 @@ def export_customers(
             task = bar.add_task(f"exporting to {place.name}", total=last)
 
             def scopes() -> Any:
-                for customer, system_id in matching_customers(conn, proj, expr, group, now):
+                for customer, system_id in matching_customers(
+                    conn, proj, expr, group, now, columns=chosen
+                ):
                     bar.update(task, completed=system_id)
                     yield {**_scope(now), "customer": customer}
 

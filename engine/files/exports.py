@@ -91,13 +91,17 @@ def matching_customers(
     group: str | None,
     now: datetime,
     today: date | None = None,
+    columns: Sequence[Column] | None = None,
 ) -> Iterator[tuple[dict[str, Any], int]]:
     """Customers (of ``group``) for whom ``where`` holds, in system_id order, streamed; the
-    expression runs in the database. With each customer, its system_id (for progress bars)."""
+    expression runs in the database. With each customer, its system_id (for progress bars).
+    Group names are read only when ``columns`` (all when None) may show them."""
     from engine.store.segments import matching_customers as in_segment
 
     day = today or now.date()
-    for chunk in in_segment(conn, project, where, now=now, today=day, group=group):
+    groups = columns is None or any(c.field == "groups" or c.template is not None for c in columns)
+    chunks = in_segment(conn, project, where, now=now, today=day, group=group, groups=groups)
+    for chunk in chunks:
         for customer in chunk:
             yield customer, customer["system_id"]
 

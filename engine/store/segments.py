@@ -76,8 +76,10 @@ def matching_customers(
     now: datetime,
     today: date,
     group: str | None = None,
+    groups: bool = True,
 ) -> Iterator[list[dict[str, Any]]]:
-    """The matching customers, typed and with their groups, in chunks."""
+    """The matching customers, typed (with their group names unless ``groups`` is false), in
+    chunks."""
     for ids in matching_ids(conn, project, where, now=now, today=today, group=group):
-        loaded = load_customers(conn, ids, project)
+        loaded = load_customers(conn, ids, project, groups=groups)
         yield [loaded[i] for i in ids if i in loaded]
