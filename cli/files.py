@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from engine.files import Files, Place
     from engine.files.exports import Column
+    from engine.model.expressions import Expression
     from engine.model.project import Project
     from engine.model.templates import Template
 
@@ -184,6 +185,14 @@ def export_customers(
     where: Annotated[
         str | None, typer.Option("--where", help="An expression choosing the customers.")
     ] = None,
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="A datamodel collection: one row per record (columns: its fields and "
+            "customer.FIELD; --where tests each record).",
+        ),
+    ] = None,
     group: Annotated[str | None, typer.Option("--group", help="Only this group.")] = None,
     delimiter: Annotated[str, typer.Option("--delimiter", help="One character or tab.")] = ",",
     header: Annotated[bool, typer.Option("--header/--no-header", help="A header row.")] = True,
@@ -195,6 +204,7 @@ def export_customers(
 
     from engine.files import Files
     from engine.files.exports import matching_customers, write_new
+    from engine.files.record_exports import collections_used, with_records
     from engine.model.expressions import Expression
     from engine.store import Store
     from engine.store.models import Customer
@@ -202,6 +212,11 @@ def export_customers(
     from engine.store.sqlexpr import fields_of
 
     proj = open_project(project)
+    if from_ is not None:
+        from cli.recordexport import export_records
+
+        export_records(proj, from_, to, columns, where, _delimiter(delimiter) or ",", header)
+        return
     chosen = _export_columns(columns, proj)
     sep = _delimiter(delimiter) or ","
     expr = None
@@ -211,6 +226,7 @@ def export_customers(
             check_where(expr, *fields_of(proj))
         except ExpressionError as exc:
             raise InputError(f"--where: {exc} (at column {exc.offset + 1})") from None
+    used = collections_used(proj, [c.template or c.expression for c in chosen])
     files = Files()
     now = datetime.now(UTC)
     started = time.perf_counter()
@@ -223,11 +239,10 @@ def export_customers(
             task = bar.add_task(f"exporting to {place.name}", total=last)
 
             def scopes() -> Any:
-                for customer, system_id in matching_customers(
-                    conn, proj, expr, group, now, columns=chosen
-                ):
+                found = matching_customers(conn, proj, expr, group, now, columns=chosen)
+                for customer, system_id, records in with_records(conn, proj, used, found):
                     bar.update(task, completed=system_id)
-                    yield {**_scope(now), "customer": customer}
+                    yield {**_scope(now), "customer": customer, "records": records}
 
             final, rows = write_new(place, scopes, chosen, delimiter=sep, header=header)
     finally:
@@ -239,8 +254,9 @@ def export_customers(
 
 
 def _export_columns(values: list[str], project: Project) -> list[Column]:
-    from engine.files.exports import columns_of
-    from engine.model.templates import Template
+    from engine.files.exports import column_value, columns_of
+    from engine.files.record_exports import check_names
+    from engine.model.expressions import Expression
 
     specs: list[Any] = []
     for value in values:
@@ -248,14 +264,18 @@ def _export_columns(values: list[str], project: Project) -> list[Column]:
         for item in items:
             name, sep, template = item.partition("=")
             if sep and "{" not in name:
-                specs.append(_Spec(name.strip(), Template.parse(template.strip())))
+                specs.append(_Spec(name.strip(), column_value(template.strip())))
             else:
                 specs.append(item.strip())
-    return columns_of(specs, project.customer_fields)
+    columns = columns_of(specs, project.customer_fields)
+    for column in columns:
+        if isinstance(column.expression, Expression):
+            check_names(column.expression, project)
+    return columns
 
 
 class _Spec:
-    def __init__(self, header: str, value: Template) -> None:
+    def __init__(self, header: str, value: Template | Expression) -> None:
         self.header = header
         self.value = value
 

@@ -11,34 +11,53 @@ Each customer gets an ``exported`` event; replay lists the file under ``effects.
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, model_validator
 
 from engine.sdk import (
     Batch,
     CampaignObject,
+    ColumnValueText,
+    ExpressionText,
     InputError,
     LocationText,
     ObjectSettings,
     Routing,
     RunContext,
     Settings,
-    TemplateText,
     customer_label,
+    did_you_mean,
     project_of,
 )
-from engine.sdk.files import columns_of
+from engine.sdk.files import Column, columns_of, record_columns
 
 
 class ExportColumn(Settings):
     header: str
-    value: TemplateText
+    value: ColumnValueText | None = Field(
+        default=None,
+        description="a template, or {{ EXPRESSION }} such as {{ count(records.orders) }}",
+    )
+    expression: ExpressionText | None = Field(
+        default=None, description="an expression, such as count(records.orders)"
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> ExportColumn:
+        if (self.value is None) == (self.expression is None):
+            raise ValueError(f"column '{self.header}' needs either value: or expression:")
+        return self
 
 
 class ExportSettings(ObjectSettings):
     type: Literal["export"]
     to: LocationText
+    from_: str | None = Field(
+        default=None,
+        alias="from",
+        description="a datamodel collection: one row per record of the batch's customers",
+    )
     columns: list[str | ExportColumn] = Field(min_length=1)
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     header: bool = True
@@ -48,10 +67,22 @@ class ExportSettings(ObjectSettings):
         project = project_of(info)
         if project is not None:
             try:
-                columns_of(self.columns, project.customer_fields)
+                self.columns_in(project)
             except InputError as exc:
                 raise ValueError(str(exc)) from None
         return self
+
+    def columns_in(self, project: Any) -> list[Column]:
+        if self.from_ is None:
+            return columns_of(self.columns, project.customer_fields)
+        names = [c for c in self.columns if isinstance(c, str)]
+        if len(names) != len(self.columns):
+            raise InputError("an export of records names fields as columns, not {header, value}")
+        if self.from_ not in project.settings.datamodel:
+            known = list(project.settings.datamodel)
+            hint = did_you_mean(self.from_, known)
+            raise InputError(f"from: no collection '{self.from_}' in the datamodel{hint}")
+        return record_columns(names, project, self.from_)
 
 
 class ExportObject(CampaignObject[ExportSettings]):
@@ -59,11 +90,23 @@ class ExportObject(CampaignObject[ExportSettings]):
 
     def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         settings = self.settings
-        columns = columns_of(settings.columns, ctx.project.customer_fields)
+        columns = settings.columns_in(ctx.project)
+        scopes = None
+        if settings.from_ is not None:
+            scopes = [
+                ctx.scope(journey, record=record)
+                for journey in batch
+                for record in ctx.records_of(journey.customer_id).complete(settings.from_)
+            ]
         location = ctx.files.export(
-            settings.to, batch, columns, delimiter=settings.delimiter, header=settings.header
+            settings.to,
+            batch,
+            columns,
+            delimiter=settings.delimiter,
+            header=settings.header,
+            rows=scopes,
         )
-        at, rows = ctx.now, len(batch)
+        at, rows = ctx.now, len(batch) if scopes is None else len(scopes)
         ctx.events.add(
             {
                 "kind": "exported",

@@ -131,6 +131,7 @@ def replay_on(
         until: str = "30d",
         entries: list[str] | None = None,
         events: list[str] | None = None,
+        records: list[tuple[str, Path]] | None = None,
         run: bool = True,
     ) -> Replay:
         from engine.model.durations import parse_duration
@@ -149,6 +150,7 @@ def replay_on(
             csv_path,
             entries=entries_path,
             events=events_path,
+            records=records or (),
             start=datetime.fromisoformat(start).astimezone(UTC),
             until=parse_duration(until) if until else timedelta(days=30),
             store=store_for(project),

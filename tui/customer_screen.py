@@ -1,7 +1,10 @@
 """One customer's journeys, the same data as ``sluis explain``: for each journey the flow,
-when and where it entered, its state, and every step with its time, output and reason."""
+when and where it entered, its state, and every step with its time, output and reason; then
+its newest datamodel records per collection."""
 
 from __future__ import annotations
+
+from datetime import UTC
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from engine.files.exports import cell_text
 from engine.model.fields import customer_label
 from engine.runtime.explain import JourneyView
 from tui.reader import CustomerJourneys
@@ -64,4 +68,24 @@ class CustomerScreen(Screen[None]):
                         f"{step.at:%Y-%m-%d %H:%M:%S}", step.object, step.output or "-", step.reason
                     )
                 yield table
+            yield from records_tables(self.found)
         yield Footer(compact=True, show_command_palette=False)
+
+
+def records_tables(found: CustomerJourneys) -> ComposeResult:
+    """The customer's datamodel records, newest first, a table per collection that has any."""
+    for collection, records in found.records.items():
+        if not records:
+            continue
+        yield Static(Text(f"records.{collection}", style="bold"), classes="journey-heading")
+        fields = [name for name in records[0] if name not in ("key", "created_at", "updated_at")]
+        table: DataTable[str] = DataTable(id=f"records-{collection}", classes="steps")
+        table.add_columns("key", "created_at (UTC)", *fields[:5])
+        for record in records:
+            created = record.get("created_at")
+            table.add_row(
+                str(record["key"]),
+                f"{created.astimezone(UTC):%Y-%m-%d %H:%M}" if created is not None else "-",
+                *(cell_text(record.get(name)) for name in fields[:5]),
+            )
+        yield table

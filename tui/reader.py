@@ -5,7 +5,7 @@ events and one page of the customers waiting there. Also one customer's journeys
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,9 +26,11 @@ from engine.runtime.monitor import (
 from engine.runtime.status import Status, status_of
 from engine.store import Store
 from engine.store.customers import load_customers
+from engine.store.recordsets import records_of_customers
 
 PAGE = 10
 EVENTS = 40
+RECORDS_SHOWN = 20  # records per collection on a customer's screen
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class CustomerJourneys:
 
     customer: Mapping[str, Any]
     journeys: Sequence[JourneyView]
+    # its newest datamodel records per collection (at most RECORDS_SHOWN each)
+    records: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
 
 
 class Reader:
@@ -111,4 +115,11 @@ class Reader:
             found = load_customers(conn, [customer_id], self.store.project)
             if customer_id not in found:
                 return None
-            return CustomerJourneys(found[customer_id], journeys_of(conn, [customer_id]))
+            project = self.store.project
+            records = {
+                name: records_of_customers(conn, name, [customer_id], project, RECORDS_SHOWN).get(
+                    customer_id, ()
+                )
+                for name in project.settings.datamodel
+            }
+            return CustomerJourneys(found[customer_id], journeys_of(conn, [customer_id]), records)

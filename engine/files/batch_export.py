@@ -5,7 +5,7 @@ routing, and the name may be used again once the file is gone."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from engine.files import NameTaken
@@ -25,10 +25,12 @@ def export_batch(
     *,
     delimiter: str = ",",
     header: bool = True,
+    rows: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
     """Write the batch's rows (one per journey, over ``ctx.scope(journey)``) to a new file at
     ``location`` (``-2``, ``-3``, ... before the extension when the name is taken), or find
-    the one an earlier run of this batch wrote; returns where it is."""
+    the one an earlier run of this batch wrote; returns where it is. ``rows``: the scopes of
+    the rows instead (an export of records: one per record)."""
     files = ctx.files
     place = files.place(location)
 
@@ -50,7 +52,7 @@ def export_batch(
         try:
             write_csv(
                 target,
-                (ctx.scope(journey) for journey in batch),
+                rows if rows is not None else (ctx.scope(journey) for journey in batch),
                 columns,
                 delimiter=delimiter,
                 header=header,
@@ -58,12 +60,12 @@ def export_batch(
         except NameTaken:  # someone else's file took the name meanwhile
             written = reserved(again=True)
             target = files.place(written, render=False)
-    at, key, rows = ctx.now, batch.key, len(batch)
+    at, key, count = ctx.now, batch.key, len(batch) if rows is None else len(rows)
 
     def done(conn: Any) -> None:
         found = records.find_batch(conn, "export", key)
         if found is not None:
-            records.close(conn, found.id, at, detail={"rows": rows})
+            records.close(conn, found.id, at, detail={"rows": count})
 
     ctx.journal(done)
     return written

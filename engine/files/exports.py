@@ -35,16 +35,47 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Column:
-    """One column: a field of the customer, or a template over the scope."""
+    """One column: a field of the customer (or, ``source="record"``, of the record an export
+    of records is at), a template over the scope, or an expression (a record aggregate such
+    as ``count(records.orders)``)."""
 
     header: str
     field: str | None = None
     template: Template | None = None
+    expression: Expression | None = None
+    source: str = "customer"
 
     def cell(self, scope: Mapping[str, Any]) -> str:
         if self.template is not None:
             return self.template.render(scope)
-        return cell_text(scope["customer"].get(self.field or ""))
+        if self.expression is not None:
+            return cell_text(self.expression.evaluate(scope))
+        return cell_text((scope.get(self.source) or {}).get(self.field or ""))
+
+
+def column_value(value: Any) -> Template | Expression:
+    """A column's ``value``: a template, or ``{{ EXPRESSION }}`` with an expression that is
+    not a template (``{{ count(records.orders where status == "paid") }}``)."""
+    if isinstance(value, Template):
+        return value
+    from engine.errors import ExpressionError, TemplateError
+    from engine.model.expressions import Expression
+
+    text = str(value)
+    if isinstance(value, Expression):
+        return value
+    try:
+        return Template.parse(text)
+    except TemplateError as exc:
+        inner = text.strip()
+        if not (inner.startswith("{{") and inner.endswith("}}")) or "{{" in inner[2:-2]:
+            raise
+        try:
+            return Expression.parse(inner[2:-2].strip())
+        except ExpressionError as problem:
+            if "records" not in inner:
+                raise exc from None
+            raise TemplateError(f"column value {text!r}: {problem}") from None
 
 
 def cell_text(value: Any) -> str:
@@ -77,10 +108,14 @@ def columns_of(specs: Sequence[Any], fields: Iterable[str]) -> list[Column]:
                 )
                 raise InputError(f"column '{spec}' is not a customer field{hint}")
             columns.append(Column(spec, field=spec))
+        elif getattr(spec, "expression", None) is not None:
+            columns.append(Column(spec.header, expression=spec.expression))
         else:
-            value = spec.value
-            template = value if isinstance(value, Template) else Template.parse(str(value))
-            columns.append(Column(spec.header, template=template))
+            value = column_value(spec.value)
+            if isinstance(value, Template):
+                columns.append(Column(spec.header, template=value))
+            else:
+                columns.append(Column(spec.header, expression=value))
     return columns
 
 
@@ -99,7 +134,9 @@ def matching_customers(
     from engine.store.segments import matching_customers as in_segment
 
     day = today or now.date()
-    groups = columns is None or any(c.field == "groups" or c.template is not None for c in columns)
+    groups = columns is None or any(
+        c.field == "groups" or c.template is not None or c.expression is not None for c in columns
+    )
     chunks = in_segment(conn, project, where, now=now, today=day, group=group, groups=groups)
     for chunk in chunks:
         for customer in chunk:

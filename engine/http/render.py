@@ -28,7 +28,7 @@ from engine.model.project import resolve_env
 from engine.model.templates import TEMPLATE_NAMES, Template
 
 SECRET = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-PER_CUSTOMER = frozenset({"customer", "data"})
+PER_CUSTOMER = frozenset({"customer", "data", "records"})
 SECRET_NAMES = TEMPLATE_NAMES | {"secrets"}
 CONTENT_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
 

@@ -183,6 +183,35 @@ TemplateText = Annotated[
     PlainSerializer(str),
     _text_schema("text with {{ ... }} templates"),
 ]
+
+
+def _column_value(value: Any, info: ValidationInfo) -> Template | Expression:
+    """An export column's ``value``: a template, or ``{{ EXPRESSION }}`` (a record aggregate
+    such as ``{{ count(records.orders) }}``) checked like an expression."""
+    from engine.files.exports import column_value
+
+    if isinstance(value, Template | Expression):
+        return value
+    try:
+        found = column_value(_as_text(value, "a column value"))
+    except TemplateError as exc:
+        raise _fail(str(exc)) from None
+    if isinstance(found, Expression):
+        check_customer_fields(found, info)
+        check_record_names(found, info)
+    else:
+        check_template_records(found, info)
+    return found
+
+
+ColumnValueText = Annotated[
+    Template | Expression,
+    PlainValidator(_column_value),
+    PlainSerializer(str),
+    _text_schema(
+        "text with {{ ... }} templates, or {{ EXPRESSION }} such as {{ count(records.orders) }}"
+    ),
+]
 Duration = Annotated[
     timedelta,
     PlainValidator(_duration),

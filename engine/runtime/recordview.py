@@ -21,30 +21,36 @@ class BatchRecords:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self._batch: Sequence[int] | None = None
-        # per collection: the customers asked for and their records
-        self._loaded: dict[str, tuple[set[int], CustomerRecords]] = {}
+        # per (collection, limit or None for all): the customers asked for and their records
+        self._loaded: dict[tuple[str, int | None], tuple[set[int], CustomerRecords]] = {}
 
-    def of(self, collection: str, customer_id: int) -> tuple[dict[str, Any], ...]:
-        """A customer's records of ``collection``, newest first."""
+    def of(
+        self, collection: str, customer_id: int, limit: int | None = None
+    ) -> tuple[dict[str, Any], ...]:
+        """A customer's records of ``collection``, newest first (the newest ``limit``)."""
         if collection not in self.ctx.project.settings.datamodel:
             return ()
         batch = self.ctx.batch_customers
         if batch is not self._batch:  # a new batch: what was loaded is stale
             self._batch = batch
             self._loaded.clear()
-        known = self._loaded.get(collection)
+        if limit is not None and (collection, None) in self._loaded:
+            return self.of(collection, customer_id)[:limit]  # all of them are loaded
+        known = self._loaded.get((collection, limit))
         if known is None:
             wanted = {*batch, customer_id}
-            known = (wanted, self._load(collection, wanted))
-            self._loaded[collection] = known
+            known = (wanted, self._load(collection, wanted, limit))
+            self._loaded[(collection, limit)] = known
         elif customer_id not in known[0]:  # outside the batch the run announced
             known[0].add(customer_id)
-            known[1].update(self._load(collection, {customer_id}))
+            known[1].update(self._load(collection, {customer_id}, limit))
         return known[1].get(customer_id, ())
 
-    def _load(self, collection: str, customer_ids: set[int]) -> CustomerRecords:
+    def _load(self, collection: str, customer_ids: set[int], limit: int | None) -> CustomerRecords:
         with self.ctx.reading() as conn:
-            return records_of_customers(conn, collection, sorted(customer_ids), self.ctx.project)
+            return records_of_customers(
+                conn, collection, sorted(customer_ids), self.ctx.project, limit
+            )
 
     def view(self, customer_id: int, limit: int | None = None) -> RecordsView:
         return RecordsView(self, customer_id, limit or DEFAULT_RECORDS_LIMIT)
@@ -65,7 +71,7 @@ class RecordsView(Mapping[str, Sequence[Mapping[str, Any]]]):
     def __getitem__(self, collection: str) -> tuple[dict[str, Any], ...]:
         if collection not in self._batch.ctx.project.settings.datamodel:
             raise KeyError(collection)
-        return self._batch.of(collection, self._customer)[: self._limit]
+        return self._batch.of(collection, self._customer, self._limit)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._batch.ctx.project.settings.datamodel)

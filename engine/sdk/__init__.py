@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from engine.model.flow import Flow
     from engine.model.project import check_timezone
     from engine.model.settings import (
+        ColumnValueText,
         Cron,
         CustomerField,
         Duration,
@@ -68,6 +69,7 @@ __all__ = [
     "CUSTOMER_KEYS",
     "Batch",
     "CampaignObject",
+    "ColumnValueText",
     "Cron",
     "CronTrigger",
     "CustomerField",
@@ -120,6 +122,7 @@ _HOME = {
     "CUSTOMER_KEYS": "engine.model.fields",
     "Batch": "engine.sdk.batch",
     "CampaignObject": "engine.sdk.campaign",
+    "ColumnValueText": "engine.model.settings",
     "Cron": "engine.model.settings",
     "CronTrigger": "engine.sdk.campaign",
     "CustomerField": "engine.model.settings",

@@ -231,12 +231,16 @@ class ProjectFiles:
         *,
         delimiter: str = ",",
         header: bool = True,
+        rows: Sequence[Mapping[str, Any]] | None = None,
     ) -> str:
-        """Write the batch's rows to a new CSV file at ``location`` (see ``engine/files/
-        batch_export.py``: once per batch, never over another file); returns where it is."""
+        """Write the batch's rows (one per journey, or the scopes ``rows``) to a new CSV file
+        at ``location`` (see ``engine/files/batch_export.py``: once per batch, never over
+        another file); returns where it is."""
         from engine.files.batch_export import export_batch
 
-        return export_batch(self.ctx, location, batch, columns, delimiter=delimiter, header=header)
+        return export_batch(
+            self.ctx, location, batch, columns, delimiter=delimiter, header=header, rows=rows
+        )
 
     def trigger(self, watch: Any, spec: ImportSpec, *, match: str) -> FileTrigger:
         """The folder a csv-trigger watches (see ``engine/files/trigger.py``): its

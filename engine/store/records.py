@@ -10,10 +10,10 @@ connection: the caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.errors import InputError
@@ -108,7 +108,7 @@ def upsert_records(
                     "key": key,
                     "customer_id": values["customer_id"],
                     "data": values["data"],
-                    "created_at": now,
+                    "created_at": _created(values["data"]) or now,
                     "updated_at": now,
                 }
                 for key, values in pending.items()
@@ -123,10 +123,18 @@ def upsert_records(
             .values(
                 customer_id=bindparam("r_customer"),
                 data=bindparam("r_data"),
+                created_at=func.coalesce(
+                    bindparam("r_created", type_=R.created_at.type), R.created_at
+                ),
                 updated_at=now,
             ),
             [
-                {"r_id": v["id"], "r_customer": v["customer_id"], "r_data": v["data"]}
+                {
+                    "r_id": v["id"],
+                    "r_customer": v["customer_id"],
+                    "r_data": v["data"],
+                    "r_created": _created(v["data"]),
+                }
                 for v in changed.values()
             ],
         )
@@ -137,6 +145,19 @@ def upsert_records(
         else:
             result.append((current[key]["id"], "changed" if key in changed else "unchanged"))
     return result
+
+
+def _created(data: Mapping[str, Any]) -> datetime | None:
+    """A record's own ``created_at`` field (an order's time), which its ``created_at`` column
+    takes so records sort by it in SQL; None when it has none."""
+    value = data.get("created_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.utcoffset() is None else moment.astimezone(UTC)
 
 
 def _ids(conn: Connection, collection: str, keys: Sequence[str]) -> dict[str, int]:

@@ -3,54 +3,58 @@ one query per collection, never one per customer.
 
 A record as expressions and templates see it is a mapping with ``key``, ``created_at`` and
 ``updated_at`` (when it was stored and last changed), then its fields in their Python types (a
-field of the same name, such as an order's own ``created_at``, wins). A customer's records come
-newest first: by that ``created_at``, then by the order they were stored in."""
+field of the same name, such as an order's own ``created_at``, wins; the store keeps that field
+in the ``created_at`` column too). A customer's records come newest first: by ``created_at``,
+then by the order they were stored in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
 from engine.model.fields import convert
-from engine.store.raw import fetch, json_value, one_of, time_value
+from engine.store.raw import json_value, one_of, placeholders, time_value
 
 if TYPE_CHECKING:
     from engine.model.project import Project
 
 CustomerRecords = dict[int, tuple[dict[str, Any], ...]]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def records_of_customers(
-    conn: Connection, collection: str, customer_ids: Sequence[int], project: Project
+    conn: Connection,
+    collection: str,
+    customer_ids: Sequence[int],
+    project: Project,
+    limit: int | None = None,
 ) -> CustomerRecords:
     """The records of ``collection`` that belong to ``customer_ids``, per customer, newest
-    first (customers without records are missing)."""
+    first (by the ``created_at`` column, which holds a record's own ``created_at`` field when it
+    has one; then newest stored first), at most ``limit`` each; customers without records are
+    missing. Only the records kept are decoded and typed."""
     if not customer_ids:
         return {}
     where, param = one_of(conn, "customer_id", sorted(set(customer_ids)))
-    rows = fetch(
-        conn,
-        "SELECT id, customer_id, key, data, created_at, updated_at FROM records "
-        f"WHERE collection = ? AND {where}",
-        [collection, param],
-    )
+    columns = "customer_id, key, data, created_at, updated_at"
+    order = "ORDER BY customer_id, created_at DESC, id DESC"
+    statement = f"SELECT {columns} FROM records WHERE collection = ? AND {where}"
+    if limit is not None:
+        statement = (
+            f"SELECT {columns} FROM (SELECT {columns}, id, row_number() OVER "
+            f"(PARTITION BY customer_id ORDER BY created_at DESC, id DESC) AS place "
+            f"FROM records WHERE collection = ? AND {where}) AS newest WHERE place <= {int(limit)}"
+        )
+    rows = conn.exec_driver_sql(
+        placeholders(conn, f"{statement} {order}"), (collection, param)
+    ).fetchall()
     kinds = project.settings.datamodel[collection].fields
-    grouped: dict[int, list[tuple[Any, int, dict[str, Any]]]] = {}
-    for record_id, customer_id, key, data, created_at, updated_at in rows:
+    found: dict[int, list[dict[str, Any]]] = {}
+    for customer_id, key, data, created_at, updated_at in rows:
         record = typed_view(key, json_value(data) or {}, created_at, updated_at, kinds)
-        grouped.setdefault(customer_id, []).append((_moment(record), record_id, record))
-    return {
-        customer_id: tuple(record for *_, record in sorted(found, reverse=True, key=_order))
-        for customer_id, found in grouped.items()
-    }
-
-
-def _order(item: tuple[Any, int, dict[str, Any]]) -> tuple[Any, int]:
-    return item[0], item[1]
+        found.setdefault(customer_id, []).append(record)
+    return {customer_id: tuple(records) for customer_id, records in found.items()}
 
 
 def typed_view(
@@ -68,26 +72,11 @@ def typed_view(
     }
     for name, value in data.items():
         kind = kinds.get(name)
+        if kind is None or value is None or (kind == "str" and type(value) is str):
+            record[name] = value
+            continue
         try:
-            record[name] = value if kind is None or value is None else convert(value, kind)
+            record[name] = convert(value, kind)
         except ValueError:
             record[name] = None  # stored before the field's type changed: unreadable is missing
     return record
-
-
-def _moment(record: Mapping[str, Any]) -> datetime:
-    """A record's ``created_at`` as an aware date-time, for ordering."""
-    value = record.get("created_at")
-    if isinstance(value, datetime):
-        return value if value.utcoffset() is not None else value.replace(tzinfo=UTC)
-    if value is None:
-        return _EPOCH
-    try:
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    except AttributeError:
-        return _EPOCH
-
-
-def used_collections(names: Iterable[tuple[str, ...]]) -> set[str]:
-    """The collections among ``("records", C, ...)`` references."""
-    return {path[1] for path in names if len(path) > 1 and path[0] == "records"}

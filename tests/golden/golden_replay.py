@@ -1,5 +1,7 @@
 """Run the golden replays: ``python tests/golden/golden_replay.py [--write]`` prints (or, with
-``--write``, stores) each example flow's ``sluis replay --json`` beside its inputs."""
+``--write``, stores) each example flow's ``sluis replay --json`` beside its inputs. A folder
+whose ``args.json`` names a ``project`` replays a flow of that project (beside the inputs)
+instead of the example project's."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ def replay(folder: Path) -> dict:  # type: ignore[type-arg]
         "replay",
         folder.name,
         "--project",
-        str(PROJECT),
+        str(folder / args["project"] if "project" in args else PROJECT),
         "--customers",
         str(folder / "customers.csv"),
         "--start",
