@@ -214,7 +214,6 @@ def export_customers(
     project: ProjectOpt = None,
 ) -> None:
     """Export customers to one CSV; an existing name gets -2, -3, ... (never overwritten)."""
-    from rich.progress import MofNCompleteColumn
     from rich.table import Table
     from sqlalchemy import func, select
 
@@ -224,6 +223,8 @@ def export_customers(
     from engine.model.expressions import Expression
     from engine.store import Store
     from engine.store.models import Customer
+    from engine.store.sqlexpr import check as check_where
+    from engine.store.sqlexpr import fields_of
 
     proj = open_project(project)
     if from_ is not None:
@@ -237,6 +238,7 @@ def export_customers(
     if where is not None:
         try:
             expr = Expression.parse(where)
+            check_where(expr, *fields_of(proj))
         except ExpressionError as exc:
             raise InputError(f"--where: {exc} (at column {exc.offset + 1})") from None
     used = collections_used(proj, [c.template or c.expression for c in chosen])
@@ -247,14 +249,17 @@ def export_customers(
     try:
         scope = _scope(now, proj)
         place = place_of(to, proj, files, scope)
-        with store.db.read() as conn, _progress(count=MofNCompleteColumn()) as bar:
-            total = conn.execute(select(func.count()).select_from(Customer)).scalar_one()
-            task = bar.add_task(f"exporting to {place.name}", total=total)
+        with store.db.read() as conn, _progress() as bar:
+            # customers are read in system_id order: the bar runs through the ids
+            last = conn.execute(select(func.max(Customer.system_id))).scalar_one() or 0
+            task = bar.add_task(f"exporting to {place.name}", total=last)
 
             def scopes() -> Any:
-                found = matching_customers(conn, proj, expr, group, now)
-                for customer, seen, records in with_records(conn, proj, used, found):
-                    bar.update(task, completed=seen)
+                found = matching_customers(
+                    conn, proj, expr, group, now, scope["today"], columns=chosen
+                )
+                for customer, system_id, records in with_records(conn, proj, used, found):
+                    bar.update(task, completed=system_id)
                     yield {**scope, "customer": customer, "records": records}
 
             final, rows = write_new(place, scopes, chosen, delimiter=sep, header=header)

@@ -123,7 +123,9 @@ def _chosen_customers(
 ) -> list[int]:
     from engine.files.customers_csv import load_customers_csv
     from engine.model.expressions import Expression
-    from engine.store.customers import iter_customers
+    from engine.store.segments import matching_ids
+    from engine.store.sqlexpr import check as check_where
+    from engine.store.sqlexpr import fields_of
 
     db = runtime.store.db
     if customers is not None:
@@ -135,17 +137,14 @@ def _chosen_customers(
 
         try:
             expr = Expression.parse(where)
+            check_where(expr, *fields_of(project))
         except ExpressionError as exc:
             raise InputError(f"--where: {exc} (at column {exc.offset + 1})") from None
     now = runtime.clock.now()
-    chosen = []
+    chosen: list[int] = []
     with db.read() as conn:
-        for chunk in iter_customers(conn, project, group=group):
-            for customer in chunk:
-                if expr is None or expr.test(
-                    {"customer": customer, "data": {}, "now": now, "today": now.date()}
-                ):
-                    chosen.append(customer["system_id"])
+        for ids in matching_ids(conn, project, expr, now=now, today=now.date(), group=group):
+            chosen.extend(ids)
     return chosen
 
 

@@ -1,5 +1,6 @@
 """``selection``: a start object that selects customers by an expression and/or a group, once
-when the flow starts or on a cron schedule. Customers enter in system_id order."""
+when the flow starts or on a cron schedule. Customers enter in system_id order. The expression
+runs in the database (compiled to SQL); one that cannot is a validation error."""
 
 from __future__ import annotations
 
@@ -11,17 +12,17 @@ from engine.sdk import (
     Cron,
     CronTrigger,
     Entry,
-    ExpressionText,
     ObjectSettings,
     Once,
     RunContext,
+    SegmentText,
     Trigger,
 )
 
 
 class SelectionSettings(ObjectSettings):
     type: Literal["selection"]
-    where: ExpressionText | None = None
+    where: SegmentText | None = None
     group: str | None = None
     schedule: Cron | None = None
 
@@ -39,17 +40,6 @@ class Selection(CampaignObject[SelectionSettings]):
 
     def entries(self, *, ctx: RunContext) -> Iterator[Entry]:
         settings = self.settings
-        for chunk in ctx.customers.select(group=settings.group):
-            # records (when the expression uses them) load for the whole chunk at once
-            ctx.batch_customers = [customer["system_id"] for customer in chunk]
-            for customer in chunk:
-                if settings.where is None or settings.where.test(
-                    {
-                        "customer": customer,
-                        "data": {},
-                        "now": ctx.now,
-                        "today": ctx.today,
-                        "records": ctx.records_of(customer["system_id"]),
-                    }
-                ):
-                    yield Entry(customer["system_id"])
+        for ids in ctx.customers.matching(settings.where, group=settings.group):
+            for system_id in ids:
+                yield Entry(system_id)

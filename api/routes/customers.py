@@ -4,6 +4,8 @@ them."""
 
 from __future__ import annotations
 
+from contextlib import closing
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
@@ -22,10 +24,14 @@ from api.models import (
 )
 from api.pagination import CursorQuery, LimitQuery, decode, page
 from api.state import AppState
+from engine.errors import ExpressionError
+from engine.model.expressions import Expression
 from engine.model.fields import to_json
 from engine.store.customers import load_customers, set_fields, upsert_customers
 from engine.store.erasure import erase_customers
 from engine.store.queries import customer_ids
+from engine.store.segments import matching_ids
+from engine.store.sqlexpr import check, fields_of
 from engine.webhooks.payload import type_customer
 
 router = APIRouter(
@@ -66,6 +72,15 @@ def _load(state: AppState, system_id: int) -> dict[str, Any]:
     return found[system_id]
 
 
+def _segment(where: str, state: AppState) -> Expression:
+    try:
+        expr = Expression.parse(where)
+        check(expr, *fields_of(state.project))
+    except ExpressionError as exc:
+        raise field_problem(("query", "where"), f"{exc} (at column {exc.offset + 1})") from None
+    return expr
+
+
 def _missing(system_id: int) -> HTTPException:
     return HTTPException(404, f"no customer with system_id {system_id}")
 
@@ -75,20 +90,38 @@ def list_customers(
     state: StateDep,
     email: Annotated[str | None, Query(max_length=320)] = None,
     external_id: Annotated[str | None, Query(max_length=200)] = None,
+    where: Annotated[
+        str | None,
+        Query(max_length=2000, description='an expression, e.g. customer.country == "NL"'),
+    ] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,
 ) -> Page[CustomerPublic]:
-    """Customers in system_id order: all, or those with this e-mail address (any case) or
-    external_id."""
+    """Customers in system_id order: all, those with this e-mail address (any case) or
+    external_id, or those for whom the expression ``where`` holds (run in the database)."""
     place = decode(cursor, int)
+    after = place[0] if place else 0
+    segment = _segment(where, state) if where is not None else None
     with state.store.db.read() as conn:
-        ids = customer_ids(
-            conn,
-            after=place[0] if place else 0,
-            limit=limit + 1,
-            email=email,
-            external_id=external_id,
-        )
+        if segment is not None:
+            if email is not None or external_id is not None:
+                raise field_problem(("query", "where"), "give where alone, or email/external_id")
+            now = datetime.now(UTC)
+            chunks = matching_ids(
+                conn,
+                state.project,
+                segment,
+                now=now,
+                today=now.date(),
+                limit=limit + 1,
+                after=after,
+            )
+            with closing(chunks):
+                ids = next(chunks, [])
+        else:
+            ids = customer_ids(
+                conn, after=after, limit=limit + 1, email=email, external_id=external_id
+            )
         shown, following = page(ids, limit, lambda i: (i,))
         loaded = load_customers(conn, shown, state.project)
     return Page(items=[public(loaded[i], state) for i in shown if i in loaded], next=following)

@@ -125,19 +125,22 @@ def matching_customers(
     where: Expression | None,
     group: str | None,
     now: datetime,
+    today: date | None = None,
+    columns: Sequence[Column] | None = None,
 ) -> Iterator[tuple[dict[str, Any], int]]:
-    """Customers (of ``group``) for whom ``where`` holds, in system_id order, streamed; with
-    each, how many customers were looked at so far (for progress bars)."""
-    from engine.store.customers import iter_customers
+    """Customers (of ``group``) for whom ``where`` holds, in system_id order, streamed; the
+    expression runs in the database. With each customer, its system_id (for progress bars).
+    Group names are read only when ``columns`` (all when None) may show them."""
+    from engine.store.segments import matching_customers as in_segment
 
-    seen = 0
-    today = local_today(now, project.settings.timezone)
-    scope: dict[str, Any] = {"data": {}, "now": now, "today": today}
-    for chunk in iter_customers(conn, project, group=group):
+    day = today or local_today(now, project.settings.timezone)
+    groups = columns is None or any(
+        c.field == "groups" or c.template is not None or c.expression is not None for c in columns
+    )
+    chunks = in_segment(conn, project, where, now=now, today=day, group=group, groups=groups)
+    for chunk in chunks:
         for customer in chunk:
-            seen += 1
-            if where is None or where.test({**scope, "customer": customer}):
-                yield customer, seen
+            yield customer, customer["system_id"]
 
 
 def write_csv(

@@ -11,10 +11,20 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from engine.errors import FlowError, InputError, Problem, ProjectError
 from engine.model.fields import FieldType
@@ -64,6 +74,23 @@ def check_timezone(value: str | None) -> str | None:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _profile_type(value: Any) -> Any:
+    """``str`` or ``{type: str, index: true}`` (an index makes segments on it fast)."""
+    if not isinstance(value, dict):
+        return value
+    unknown = sorted(set(value) - {"type", "index"})
+    if unknown:
+        raise ValueError(f"a profile field has 'type' and 'index', not '{unknown[0]}'")
+    if "type" not in value:
+        raise ValueError("a profile field written as a mapping needs 'type', e.g. {type: str}")
+    if not isinstance(value.get("index", False), bool):
+        raise ValueError("'index' is true or false")
+    return value["type"]
+
+
+ProfileType = Annotated[FieldType, BeforeValidator(_profile_type)]
 
 
 class Collection(_Strict):
@@ -189,7 +216,7 @@ class ApiSettings(_Strict):
 class ProjectSettings(_Strict):
     database: str = "sqlite:///sluis.db"
     timezone: str = "UTC"
-    profile: dict[str, FieldType] = Field(default_factory=dict)
+    profile: dict[str, ProfileType] = Field(default_factory=dict)
     datamodel: dict[str, Collection] = Field(default_factory=dict)
     connections: dict[str, Connection] = Field(default_factory=dict)
     mail: MailSettings = Field(default_factory=MailSettings)
@@ -197,6 +224,26 @@ class ProjectSettings(_Strict):
     http: HttpSettings = Field(default_factory=HttpSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     batch_size: int = Field(default=1000, ge=1, le=100_000)
+
+    _indexed: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _profile_indexes(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        profile = data.get("profile") if isinstance(data, dict) else None
+        settings = handler(data)
+        if isinstance(profile, dict) and isinstance(settings, ProjectSettings):
+            settings._indexed = tuple(
+                name
+                for name, spec in profile.items()
+                if isinstance(spec, dict) and spec.get("index") is True
+            )
+        return settings
+
+    @property
+    def indexed_profile(self) -> tuple[str, ...]:
+        """The profile fields that say ``index: true``."""
+        return self._indexed
 
     @field_validator("timezone")
     @classmethod

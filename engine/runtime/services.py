@@ -17,8 +17,10 @@ from engine.store.customers import (
 )
 from engine.store.events import add_events
 from engine.store.records import get_record
+from engine.store.segments import matching_ids
 
 if TYPE_CHECKING:
+    from engine.model.expressions import Expression
     from engine.sdk.context import RunContext
     from engine.store.events import EventRecord
 
@@ -31,6 +33,15 @@ class StoreCustomers:
         ctx = self.ctx
         with ctx.reading() as conn:
             yield from iter_customers(conn, ctx.project, group=group)
+
+    def matching(
+        self, where: Expression | None, *, group: str | None = None
+    ) -> Iterator[list[int]]:
+        ctx = self.ctx
+        with ctx.reading() as conn:
+            yield from matching_ids(
+                conn, ctx.project, where, now=ctx.now, today=ctx.today, group=group
+            )
 
     def field_types(self) -> Mapping[str, str]:
         return field_types(self.ctx.project)

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from engine.sdk.context import ProjectFiles, RunContext
     from engine.sdk.effects import Effects, FileSink, HttpSink, MailSink
     from engine.sdk.events import IncomingEvent
+    from engine.sdk.segments import SegmentText
     from engine.sdk.services import Customers, Events, Groups, Records
     from engine.webhooks.auth import WebhookAuth, WebhookEndpoint
     from engine.webhooks.payload import PayloadMap, RecordsMap
@@ -103,6 +104,7 @@ __all__ = [
     "RetrySettings",
     "Routing",
     "RunContext",
+    "SegmentText",
     "Settings",
     "SluisError",
     "Template",
@@ -162,6 +164,7 @@ _HOME = {
     "RecordsMap": "engine.webhooks.payload",
     "Routing": "engine.sdk.batch",
     "RunContext": "engine.sdk.context",
+    "SegmentText": "engine.sdk.segments",
     "Settings": "engine.model.settings",
     "SluisError": "engine.errors",
     "Template": "engine.model.templates",

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from engine.files.trigger import FileTrigger
     from engine.model.flow import Flow
     from engine.model.project import Project
-    from engine.runtime.recordview import BatchRecords
+    from engine.runtime.recordview import BatchRecords, RecordsView
     from engine.sdk.batch import Batch, Journey
     from engine.sdk.services import Customers, Events, Groups, Records
     from engine.store import Store
@@ -185,7 +185,7 @@ class RunContext:
             **extra,
         }
 
-    def records_of(self, customer_id: int) -> Mapping[str, Any]:
+    def records_of(self, customer_id: int) -> RecordsView:
         """``records`` for a customer's expressions and templates (see ``batch_customers``)."""
         return self.customer_records.view(customer_id, self.records_limit)
 

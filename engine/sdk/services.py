@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from engine.model.expressions import Expression
     from engine.store.events import EventRecord
 
 
@@ -21,6 +22,13 @@ class Customers(Protocol):
 
     def select(self, *, group: str | None = None) -> Iterator[list[dict[str, Any]]]:
         """Every customer (of ``group``), in system_id order, in chunks (memory stays flat)."""
+        ...
+
+    def matching(
+        self, where: Expression | None, *, group: str | None = None
+    ) -> Iterator[list[int]]:
+        """The system_ids of customers (of ``group``) for whom ``where`` holds, ascending, in
+        chunks; the expression runs in the database (``now``/``today`` of the context)."""
         ...
 
     def field_types(self) -> Mapping[str, str]:

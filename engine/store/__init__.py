@@ -10,11 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from engine.store.customers import load_customers
-from engine.store.db import Database
-
+# SQLAlchemy loads with the first use of the store, not with the package: validation imports
+# engine.store.sqlexpr (pure text) to check that selections compile, and stays fast.
 if TYPE_CHECKING:
     from engine.model.project import Project
+    from engine.store.db import Database
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Database":
+        from engine.store.db import Database
+
+        return Database
+    raise AttributeError(f"module 'engine.store' has no attribute {name!r}")
+
 
 __all__ = ["Database", "Store"]
 
@@ -28,9 +37,16 @@ class Store:
 
     @classmethod
     def open(cls, project: Project, url: str | None = None) -> Store:
-        return cls(Database(url or project.database_url), project)
+        from engine.store.db import Database
+        from engine.store.profile_indexes import sync
+
+        store = cls(Database(url or project.database_url), project)
+        sync(store.db, project)  # the indexes sluis.yaml asks for, before anything reads
+        return store
 
     def customers(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         """Typed customers by system_id, with their groups."""
+        from engine.store.customers import load_customers
+
         with self.db.read() as conn:
             return load_customers(conn, ids, self.project)

@@ -44,6 +44,13 @@ BUSY_TIMEOUT_MS = 30_000
 log = logging.getLogger("sluis.store")
 
 
+def _fold(change: Any) -> Any:
+    def fold(value: Any) -> Any:
+        return change(value) if isinstance(value, str) else None
+
+    return fold
+
+
 def _sqlite_engine(url: str) -> Engine:
     memory = url in ("sqlite://", "sqlite:///:memory:")
     kwargs: dict[str, Any] = {
@@ -68,6 +75,9 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MB of pages: indexes of big tables stay hot
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # lower()/upper() as expressions mean them (SQLite's own fold ASCII only)
+        dbapi_connection.create_function("sluis_lower", 1, _fold(str.lower), deterministic=True)
+        dbapi_connection.create_function("sluis_upper", 1, _fold(str.upper), deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

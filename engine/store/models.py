@@ -97,7 +97,8 @@ class Record(SQLModel, table=True):
     __tablename__ = "records"
     __table_args__ = (
         UniqueConstraint("collection", "key", name="uq_records_collection_key"),
-        Index("ix_records_customer", "customer_id", "collection"),
+        # aggregates in segments read a customer's records of a collection by time (0005)
+        Index("ix_records_customer", "customer_id", "collection", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -100,6 +100,10 @@ def test_a_failed_import_is_one_line_and_writes_nothing(sluis: Sluis) -> None:
         (["export", "--columns", "emial", "--to", "o.csv"], "did you mean 'email'?"),
         (["export", "--columns", "email", "--where", "customer.", "--to", "o.csv"], "--where:"),
         (
+            ["export", "--columns", "email", "--where", "customer.country < 3", "--to", "o.csv"],
+            "--where: cannot compare text with number",
+        ),
+        (
             ["export", "--columns", "email", "--to", "sftp://crm/x.csv"],
             "unknown connection 'crm'",
         ),

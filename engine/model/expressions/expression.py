@@ -6,6 +6,7 @@ from typing import Any
 
 from engine.errors import ExpressionError
 from engine.model.expressions.lexer import _tokenize
+from engine.model.expressions.nodes import _Node
 from engine.model.expressions.parser import Reference, _Parser
 from engine.model.expressions.values import Scope, _describe, _Fn
 
@@ -15,11 +16,12 @@ MAX_LENGTH = 10_000
 class Expression:
     """A parsed, checked and compiled expression; equal to another with the same source."""
 
-    __slots__ = ("_fn", "_references", "source")
+    __slots__ = ("_fn", "_references", "_tree", "source")
 
     source: str
     _fn: _Fn
     _references: tuple[Reference, ...]
+    _tree: _Node
 
     def __init__(self, source: str) -> None:
         if not isinstance(source, str):
@@ -32,7 +34,8 @@ class Expression:
             raise ExpressionError(message, MAX_LENGTH)
         parser = _Parser(_tokenize(source))
         self.source = source
-        self._fn = parser.parse().compile()
+        self._tree = parser.parse()
+        self._fn = self._tree.compile()
         self._references = tuple(parser.references)
 
     @classmethod
@@ -44,6 +47,12 @@ class Expression:
     def references(self) -> tuple[Reference, ...]:
         """Every ``customer``, ``data``, ``now`` and ``today`` reference, in source order."""
         return self._references
+
+    @property
+    def tree(self) -> _Node:
+        """The checked, folded tree (nodes in ``engine.model.expressions.tree``), for
+        compilers such as the SQL one in ``engine.store.sqlexpr``."""
+        return self._tree
 
     def evaluate(self, scope: Scope) -> Any:
         """The value for ``scope`` (keys ``customer``, ``data``, ``now``, ``today``)."""

@@ -1,0 +1,85 @@
+"""Segments: the customers for whom an expression holds, chosen in the database.
+
+The expression is compiled to SQL (``engine.store.sqlexpr``) and read by keyset in system_id
+order, so memory stays flat however large the segment. Selections, ``sluis start --where``,
+``sluis export --where``, the export object and the API's customer search all come here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, text
+
+from engine.store.customers import load_customers
+from engine.store.sqlexpr import compile_where, fields_of
+
+if TYPE_CHECKING:
+    from engine.model.expressions import Expression
+    from engine.model.project import Project
+
+CHUNK = 5000
+
+
+def matching_ids(
+    conn: Connection,
+    project: Project,
+    where: Expression | None,
+    *,
+    now: datetime,
+    today: date,
+    group: str | None = None,
+    chunk: int = CHUNK,
+    after: int = 0,
+    limit: int | None = None,
+) -> Generator[list[int], None, None]:
+    """System ids (of ``group``) for whom ``where`` holds, ascending, in chunks: those after
+    ``after``, at most ``limit`` when given."""
+    conditions = ["c.system_id > :after"]
+    params: dict[str, Any] = {}
+    if where is not None:
+        profile, datamodel = fields_of(project)
+        compiled = compile_where(where, conn.dialect.name, profile, now, today, datamodel)
+        conditions.append(compiled.sql)
+        params.update(compiled.params)
+    if group is not None:
+        conditions.append(
+            "c.system_id IN (SELECT m.customer_id FROM memberships m JOIN groups g "
+            "ON g.id = m.group_id WHERE g.name = :group_name)"
+        )
+        params["group_name"] = group
+    statement = text(
+        f"SELECT c.system_id FROM customers c WHERE {' AND '.join(conditions)} "
+        "ORDER BY c.system_id" + (" LIMIT :limit" if limit is not None else "")
+    )
+    if limit is not None:
+        params["limit"] = limit
+    # one statement, streamed (a server-side cursor on PostgreSQL): a segment's subqueries
+    # run once, not once per chunk
+    result = conn.execution_options(stream_results=True).execute(
+        statement, {**params, "after": after}
+    )
+    try:
+        while ids := list(result.scalars().fetchmany(chunk)):
+            yield ids
+    finally:
+        result.close()  # also when the caller stops early
+
+
+def matching_customers(
+    conn: Connection,
+    project: Project,
+    where: Expression | None,
+    *,
+    now: datetime,
+    today: date,
+    group: str | None = None,
+    groups: bool = True,
+) -> Iterator[list[dict[str, Any]]]:
+    """The matching customers, typed (with their group names unless ``groups`` is false), in
+    chunks."""
+    for ids in matching_ids(conn, project, where, now=now, today=today, group=group):
+        loaded = load_customers(conn, ids, project, groups=groups)
+        yield [loaded[i] for i in ids if i in loaded]
