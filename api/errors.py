@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from api.services import Exists, Invalid, NotFound
 from engine.errors import (
     AccessError,
     DatabaseError,
@@ -63,6 +64,16 @@ def _problems(_: Request, exc: Exception) -> JSONResponse:
 def _payload(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PayloadError)
     return _problems(request, from_payload(exc))
+
+
+def _invalid(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Invalid)
+    return _problems(request, field_problem(("body", exc.field), str(exc), exc.kind))
+
+
+def _not_found(_: Request, exc: Exception) -> JSONResponse:
+    status = 404 if isinstance(exc, NotFound) else 409
+    return JSONResponse({"detail": str(exc)}, status_code=status)
 
 
 def _access(_: Request, exc: Exception) -> JSONResponse:
@@ -126,6 +137,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(FieldProblems, _problems)
     app.add_exception_handler(PayloadError, _payload)
     app.add_exception_handler(AccessError, _access)
+    app.add_exception_handler(Invalid, _invalid)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(Exists, _not_found)
     app.add_exception_handler(SluisError, _sluis)
     app.add_exception_handler(DatabaseError, _database)
     app.add_exception_handler(StoreConflict, _integrity)

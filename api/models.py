@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 T = TypeVar("T")
 
@@ -117,6 +117,11 @@ class GroupPublic(BaseModel):
     created_at: datetime
 
 
+class GroupDeleted(BaseModel):
+    name: str
+    members: int = Field(description="how many members it had")
+
+
 class MembersChange(BaseModel):
     """Customers (system_ids) to add to and remove from a group, in bulk."""
 
@@ -174,9 +179,34 @@ class FlowStart(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customers: list[int] = Field(min_length=1, max_length=100_000)
+    customers: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+        default=None, min_length=1, max_length=100_000, description="system_ids"
+    )
+    external_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        default=None, min_length=1, max_length=100_000
+    )
+    emails: list[Annotated[str, Field(min_length=1, max_length=320)]] | None = Field(
+        default=None, min_length=1, max_length=100_000
+    )
     at: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_key(self) -> FlowStart:
+        given = [n for n in ("customers", "external_ids", "emails") if getattr(self, n)]
+        if len(given) != 1:
+            raise ValueError(
+                "name the customers one way: 'customers' (system_ids), 'external_ids' or 'emails'"
+            )
+        return self
+
+    def named(self) -> tuple[str, list[Any]]:
+        """The key the customers are named by and their values."""
+        if self.external_ids:
+            return "external_id", list(self.external_ids)
+        if self.emails:
+            return "email", list(self.emails)
+        return "system_id", list(self.customers or [])
 
 
 class FlowStarted(BaseModel):

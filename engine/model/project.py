@@ -165,6 +165,13 @@ class ApiSettings(_Strict):
     max_body_bytes: int = 1_000_000
 
 
+class SoapSettings(_Strict):
+    """The SOAP API (``/soap``): ``fields`` maps elements of Deployteq's ``Customer`` (such
+    as ``firstname``) to profile fields (``first_name``), beside the default mapping."""
+
+    fields: dict[str, str] = Field(default_factory=dict)
+
+
 class ProjectSettings(_Strict):
     database: str = "sqlite:///sluis.db"
     timezone: str = "UTC"
@@ -175,6 +182,7 @@ class ProjectSettings(_Strict):
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    soap: SoapSettings = Field(default_factory=SoapSettings)
     batch_size: int = Field(default=1000, ge=1, le=100_000)
 
     @field_validator("timezone")
