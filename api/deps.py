@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.security import token_from
 from api.state import TOKEN_TTL, AppState
 from engine.errors import AccessError
+from engine.store.scopes import refusal
 from engine.store.tokens import Access, check_token, token_hash, touch_user
 
 MISSING_TOKEN = (
@@ -48,7 +49,7 @@ def authenticate(state: AppState, token: str) -> Access:
         access = check_token(conn, token, now)
     if access.stale:
         with state.write() as conn:
-            touch_user(conn, access.user_id, now)
+            touch_user(conn, access.user_id, now, access.token_id)
     if len(state.tokens) > 10_000:
         state.tokens.clear()
     state.tokens[token_hash(token)] = (monotonic(), access)
@@ -91,7 +92,21 @@ def api_access(request: Request, state: StateDep) -> Access:
             "needs a general token ('sluis token create --user NAME' without --webhook)",
             status=403,
         )
+    resource = resource_of(request.url.path)
+    write = request.method not in ("GET", "HEAD", "OPTIONS")
+    if not access.allows(resource, write):
+        raise AccessError(refusal(resource, write), status=403)
     return access
+
+
+# the first part of a path under /api/v1 -> the resource a token's scopes name
+RESOURCE_OF = {"events": "flows", "users": "admin", "tokens": "admin"}
+
+
+def resource_of(path: str) -> str:
+    """The resource of a REST path (``/api/v1/customers/7`` -> ``customers``)."""
+    part = path.removeprefix("/api/v1/").split("/", 1)[0]
+    return RESOURCE_OF.get(part, part)
 
 
 AccessDep = Annotated[Access, Depends(api_access)]

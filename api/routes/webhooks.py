@@ -33,6 +33,7 @@ from api.models import Message, WebhookReceipt
 from api.security import token_from, verify_signature
 from api.state import AppState
 from engine.errors import AccessError
+from engine.store.scopes import refusal
 from engine.webhooks.receive import ItemReceipt, map_body
 
 router = APIRouter(tags=["webhooks"])
@@ -79,6 +80,8 @@ async def take_call(scope: Scope, name: str, body: Callable[[], Awaitable[bytes]
                 f"token {access.token_id} is for webhook '{access.webhook}', not '{name}'",
                 status=403,
             )
+        if access.webhook is None and not access.allows("webhooks", True):
+            raise AccessError(refusal("webhooks", True), status=403)
     raw = await body()
     if found.key is not None:
         verify_signature(found.auth, found.key, headers, raw, state.runtime.clock.now())

@@ -65,16 +65,21 @@ def test_token_refusals_say_why(store: Store) -> None:
 def test_activity_is_recorded_at_most_once_a_minute(store: Store) -> None:
     with store.db.write() as conn:
         user_id = t.create_user(conn, "ann", service=False, now=NOW)
-        _, secret = t.create_token(conn, "ann", now=NOW)
+        token_id, secret = t.create_token(conn, "ann", now=NOW)
+    with store.db.read() as conn:  # a token never used: its first use is recorded
+        assert t.check_token(conn, secret, NOW + timedelta(seconds=30)).stale is True
+    with store.db.write() as conn:
+        t.touch_user(conn, user_id, NOW + timedelta(seconds=30), token_id)
     with store.db.read() as conn:
-        assert t.check_token(conn, secret, NOW + timedelta(seconds=30)).stale is False
+        assert t.check_token(conn, secret, NOW + timedelta(seconds=40)).stale is False
         assert t.check_token(conn, secret, NOW + timedelta(minutes=2)).stale is True
     with store.db.write() as conn:
-        t.touch_user(conn, user_id, NOW + timedelta(minutes=2))
-        t.touch_user(conn, user_id, NOW + timedelta(minutes=2, seconds=30))  # too soon: kept
+        t.touch_user(conn, user_id, NOW + timedelta(minutes=2), token_id)
+        t.touch_user(conn, user_id, NOW + timedelta(minutes=2, seconds=30), token_id)  # kept
     with store.db.read() as conn:
         seen = conn.execute(select(User.__table__.c.last_activity_at)).scalar_one()
-    assert seen == NOW + timedelta(minutes=2)
+        used = t.list_tokens(conn, NOW + timedelta(minutes=3))[0]["last_used_at"]
+    assert seen == used == NOW + timedelta(minutes=2)
 
 
 def test_rotate_webhook_issues_a_new_token_and_revokes_the_old(store: Store) -> None:
