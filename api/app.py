@@ -30,6 +30,7 @@ from api.routes import (
     tracking,
     webhooks,
 )
+from api.soap import route as soap_route
 from api.state import AppState
 from engine.model.flow import load_flows
 from engine.model.project import Project
@@ -74,6 +75,7 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
     for module in (customers, datamodel, groups, flows, events):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(tracking.router)
+    app.include_router(soap_route.router)
     app.add_middleware(webhooks.Receiver)  # inside the body cap and the access log
     app.add_middleware(BodyLimit, limit=project.settings.api.max_body_bytes)
     app.add_middleware(AccessLog)

@@ -63,6 +63,13 @@ def customer(state: AppState, system_id: int) -> dict[str, Any]:
     return found[system_id]
 
 
+def customers(state: AppState, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The customers of ``ids`` that exist, in the order given."""
+    with state.store.db.read() as conn:
+        loaded = load_customers(conn, ids, state.project)
+    return [loaded[i] for i in ids if i in loaded]
+
+
 def customers_by(
     state: AppState, *, email: str | None = None, external_id: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:

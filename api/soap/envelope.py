@@ -31,7 +31,7 @@ class Fault(Exception):
 
 
 def _local(node: etree._Element) -> str:
-    return etree.QName(node).localname
+    return str(etree.QName(node).localname)
 
 
 def _value(node: etree._Element, child: Child, where: str) -> Any:
