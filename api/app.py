@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import errors, openapi
 from api.batching import GroupWriter, write_together
+from api.deps import strict_query
 from api.endpoints import build_endpoints
 from api.middleware import AccessLog, BodyLimit
 from api.routes import (
@@ -73,7 +74,7 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
     app.include_router(webhooks.router)
     app.include_router(bounces.router)
     for module in (customers, datamodel, groups, flows, events):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(strict_query)])
     app.include_router(tracking.router)
     app.include_router(soap_route.router)
     app.add_middleware(webhooks.Receiver)  # inside the body cap and the access log

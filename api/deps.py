@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from time import monotonic
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
+from api.errors import FieldProblems
 from api.security import token_from
 from api.state import TOKEN_TTL, AppState
 from engine.errors import AccessError
@@ -110,3 +111,40 @@ def resource_of(path: str) -> str:
 
 
 AccessDep = Annotated[Access, Depends(api_access)]
+
+
+def strict_query(request: Request) -> None:
+    """Refuse query parameters the route does not know (``?customr=1`` would otherwise be
+    ignored and the call answer for everything), naming the known ones."""
+    route = request.scope.get("route")
+    if route is None or not request.query_params:
+        return
+    known = known_query(route)
+    unknown = [name for name in request.query_params if name not in known]
+    if unknown:
+        shown = ", ".join(sorted(known)) or "none"
+        raise FieldProblems(
+            [
+                (
+                    ("query", name),
+                    f"unknown query parameter '{name}'; known: {shown}",
+                    "extra_forbidden",
+                )
+                for name in unknown
+            ]
+        )
+
+
+def known_query(route: Any) -> frozenset[str]:
+    found: frozenset[str] | None = getattr(route, "_sluis_query", None)
+    if found is None:
+        found = frozenset(_query_names(route.dependant))
+        route._sluis_query = found
+    return found
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {p.alias or p.name for p in dependant.query_params}
+    for inner in dependant.dependencies:
+        names |= _query_names(inner)
+    return names
