@@ -10,6 +10,7 @@ the caller owns the transaction.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -207,7 +208,7 @@ def lapse_warning(
         return None
     lapses = (last or created) + LAPSE_AFTER
     if now <= lapses <= now + WARN_BEFORE:
-        days = max((lapses - now).days, 0)
+        days = math.ceil((lapses - now).total_seconds() / 86_400)
         return (
             f"lapses in {days} day(s), on {lapses:%Y-%m-%d}, after {LAPSE_AFTER.days} days "
             "without activity: use a token, or 'sluis user reactivate'"
