@@ -29,6 +29,7 @@ from api.routes import (
     groups,
     health,
     tracking,
+    users,
     webhooks,
 )
 from api.soap import route as soap_route
@@ -73,7 +74,7 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(bounces.router)
-    for module in (customers, datamodel, groups, flows, events):
+    for module in (customers, datamodel, groups, flows, events, users):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(strict_query)])
     app.include_router(tracking.router)
     app.include_router(soap_route.router)

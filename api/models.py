@@ -258,3 +258,35 @@ class WebhookReceipt(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "error"]
     database: str
+
+
+# -- users and tokens ---------------------------------------------------------------------
+
+
+class UserPublic(BaseModel):
+    name: str
+    service: bool
+    state: Literal["active", "deactivated", "lapsed"]
+    created_at: datetime
+    last_activity_at: datetime | None
+    last_used_at: datetime | None = Field(description="the last use of any of its tokens")
+    tokens: int = Field(description="tokens not revoked")
+    warning: str | None = Field(description="set when a person's account lapses within 7 days")
+
+
+class UserDeleted(BaseModel):
+    name: str
+    tokens: int = Field(description="tokens deleted with the user")
+
+
+class TokenPublic(BaseModel):
+    id: int
+    user: str
+    service: bool
+    webhook: str | None
+    scopes: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    state: Literal["active", "revoked", "expired", "lapsed"]
+    warning: str | None

@@ -195,9 +195,9 @@ def rotate_webhook(
 def _lapsed(
     service: bool, active: bool, last: datetime | None, created: datetime, now: datetime
 ) -> bool:
-    if service:
-        return False
-    return not active or (last or created) < now - LAPSE_AFTER
+    if not active:  # deactivated (service accounts too)
+        return True
+    return not service and (last or created) < now - LAPSE_AFTER
 
 
 def lapse_warning(
@@ -253,6 +253,11 @@ def check_token(conn: Connection, secret: str, now: datetime) -> Access:
         )
     if _lapsed(row.service, row.active, row.last_activity_at, row.user_created_at, now):
         since = row.last_activity_at or row.user_created_at
+        if not row.active:
+            raise AccessError(
+                f"user '{row.name}' is deactivated, so its tokens stopped; reactivate it with "
+                f"'sluis user reactivate {row.name}'"
+            )
         raise AccessError(
             f"user '{row.name}' has been inactive since {since:%Y-%m-%d} (more than "
             f"{LAPSE_AFTER.days} days), so its tokens stopped; reactivate it with "
