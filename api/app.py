@@ -15,7 +15,7 @@ from functools import partial
 
 from fastapi import Depends, FastAPI
 
-from api import errors, openapi
+from api import errors, openapi, services
 from api.batching import GroupWriter, write_together
 from api.deps import strict_query
 from api.endpoints import build_endpoints
@@ -28,6 +28,7 @@ from api.routes import (
     flows,
     groups,
     health,
+    mails,
     tracking,
     users,
     webhooks,
@@ -59,6 +60,7 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop_checkpoints = store.db.checkpoint_in_background()
         yield
+        services.close_mail(state)
         stop_checkpoints()
         store.db.dispose()
 
@@ -74,7 +76,7 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(bounces.router)
-    for module in (customers, datamodel, groups, flows, events, users):
+    for module in (customers, datamodel, groups, flows, events, mails, users):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(strict_query)])
     app.include_router(tracking.router)
     app.include_router(soap_route.router)

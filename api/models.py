@@ -290,3 +290,47 @@ class TokenPublic(BaseModel):
     last_used_at: datetime | None
     state: Literal["active", "revoked", "expired", "lapsed"]
     warning: str | None
+
+
+# -- mails --------------------------------------------------------------------------------
+
+
+class MailSend(BaseModel):
+    """One customer, named one way, an optional idempotency key, and entry data for the
+    templates (``data.*``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+    email: str | None = Field(default=None, min_length=1, max_length=320)
+    key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="idempotency key: the same key again sends nothing more",
+    )
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_customer(self) -> MailSend:
+        given = [n for n in ("system_id", "external_id", "email") if getattr(self, n)]
+        if len(given) != 1:
+            raise ValueError("name the customer one way: 'system_id', 'external_id' or 'email'")
+        return self
+
+    def named(self) -> tuple[str, Any]:
+        for name in ("system_id", "external_id", "email"):
+            if getattr(self, name):
+                return name, getattr(self, name)
+        raise ValueError("no customer")  # the validator keeps this from happening
+
+
+class MailSent(BaseModel):
+    flow: str
+    object: str
+    customer: int = Field(description="the customer's system_id")
+    journey: int
+    outcome: Literal["sent", "skipped", "held", "failed"]
+    reason: str
+    repeated: bool = Field(description="the key was used before: nothing more was sent")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.state import AppState
 from engine.errors import InputError, SluisError
 from engine.model.flow import Flow
 from engine.sdk.batch import Entry
+from engine.sdk.effects import Effects
 from engine.store.customers import (
     add_to_groups,
     find_ids,
@@ -28,6 +29,9 @@ from engine.store.erasure import erase_customers
 from engine.store.groups import delete_group
 from engine.store.queries import customer_ids, existing_customers, group_id, groups, started_flows
 from engine.webhooks.payload import type_customer
+
+if TYPE_CHECKING:
+    from engine.runtime.transactional import Sent
 
 
 class NotFound(SluisError):
@@ -220,3 +224,45 @@ def start_flow(
     with state.write() as conn:
         journeys = state.runtime.enter_in(conn, chosen, start_id, entries)
     return Started(not was_started, journeys)
+
+
+def mail_effects(state: AppState) -> Effects:
+    """The production effects of the app (its mail sender), made on first use."""
+    found: Effects | None = getattr(state, "_mail_effects", None)
+    if found is None:
+        from engine.runtime.production import production_effects
+
+        found = production_effects(state.project, clock=state.runtime.clock)
+        state._mail_effects = found  # type: ignore[attr-defined]
+    return found
+
+
+def send_mail(
+    state: AppState,
+    flow_name: str,
+    object_id: str,
+    customer_id: int,
+    *,
+    key: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> Sent:
+    """Send one mail object of a flow to one customer now (``engine.runtime.transactional``)."""
+    from engine.runtime.transactional import send_now
+
+    chosen = flow(state, flow_name)
+    if object_id not in chosen.objects:
+        raise NotFound(
+            f"no object '{object_id}' in flow {chosen.name}; its objects: "
+            + ", ".join(chosen.objects)
+        )
+    customer(state, customer_id)  # NotFound when there is none
+    return send_now(
+        state.runtime, mail_effects(state), chosen, object_id, customer_id, key=key, data=data
+    )
+
+
+def close_mail(state: AppState) -> None:
+    """Close the mail sender's connections (when the app stops)."""
+    found: Effects | None = getattr(state, "_mail_effects", None)
+    if found is not None and found.mail is not None:
+        found.mail.close()

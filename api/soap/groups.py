@@ -1,4 +1,4 @@
-"""Group and campaign operations of the SOAP API (see ``operations.py``): groups by their
+"""Group, campaign and e-mail operations of the SOAP API (see ``operations.py``): groups by their
 ids, members by system_id; a campaign is a flow, by the id ``soap.campaigns`` gives it."""
 
 from __future__ import annotations
@@ -134,3 +134,25 @@ def campaign_addMember(state: AppState, params: dict[str, Any]) -> Any:
 @operation("flows", False)
 def campaign_getMembers(state: AppState, params: dict[str, Any]) -> Any:
     return flow_set(state, campaign(state, params))
+
+
+@operation("mails", True)
+def email_sendToCustomer(state: AppState, params: dict[str, Any]) -> Any:
+    """The transactional send of POST /api/v1/mails/FLOW/OBJECT; the mail object is the one
+    ``soap.mails`` gives the emailId. True when the mail went out (or went out before)."""
+    email_id = needed(params, "emailId")
+    mails = state.project.settings.soap.mails
+    if email_id not in mails or "/" not in mails[email_id]:
+        known = ", ".join(f"{k} ({v})" for k, v in sorted(mails.items())) or "none"
+        raise Fault(
+            f"no email {email_id}: give mail objects ids under soap.mails in sluis.yaml as "
+            f"ID: FLOW/OBJECT; emails: {known}"
+        )
+    flow, object_id = mails[email_id].split("/", 1)
+    options = {o.get("name"): o.get("value") for o in params.get("options") or [] if o}
+    sent = services.send_mail(
+        state, flow, object_id, needed(params, "customerId"), key=options.get("key"), data=options
+    )
+    if sent.outcome in ("held", "failed"):
+        raise Fault(f"the mail was not sent: {sent.reason}", client=False)
+    return sent.outcome == "sent"

@@ -168,10 +168,12 @@ class ApiSettings(_Strict):
 class SoapSettings(_Strict):
     """The SOAP API (``/soap``): ``fields`` maps elements of Deployteq's ``Customer`` (such
     as ``firstname``) to profile fields (``first_name``), beside the default mapping;
-    ``campaigns`` gives flows the numeric campaign ids clients call."""
+    ``campaigns`` and ``mails`` give flows and mail objects (``flow/object``) the numeric
+    ids clients call."""
 
     fields: dict[str, str] = Field(default_factory=dict)
     campaigns: dict[int, str] = Field(default_factory=dict)  # campaignId -> flow
+    mails: dict[int, str] = Field(default_factory=dict)  # emailId -> "flow/mail-object"
 
 
 class ProjectSettings(_Strict):

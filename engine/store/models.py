@@ -353,6 +353,20 @@ class Token(SQLModel, table=True):
     last_used_at: datetime | None = _time(nullable=True)
 
 
+class TransactionalSend(SQLModel, table=True):
+    """A mail sent to one customer now through the API, by the caller's idempotency key:
+    the same key finds the same journey, whose send log keeps the mail to one."""
+
+    __tablename__ = "transactional_sends"
+
+    key: str = Field(primary_key=True)
+    flow: str
+    object: str
+    customer_id: int
+    journey_id: int
+    created_at: datetime = _time(nullable=False)
+
+
 class SoapResource(SQLModel, table=True):
     """A customer set the SOAP API answered with a resource id, kept until it is freed."""
 

@@ -2,7 +2,8 @@
 
 Tokens get ``scopes`` (space-separated, such as ``read customers:write``; null: every scope,
 as tokens made before had) and ``last_used_at``. ``soap_resources`` keeps the customer sets
-the SOAP API answers with a resource id (``group_getMembers`` and the like) until freed.
+the SOAP API answers with a resource id (``group_getMembers`` and the like) until freed;
+``transactional_sends`` the idempotency keys of mails sent to one customer through the API.
 
 Revision ID: 0005
 Revises: 0004
@@ -35,8 +36,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
 
+    op.create_table(
+        "transactional_sends",
+        sa.Column("key", sa.String(), nullable=False),
+        sa.Column("flow", sa.String(), nullable=False),
+        sa.Column("object", sa.String(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("journey_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("transactional_sends")
     op.drop_table("soap_resources")
     with op.batch_alter_table("tokens") as batch:
         batch.drop_column("last_used_at")
