@@ -264,5 +264,6 @@ def send_mail(
 def close_mail(state: AppState) -> None:
     """Close the mail sender's connections (when the app stops)."""
     found: Effects | None = getattr(state, "_mail_effects", None)
-    if found is not None and found.mail is not None:
-        found.mail.close()
+    close = getattr(found.mail, "close", None) if found is not None else None
+    if close is not None:  # the production sink has one; the MailSink protocol does not
+        close()
