@@ -113,7 +113,7 @@ def resource_of(path: str) -> str:
 AccessDep = Annotated[Access, Depends(api_access)]
 
 
-def strict_query(request: Request) -> None:
+async def strict_query(request: Request) -> None:
     """Refuse query parameters the route does not know (``?customr=1`` would otherwise be
     ignored and the call answer for everything), naming the known ones."""
     route = request.scope.get("route")
