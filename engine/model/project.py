@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from engine.errors import FlowError, InputError, Problem, ProjectError
 from engine.model.fields import FieldType
@@ -207,6 +214,17 @@ class ProjectSettings(_Strict):
                     "letters, digits and _"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _soap_fields(self) -> ProjectSettings:
+        for element, name in self.soap.fields.items():
+            if name not in self.profile:
+                known = ", ".join(self.profile) or "none"
+                raise ValueError(
+                    f"soap.fields maps '{element}' to '{name}', which is not a profile field; "
+                    f"profile fields: {known}"
+                )
+        return self
 
 
 class Project:
