@@ -13,7 +13,11 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from engine.model.sizes import MAX_EMAIL, MAX_EXTERNAL_ID
+
 T = TypeVar("T")
+MAX_ID = 2**63 - 1  # ids are 64-bit integers on every database
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class Message(BaseModel):
@@ -77,7 +81,7 @@ class Erasure(BaseModel):
 class RecordBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: int | None = Field(default=None, description="the system_id of its customer")
+    customer_id: Id | None = Field(default=None, description="the system_id of its customer")
 
 
 class RecordCreate(RecordBase):
@@ -108,7 +112,7 @@ class RecordPublic(BaseModel):
 class GroupCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\s\x00]([^\x00\r\n]*[^\s\x00])?$")
 
 
 class GroupPublic(BaseModel):
@@ -127,12 +131,8 @@ class MembersChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    add: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
-        default_factory=list, max_length=100_000
-    )
-    remove: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
-        default_factory=list, max_length=100_000
-    )
+    add: list[Id] = Field(default_factory=list, max_length=100_000)
+    remove: list[Id] = Field(default_factory=list, max_length=100_000)
 
 
 class MembersChanged(BaseModel):
@@ -179,13 +179,13 @@ class FlowStart(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customers: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+    customers: list[Id] | None = Field(
         default=None, min_length=1, max_length=100_000, description="system_ids"
     )
-    external_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
-        default=None, min_length=1, max_length=100_000
+    external_ids: list[Annotated[str, Field(min_length=1, max_length=MAX_EXTERNAL_ID)]] | None = (
+        Field(default=None, min_length=1, max_length=100_000)
     )
-    emails: list[Annotated[str, Field(min_length=1, max_length=320)]] | None = Field(
+    emails: list[Annotated[str, Field(min_length=1, max_length=MAX_EMAIL)]] | None = Field(
         default=None, min_length=1, max_length=100_000
     )
     at: str | None = None
@@ -301,9 +301,9 @@ class MailSend(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    system_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
-    external_id: str | None = Field(default=None, min_length=1, max_length=200)
-    email: str | None = Field(default=None, min_length=1, max_length=320)
+    system_id: Id | None = None
+    external_id: str | None = Field(default=None, min_length=1, max_length=MAX_EXTERNAL_ID)
+    email: str | None = Field(default=None, min_length=1, max_length=MAX_EMAIL)
     key: str | None = Field(
         default=None,
         min_length=1,

@@ -11,7 +11,16 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from api import services
 from api.deps import StateDep, api_access
 from api.errors import ERRORS, field_problem
-from api.models import CustomerCreate, CustomerPublic, CustomerUpdate, Erasure, Message, Page
+from api.jsonbody import CheckedRoute
+from api.models import (
+    MAX_ID,
+    CustomerCreate,
+    CustomerPublic,
+    CustomerUpdate,
+    Erasure,
+    Message,
+    Page,
+)
 from api.pagination import CursorQuery, LimitQuery, decode, page
 from api.state import AppState
 from engine.model.fields import to_json
@@ -19,12 +28,13 @@ from engine.store.customers import load_customers
 from engine.store.queries import customer_ids
 
 router = APIRouter(
+    route_class=CheckedRoute,
     prefix="/customers",
     tags=["customers"],
     dependencies=[Depends(api_access)],
     responses=ERRORS,
 )
-SystemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the customer's system_id")]
+SystemId = Annotated[int, Path(ge=1, le=MAX_ID, description="the customer's system_id")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Message, "description": "no such customer"}
 }

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path
 from api import services
 from api.deps import StateDep, api_access
 from api.errors import ERRORS
+from api.jsonbody import CheckedRoute
 from api.models import (
     FlowCounts,
     FlowObjectSummary,
@@ -25,6 +26,7 @@ from engine.runtime.monitor import counts_of
 from engine.store.queries import started_flows
 
 router = APIRouter(
+    route_class=CheckedRoute,
     prefix="/flows",
     tags=["flows"],
     dependencies=[Depends(api_access)],

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 from api import services
 from api.deps import StateDep, api_access
 from api.errors import ERRORS
+from api.jsonbody import CheckedRoute
 from api.models import (
     GroupCreate,
     GroupDeleted,
@@ -23,7 +24,11 @@ from api.pagination import CursorQuery, LimitQuery, decode, page
 from engine.store.queries import group_id, group_members, groups
 
 router = APIRouter(
-    prefix="/groups", tags=["groups"], dependencies=[Depends(api_access)], responses=ERRORS
+    route_class=CheckedRoute,
+    prefix="/groups",
+    tags=["groups"],
+    dependencies=[Depends(api_access)],
+    responses=ERRORS,
 )
 NamePath = Annotated[str, Path(min_length=1, max_length=200, description="the group's name")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {

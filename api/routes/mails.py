@@ -12,9 +12,11 @@ from fastapi import APIRouter, Depends, Path
 from api import services
 from api.deps import StateDep, api_access
 from api.errors import ERRORS
+from api.jsonbody import CheckedRoute
 from api.models import MailSend, MailSent, Message
 
 router = APIRouter(
+    route_class=CheckedRoute,
     prefix="/mails",
     tags=["mails"],
     dependencies=[Depends(api_access)],

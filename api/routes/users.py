@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path
 
 from api.deps import StateDep, api_access
 from api.errors import ERRORS
+from api.jsonbody import CheckedRoute
 from api.models import Message, TokenPublic, UserDeleted, UserPublic
 from api.services import NotFound
 from engine.errors import InputError
@@ -18,6 +19,7 @@ from engine.store.tokens import list_tokens, reactivate_user
 from engine.store.users import deactivate_user, delete_user, list_users
 
 router = APIRouter(
+    route_class=CheckedRoute,
     tags=["users"],
     dependencies=[Depends(api_access)],
     responses={**ERRORS, 403: {"description": "the token lacks scope 'admin'"}},

@@ -1,7 +1,9 @@
 """``POST /webhooks/{endpoint}``: the webhook receiver. It authenticates the caller (an API
 token, or an HMAC signature over the raw body), takes the body (capped by
-``api.max_body_bytes`` before anything parses it), maps the payload to the customer and
-records, and stores them and starts the flow in one transaction, once per event id.
+``api.max_body_bytes`` before anything parses it; JSON only, read by ``api.jsonbody`` with its
+depth and Unicode checks; at most ``api.max_payloads`` payloads), maps the payload to the
+customer and records, and stores them and starts the flow in one transaction, once per event
+id (the ``dedupe`` path, else Standard Webhooks' ``webhook-id`` header).
 
 A call to the webhook of a stopped flow answers 409 and stores nothing: the sender's retry
 delivers it once the flow is started again.
@@ -28,17 +30,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.batching import GroupWriter
 from api.deps import MISSING_TOKEN, check_once
 from api.endpoints import Endpoint
-from api.errors import ERRORS, field_problem
+from api.errors import ERRORS, BodyRefused, field_problem
+from api.jsonbody import CheckedRoute, check_media_type, read_json
 from api.models import Message, WebhookReceipt
-from api.security import token_from, verify_signature
+from api.security import STANDARD_ID, token_from, verify_signature
 from api.state import AppState
 from engine.errors import AccessError
+from engine.model.sizes import MAX_EVENT_ID
 from engine.store.scopes import refusal
-from engine.webhooks.receive import ItemReceipt, map_body
+from engine.webhooks.receive import ItemReceipt, delivery_ids, map_body
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], route_class=CheckedRoute)
 PREFIX = "/webhooks/"
 MAX_NAME = 200
+MAX_MESSAGE_ID = MAX_EVENT_ID - 8  # room for "/index" in an array's payloads
 EndpointPath = Annotated[str, Path(max_length=MAX_NAME, description="the webhook's endpoint")]
 BODY = {
     "requestBody": {
@@ -82,17 +87,37 @@ async def take_call(scope: Scope, name: str, body: Callable[[], Awaitable[bytes]
             )
         if access.webhook is None and not access.allows("webhooks", True):
             raise AccessError(refusal("webhooks", True), status=403)
+    check_media_type(headers.get("content-type"))
     raw = await body()
     if found.key is not None:
         verify_signature(found.auth, found.key, headers, raw, state.runtime.clock.now())
-    try:
-        payload: Any = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise field_problem(("body",), f"the body is not JSON: {exc}", "json_invalid") from None
+    limits = state.project.settings.api
+    payload: Any = read_json(raw, limits.max_json_depth)
+    if isinstance(payload, list) and len(payload) > limits.max_payloads:
+        raise BodyRefused(
+            413,
+            f"the body holds {len(payload)} payloads; this server takes at most "
+            f"{limits.max_payloads} per call (api.max_payloads in sluis.yaml): send them in "
+            "several calls",
+        )
     items = map_body(found.spec, payload, state.project)
+    if found.spec.payload.dedupe is None:
+        delivery_ids(_message_id(headers), items)
     writer: GroupWriter = app.state.webhook_writer
     receipts = await writer.submit(found, items)
     return _receipt(name, found.spec.flow.name, receipts)
+
+
+def _message_id(headers: Headers) -> str | None:
+    """Standard Webhooks' ``webhook-id``: the same on every retry of one message."""
+    found = headers.get(STANDARD_ID)
+    if found is not None and len(found) > MAX_MESSAGE_ID:
+        raise field_problem(
+            ("header", STANDARD_ID),
+            f"{STANDARD_ID} holds {len(found)} characters; at most {MAX_MESSAGE_ID} are stored",
+            "too_long",
+        )
+    return found
 
 
 def _receipt(name: str, flow: str, receipts: list[ItemReceipt]) -> bytes:

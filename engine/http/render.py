@@ -61,11 +61,22 @@ ResponseTemplateText = Annotated[
 ]
 
 
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
+
 def check_request(url: Template, headers: Mapping[str, Template]) -> None:
     """Settings checks of every object that makes HTTP calls: secrets only in headers, and
     no ``Idempotency-Key`` of its own (sluis sets it). Raises ``ValueError`` for pydantic."""
     if SECRET.search(url.source):
         raise ValueError("url: ${VAR} secrets are read in headers only; send the token in one")
+    source = url.source.strip()
+    if not source.startswith(("{{", "{%")):  # a URL made wholly by a template is checked per call
+        scheme = _SCHEME.match(source)
+        if scheme is None or scheme.group(1).lower() not in ("http", "https"):
+            raise ValueError(
+                f"url: '{source[:80]}' is not an http:// or https:// URL; sluis sends HTTP "
+                "requests only (no file://, ftp:// or other schemes)"
+            )
     for name in headers:
         if name.lower() == IDEMPOTENCY_HEADER.lower():
             raise ValueError(

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InputError
+from engine.model.sizes import MAX_EVENT_ID
 
 if TYPE_CHECKING:
     from engine.model.project import Project
@@ -212,6 +213,21 @@ def map_payload(payload: Any, spec: PayloadMap, project: Project, at: Loc = ()) 
                     f"missing event id: {_dotted((*at, *parts))} must hold the event id that "
                     "makes a redelivered webhook harmless",
                     "missing_event_id",
+                )
+            )
+        elif "\x00" in str(value):
+            problems.append(
+                PayloadProblem(
+                    (*at, *parts), "the event id holds a NUL character (\\u0000)", "wrong_type"
+                )
+            )
+        elif len(str(value)) > MAX_EVENT_ID:
+            problems.append(
+                PayloadProblem(
+                    (*at, *parts),
+                    f"the event id holds {len(str(value))} characters; at most "
+                    f"{MAX_EVENT_ID} are stored",
+                    "too_long",
                 )
             )
         else:
