@@ -13,11 +13,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from api import errors, openapi
+from api import errors, openapi, services
 from api.answers import JSONResponse
 from api.batching import GroupWriter, write_together
+from api.deps import strict_query
 from api.endpoints import build_endpoints
 from api.middleware import AccessLog, BodyLimit
 from api.routes import (
@@ -28,9 +29,12 @@ from api.routes import (
     flows,
     groups,
     health,
+    mails,
     tracking,
+    users,
     webhooks,
 )
+from api.soap import route as soap_route
 from api.state import AppState
 from engine.model.flow import load_flows
 from engine.model.project import Project
@@ -57,6 +61,7 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop_checkpoints = store.db.checkpoint_in_background()
         yield
+        services.close_mail(state)
         stop_checkpoints()
         store.db.dispose()
 
@@ -73,9 +78,10 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(bounces.router)
-    for module in (customers, datamodel, groups, flows, events):
-        app.include_router(module.router, prefix=API_PREFIX)
+    for module in (customers, datamodel, groups, flows, events, mails, users):
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(strict_query)])
     app.include_router(tracking.router)
+    app.include_router(soap_route.router)
     app.add_middleware(webhooks.Receiver)  # inside the body cap and the access log
     limits = project.settings.api
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes, header_limit=limits.max_header_bytes)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from time import monotonic
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
+from api.errors import FieldProblems
 from api.security import token_from
 from api.state import TOKEN_TTL, AppState
 from engine.errors import AccessError
+from engine.store.scopes import refusal
 from engine.store.tokens import Access, check_token, token_hash, touch_user
 
 MISSING_TOKEN = (
@@ -48,7 +50,7 @@ def authenticate(state: AppState, token: str) -> Access:
         access = check_token(conn, token, now)
     if access.stale:
         with state.write() as conn:
-            touch_user(conn, access.user_id, now)
+            touch_user(conn, access.user_id, now, access.token_id)
     if len(state.tokens) > 10_000:
         state.tokens.clear()
     state.tokens[token_hash(token)] = (monotonic(), access)
@@ -91,7 +93,58 @@ def api_access(request: Request, state: StateDep) -> Access:
             "needs a general token ('sluis token create --user NAME' without --webhook)",
             status=403,
         )
+    resource = resource_of(request.url.path)
+    write = request.method not in ("GET", "HEAD", "OPTIONS")
+    if not access.allows(resource, write):
+        raise AccessError(refusal(resource, write), status=403)
     return access
 
 
+# the first part of a path under /api/v1 -> the resource a token's scopes name
+RESOURCE_OF = {"events": "flows", "users": "admin", "tokens": "admin"}
+
+
+def resource_of(path: str) -> str:
+    """The resource of a REST path (``/api/v1/customers/7`` -> ``customers``)."""
+    part = path.removeprefix("/api/v1/").split("/", 1)[0]
+    return RESOURCE_OF.get(part, part)
+
+
 AccessDep = Annotated[Access, Depends(api_access)]
+
+
+async def strict_query(request: Request) -> None:
+    """Refuse query parameters the route does not know (``?customr=1`` would otherwise be
+    ignored and the call answer for everything), naming the known ones."""
+    route = request.scope.get("route")
+    if route is None or not request.query_params:
+        return
+    known = known_query(route)
+    unknown = [name for name in request.query_params if name not in known]
+    if unknown:
+        shown = ", ".join(sorted(known)) or "none"
+        raise FieldProblems(
+            [
+                (
+                    ("query", name),
+                    f"unknown query parameter '{name}'; known: {shown}",
+                    "extra_forbidden",
+                )
+                for name in unknown
+            ]
+        )
+
+
+def known_query(route: Any) -> frozenset[str]:
+    found: frozenset[str] | None = getattr(route, "_sluis_query", None)
+    if found is None:
+        found = frozenset(_query_names(route.dependant))
+        route._sluis_query = found
+    return found
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {p.alias or p.name for p in dependant.query_params}
+    for inner in dependant.dependencies:
+        names |= _query_names(inner)
+    return names

@@ -26,6 +26,7 @@ from starlette.routing import compile_path
 
 from api.answers import JSONResponse
 from api.models import Message
+from api.services import Exists, Invalid, NotFound
 from engine.errors import (
     AccessError,
     DatabaseError,
@@ -116,6 +117,16 @@ def _refused(_: Request, exc: Exception) -> JSONResponse:
 def _payload(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PayloadError)
     return _problems(request, from_payload(exc))
+
+
+def _invalid(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Invalid)
+    return _problems(request, field_problem(("body", exc.field), str(exc), exc.kind))
+
+
+def _not_found(_: Request, exc: Exception) -> JSONResponse:
+    status = 404 if isinstance(exc, NotFound) else 409
+    return JSONResponse({"detail": str(exc)}, status_code=status)
 
 
 def _access(_: Request, exc: Exception) -> JSONResponse:
@@ -222,6 +233,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(BodyRefused, _refused)
     app.add_exception_handler(PayloadError, _payload)
     app.add_exception_handler(AccessError, _access)
+    app.add_exception_handler(Invalid, _invalid)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(Exists, _not_found)
     app.add_exception_handler(SluisError, _sluis)
     app.add_exception_handler(DatabaseError, _database)
     app.add_exception_handler(StoreConflict, _integrity)

@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from engine.model.sizes import MAX_EMAIL, MAX_EXTERNAL_ID
 
 T = TypeVar("T")
 MAX_ID = 2**63 - 1  # ids are 64-bit integers on every database
@@ -119,6 +121,11 @@ class GroupPublic(BaseModel):
     created_at: datetime
 
 
+class GroupDeleted(BaseModel):
+    name: str
+    members: int = Field(description="how many members it had")
+
+
 class MembersChange(BaseModel):
     """Customers (system_ids) to add to and remove from a group, in bulk."""
 
@@ -172,9 +179,34 @@ class FlowStart(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customers: list[Id] = Field(min_length=1, max_length=100_000)
+    customers: list[Id] | None = Field(
+        default=None, min_length=1, max_length=100_000, description="system_ids"
+    )
+    external_ids: list[Annotated[str, Field(min_length=1, max_length=MAX_EXTERNAL_ID)]] | None = (
+        Field(default=None, min_length=1, max_length=100_000)
+    )
+    emails: list[Annotated[str, Field(min_length=1, max_length=MAX_EMAIL)]] | None = Field(
+        default=None, min_length=1, max_length=100_000
+    )
     at: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_key(self) -> FlowStart:
+        given = [n for n in ("customers", "external_ids", "emails") if getattr(self, n)]
+        if len(given) != 1:
+            raise ValueError(
+                "name the customers one way: 'customers' (system_ids), 'external_ids' or 'emails'"
+            )
+        return self
+
+    def named(self) -> tuple[str, list[Any]]:
+        """The key the customers are named by and their values."""
+        if self.external_ids:
+            return "external_id", list(self.external_ids)
+        if self.emails:
+            return "email", list(self.emails)
+        return "system_id", list(self.customers or [])
 
 
 class FlowStarted(BaseModel):
@@ -244,3 +276,79 @@ class WebhookReceipt(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "error"]
     database: str
+
+
+# -- users and tokens ---------------------------------------------------------------------
+
+
+class UserPublic(BaseModel):
+    name: str
+    service: bool
+    state: Literal["active", "deactivated", "lapsed"]
+    created_at: datetime
+    last_activity_at: datetime | None
+    last_used_at: datetime | None = Field(description="the last use of any of its tokens")
+    tokens: int = Field(description="tokens not revoked")
+    warning: str | None = Field(description="set when a person's account lapses within 7 days")
+
+
+class UserDeleted(BaseModel):
+    name: str
+    tokens: int = Field(description="tokens deleted with the user")
+
+
+class TokenPublic(BaseModel):
+    id: int
+    user: str
+    service: bool
+    webhook: str | None
+    scopes: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    state: Literal["active", "revoked", "expired", "lapsed"]
+    warning: str | None
+
+
+# -- mails --------------------------------------------------------------------------------
+
+
+class MailSend(BaseModel):
+    """One customer, named one way, an optional idempotency key, and entry data for the
+    templates (``data.*``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system_id: Id | None = None
+    external_id: str | None = Field(default=None, min_length=1, max_length=MAX_EXTERNAL_ID)
+    email: str | None = Field(default=None, min_length=1, max_length=MAX_EMAIL)
+    key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="idempotency key: the same key again sends nothing more",
+    )
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_customer(self) -> MailSend:
+        given = [n for n in ("system_id", "external_id", "email") if getattr(self, n)]
+        if len(given) != 1:
+            raise ValueError("name the customer one way: 'system_id', 'external_id' or 'email'")
+        return self
+
+    def named(self) -> tuple[str, Any]:
+        for name in ("system_id", "external_id", "email"):
+            if getattr(self, name):
+                return name, getattr(self, name)
+        raise ValueError("no customer")  # the validator keeps this from happening
+
+
+class MailSent(BaseModel):
+    flow: str
+    object: str
+    customer: int = Field(description="the customer's system_id")
+    journey: int
+    outcome: Literal["sent", "skipped", "held", "failed"]
+    reason: str
+    repeated: bool = Field(description="the key was used before: nothing more was sent")

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from engine.model.project import Project
     from engine.store import Store
 
-user_app = typer.Typer(help="Users who hold API tokens.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
 webhook_app = typer.Typer(help="Webhook tokens.", no_args_is_help=True)
 
@@ -75,37 +74,6 @@ def serve(
     )
 
 
-@user_app.command("create")
-def user_create(
-    name: Annotated[str, typer.Argument(help="The user's name.")],
-    service: Annotated[
-        bool, typer.Option("--service", help="A service account: it never lapses.")
-    ] = False,
-    project: ProjectOpt = None,
-) -> None:
-    """Create a user (a person, whose tokens stop after 60 days without activity, or a
-    service account)."""
-    from engine.store import tokens as store_tokens
-
-    store = _store(open_project(project))
-    with store.db.write() as conn:
-        store_tokens.create_user(conn, name, service=service, now=_now())
-    console.print(f"created {'service account' if service else 'user'} {name}")
-
-
-@user_app.command("reactivate")
-def user_reactivate(
-    name: Annotated[str, typer.Argument(help="The user's name.")], project: ProjectOpt = None
-) -> None:
-    """Let a user whose account lapsed use its tokens again."""
-    from engine.store import tokens as store_tokens
-
-    store = _store(open_project(project))
-    with store.db.write() as conn:
-        store_tokens.reactivate_user(conn, name, _now())
-    console.print(f"reactivated {name}")
-
-
 def _parse_expiry(text: str) -> datetime:
     """A date (the token works through that day, UTC) or an ISO date and time."""
     try:
@@ -154,11 +122,22 @@ def token_create(
         str | None,
         typer.Option("--expires", help="Last day of validity (UTC), or an ISO date and time."),
     ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="read, write, admin, or RESOURCE:read|write (customers, datamodel, groups, "
+            "flows, mails, webhooks); repeat for more. Default: read write.",
+        ),
+    ] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """Create an API token (active at once). Without --webhook it reaches the REST API and
-    every webhook."""
+    """Create an API token (active at once). Without --webhook it reaches the REST API, the
+    SOAP API and every webhook, as far as its scopes allow."""
     from engine.store import tokens as store_tokens
+    from engine.store.scopes import DEFAULT, parse_scopes
+
+    scopes = parse_scopes(scope) if scope else DEFAULT
 
     proj = open_project(project)
     if webhook is not None:
@@ -167,14 +146,15 @@ def token_create(
     store = _store(proj)
     with store.db.write() as conn:
         token_id, secret = store_tokens.create_token(
-            conn, user, now=_now(), webhook=webhook, expires_at=expires_at
+            conn, user, now=_now(), webhook=webhook, expires_at=expires_at, scopes=scopes
         )
     _show_secret(token_id, secret, "created token")
 
 
 @token_app.command("list")
 def token_list(project: ProjectOpt = None) -> None:
-    """Every token with its user, scope and state (never the secret)."""
+    """Every token with its user, scopes, last use and state (never the secret); a warning
+    for a person whose account lapses within 7 days."""
     from rich.table import Table
 
     from engine.store import tokens as store_tokens
@@ -185,17 +165,22 @@ def token_list(project: ProjectOpt = None) -> None:
     if not rows:
         console.print("no tokens; create one with 'sluis token create --user NAME'")
         return
-    table = Table("id", "user", "scope", "created", "expires", "state")
+    table = Table("id", "user", "reach", "scopes", "created", "expires", "last used", "state")
     for row in rows:
         table.add_row(
             str(row["id"]),
             row["user"] + (" (service)" if row["service"] else ""),
             f"webhook {row['webhook']}" if row["webhook"] else "all",
+            row["scopes"],
             f"{row['created_at']:%Y-%m-%d %H:%M}",
             f"{row['expires_at']:%Y-%m-%d %H:%M}" if row["expires_at"] else "-",
+            f"{row['last_used_at']:%Y-%m-%d %H:%M}" if row["last_used_at"] else "never",
             row["state"],
         )
     console.print(table)
+    for row in rows:
+        if row["warning"]:
+            err_console.print(f"warning: token {row['id']}: user {row['user']} {row['warning']}")
 
 
 @token_app.command("revoke")
@@ -238,6 +223,5 @@ def webhook_rotate(
 
 def register(app: typer.Typer) -> None:
     app.command()(serve)
-    app.add_typer(user_app, name="user")
     app.add_typer(token_app, name="token")
     app.add_typer(webhook_app, name="webhook")

@@ -8,8 +8,9 @@ from contextlib import closing
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
+from api import services
 from api.deps import StateDep, api_access
 from api.errors import ERRORS, field_problem
 from api.jsonbody import CheckedRoute
@@ -27,12 +28,11 @@ from api.state import AppState
 from engine.errors import ExpressionError
 from engine.model.expressions import Expression
 from engine.model.fields import to_json
-from engine.store.customers import load_customers, set_fields, upsert_customers
-from engine.store.erasure import erase_customers
+from engine.model.templates import local_today
+from engine.store.customers import load_customers
 from engine.store.queries import customer_ids
 from engine.store.segments import matching_ids
 from engine.store.sqlexpr import check, fields_of
-from engine.webhooks.payload import type_customer
 
 router = APIRouter(
     route_class=CheckedRoute,
@@ -55,21 +55,13 @@ def public(customer: dict[str, Any], state: AppState) -> CustomerPublic:
     return CustomerPublic.model_validate(shown)
 
 
-def _typed(body: CustomerCreate | CustomerUpdate, state: AppState) -> dict[str, Any]:
+def _row(body: CustomerCreate | CustomerUpdate) -> dict[str, Any]:
     row = body.model_dump(exclude_unset=True)
     if "system_id" in row:
         raise field_problem(
             ("body", "system_id"), "system_id is assigned by sluis; leave it out", "read_only"
         )
-    return type_customer(row, state.project) if row else {}
-
-
-def _load(state: AppState, system_id: int) -> dict[str, Any]:
-    with state.store.db.read() as conn:
-        found = load_customers(conn, [system_id], state.project)
-    if system_id not in found:
-        raise _missing(system_id)
-    return found[system_id]
+    return row
 
 
 def _segment(where: str, state: AppState) -> Expression:
@@ -79,10 +71,6 @@ def _segment(where: str, state: AppState) -> Expression:
     except ExpressionError as exc:
         raise field_problem(("query", "where"), f"{exc} (at column {exc.offset + 1})") from None
     return expr
-
-
-def _missing(system_id: int) -> HTTPException:
-    return HTTPException(404, f"no customer with system_id {system_id}")
 
 
 @router.get("", response_model=Page[CustomerPublic])
@@ -112,7 +100,7 @@ def list_customers(
                 state.project,
                 segment,
                 now=now,
-                today=now.date(),
+                today=local_today(now, state.project.settings.timezone),
                 limit=limit + 1,
                 after=after,
             )
@@ -130,7 +118,7 @@ def list_customers(
 @router.get("/{system_id}", response_model=CustomerPublic, responses=NOT_FOUND)
 def get_customer(system_id: SystemId, state: StateDep) -> CustomerPublic:
     """One customer by system_id."""
-    return public(_load(state, system_id), state)
+    return public(services.customer(state, system_id), state)
 
 
 @router.post(
@@ -152,18 +140,7 @@ def upsert_customer(
 ) -> CustomerPublic:
     """Create a customer, or update the one whose ``key`` field matches (201 new, 200
     existing). Fields not named stay as they are."""
-    row = _typed(body, state)
-    if row.get(key) is None:
-        raise field_problem(
-            ("body", key),
-            f"missing key: '{key}' finds the customer; send it (or choose another ?key=)",
-            "missing_key",
-        )
-    with state.write() as conn:
-        [(system_id, status)] = upsert_customers(
-            conn, [row], key=key, project=state.project, now=state.runtime.clock.now()
-        )
-        customer = load_customers(conn, [system_id], state.project)[system_id]
+    customer, status = services.upsert_customer(state, _row(body), key)
     response.status_code = 201 if status == "new" else 200
     return public(customer, state)
 
@@ -178,14 +155,7 @@ def upsert_customer(
 )
 def update_customer(system_id: SystemId, body: CustomerUpdate, state: StateDep) -> CustomerPublic:
     """Change fields of a customer; fields not named stay as they are, null clears one."""
-    row = _typed(body, state)
-    with state.write() as conn:
-        found = load_customers(conn, [system_id], state.project, groups=False)
-        if system_id not in found:
-            raise _missing(system_id)
-        if row:
-            set_fields(conn, {system_id: row}, state.project, state.runtime.clock.now())
-        customer = load_customers(conn, [system_id], state.project)[system_id]
+    customer = services.update_customer(state, system_id, _row(body))
     return public(customer, state)
 
 
@@ -193,8 +163,5 @@ def update_customer(system_id: SystemId, body: CustomerUpdate, state: StateDep) 
 def erase_customer(system_id: SystemId, state: StateDep) -> Erasure:
     """Erase a customer with everything that refers to them: group memberships, records,
     journeys with their steps and send logs, and events. It cannot be undone."""
-    with state.write() as conn:
-        deleted = erase_customers(conn, [system_id])
-        if not deleted["customers"]:
-            raise _missing(system_id)
+    deleted = services.erase_customer(state, system_id)
     return Erasure(system_id=system_id, deleted=deleted)

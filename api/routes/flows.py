@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, Path
 
+from api import services
 from api.deps import StateDep, api_access
 from api.errors import ERRORS, field_problem
 from api.jsonbody import CheckedRoute
@@ -26,8 +27,7 @@ from api.state import AppState
 from engine.model.flow import Flow
 from engine.runtime.monitor import counts_of
 from engine.runtime.retry import retry_failed
-from engine.sdk.batch import Entry
-from engine.store.queries import existing_customers, started_flows
+from engine.store.queries import started_flows
 
 router = APIRouter(
     route_class=CheckedRoute,
@@ -40,11 +40,7 @@ NamePath = Annotated[str, Path(max_length=200, description="the flow's name")]
 
 
 def _flow(state: AppState, name: str) -> Flow:
-    flow = state.runtime.flows.get(name)
-    if flow is None:
-        known = ", ".join(sorted(state.runtime.flows)) or "none"
-        raise HTTPException(404, f"no valid flow '{name}' in this project; flows: {known}")
-    return flow
+    return services.flow(state, name)
 
 
 @router.get("", response_model=list[FlowSummary])
@@ -90,34 +86,14 @@ def get_flow(name: NamePath, state: StateDep) -> FlowCounts:
 @router.post("/{name}/start", response_model=FlowStarted)
 def start_flow(name: NamePath, body: FlowStart, state: StateDep) -> FlowStarted:
     """Start the flow (when it is not started yet; its own selections do not fire for this
-    start) and enter the given customers now at its start object, with ``data`` as entry
-    data. The flow's reentry rule may keep some out: ``journeys`` lists those made."""
-    flow = _flow(state, name)
-    start_id = body.at or flow.starts[0]
-    if start_id not in flow.starts:
-        raise field_problem(
-            ("body", "at"),
-            f"'{start_id}' is not a start object of {flow.name}; its start objects: "
-            + ", ".join(flow.starts),
-        )
-    if body.at is None and len(flow.starts) > 1:
-        raise field_problem(
-            ("body", "at"),
-            f"{flow.name} has several start objects ({', '.join(flow.starts)}); choose one",
-            "missing",
-        )
-    with state.store.db.read() as conn:
-        unknown = sorted(set(body.customers) - existing_customers(conn, body.customers))
-        was_started = flow.name in started_flows(conn)
-    if unknown:
-        shown = ", ".join(map(str, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
-        raise field_problem(("body", "customers"), f"no customers with system_id {shown}")
-    if not was_started:
-        state.runtime.start(flow.name, fire=False)
-    entries = [Entry(i, body.data, "started by API") for i in body.customers]
-    with state.write() as conn:
-        journeys = state.runtime.enter_in(conn, flow, start_id, entries)
-    return FlowStarted(flow=flow.name, started=not was_started, journeys=journeys)
+    start) and enter the given customers (by system_id, external_id or e-mail) now at its
+    start object, with ``data`` as entry data. The flow's reentry rule may keep some out:
+    ``journeys`` lists those made."""
+    services.flow(state, name)
+    key, values = body.named()
+    customers = services.resolve_customers(state, key, values)
+    started = services.start_flow(state, name, customers, at=body.at, data=body.data)
+    return FlowStarted(flow=name, started=started.started, journeys=started.journeys)
 
 
 @router.post("/{name}/retry", response_model=FlowRetried)

@@ -7,13 +7,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 
+from api import services
 from api.deps import StateDep, api_access
-from api.errors import ERRORS, field_problem
+from api.errors import ERRORS
 from api.jsonbody import CheckedRoute
-from api.models import GroupCreate, GroupPublic, MembersChange, MembersChanged, Message, Page
+from api.models import (
+    GroupCreate,
+    GroupDeleted,
+    GroupPublic,
+    MembersChange,
+    MembersChanged,
+    Message,
+    Page,
+)
 from api.pagination import CursorQuery, LimitQuery, decode, page
-from engine.store.customers import add_to_groups, group_ids, remove_from_groups
-from engine.store.queries import existing_customers, group_id, group_members, groups
+from engine.store.queries import group_id, group_members, groups
 
 router = APIRouter(
     route_class=CheckedRoute,
@@ -47,12 +55,15 @@ def list_groups(state: StateDep) -> list[GroupPublic]:
 )
 def create_group(body: GroupCreate, state: StateDep) -> GroupPublic:
     """Create an empty group."""
-    with state.write() as conn:
-        if group_id(conn, body.name) is not None:
-            raise HTTPException(409, f"group '{body.name}' exists already")
-        group_ids(conn, [body.name], state.runtime.clock.now())
-        [made] = [g for g in groups(conn) if g["name"] == body.name]
+    made = services.create_group(state, body.name)
     return GroupPublic.model_validate(made)
+
+
+@router.delete("/{name}", response_model=GroupDeleted, responses=NOT_FOUND)
+def delete_group(name: NamePath, state: StateDep) -> GroupDeleted:
+    """Delete a group with its memberships (the customers stay). A flow that adds customers
+    to a group of this name makes it again."""
+    return GroupDeleted(name=name, members=services.remove_group(state, name))
 
 
 @router.get("/{name}/members", response_model=Page[int], responses=NOT_FOUND)
@@ -73,15 +84,5 @@ def list_members(
 @router.patch("/{name}/members", response_model=MembersChanged, responses=NOT_FOUND)
 def change_members(name: NamePath, body: MembersChange, state: StateDep) -> MembersChanged:
     """Add and remove members in bulk (system_ids); adding a member twice changes nothing."""
-    with state.write() as conn:
-        if group_id(conn, name) is None:
-            raise _missing(name)
-        unknown = sorted(set(body.add) - existing_customers(conn, body.add))
-        if unknown:
-            shown = ", ".join(map(str, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
-            raise field_problem(
-                ("body", "add"), f"no customers with system_id {shown}", "not_found"
-            )
-        added = add_to_groups(conn, body.add, [name], state.runtime.clock.now())
-        removed = remove_from_groups(conn, body.remove, [name])
+    added, removed = services.change_members(state, name, body.add, body.remove)
     return MembersChanged(added=added, removed=removed)

@@ -37,6 +37,7 @@ from api.security import STANDARD_ID, token_from, verify_signature
 from api.state import AppState
 from engine.errors import AccessError
 from engine.model.sizes import MAX_EVENT_ID
+from engine.store.scopes import refusal
 from engine.webhooks.receive import ItemReceipt, delivery_ids, map_body
 
 router = APIRouter(tags=["webhooks"], route_class=CheckedRoute)
@@ -84,6 +85,8 @@ async def take_call(scope: Scope, name: str, body: Callable[[], Awaitable[bytes]
                 f"token {access.token_id} is for webhook '{access.webhook}', not '{name}'",
                 status=403,
             )
+        if access.webhook is None and not access.allows("webhooks", True):
+            raise AccessError(refusal("webhooks", True), status=403)
     check_media_type(headers.get("content-type"))
     raw = await body()
     if found.key is not None:

@@ -213,6 +213,17 @@ class ApiSettings(_Strict):
     max_connections: int = Field(default=1_000, ge=1, le=100_000)
 
 
+class SoapSettings(_Strict):
+    """The SOAP API (``/soap``): ``fields`` maps elements of Deployteq's ``Customer`` (such
+    as ``firstname``) to profile fields (``first_name``), beside the default mapping;
+    ``campaigns`` and ``mails`` give flows and mail objects (``flow/object``) the numeric
+    ids clients call."""
+
+    fields: dict[str, str] = Field(default_factory=dict)
+    campaigns: dict[int, str] = Field(default_factory=dict)  # campaignId -> flow
+    mails: dict[int, str] = Field(default_factory=dict)  # emailId -> "flow/mail-object"
+
+
 class ProjectSettings(_Strict):
     database: str = "sqlite:///sluis.db"
     timezone: str = "UTC"
@@ -223,6 +234,7 @@ class ProjectSettings(_Strict):
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    soap: SoapSettings = Field(default_factory=SoapSettings)
     batch_size: int = Field(default=1000, ge=1, le=100_000)
 
     _indexed: tuple[str, ...] = PrivateAttr(default=())
@@ -263,6 +275,17 @@ class ProjectSettings(_Strict):
                     "letters, digits and _"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _soap_fields(self) -> ProjectSettings:
+        for element, name in self.soap.fields.items():
+            if name not in self.profile:
+                known = ", ".join(self.profile) or "none"
+                raise ValueError(
+                    f"soap.fields maps '{element}' to '{name}', which is not a profile field; "
+                    f"profile fields: {known}"
+                )
+        return self
 
 
 class Project:

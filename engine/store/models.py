@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, func, text, types
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint, func, text, types
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -351,6 +351,33 @@ class Token(SQLModel, table=True):
     webhook: str | None = None
     expires_at: datetime | None = _time(nullable=True)
     revoked_at: datetime | None = _time(nullable=True)
+    created_at: datetime = _time(nullable=False)
+    scopes: str | None = None  # space-separated (``read customers:write``); None: every scope
+    last_used_at: datetime | None = _time(nullable=True)
+
+
+class TransactionalSend(SQLModel, table=True):
+    """A mail sent to one customer now through the API, by the caller's idempotency key:
+    the same key finds the same journey, whose send log keeps the mail to one."""
+
+    __tablename__ = "transactional_sends"
+
+    key: str = Field(primary_key=True)
+    flow: str
+    object: str
+    customer_id: int
+    journey_id: int
+    created_at: datetime = _time(nullable=False)
+
+
+class SoapResource(SQLModel, table=True):
+    """A customer set the SOAP API answered with a resource id, kept until it is freed."""
+
+    __tablename__ = "soap_resources"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    customer_ids: str = Field(sa_column=Column(Text, nullable=False))  # JSON array
     created_at: datetime = _time(nullable=False)
 
 

@@ -90,7 +90,7 @@ def groups(conn: Connection) -> list[dict[str, Any]]:
         .where(MEMBERS.c.group_id == GROUPS.c.id)
         .scalar_subquery()
     )
-    query = select(GROUPS.c.name, GROUPS.c.created_at, size.label("members"))
+    query = select(GROUPS.c.id, GROUPS.c.name, GROUPS.c.created_at, size.label("members"))
     return [dict(row._mapping) for row in conn.execute(query.order_by(GROUPS.c.name))]
 
 

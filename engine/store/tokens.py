@@ -10,6 +10,7 @@ the caller owns the transaction.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, insert, or_, select, update
 
 from engine.errors import AccessError, InputError
 from engine.store.models import Token, User
+from engine.store.scopes import DEFAULT, allows
 
 USERS = User.__table__  # type: ignore[attr-defined]
 TOKENS = Token.__table__  # type: ignore[attr-defined]
@@ -26,6 +28,7 @@ U = USERS.c
 T = TOKENS.c
 LAPSE_AFTER = timedelta(days=60)
 TOUCH_EVERY = timedelta(minutes=1)
+WARN_BEFORE = timedelta(days=7)
 PREFIX = "sluis_"
 
 
@@ -37,7 +40,11 @@ class Access:
     user_id: int
     user: str
     webhook: str | None
-    stale: bool  # the user's last activity is older than a minute: record it
+    stale: bool  # the user's (or token's) last use is older than a minute: record it
+    scopes: str | None = None  # None: ``read write`` (tokens made before scopes)
+
+    def allows(self, resource: str, write: bool) -> bool:
+        return allows(self.scopes, resource, write)
 
 
 def token_hash(secret: str) -> str:
@@ -79,8 +86,10 @@ def create_token(
     now: datetime,
     webhook: str | None = None,
     expires_at: datetime | None = None,
+    scopes: str | None = DEFAULT,
 ) -> tuple[int, str]:
-    """A new token for ``user``; returns (id, secret). The secret is not stored: show it once."""
+    """A new token for ``user`` with ``scopes`` (as ``parse_scopes`` gives them); returns
+    (id, secret). The secret is not stored: show it once."""
     user_id = _user_id(conn, user)
     if expires_at is not None and expires_at <= now:
         raise InputError(f"the expiry {expires_at.isoformat()} has passed; give a later one")
@@ -94,6 +103,7 @@ def create_token(
             expires_at=expires_at,
             revoked_at=None,
             created_at=now,
+            scopes=scopes,
         )
         .returning(T.id)
     ).scalar_one()
@@ -104,6 +114,7 @@ def list_tokens(conn: Connection, now: datetime) -> list[dict[str, Any]]:
     """Every token with its user and state (active, revoked, expired, lapsed), newest first."""
     query = (
         select(T.id, T.webhook, T.created_at, T.expires_at, T.revoked_at, U.name, U.service)
+        .add_columns(T.scopes, T.last_used_at)
         .add_columns(U.active, U.last_activity_at, U.created_at.label("user_created_at"))
         .join(USERS, USERS.c.id == T.user_id)
         .order_by(T.id.desc())
@@ -127,6 +138,13 @@ def list_tokens(conn: Connection, now: datetime) -> list[dict[str, Any]]:
                 "created_at": row.created_at,
                 "expires_at": row.expires_at,
                 "state": state,
+                "scopes": row.scopes or DEFAULT,
+                "last_used_at": row.last_used_at,
+                "warning": lapse_warning(
+                    row.service, row.active, row.last_activity_at, row.user_created_at, now
+                )
+                if state == "active"
+                else None,
             }
         )
     return tokens
@@ -167,7 +185,7 @@ def rotate_webhook(
                 f"--user NAME --webhook {endpoint}', or pass --user"
             )
         user = str(newest)
-    token_id, secret = create_token(conn, user, now=now, webhook=endpoint)
+    token_id, secret = create_token(conn, user, now=now, webhook=endpoint, scopes="webhooks:write")
     revoked = [row.id for row in live]
     if revoked:
         conn.execute(update(TOKENS).where(T.id.in_(revoked)).values(revoked_at=now))
@@ -177,9 +195,25 @@ def rotate_webhook(
 def _lapsed(
     service: bool, active: bool, last: datetime | None, created: datetime, now: datetime
 ) -> bool:
-    if service:
-        return False
-    return not active or (last or created) < now - LAPSE_AFTER
+    if not active:  # deactivated (service accounts too)
+        return True
+    return not service and (last or created) < now - LAPSE_AFTER
+
+
+def lapse_warning(
+    service: bool, active: bool, last: datetime | None, created: datetime, now: datetime
+) -> str | None:
+    """A warning when a person's active account lapses within ``WARN_BEFORE``."""
+    if service or not active:
+        return None
+    lapses = (last or created) + LAPSE_AFTER
+    if now <= lapses <= now + WARN_BEFORE:
+        days = math.ceil((lapses - now).total_seconds() / 86_400)
+        return (
+            f"lapses in {days} day(s), on {lapses:%Y-%m-%d}, after {LAPSE_AFTER.days} days "
+            "without activity: use a token, or 'sluis user reactivate'"
+        )
+    return None
 
 
 def check_token(conn: Connection, secret: str, now: datetime) -> Access:
@@ -196,6 +230,8 @@ def check_token(conn: Connection, secret: str, now: datetime) -> Access:
             U.active,
             U.last_activity_at,
             U.created_at.label("user_created_at"),
+            T.scopes,
+            T.last_used_at,
         )
         .join(USERS, U.id == T.user_id)
         .where(T.hash == token_hash(secret))
@@ -217,17 +253,34 @@ def check_token(conn: Connection, secret: str, now: datetime) -> Access:
         )
     if _lapsed(row.service, row.active, row.last_activity_at, row.user_created_at, now):
         since = row.last_activity_at or row.user_created_at
+        if not row.active:
+            raise AccessError(
+                f"user '{row.name}' is deactivated, so its tokens stopped; reactivate it with "
+                f"'sluis user reactivate {row.name}'"
+            )
         raise AccessError(
             f"user '{row.name}' has been inactive since {since:%Y-%m-%d} (more than "
             f"{LAPSE_AFTER.days} days), so its tokens stopped; reactivate it with "
             f"'sluis user reactivate {row.name}'"
         )
-    stale = row.last_activity_at is None or row.last_activity_at < now - TOUCH_EVERY
-    return Access(row.id, row.user_id, row.name, row.webhook, stale)
+    stale = any(
+        at is None or at < now - TOUCH_EVERY for at in (row.last_activity_at, row.last_used_at)
+    )
+    return Access(row.id, row.user_id, row.name, row.webhook, stale, row.scopes)
 
 
-def touch_user(conn: Connection, user_id: int, now: datetime) -> None:
-    """Record activity of a user (at most once a minute, whoever else is recording it)."""
+def touch_user(conn: Connection, user_id: int, now: datetime, token_id: int | None = None) -> None:
+    """Record activity of a user and the use of its token (at most once a minute, whoever
+    else is recording it)."""
+    if token_id is not None:
+        conn.execute(
+            update(TOKENS)
+            .where(
+                T.id == token_id,
+                or_(T.last_used_at.is_(None), T.last_used_at < now - TOUCH_EVERY),
+            )
+            .values(last_used_at=now)
+        )
     conn.execute(
         update(USERS)
         .where(

@@ -277,3 +277,37 @@ def test_openapi_describes_profile_fields(setup: Setup) -> None:
     assert {"type": "string", "format": "date"} in create["properties"]["birthday"]["anyOf"]
     assert "/webhooks/{endpoint}" in doc["paths"]
     assert "/api/v1/datamodel/{collection}/{key}" in doc["paths"]
+
+
+def test_an_unknown_query_parameter_is_refused_naming_the_known_ones(setup: Setup) -> None:
+    answer = setup.api.get("/api/v1/customers?customr=1")
+    assert answer.status_code == 422
+    [problem] = answer.json()["detail"]
+    assert problem["loc"] == ["query", "customr"]
+    assert "known: cursor, email, external_id, limit" in problem["msg"]
+    assert setup.api.get("/api/v1/customers?email=a@example.com&limit=5").status_code == 200
+
+
+def test_group_delete(setup: Setup) -> None:
+    assert setup.api.post("/api/v1/groups", json={"name": "vip"}).status_code == 201
+    made = setup.api.post("/api/v1/customers", json={"external_id": "c-1"}).json()
+    setup.api.patch("/api/v1/groups/vip/members", json={"add": [made["system_id"]]})
+    gone = setup.api.delete("/api/v1/groups/vip")
+    assert gone.status_code == 200 and gone.json() == {"name": "vip", "members": 1}
+    assert setup.api.delete("/api/v1/groups/vip").status_code == 404
+    assert setup.api.get(f"/api/v1/customers/{made['system_id']}").json()["groups"] == []
+
+
+def test_flow_start_by_external_id_or_email(setup: Setup) -> None:
+    ann = setup.api.post("/api/v1/customers", json={"external_id": "c-1", "email": "a@x.nl"})
+    by_key = setup.api.post("/api/v1/flows/contacts/start", json={"external_ids": ["c-1"]})
+    assert by_key.status_code == 200 and len(by_key.json()["journeys"]) == 1
+    by_mail = setup.api.post("/api/v1/flows/orders/start", json={"emails": ["A@X.nl"]})
+    assert by_mail.status_code == 200, by_mail.text
+    unknown = setup.api.post("/api/v1/flows/orders/start", json={"emails": ["b@x.nl"]})
+    assert unknown.status_code == 422 and "no customers with email b@x.nl" in unknown.text
+    both = setup.api.post(
+        "/api/v1/flows/orders/start",
+        json={"emails": ["a@x.nl"], "customers": [ann.json()["system_id"]]},
+    )
+    assert both.status_code == 422 and "name the customers one way" in both.text

@@ -95,3 +95,47 @@ def test_serve_answers_and_shuts_down_gracefully_on_sigterm(
         if server.poll() is None:
             server.kill()
             server.communicate()
+
+
+def test_user_list_deactivate_delete_and_scoped_tokens(
+    make_project: Callable[..., Project],
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from engine.store import Store
+    from engine.store import tokens as store_tokens
+
+    project = make_project("timezone: UTC\ndatabase: sqlite:///cli.db\n", {"orders": FLOW})
+    store = Store.open(project)
+    with store.db.write() as conn:  # a person last active 53 days ago: 7 days to go
+        store_tokens.create_user(
+            conn, "ann", service=False, now=datetime.now(UTC) - timedelta(days=53)
+        )
+    assert _run(project, "user", "create", "robot", "--service")[0] == 0
+    code, out = _run(project, "token", "create", "--user", "ann", "--scope", "customers:read")
+    assert code == 0
+    code, out = _run(project, "token", "list")
+    assert "customers:" in out and "never" in out
+    assert "warning: token 1: user ann lapses in 7 day(s)" in out
+    code, out = _run(project, "user", "list")
+    assert code == 0 and "person" in out and "service" in out
+    assert "warning: user ann lapses in 7 day(s)" in out
+    assert _run(project, "user", "deactivate", "ann")[0] == 0
+    assert "deactivated" in _run(project, "user", "list")[1]
+    code, out = _run(project, "user", "delete", "ann")
+    assert code == 0 and "1 token(s)" in out
+    assert "ann" not in _run(project, "user", "list")[1]
+    result = CliRunner().invoke(
+        app,
+        [
+            "token",
+            "create",
+            "--user",
+            "robot",
+            "--scope",
+            "everything",
+            "--project",
+            str(project.root),
+        ],
+    )
+    assert result.exit_code != 0 and "unknown scope everything" in str(result.exception)

@@ -65,16 +65,21 @@ def test_token_refusals_say_why(store: Store) -> None:
 def test_activity_is_recorded_at_most_once_a_minute(store: Store) -> None:
     with store.db.write() as conn:
         user_id = t.create_user(conn, "ann", service=False, now=NOW)
-        _, secret = t.create_token(conn, "ann", now=NOW)
+        token_id, secret = t.create_token(conn, "ann", now=NOW)
+    with store.db.read() as conn:  # a token never used: its first use is recorded
+        assert t.check_token(conn, secret, NOW + timedelta(seconds=30)).stale is True
+    with store.db.write() as conn:
+        t.touch_user(conn, user_id, NOW + timedelta(seconds=30), token_id)
     with store.db.read() as conn:
-        assert t.check_token(conn, secret, NOW + timedelta(seconds=30)).stale is False
+        assert t.check_token(conn, secret, NOW + timedelta(seconds=40)).stale is False
         assert t.check_token(conn, secret, NOW + timedelta(minutes=2)).stale is True
     with store.db.write() as conn:
-        t.touch_user(conn, user_id, NOW + timedelta(minutes=2))
-        t.touch_user(conn, user_id, NOW + timedelta(minutes=2, seconds=30))  # too soon: kept
+        t.touch_user(conn, user_id, NOW + timedelta(minutes=2), token_id)
+        t.touch_user(conn, user_id, NOW + timedelta(minutes=2, seconds=30), token_id)  # kept
     with store.db.read() as conn:
         seen = conn.execute(select(User.__table__.c.last_activity_at)).scalar_one()
-    assert seen == NOW + timedelta(minutes=2)
+        used = t.list_tokens(conn, NOW + timedelta(minutes=3))[0]["last_used_at"]
+    assert seen == used == NOW + timedelta(minutes=2)
 
 
 def test_rotate_webhook_issues_a_new_token_and_revokes_the_old(store: Store) -> None:
@@ -104,3 +109,37 @@ def test_user_and_token_input_errors(store: Store) -> None:
             t.create_token(conn, "ann", now=NOW, expires_at=NOW - timedelta(days=1))
         with pytest.raises(InputError, match="no token 42"):
             t.revoke_token(conn, 42, NOW)
+
+
+def test_a_person_is_warned_from_day_53_and_lapses_after_day_60(store: Store) -> None:
+    from engine.store.users import list_users
+
+    with store.db.write() as conn:
+        t.create_user(conn, "ann", service=False, now=NOW)
+        t.create_user(conn, "robot", service=True, now=NOW)
+        _, secret = t.create_token(conn, "ann", now=NOW)
+    with store.db.read() as conn:
+        early = {u["name"]: u["warning"] for u in list_users(conn, NOW + timedelta(days=52))}
+        assert early == {"ann": None, "robot": None}
+        warned = {u["name"]: u["warning"] for u in list_users(conn, NOW + timedelta(days=53))}
+        assert warned["ann"] is not None and warned["ann"].startswith("lapses in 7 day(s)")
+        assert warned["robot"] is None
+        assert t.list_tokens(conn, NOW + timedelta(days=53))[0]["warning"] == warned["ann"]
+        assert t.check_token(conn, secret, NOW + timedelta(days=53)).user == "ann"
+        with pytest.raises(AccessError, match="inactive since"):
+            t.check_token(conn, secret, NOW + timedelta(days=61))
+        [ann] = [u for u in list_users(conn, NOW + timedelta(days=61)) if u["name"] == "ann"]
+        assert (ann["state"], ann["warning"]) == ("lapsed", None)
+
+
+def test_scopes_allow_per_resource() -> None:
+    from engine.store.scopes import allows, parse_scopes
+
+    assert parse_scopes(["customers:read", "groups:write"]) == "customers:read groups:write"
+    for resource in ("customers", "datamodel", "groups", "flows", "mails", "webhooks"):
+        assert allows("read", resource, False) and not allows("read", resource, True)
+        assert allows("write", resource, True) and allows(None, resource, True)
+        assert allows(f"{resource}:write", resource, False)
+        others = [r for r in ("customers", "groups") if r != resource]
+        assert not allows(f"{resource}:write", others[0], False)
+    assert not allows("read write", "admin", False) and allows("admin", "admin", True)

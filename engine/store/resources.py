@@ -1,0 +1,50 @@
+"""Customer sets kept for the SOAP API: Deployteq answers a set (a group's members, a
+campaign's) with a resource id that the client polls and reads in pages, then frees. The
+caller owns the transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, insert, select
+
+from engine.store.models import Journey, SoapResource
+
+RESOURCES = SoapResource.__table__  # type: ignore[attr-defined]
+JOURNEYS = Journey.__table__  # type: ignore[attr-defined]
+R = RESOURCES.c
+
+
+def keep_set(conn: Connection, kind: str, customer_ids: Sequence[int], now: datetime) -> int:
+    """Keep a customer set; returns its resource id."""
+    made = conn.execute(
+        insert(RESOURCES)
+        .values(kind=kind, customer_ids=json.dumps(list(customer_ids)), created_at=now)
+        .returning(R.id)
+    ).scalar_one()
+    return int(made)
+
+
+def kept_set(conn: Connection, resource_id: int) -> tuple[str, list[int]] | None:
+    """The kind and customers of a kept set, or None when there is none (or it was freed)."""
+    row = conn.execute(select(R.kind, R.customer_ids).where(R.id == resource_id)).first()
+    if row is None:
+        return None
+    return str(row.kind), [int(i) for i in json.loads(row.customer_ids)]
+
+
+def free_set(conn: Connection, resource_id: int) -> bool:
+    return bool(conn.execute(delete(RESOURCES).where(R.id == resource_id)).rowcount)
+
+
+def flow_customers(conn: Connection, flow: str) -> list[int]:
+    """Customers with a journey in ``flow``, in system_id order."""
+    query = (
+        select(JOURNEYS.c.customer_id)
+        .where(JOURNEYS.c.flow == flow)
+        .distinct()
+        .order_by(JOURNEYS.c.customer_id)
+    )
+    return [int(i) for i in conn.execute(query).scalars()]
