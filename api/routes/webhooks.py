@@ -33,6 +33,7 @@ from api.models import Message, WebhookReceipt
 from api.security import token_from, verify_signature
 from api.state import AppState
 from engine.errors import AccessError
+from engine.webhooks.payload import delivery_ids
 from engine.webhooks.receive import ItemReceipt, map_body
 
 router = APIRouter(tags=["webhooks"])
@@ -81,15 +82,34 @@ async def take_call(scope: Scope, name: str, body: Callable[[], Awaitable[bytes]
             )
     raw = await body()
     if found.key is not None:
-        verify_signature(found.auth, found.key, headers, raw, state.runtime.clock.now())
+        verify_signature(
+            found.auth,
+            found.key,
+            headers,
+            raw,
+            state.runtime.clock.now(),
+            method=scope["method"],
+            url=_called_url(scope, headers),
+        )
     try:
         payload: Any = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise field_problem(("body",), f"the body is not JSON: {exc}", "json_invalid") from None
     items = map_body(found.spec, payload, state.project)
+    delivery_ids(items, found.spec.payload, headers)
     writer: GroupWriter = app.state.webhook_writer
     receipts = await writer.submit(found, items)
     return _receipt(name, found.spec.flow.name, receipts)
+
+
+def _called_url(scope: Scope, headers: Headers) -> str:
+    """The URL as the caller called it (scheme, Host header, path and query)."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    host = headers.get("host") or "localhost"
+    scheme = headers.get("x-forwarded-proto") or scope.get("scheme", "http")
+    return f"{scheme}://{host}{scope.get('raw_path', scope['path'].encode()).decode('latin-1')}" + (
+        f"?{query}" if query else ""
+    )
 
 
 def _receipt(name: str, flow: str, receipts: list[ItemReceipt]) -> bytes:

@@ -57,6 +57,7 @@ class PayloadMap:
     key: str
     records: tuple[RecordsMap, ...] = ()
     dedupe: str | None = None
+    dedupe_header: str | None = None  # the event id comes from this header instead
 
 
 @dataclass
@@ -200,7 +201,9 @@ def map_payload(payload: Any, spec: PayloadMap, project: Project, at: Loc = ()) 
         )
     records: list[tuple[str, dict[str, Any]]] = []
     for spec_records in spec.records:
-        records.extend(_records(payload, spec_records, project, at, problems))
+        found = _records(payload, spec_records, project, at, problems)
+        _keep_parent_keys(spec_records, found, spec.records, records, project)
+        records.extend(found)
     event_id = None
     if spec.dedupe is not None:
         parts = split_path(spec.dedupe)
@@ -219,6 +222,29 @@ def map_payload(payload: Any, spec: PayloadMap, project: Project, at: Loc = ()) 
     if problems:
         raise PayloadError(problems)
     return Mapped(payload, customer, records, event_id)
+
+
+def delivery_ids(items: Sequence[Mapped], spec: PayloadMap, headers: Mapping[str, str]) -> None:
+    """Set the event ids of a call's payloads from the delivery-id header its scheme names
+    (a redelivery repeats it); in an array the payloads are told apart by their position.
+    ``headers`` has lowercase names. ``PayloadError`` when the header is missing."""
+    name = spec.dedupe_header
+    if name is None:
+        return
+    value = headers.get(name.lower(), "").strip()
+    if not value:
+        raise PayloadError(
+            [
+                PayloadProblem(
+                    (),
+                    f"missing event id: header {name} must name the delivery, which makes a "
+                    "redelivered webhook harmless",
+                    "missing_event_id",
+                )
+            ]
+        )
+    for index, item in enumerate(items):
+        item.event_id = value if len(items) == 1 else f"{value}#{index}"
 
 
 def _records(
@@ -266,3 +292,36 @@ def _records(
             )
         records.append((spec.collection, data))
     return records
+
+
+def _keep_parent_keys(
+    spec: RecordsMap,
+    found: list[tuple[str, dict[str, Any]]],
+    specs: Sequence[RecordsMap],
+    earlier: Sequence[tuple[str, dict[str, Any]]],
+    project: Project,
+) -> None:
+    """Records nested inside another record of the payload keep their parent's key: when
+    ``line_items`` sit inside an order (path ``line_items`` under the order's path ``.``, or
+    ``order.line_items`` under ``order``) and the line item collection has a field named as
+    the order collection's key, each line item gets the order's key unless the payload gives
+    one itself."""
+    from engine.model.project import collection_of
+
+    if not found:
+        return
+    inner = split_path(spec.path)
+    fields = collection_of(project, spec.collection).fields
+    for parent in specs:
+        outer = split_path(parent.path)
+        if parent is spec or len(outer) >= len(inner) or inner[: len(outer)] != outer:
+            continue
+        key = collection_of(project, parent.collection).key
+        if key not in fields:
+            continue
+        parents = [data for name, data in earlier if name == parent.collection]
+        if len(parents) != 1 or parents[0].get(key) is None:
+            continue  # a list of parents: which one holds the record is not known
+        for _, data in found:
+            if data.get(key) is None:
+                data[key] = parents[0][key]
