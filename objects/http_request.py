@@ -1,7 +1,9 @@
 """``http-request``: calls an HTTP endpoint per customer, or with chunks of up to 1,000
-customers per call (a JSON array of their fields). Journeys leave by ``ok`` or ``failed`` with
-the status or error as the reason; ``save`` stores parts of a per-customer answer in the
-customer's profile."""
+customers per call (a JSON array of their fields, or ``batch_body`` around it, such as
+``{"inputs": {{ items }}}``; ``items`` reads the answer per customer: its failures leave by
+``failed`` with their reason, ``save`` stores from its item). Journeys leave by ``ok`` or
+``failed`` with the status or error as the reason; ``save`` stores parts of a per-customer
+answer in the customer's profile."""
 
 from __future__ import annotations
 
@@ -29,11 +31,14 @@ from engine.sdk.http import (
     CONTENT_TYPES,
     PER_CUSTOMER,
     AfterOk,
+    BatchBodyText,
     Headers,
     HttpOutcome,
+    ItemsSpec,
     JsonFields,
     ResponseTemplateText,
     Send,
+    batch_body,
     call_policy,
     check_request,
     chunk_key,
@@ -42,6 +47,7 @@ from engine.sdk.http import (
     form_body,
     journey_key,
     make_call,
+    per_item,
     refuse,
     rendered_once,
     templated,
@@ -64,6 +70,8 @@ class HttpRequestSettings(ObjectSettings):
     retries: int = Field(default=3, ge=0, le=20)
     success: list[int] | None = None
     save: dict[CustomerField, ResponseTemplateText] = Field(default_factory=dict)
+    batch_body: BatchBodyText | None = None
+    items: ItemsSpec | None = None
     concurrency: int = Field(default=10, ge=1, le=500)
     rate_limit: float | None = Field(
         default=None, gt=0, description="calls per second at most, across every worker"
@@ -99,10 +107,18 @@ class HttpRequestSettings(ObjectSettings):
     def _consistent(self) -> HttpRequestSettings:
         if self.fields is not None and self.body is not None:
             raise ValueError("give 'fields' or a raw 'body', not both")
-        if self.save and self.batch > 1:
-            raise ValueError("'save' works on per-customer calls only; remove it or use batch: 1")
+        batched = self.batch > 1 or self.batch_body is not None
+        if self.save and batched and self.items is None:
+            raise ValueError(
+                "with batches, 'save' reads the answer per item; say where the answer lists "
+                "them with 'items' (e.g. items: {path: results}), or use batch: 1"
+            )
+        if self.items is not None and not batched:
+            raise ValueError("'items' reads a batched answer; use batch > 1 or batch_body")
+        if self.batch_body is not None and self.fields is None:
+            raise ValueError("batch_body wraps the chunk's 'fields' ({{ items }}); give fields")
         check_request(self.url, self.headers)
-        if self.batch > 1:
+        if batched:
             if self.body is not None:
                 raise ValueError(
                     "a raw 'body' is rendered per customer; use 'fields' with batch > 1"
@@ -154,12 +170,14 @@ class HttpRequest(CampaignObject[HttpRequestSettings]):
             rate_limit=spec.rate_limit,
         )
         secrets = self.headers.secrets()
-        if spec.batch == 1:
+        if spec.batch == 1 and spec.batch_body is None:
             sends = self._per_customer(batch, routing, ctx, secrets)
         else:
             sends = self._batched(batch, routing, ctx, secrets)
         saved: dict[int, dict[str, Any]] = {}
         after_ok = self._saver(ctx, saved) if spec.save else None
+        if spec.items is not None:
+            after_ok = per_item(spec.items, sends, after_ok)
         deliver(ctx, routing, sends, policy, after_ok=after_ok)
         if saved:
             ctx.customers.set_fields(saved)
@@ -228,6 +246,13 @@ class HttpRequest(CampaignObject[HttpRequestSettings]):
             content = None if texts is None else f"[{','.join([texts[p] for p in positions])}]"
             if not members:
                 continue
+            if spec.batch_body is not None and content is not None:
+                try:
+                    content = batch_body(spec.batch_body, content, [j.customer for j in members])
+                except SluisError as exc:
+                    for journey in members:
+                        refuse(routing, journey, exc)
+                    continue
             try:
                 call = make_call(
                     method=spec.method,

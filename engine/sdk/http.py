@@ -13,6 +13,7 @@ from engine.http.delivery import (
     journey_key,
     refuse,
 )
+from engine.http.items import BatchBodyText, ItemsSpec, batch_body, per_item
 from engine.http.lookups import compile_value, rendered_once
 from engine.http.render import (
     CONTENT_TYPES,
@@ -32,12 +33,15 @@ __all__ = [
     "CONTENT_TYPES",
     "PER_CUSTOMER",
     "AfterOk",
+    "BatchBodyText",
     "Headers",
     "HttpOutcome",
+    "ItemsSpec",
     "JsonFields",
     "RenderedHeaders",
     "ResponseTemplateText",
     "Send",
+    "batch_body",
     "call_policy",
     "check_request",
     "chunk_key",
@@ -47,6 +51,7 @@ __all__ = [
     "journey_key",
     "json_body",
     "make_call",
+    "per_item",
     "refuse",
     "rendered_once",
     "templated",

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 Loc = tuple[str | int, ...]
 _MISSING = object()
+MISSING = _MISSING  # what ``lookup`` gives for a path that is absent
 
 
 @dataclass(frozen=True)
