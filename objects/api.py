@@ -1,13 +1,14 @@
 """``api``: an immediate JSON notification per customer, a POST of ``flow``, ``object``,
 ``customer`` (the profile) and ``data`` (the journey's entry data) to ``url`` with
-``headers``. Journeys leave by ``ok`` or ``failed``."""
+``headers`` (or through an ``oauth2``/``bearer`` ``connection``, whose token it carries).
+Journeys leave by ``ok`` or ``failed``."""
 
 from __future__ import annotations
 
 from functools import partial
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from engine.sdk import (
     Batch,
@@ -19,6 +20,7 @@ from engine.sdk import (
     RunContext,
     SluisError,
     TemplateText,
+    project_of,
 )
 from engine.sdk.http import (
     CONTENT_TYPES,
@@ -28,10 +30,12 @@ from engine.sdk.http import (
     check_request,
     compile_value,
     deliver,
+    http_connection,
     journey_key,
     json_body,
     make_call,
     refuse,
+    through_connection,
 )
 
 
@@ -42,10 +46,19 @@ class ApiSettings(ObjectSettings):
     timeout: Duration | None = None
     retries: int = Field(default=3, ge=0, le=20)
     concurrency: int = Field(default=10, ge=1, le=500)
+    connection: str | None = Field(
+        default=None, description="an oauth2 or bearer connection: its token, its base_url"
+    )
 
     @model_validator(mode="after")
-    def _consistent(self) -> ApiSettings:
+    def _consistent(self, info: ValidationInfo) -> ApiSettings:
         check_request(self.url, self.headers)
+        project = project_of(info)
+        if self.connection is not None and project is not None:
+            try:
+                http_connection(project, self.connection)
+            except SluisError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
 
@@ -64,6 +77,7 @@ class ApiCall(CampaignObject[ApiSettings]):
             ctx, timeout=spec.timeout, retries=spec.retries, concurrency=spec.concurrency
         )
         secrets = self.headers.secrets()
+        joined, sink = through_connection(ctx, spec.connection)
         sends = []
         headers_of = self.headers.for_batch(ctx.scope, secrets)
         for journey in batch:
@@ -77,7 +91,7 @@ class ApiCall(CampaignObject[ApiSettings]):
             try:
                 call = make_call(
                     method="POST",
-                    url=self.url(customer, data, scope),
+                    url=joined(self.url(customer, data, scope)),
                     headers=headers_of(customer, data, scope),
                     key=journey_key(ctx, journey),
                     content=json_body(notification),
@@ -87,4 +101,4 @@ class ApiCall(CampaignObject[ApiSettings]):
                 refuse(routing, journey, exc)
                 continue
             sends.append(Send(call, [journey]))
-        deliver(ctx, routing, sends, policy)
+        deliver(ctx, routing, sends, policy, sink=sink)

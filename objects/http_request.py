@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from engine.sdk import (
     Batch,
@@ -26,6 +26,7 @@ from engine.sdk import (
     SluisError,
     TemplateText,
     convert,
+    project_of,
 )
 from engine.sdk.http import (
     CONTENT_TYPES,
@@ -45,12 +46,14 @@ from engine.sdk.http import (
     compile_value,
     deliver,
     form_body,
+    http_connection,
     journey_key,
     make_call,
     per_item,
     refuse,
     rendered_once,
     templated,
+    through_connection,
     with_query,
 )
 
@@ -71,6 +74,9 @@ class HttpRequestSettings(ObjectSettings):
     success: list[int] | None = None
     save: dict[CustomerField, ResponseTemplateText] = Field(default_factory=dict)
     batch_body: BatchBodyText | None = None
+    connection: str | None = Field(
+        default=None, description="an oauth2 or bearer connection: its token, its base_url"
+    )
     items: ItemsSpec | None = None
     concurrency: int = Field(default=10, ge=1, le=500)
     rate_limit: float | None = Field(
@@ -102,6 +108,21 @@ class HttpRequestSettings(ObjectSettings):
             if name in READ_ONLY:
                 raise ValueError(f"save: '{name}' cannot be set; sluis sets it itself")
         return value
+
+    @model_validator(mode="after")
+    def _connection(self, info: ValidationInfo) -> HttpRequestSettings:
+        project = project_of(info)
+        if self.connection is not None and project is not None:
+            try:
+                http_connection(project, self.connection)
+            except SluisError as exc:
+                raise ValueError(str(exc)) from None
+        if self.connection is None and self.url.source.startswith("/"):
+            raise ValueError(
+                "url: a path needs a connection with a base_url; write the full URL or name "
+                "the connection"
+            )
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> HttpRequestSettings:
@@ -170,20 +191,26 @@ class HttpRequest(CampaignObject[HttpRequestSettings]):
             rate_limit=spec.rate_limit,
         )
         secrets = self.headers.secrets()
+        joined, sink = through_connection(ctx, spec.connection)
         if spec.batch == 1 and spec.batch_body is None:
-            sends = self._per_customer(batch, routing, ctx, secrets)
+            sends = self._per_customer(batch, routing, ctx, secrets, joined)
         else:
-            sends = self._batched(batch, routing, ctx, secrets)
+            sends = self._batched(batch, routing, ctx, secrets, joined)
         saved: dict[int, dict[str, Any]] = {}
         after_ok = self._saver(ctx, saved) if spec.save else None
         if spec.items is not None:
             after_ok = per_item(spec.items, sends, after_ok)
-        deliver(ctx, routing, sends, policy, after_ok=after_ok)
+        deliver(ctx, routing, sends, policy, after_ok=after_ok, sink=sink)
         if saved:
             ctx.customers.set_fields(saved)
 
     def _per_customer(
-        self, batch: Batch, routing: Routing, ctx: RunContext, secrets: tuple[str, ...]
+        self,
+        batch: Batch,
+        routing: Routing,
+        ctx: RunContext,
+        secrets: tuple[str, ...],
+        joined: Callable[[str], str],
     ) -> list[Send]:
         """One call per customer: URL, headers and body rendered for each (those that do not
         read the customer once for the batch)."""
@@ -197,7 +224,7 @@ class HttpRequest(CampaignObject[HttpRequestSettings]):
         for position, journey in enumerate(journeys):
             customer, data, scope = journey.customer, journey.data, partial(ctx.scope, journey)
             try:
-                url = url_of(customer, data, scope)
+                url = joined(url_of(customer, data, scope))
                 content = None
                 if self.body is not None:
                     content = str(self.body(customer, data, scope)).encode()
@@ -226,12 +253,17 @@ class HttpRequest(CampaignObject[HttpRequestSettings]):
         return sends
 
     def _batched(
-        self, batch: Batch, routing: Routing, ctx: RunContext, secrets: tuple[str, ...]
+        self,
+        batch: Batch,
+        routing: Routing,
+        ctx: RunContext,
+        secrets: tuple[str, ...],
+        joined: Callable[[str], str],
     ) -> list[Send]:
         """Chunks of ``batch`` customers per call, each a JSON array of their fields; URL and
         headers are the same for every call of the batch."""
         spec, sends, journeys = self.settings, [], batch.journeys
-        url = self.url({}, {}, ctx.scope)
+        url = joined(self.url({}, {}, ctx.scope))
         headers = self.headers.render({}, {}, ctx.scope, secrets)
         texts, failures = (
             self.json_fields.texts(journeys, _scopes(ctx)) if self.json_fields else (None, {})

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from engine.errors import FlowError, InputError, Problem, ProjectError
 from engine.model.fields import FieldType
@@ -82,9 +89,12 @@ class Collection(_Strict):
 
 
 class Connection(_Strict):
-    """A connection to the outside world, named in locations (``sftp://NAME/...``) and mail."""
+    """A connection to the outside world, named in locations (``sftp://NAME/...``), mail and
+    HTTP objects. ``oauth2``: client credentials (``token_url``, ``client_id``,
+    ``client_secret``, optional ``scope``, ``auth_method``) for APIs at ``base_url``;
+    ``bearer``: a fixed ``token`` for APIs at ``base_url``."""
 
-    type: Literal["sftp", "smtp", "folder", "maildir"]
+    type: Literal["sftp", "smtp", "folder", "maildir", "oauth2", "bearer"]
     host: str | None = None
     port: int | None = None
     username: str | None = None
@@ -95,6 +105,31 @@ class Connection(_Strict):
     security: Literal["none", "starttls", "ssl"] = "none"
     timeout: float = 30.0
     max_connections: int = Field(default=4, ge=1, le=64)
+    base_url: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    scope: str | None = None
+    auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
+    token: str | None = None
+
+    @model_validator(mode="after")
+    def _http_auth(self) -> Connection:
+        needed = {
+            "oauth2": ("base_url", "token_url", "client_id", "client_secret"),
+            "bearer": ("base_url", "token"),
+        }.get(self.type, ())
+        missing = [name for name in needed if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"a connection of type {self.type} needs {', '.join(missing)}")
+        for name in ("client_secret", "token"):
+            value = getattr(self, name)
+            if value and not _ENV_VAR.search(value):
+                raise ValueError(
+                    f"{name}: write the secret as ${{VAR}} and export VAR; secrets do not "
+                    "belong in sluis.yaml"
+                )
+        return self
 
     def secret(self, name: str) -> str | None:
         """A setting with ``${VAR}`` resolved from the environment."""

@@ -15,6 +15,7 @@ from engine.http.delivery import (
 )
 from engine.http.items import BatchBodyText, ItemsSpec, batch_body, per_item
 from engine.http.lookups import compile_value, rendered_once
+from engine.http.oauth import http_connection, through_connection
 from engine.http.render import (
     CONTENT_TYPES,
     PER_CUSTOMER,
@@ -48,6 +49,7 @@ __all__ = [
     "compile_value",
     "deliver",
     "form_body",
+    "http_connection",
     "journey_key",
     "json_body",
     "make_call",
@@ -55,5 +57,6 @@ __all__ = [
     "refuse",
     "rendered_once",
     "templated",
+    "through_connection",
     "with_query",
 ]
