@@ -28,7 +28,7 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.errors import InputError
-from engine.files.csvin import CsvRows, delimiter_name, read_csv
+from engine.files.csvin import delimiter_name, read_csv
 from engine.model.fields import KEYS, field_types
 from engine.model.project import collection_of
 from engine.model.validation import did_you_mean
@@ -463,9 +463,7 @@ def import_rows(
     pending, lines = chunks.rows, chunks.lines
     for line, cells in reader:
         count += 1
-        if len(cells) != width and (
-            len(cells) < width or any(c.strip() for c in cells[width:])
-        ):
+        if len(cells) != width and (len(cells) < width or any(c.strip() for c in cells[width:])):
             chunks.reject(line, "", _width_reason(len(cells), width, reader.delimiter), cells)
             if not chunks.over:
                 continue

@@ -143,13 +143,14 @@ class AuthorizedSink:
         self.auth = auth
 
     def _authorized(self, call: HttpCall, token: str) -> HttpCall:
-        headers = {**call.headers, AUTHORIZATION: f"Bearer {token}"}
+        name = self.auth.connection.token_header
+        header, value = (name, token) if name else (AUTHORIZATION, f"Bearer {token}")
         return replace(
             call,
             url=self.auth.url(call.url),
-            headers=headers,
+            headers={**call.headers, header: value},
             secrets=(*call.secrets, token),
-            secret_headers=call.secret_headers | {AUTHORIZATION},
+            secret_headers=call.secret_headers | {header},
         )
 
     def send_all(self, calls: Sequence[HttpCall], policy: CallPolicy) -> list[HttpOutcome]:

@@ -92,7 +92,8 @@ class Connection(_Strict):
     """A connection to the outside world, named in locations (``sftp://NAME/...``), mail and
     HTTP objects. ``oauth2``: client credentials (``token_url``, ``client_id``,
     ``client_secret``, optional ``scope``, ``auth_method``) for APIs at ``base_url``;
-    ``bearer``: a fixed ``token`` for APIs at ``base_url``."""
+    ``bearer``: a fixed ``token`` for APIs at ``base_url`` (``Authorization: Bearer TOKEN``, or
+    the bare token in ``token_header``, such as Shopify's ``X-Shopify-Access-Token``)."""
 
     type: Literal["sftp", "smtp", "folder", "maildir", "oauth2", "bearer"]
     host: str | None = None
@@ -112,6 +113,7 @@ class Connection(_Strict):
     scope: str | None = None
     auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
     token: str | None = None
+    token_header: str | None = None  # bearer: the header of the raw token instead of Bearer
 
     @model_validator(mode="after")
     def _http_auth(self) -> Connection:

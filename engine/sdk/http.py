@@ -29,6 +29,7 @@ from engine.http.render import (
     templated,
     with_query,
 )
+from engine.pull.settings import PullSettings
 
 __all__ = [
     "CONTENT_TYPES",
@@ -39,6 +40,7 @@ __all__ = [
     "HttpOutcome",
     "ItemsSpec",
     "JsonFields",
+    "PullSettings",
     "RenderedHeaders",
     "ResponseTemplateText",
     "Send",
