@@ -53,7 +53,8 @@ class ConnectionAuth:
     def __init__(self, name: str, connection: Connection) -> None:
         self.name = name
         self.connection = connection
-        self.base_url = (connection.base_url or "").rstrip("/")
+        base = connection.base_url or ""
+        self.base_url = resolve_env(base, what=f"connection {name} base_url").rstrip("/")
 
     def url(self, url: str) -> str:
         """A path (``/api/...``) on the connection's ``base_url``; a full URL as it is."""
@@ -92,8 +93,9 @@ class ConnectionAuth:
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
         }
+        token_url = resolve_env(str(c.token_url), what=f"connection {self.name} token_url")
         url, headers, body = ClientAuth(client_id, secret, c.auth_method).prepare(
-            "POST", str(c.token_url), headers, body
+            "POST", token_url, headers, body
         )
         secrets = (secret, client_id) if c.auth_method == "client_secret_post" else (secret,)
         call = HttpCall(
@@ -112,7 +114,7 @@ class ConnectionAuth:
             said = found.get("error_description") or found.get("error") or ""
             raise EffectError(
                 mask(
-                    f"connection '{self.name}': the token request to {c.token_url} "
+                    f"connection '{self.name}': the token request to {token_url} "
                     f"{answer.reason.removeprefix('failed: ')}"
                     + (f" ({said})" if said else "")
                     + "; check client_id, client_secret and scope",
