@@ -77,7 +77,12 @@ class ApiCall(CampaignObject[ApiSettings]):
             ctx, timeout=spec.timeout, retries=spec.retries, concurrency=spec.concurrency
         )
         secrets = self.headers.secrets()
-        joined, sink = through_connection(ctx, spec.connection)
+        try:
+            joined, sink = through_connection(ctx, spec.connection)
+        except SluisError as exc:  # a ${VAR} of the connection is not set
+            for journey in batch:
+                refuse(routing, journey, exc)
+            return
         sends = []
         headers_of = self.headers.for_batch(ctx.scope, secrets)
         for journey in batch:

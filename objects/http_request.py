@@ -191,7 +191,12 @@ class HttpRequest(CampaignObject[HttpRequestSettings]):
             rate_limit=spec.rate_limit,
         )
         secrets = self.headers.secrets()
-        joined, sink = through_connection(ctx, spec.connection)
+        try:
+            joined, sink = through_connection(ctx, spec.connection)
+        except SluisError as exc:  # a ${VAR} of the connection is not set
+            for journey in batch:
+                refuse(routing, journey, exc)
+            return
         if spec.batch == 1 and spec.batch_body is None:
             sends = self._per_customer(batch, routing, ctx, secrets, joined)
         else:
