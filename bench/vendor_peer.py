@@ -11,8 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from vendors.hubspot import HubSpot  # noqa: E402
-from vendors.magento import Magento  # noqa: E402
+from vendors.hubspot import HubSpot
+from vendors.magento import Magento
 
 HUBSPOT_TOKEN = "pat-bench"
 MAGENTO_TOKEN = "magento-bench"

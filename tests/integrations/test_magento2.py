@@ -83,21 +83,49 @@ def test_sluis_pull_runs_the_pull_now_with_a_progress_bar(shop, magento):
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "cli", "pull", "magento-customers", "changed-customers",
-         "--project", str(shop.root)],
-        capture_output=True, text=True, check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(shop.root), "COLUMNS": "200",
-             "MAGENTO_BASE_URL": magento.base_url, "MAGENTO_ACCESS_TOKEN": magento.token,
-             "SLUIS_DATABASE_URL": f"sqlite:///{shop.root}/pull.db"},
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "pull",
+            "magento-customers",
+            "changed-customers",
+            "--project",
+            str(shop.root),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(shop.root),
+            "COLUMNS": "200",
+            "MAGENTO_BASE_URL": magento.base_url,
+            "MAGENTO_ACCESS_TOKEN": magento.token,
+            "SLUIS_DATABASE_URL": f"sqlite:///{shop.root}/pull.db",
+        },
     )
     assert done.returncode == 0, done.stderr
     assert "pulling" in done.stdout and "500" in done.stdout
     assert len(magento.to("/rest/V1/customers/search")) == 5
     again = subprocess.run(
-        [sys.executable, "-m", "cli", "pull", "magento-customers", "nope", "--project",
-         str(shop.root)],
-        capture_output=True, text=True, check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(shop.root),
-             "SLUIS_DATABASE_URL": f"sqlite:///{shop.root}/pull.db"},
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "pull",
+            "magento-customers",
+            "nope",
+            "--project",
+            str(shop.root),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(shop.root),
+            "SLUIS_DATABASE_URL": f"sqlite:///{shop.root}/pull.db",
+        },
     )
     assert again.returncode == 2 and "no import object 'nope'" in again.stderr
