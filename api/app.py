@@ -16,6 +16,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from api import errors, openapi
+from api.answers import JSONResponse
 from api.batching import GroupWriter, write_together
 from api.endpoints import build_endpoints
 from api.middleware import AccessLog, BodyLimit
@@ -64,6 +65,7 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
         version="1",
         description="Webhook receiver and REST API of a sluis project.",
         lifespan=lifespan,
+        default_response_class=JSONResponse,
     )
     app.state.sluis = state
     app.state.webhook_writer = GroupWriter(partial(write_together, state))
@@ -75,7 +77,8 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(tracking.router)
     app.add_middleware(webhooks.Receiver)  # inside the body cap and the access log
-    app.add_middleware(BodyLimit, limit=project.settings.api.max_body_bytes)
+    limits = project.settings.api
+    app.add_middleware(BodyLimit, limit=limits.max_body_bytes, header_limit=limits.max_header_bytes)
     app.add_middleware(AccessLog)
     openapi.install(app, project)
     return app

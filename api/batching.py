@@ -17,12 +17,15 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection
 
 from api.endpoints import Endpoint
+from api.errors import lost_race
 from api.state import AppState
-from engine.errors import StoreConflict
 from engine.webhooks.payload import Mapped
 from engine.webhooks.receive import ItemReceipt, receive
 
 MAX_BATCH = 500  # payloads per transaction
+RACE_TRIES = 3
+# the tables a webhook call adds rows to (records too, when its payloads carry them)
+GROWING = ("customers", "journeys", "records", "webhook_deliveries")
 
 
 @dataclass
@@ -38,15 +41,25 @@ Outcome = list[ItemReceipt] | BaseException
 
 
 def write_together(state: AppState, calls: Sequence[Call]) -> list[Outcome]:
-    """Write calls in one transaction (payloads of one endpoint in one ``receive``); when
-    that fails, write them one by one."""
-    try:
-        with state.write() as conn:
-            return _receive_all(conn, state, calls)
-    except Exception as exc:
-        if len(calls) == 1:
-            return [exc]
-    return [_one(state, call) for call in calls]
+    """Write calls in one transaction (payloads of one endpoint in one ``receive``), tried
+    again when another writer stored one of their keys first; when that fails, write them one
+    by one (a lone call is written so from the start), each with the same retry."""
+    outcomes: list[Outcome] | None = None
+    for _ in range(RACE_TRIES if len(calls) > 1 else 0):
+        try:
+            with state.write() as conn:
+                written = _receive_all(conn, state, calls)
+            outcomes = written  # only once the transaction has committed
+            break
+        except Exception as exc:
+            if not lost_race(exc):  # each call on its own below, with its own answer
+                break
+            # else another server stored one of these first: the next try sees it
+    if outcomes is None:
+        outcomes = [_one(state, call) for call in calls]
+    assert state.growth is not None
+    state.growth.add(GROWING, sum(len(o) for o in outcomes if not isinstance(o, BaseException)))
+    return outcomes
 
 
 def _receive_all(conn: Connection, state: AppState, calls: Sequence[Call]) -> list[Outcome]:
@@ -67,17 +80,16 @@ def _receive_all(conn: Connection, state: AppState, calls: Sequence[Call]) -> li
 
 
 def _one(state: AppState, call: Call) -> Outcome:
-    # on PostgreSQL two deliveries of one event can race: the loser's insert of the event id
-    # fails, and its second try answers as a redelivery
-    for attempt in (1, 2):
+    # two servers can race on one event id or one customer key (PostgreSQL): the loser's
+    # insert fails on the unique index, and its next try sees the winner's row, so it answers
+    # as a redelivery or updates that customer
+    for attempt in range(1, RACE_TRIES + 1):
         try:
             with state.write() as conn:
                 return receive(conn, state.runtime, call.endpoint.spec, call.items)
-        except StoreConflict as exc:
-            if attempt == 2 or call.endpoint.spec.payload.dedupe is None:
-                return exc
         except Exception as exc:
-            return exc
+            if attempt == RACE_TRIES or not lost_race(exc):
+                return exc
     raise AssertionError("unreachable")
 
 

@@ -1,17 +1,31 @@
 """How errors become answers: a JSON body that says what is wrong and how to fix it, never a
 traceback. Field problems answer 422 in FastAPI's shape (``detail``: a list of ``loc``,
-``msg``, ``type``); everything else answers ``{"detail": "..."}``."""
+``msg``, ``type``; at most ``MAX_PROBLEMS`` of them, without echoing the input, so a large bad
+body never draws a larger answer); everything else answers ``{"detail": "..."}``.
+
+Database errors arrive as the store's ``StoreError``s (``engine/store/db.py`` judges them): a
+transient one (``StoreUnavailable``: the server unreachable or shutting down, too many
+connections, a deadlock, SQLite busy) answers 503 with ``Retry-After``; a permanent one never
+does, since senders would retry it forever: a taken unique value is 409, a value the database
+cannot hold 422, anything else 500 saying a retry will not help.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import compile_path
 
+from api.answers import JSONResponse
+from api.models import Message
 from engine.errors import (
     AccessError,
     DatabaseError,
@@ -31,8 +45,21 @@ log = logging.getLogger("sluis.api")
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no token, or a token that does not work (the reason says why)"},
     403: {"description": "a webhook token used outside its webhook"},
-    413: {"description": "the body is larger than api.max_body_bytes"},
+    400: {"model": Message, "description": "the body is nested deeper than api.max_json_depth"},
+    413: {"model": Message, "description": "the body is larger than api.max_body_bytes"},
+    415: {"model": Message, "description": "a body that is not sent as application/json"},
+    431: {"model": Message, "description": "headers larger than api.max_header_bytes"},
 }
+MAX_PROBLEMS = 20
+
+
+class BodyRefused(Exception):
+    """A body refused as a whole, before its fields are looked at (400, 413 or 415)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        self.status = status
+        self.detail = detail
+        super().__init__(detail)
 
 
 class FieldProblems(Exception):
@@ -56,8 +83,34 @@ def from_payload(exc: PayloadError, where: str = "body") -> FieldProblems:
 
 def _problems(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FieldProblems)
-    detail = [{"loc": list(loc), "msg": msg, "type": kind} for loc, msg, kind in exc.problems]
+    return _listed([(loc, msg, kind) for loc, msg, kind in exc.problems])
+
+
+def _listed(problems: Sequence[tuple[Sequence[Any], str, str]]) -> JSONResponse:
+    detail: list[dict[str, Any]] = [
+        {"loc": [_short(part) for part in loc], "msg": msg, "type": kind}
+        for loc, msg, kind in problems[:MAX_PROBLEMS]
+    ]
+    if len(problems) > MAX_PROBLEMS:
+        more = len(problems) - MAX_PROBLEMS
+        detail.append(
+            {"loc": ["body"], "msg": f"and {more} more problems not listed", "type": "more"}
+        )
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _short(part: Any) -> Any:
+    return part[:100] + "..." if isinstance(part, str) and len(part) > 100 else part
+
+
+def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return _listed([(e["loc"], e["msg"], e["type"]) for e in exc.errors()])
+
+
+def _refused(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BodyRefused)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status)
 
 
 def _payload(request: Request, exc: Exception) -> JSONResponse:
@@ -77,17 +130,21 @@ def _sluis(_: Request, exc: Exception) -> JSONResponse:
     elif isinstance(exc, InputError):
         return _problems(_, FieldProblems([(("body",), str(exc), "value_error")]))
     elif isinstance(exc, StoreError):
-        log.error("store error: %s", exc)
-        status = 503
+        return _database(_, exc)
     else:
         status = 400
     return JSONResponse({"detail": str(exc)}, status_code=status)
 
 
+def lost_race(exc: BaseException) -> bool:
+    """Whether a write failed on a unique value another writer stored first (a retry sees
+    the winner's row)."""
+    return isinstance(exc, StoreConflict)
+
+
 def _integrity(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StoreConflict)
-    text = exc.detail.lower()
-    if "external_id" in text:
+    if "external_id" in exc.detail.lower():
         message = "another customer has this external_id; external_ids are unique"
     else:
         message = "this conflicts with data stored meanwhile (a unique value is taken); retry"
@@ -96,7 +153,7 @@ def _integrity(_: Request, exc: Exception) -> JSONResponse:
 
 def _data(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StoreValueRejected)
-    message = f"a value cannot be stored: {exc.detail}"
+    message = f"a value cannot be stored: {exc.detail}"  # a data exception or program limit
     return _problems(request, FieldProblems([(("body",), message, "value_error")]))
 
 
@@ -111,19 +168,58 @@ def _unavailable(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _database(_: Request, exc: Exception) -> JSONResponse:
-    # a fault a retry does not mend (a schema that does not match, a bug): not a
-    # StoreError's 503 but the server error it is, answered and logged by the server
-    raise exc
+    """A database error that a retry does not mend: never 503, since senders would retry it
+    forever."""
+    assert isinstance(exc, DatabaseError)
+    log.error("database refused a request: %s", exc.detail)
+    return JSONResponse(
+        {
+            "detail": "the database refused this request, and would again: "
+            f"{exc.detail}; retrying will not help, report it to the operator"
+        },
+        status_code=500,
+    )
 
 
-def _http(_: Request, exc: Exception) -> JSONResponse:
+def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return _methods(request)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _route_methods(app: Any) -> list[tuple[re.Pattern[str], set[str]]]:
+    """Each route's path pattern with its methods, made once per app."""
+    found: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "methods", None)
+    if found is None:
+        found = [
+            (compile_path(context.path)[0], set(context.methods))
+            for context in iter_route_contexts(app.routes)
+            if context.path and context.methods
+        ]
+        app.state.methods = found
+    return found
+
+
+def _methods(request: Request) -> Response:
+    """405 naming every method of the path (Starlette's names those of the first route that
+    matched it), or to OPTIONS, 204 with the same ``Allow``."""
+    allowed = {"OPTIONS"}
+    for pattern, methods in _route_methods(request.app):
+        if pattern.match(request.url.path):
+            allowed.update(methods)
+    allow = ", ".join(sorted(allowed))
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers={"Allow": allow})
+    detail = f"{request.method} is not a method of {request.url.path}; use one of: {allow}"
+    return JSONResponse({"detail": detail}, status_code=405, headers={"Allow": allow})
 
 
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(FieldProblems, _problems)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(BodyRefused, _refused)
     app.add_exception_handler(PayloadError, _payload)
     app.add_exception_handler(AccessError, _access)
     app.add_exception_handler(SluisError, _sluis)

@@ -1,6 +1,6 @@
-"""Plain ASGI middleware around the whole app: the body size cap (413 before anything parses a
-body) and structured access logs (one JSON line per request on the ``sluis.access`` logger,
-without headers, query strings, tokens or signatures)."""
+"""Plain ASGI middleware around the whole app: the header and body size caps (431 and 413
+before anything parses a body) and structured access logs (one JSON line per request on the
+``sluis.access`` logger, without headers, query strings, tokens or signatures)."""
 
 from __future__ import annotations
 
@@ -24,16 +24,28 @@ def _too_large(limit: int) -> str:
 
 
 class BodyLimit:
-    """Refuse bodies over ``limit`` bytes: by Content-Length before reading, and while reading
-    for bodies sent without one (chunked)."""
+    """Refuse headers over ``header_limit`` bytes in all (431), and bodies over ``limit``
+    bytes: by Content-Length before reading, and while reading for bodies sent without one
+    (chunked)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, header_limit: int = 16_384) -> None:
         self.app = app
         self.limit = limit
+        self.header_limit = header_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+        size += len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        if size > self.header_limit:
+            await _answer(
+                send,
+                431,
+                f"the URL and headers hold {size} bytes; this server takes at most "
+                f"{self.header_limit} (api.max_header_bytes in sluis.yaml)",
+            )
             return
         for name, value in scope["headers"]:
             if name == b"content-length":

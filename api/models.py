@@ -14,6 +14,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
+MAX_ID = 2**63 - 1  # ids are 64-bit integers on every database
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class Message(BaseModel):
@@ -77,7 +79,7 @@ class Erasure(BaseModel):
 class RecordBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: int | None = Field(default=None, description="the system_id of its customer")
+    customer_id: Id | None = Field(default=None, description="the system_id of its customer")
 
 
 class RecordCreate(RecordBase):
@@ -108,7 +110,7 @@ class RecordPublic(BaseModel):
 class GroupCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\s\x00]([^\x00\r\n]*[^\s\x00])?$")
 
 
 class GroupPublic(BaseModel):
@@ -122,12 +124,8 @@ class MembersChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    add: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
-        default_factory=list, max_length=100_000
-    )
-    remove: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
-        default_factory=list, max_length=100_000
-    )
+    add: list[Id] = Field(default_factory=list, max_length=100_000)
+    remove: list[Id] = Field(default_factory=list, max_length=100_000)
 
 
 class MembersChanged(BaseModel):
@@ -174,7 +172,7 @@ class FlowStart(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customers: list[int] = Field(min_length=1, max_length=100_000)
+    customers: list[Id] = Field(min_length=1, max_length=100_000)
     at: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 

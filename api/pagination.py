@@ -8,12 +8,13 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
 
 from api.errors import field_problem
+from api.models import MAX_ID
 
 T = TypeVar("T")
 
@@ -42,14 +43,16 @@ def decode(cursor: str | None, *kinds: type) -> list[Any] | None:
             raise ValueError("wrong shape")
         place: list[Any] = []
         for value, kind in zip(values, kinds, strict=True):
-            if kind is datetime:
-                place.append(datetime.fromisoformat(value))
-            elif kind is int and isinstance(value, int) and not isinstance(value, bool):
+            if kind is datetime and isinstance(value, str):
+                at = datetime.fromisoformat(value)
+                at.astimezone(UTC)  # stored times are UTC: one past its years is no place
+                place.append(at)
+            elif kind is int and type(value) is int and 0 <= value <= MAX_ID:
                 place.append(value)
             else:
                 raise ValueError("wrong kind")
         return place
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise field_problem(
             ("query", "cursor"),
             "not a cursor of this list; pass the `next` of the previous page as it was",

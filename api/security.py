@@ -18,6 +18,9 @@ from engine.errors import AccessError, ProjectError
 from engine.webhooks.auth import WebhookAuth
 from engine.webhooks.schemes import verify_hubspot_v3, verify_standard
 
+STANDARD_ID = "webhook-id"
+STANDARD_TIMESTAMP = "webhook-timestamp"
+
 
 def token_from(authorization: str | None) -> str | None:
     """The token of an ``Authorization`` header (Bearer, or Basic with the token as the

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from engine.model.project import Project
 from engine.runtime.runner import Runtime
 from engine.store import Store
+from engine.store.statistics import Growth
 
 if TYPE_CHECKING:
     from api.endpoints import Endpoint
@@ -36,6 +37,11 @@ class AppState:
     # token hash -> the check in flight, which concurrent calls with that token wait for
     checking: dict[str, asyncio.Future[Access]] = field(default_factory=dict)
     _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    growth: Growth | None = None  # made from the store when the state is
+
+    def __post_init__(self) -> None:
+        if self.growth is None:
+            self.growth = Growth(self.store.db)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

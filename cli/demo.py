@@ -73,8 +73,9 @@ def _copy_project(target: Path, port: int) -> None:
             dest = target / source.relative_to(DEMO_PROJECT)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, dest)
-    flow = target / "flows" / "weekly-export.yaml"
-    flow.write_text(flow.read_text().replace("127.0.0.1:8765", f"127.0.0.1:{port}"))
+    for name in ("flows/weekly-export.yaml", "sluis.yaml"):  # the call and its http.allow
+        copied = target / name
+        copied.write_text(copied.read_text().replace("127.0.0.1:8765", f"127.0.0.1:{port}"))
 
 
 def _customers(count: int, rng: random.Random) -> list[dict[str, Any]]:

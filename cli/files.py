@@ -117,6 +117,7 @@ def import_file(
         write_rejects,
     )
     from engine.store import Store
+    from engine.store.statistics import Growth
 
     proj = open_project(project)
     spec = ImportSpec(
@@ -152,6 +153,11 @@ def import_file(
                 raise
         if report.rejects:
             write_rejects(report, rejects_place(place), encoding=encoding)
+        table_of = "customers" if spec.into == "customers" else "records"
+        analyzing = Growth(store.db).add([table_of], report.counts["new"])
+        if analyzing is not None:  # PostgreSQL plans for the new size from now on
+            analyzing.join()
+        store.db.dispose()
     finally:
         files.close()
     console.print(f"imported {place}", soft_wrap=True)

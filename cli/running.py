@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +16,8 @@ if TYPE_CHECKING:
     from engine.model.project import Project
     from engine.runtime.replay import Replay
     from engine.runtime.runner import Runtime
+
+SHOWN_CUSTOMERS = 20  # journeys listed one by one by `sluis replay` without --json
 
 
 def _runtime(project: Project, *, strict: bool = True) -> Runtime:
@@ -184,13 +185,12 @@ def replay(
     )
     try:
         _play(session)
-        document = session.document()
+        if as_json:
+            session.write_json(sys.stdout)
+        else:
+            _print_replay(session)
     finally:
         session.close()
-    if as_json:
-        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    else:
-        _print_replay(document)
 
 
 def _play(session: Replay) -> None:
@@ -218,26 +218,33 @@ def _play(session: Replay) -> None:
         session.run(progress)
 
 
-def _print_replay(document: dict[str, Any]) -> None:
+def _print_replay(session: Replay, shown: int = SHOWN_CUSTOMERS) -> None:
+    """The readable summary: the paths taken with how many journeys took each, the first
+    customers one by one, and the effects. Read as a stream, like ``--json``."""
+    from collections import Counter
+
     from rich.table import Table
 
-    console.print(f"[bold]{document['flow']}[/bold]  {document['start']} → {document['end']}")
-    table = Table("customer", "state", "path")
-    counts: dict[tuple[str, str], int] = {}
-    for j in document["journeys"]:
+    start, end = session.start.isoformat(), session.end.isoformat()
+    console.print(f"[bold]{session.flow.name}[/bold]  {start} → {end}")
+    customers = Table("customer", "state", "path", title=f"the first {shown} journeys")
+    paths: Counter[tuple[str, str]] = Counter()
+    journeys = 0
+    for j in session.journeys():
         path = " → ".join(f"{s['object']}({s['output'] or 'end'})" for s in j["steps"])
         if j["state"] == "waiting":
             path += f" → waiting at {j['at']}"
-        table.add_row(str(j["customer"]), j["state"], path)
-        for s in j["steps"]:
-            key = (s["object"], s["output"] or "end")
-            counts[key] = counts.get(key, 0) + 1
-    console.print(table)
-    summary = Table("object", "output", "customers")
-    for (obj, output), n in counts.items():
-        summary.add_row(obj, output, str(n))
+        if journeys < shown:
+            customers.add_row(str(j["customer"]), j["state"], path)
+        paths[(j["state"], path)] += 1
+        journeys += 1
+    if journeys:
+        console.print(customers)
+    summary = Table("journeys", "state", "path", title=f"{journeys:,} journeys by path")
+    for (state, path), count in paths.most_common():
+        summary.add_row(f"{count:,}", state, path)
     console.print(summary)
-    effects = document["effects"]
+    effects = session.document_effects()
     console.print(
         f"effects: {len(effects['mail'])} mail(s), {len(effects['http'])} HTTP call(s), "
         f"{len(effects['exports'])} export file(s)"

@@ -61,6 +61,7 @@ def serve(
     app = create_app(proj)
     _access_log()
     console.print(f"serving {proj.root.name} on http://{host}:{port} (OpenAPI at /openapi.json)")
+    limits = proj.settings.api
     uvicorn.run(
         app,
         host=host,
@@ -68,6 +69,9 @@ def serve(
         access_log=False,  # ours is structured and leaves out query strings
         log_level="warning",
         timeout_graceful_shutdown=30,
+        timeout_keep_alive=limits.keep_alive_seconds,  # idle connections close after this
+        limit_concurrency=limits.max_connections,  # more answer 503 at once
+        h11_max_incomplete_event_size=limits.max_header_bytes,  # and the app answers 431
     )
 
 

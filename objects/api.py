@@ -52,7 +52,7 @@ class ApiSettings(ObjectSettings):
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> ApiSettings:
-        check_request(self.url, self.headers)
+        check_request(self.url, self.headers, path_ok=self.connection is not None)
         project = project_of(info)
         if self.connection is not None and project is not None:
             try:

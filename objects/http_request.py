@@ -138,7 +138,7 @@ class HttpRequestSettings(ObjectSettings):
             raise ValueError("'items' reads a batched answer; use batch > 1 or batch_body")
         if self.batch_body is not None and self.fields is None:
             raise ValueError("batch_body wraps the chunk's 'fields' ({{ items }}); give fields")
-        check_request(self.url, self.headers)
+        check_request(self.url, self.headers, path_ok=self.connection is not None)
         if batched:
             if self.body is not None:
                 raise ValueError(

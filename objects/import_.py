@@ -46,11 +46,11 @@ from engine.sdk import (
     project_of,
 )
 from engine.sdk.files import ImportSpec, check_spec
-from engine.sdk.http import PullSettings, http_connection
+from engine.sdk.http import PullSettings, http_connection, http_pull
 
 if TYPE_CHECKING:
-    from engine.pull.pickup import HttpPull
     from engine.sdk.files import Pickup
+    from engine.sdk.http import HttpPull
 
 HTTP_ONLY = ("query", "headers", "items", "paginate", "since", "max_pages")
 
@@ -188,11 +188,9 @@ class Import(CampaignObject[ImportSettings]):
             routing.leave(journey, None, reason)
 
     def _pull(self, ctx: RunContext) -> HttpPull:
-        from engine.pull.pickup import HttpPull
-
         settings = self.settings
         assert settings.http is not None
-        return HttpPull(ctx, settings.http, settings.spec(), wanted=settings.continue_)
+        return http_pull(ctx, settings.http, settings.spec(), wanted=settings.continue_)
 
     def _pickup(self, ctx: RunContext) -> Pickup:
         settings, after = self.settings, self.settings.after

@@ -49,6 +49,7 @@ MOVES = {
     "engine.demo": "cli.demo",
     "engine.paths": "cli.paths",
     "engine.cli": "cli",
+    "engine.store.sizes": "engine.model.sizes",
 }
 NEW_PACKAGES = ("engine/model", "engine/sdk", "engine/runtime", "engine/webhooks")
 

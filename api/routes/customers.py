@@ -10,7 +10,16 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 
 from api.deps import StateDep, api_access
 from api.errors import ERRORS, field_problem
-from api.models import CustomerCreate, CustomerPublic, CustomerUpdate, Erasure, Message, Page
+from api.jsonbody import CheckedRoute
+from api.models import (
+    MAX_ID,
+    CustomerCreate,
+    CustomerPublic,
+    CustomerUpdate,
+    Erasure,
+    Message,
+    Page,
+)
 from api.pagination import CursorQuery, LimitQuery, decode, page
 from api.state import AppState
 from engine.model.fields import to_json
@@ -20,12 +29,13 @@ from engine.store.queries import customer_ids
 from engine.webhooks.payload import type_customer
 
 router = APIRouter(
+    route_class=CheckedRoute,
     prefix="/customers",
     tags=["customers"],
     dependencies=[Depends(api_access)],
     responses=ERRORS,
 )
-SystemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the customer's system_id")]
+SystemId = Annotated[int, Path(ge=1, le=MAX_ID, description="the customer's system_id")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": Message, "description": "no such customer"}
 }

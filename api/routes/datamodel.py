@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from pydantic import Field
 
 from api.deps import StateDep, api_access
 from api.errors import ERRORS, field_problem, from_payload
-from api.models import Message, Page, RecordCreate, RecordPublic, RecordUpdate
+from api.jsonbody import CheckedRoute
+from api.models import MAX_ID, Message, Page, RecordCreate, RecordPublic, RecordUpdate
 from api.pagination import CursorQuery, LimitQuery, decode, page
 from api.state import AppState
 from engine.errors import InputError
@@ -27,6 +29,7 @@ from engine.store.records import (
 from engine.webhooks.payload import PayloadError, type_record
 
 router = APIRouter(
+    route_class=CheckedRoute,
     prefix="/datamodel",
     tags=["datamodel"],
     dependencies=[Depends(api_access)],
@@ -77,9 +80,10 @@ def _filters(state: AppState, collection: str, given: list[str]) -> dict[str, An
 def list_collection(
     collection: CollectionPath,
     state: StateDep,
-    customer_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     filter: Annotated[
-        list[str], Query(description="FIELD=VALUE; records whose field equals the value")
+        list[Annotated[str, Field(max_length=300)]],
+        Query(max_length=10, description="FIELD=VALUE; records whose field equals the value"),
     ] = [],  # noqa: B006 (FastAPI copies defaults)
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,

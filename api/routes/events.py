@@ -3,30 +3,59 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from api.deps import StateDep, api_access
 from api.errors import ERRORS
-from api.models import EventPublic, Page
+from api.jsonbody import CheckedRoute
+from api.models import MAX_ID, EventPublic, Page
 from api.pagination import CursorQuery, LimitQuery, decode, page
 from engine.store import queries
 
 router = APIRouter(
-    prefix="/events", tags=["events"], dependencies=[Depends(api_access)], responses=ERRORS
+    route_class=CheckedRoute,
+    prefix="/events",
+    tags=["events"],
+    dependencies=[Depends(api_access)],
+    responses=ERRORS,
 )
+
+
+def _iso_time(value: object) -> object:
+    # pydantic would also read a number as seconds since 1970; the schema says ISO 8601
+    if isinstance(value, str) and not _ISO.match(value):
+        raise ValueError("expected a date and time such as 2026-01-31T09:30:00+01:00")
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)  # stored times are UTC, years 1 to 9999
+    except OverflowError:
+        raise ValueError("out of range: in UTC it is outside years 1-9999") from None
+    return value
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}")
+Time = Annotated[datetime, BeforeValidator(_iso_time), AfterValidator(_in_utc)]
 
 
 @router.get("", response_model=Page[EventPublic])
 def list_events(
     state: StateDep,
-    kind: Annotated[list[str], Query(description="only these kinds (repeat)")] = [],  # noqa: B006
-    customer_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    kind: Annotated[
+        list[Annotated[str, Field(max_length=50)]],
+        Query(max_length=20, description="only these kinds (repeat)"),
+    ] = [],  # noqa: B006
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     flow: Annotated[str | None, Query(max_length=200)] = None,
-    since: Annotated[datetime | None, Query(description="from this time on (inclusive)")] = None,
-    until: Annotated[datetime | None, Query(description="before this time")] = None,
+    since: Annotated[Time | None, Query(description="from this time on (inclusive)")] = None,
+    until: Annotated[Time | None, Query(description="before this time")] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,
 ) -> Page[EventPublic]:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 
 from api.deps import StateDep, api_access
 from api.errors import ERRORS, field_problem
+from api.jsonbody import CheckedRoute
 from api.models import (
     FlowCounts,
     FlowObjectSummary,
@@ -25,6 +26,7 @@ from engine.sdk.batch import Entry
 from engine.store.queries import existing_customers, started_flows
 
 router = APIRouter(
+    route_class=CheckedRoute,
     prefix="/flows",
     tags=["flows"],
     dependencies=[Depends(api_access)],

@@ -9,13 +9,18 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 
 from api.deps import StateDep, api_access
 from api.errors import ERRORS, field_problem
+from api.jsonbody import CheckedRoute
 from api.models import GroupCreate, GroupPublic, MembersChange, MembersChanged, Message, Page
 from api.pagination import CursorQuery, LimitQuery, decode, page
 from engine.store.customers import add_to_groups, group_ids, remove_from_groups
 from engine.store.queries import existing_customers, group_id, group_members, groups
 
 router = APIRouter(
-    prefix="/groups", tags=["groups"], dependencies=[Depends(api_access)], responses=ERRORS
+    route_class=CheckedRoute,
+    prefix="/groups",
+    tags=["groups"],
+    dependencies=[Depends(api_access)],
+    responses=ERRORS,
 )
 NamePath = Annotated[str, Path(min_length=1, max_length=200, description="the group's name")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {

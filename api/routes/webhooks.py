@@ -1,7 +1,9 @@
 """``POST /webhooks/{endpoint}``: the webhook receiver. It authenticates the caller (an API
 token, or an HMAC signature over the raw body), takes the body (capped by
-``api.max_body_bytes`` before anything parses it), maps the payload to the customer and
-records, and stores them and starts the flow in one transaction, once per event id.
+``api.max_body_bytes`` before anything parses it; JSON only, read by ``api.jsonbody`` with its
+depth and Unicode checks; at most ``api.max_payloads`` payloads), maps the payload to the
+customer and records, and stores them and starts the flow in one transaction, once per event
+id (the ``dedupe`` path, else Standard Webhooks' ``webhook-id`` header).
 
 A call to the webhook of a stopped flow answers 409 and stores nothing: the sender's retry
 delivers it once the flow is started again.
@@ -28,17 +30,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.batching import GroupWriter
 from api.deps import MISSING_TOKEN, check_once
 from api.endpoints import Endpoint
-from api.errors import ERRORS, field_problem
+from api.errors import ERRORS, BodyRefused, field_problem
+from api.jsonbody import CheckedRoute, check_media_type, read_json
 from api.models import Message, WebhookReceipt
-from api.security import token_from, verify_signature
+from api.security import STANDARD_ID, token_from, verify_signature
 from api.state import AppState
 from engine.errors import AccessError
-from engine.webhooks.payload import delivery_ids
-from engine.webhooks.receive import ItemReceipt, map_body
+from engine.model.sizes import MAX_EVENT_ID
+from engine.webhooks.receive import ItemReceipt, delivery_ids, map_body
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], route_class=CheckedRoute)
 PREFIX = "/webhooks/"
 MAX_NAME = 200
+MAX_MESSAGE_ID = MAX_EVENT_ID - 8  # room for "/index" in an array's payloads
 EndpointPath = Annotated[str, Path(max_length=MAX_NAME, description="the webhook's endpoint")]
 BODY = {
     "requestBody": {
@@ -80,6 +84,7 @@ async def take_call(scope: Scope, name: str, body: Callable[[], Awaitable[bytes]
                 f"token {access.token_id} is for webhook '{access.webhook}', not '{name}'",
                 status=403,
             )
+    check_media_type(headers.get("content-type"))
     raw = await body()
     if found.key is not None:
         verify_signature(
@@ -91,12 +96,21 @@ async def take_call(scope: Scope, name: str, body: Callable[[], Awaitable[bytes]
             method=scope["method"],
             url=_called_url(scope, headers),
         )
-    try:
-        payload: Any = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise field_problem(("body",), f"the body is not JSON: {exc}", "json_invalid") from None
+    limits = state.project.settings.api
+    payload: Any = read_json(raw, limits.max_json_depth)
+    if isinstance(payload, list) and len(payload) > limits.max_payloads:
+        raise BodyRefused(
+            413,
+            f"the body holds {len(payload)} payloads; this server takes at most "
+            f"{limits.max_payloads} per call (api.max_payloads in sluis.yaml): send them in "
+            "several calls",
+        )
     items = map_body(found.spec, payload, state.project)
-    delivery_ids(items, found.spec.payload, headers)
+    named = found.spec.payload.dedupe_header  # dedupe: header (the auth scheme's) or header:NAME
+    if named is not None:
+        delivery_ids(_message_id(headers, named, required=True), items)
+    elif found.spec.payload.dedupe is None:
+        delivery_ids(_message_id(headers), items)
     writer: GroupWriter = app.state.webhook_writer
     receipts = await writer.submit(found, items)
     return _receipt(name, found.spec.flow.name, receipts)
@@ -110,6 +124,26 @@ def _called_url(scope: Scope, headers: Headers) -> str:
     return f"{scheme}://{host}{scope.get('raw_path', scope['path'].encode()).decode('latin-1')}" + (
         f"?{query}" if query else ""
     )
+
+
+def _message_id(headers: Headers, name: str = STANDARD_ID, *, required: bool = False) -> str | None:
+    """The sender's message id in header ``name`` (Standard Webhooks' ``webhook-id``, or the
+    one the webhook's ``dedupe`` names): the same on every retry of one message."""
+    found = headers.get(name)
+    if found is not None and len(found) > MAX_MESSAGE_ID:
+        raise field_problem(
+            ("header", name),
+            f"{name} holds {len(found)} characters; at most {MAX_MESSAGE_ID} are stored",
+            "too_long",
+        )
+    if required and not (found or "").strip():
+        raise field_problem(
+            ("header", name),
+            f"missing event id: header {name} must name the delivery, which makes a "
+            "redelivered webhook harmless",
+            "missing_event_id",
+        )
+    return found
 
 
 def _receipt(name: str, flow: str, receipts: list[ItemReceipt]) -> bytes:

@@ -31,6 +31,7 @@ from engine.errors import InputError
 from engine.files.csvin import delimiter_name, read_csv
 from engine.model.fields import KEYS, field_types
 from engine.model.project import collection_of
+from engine.model.sizes import MAX_RECORD_KEY, column_faults
 from engine.model.validation import did_you_mean
 
 # The store (SQLAlchemy) is imported by the functions that use it, so a flow with an import
@@ -260,6 +261,7 @@ class _Target:
         if self.customers:
             return typed_columns(columns, self.project)
         typed, faults = typed_columns_of(columns, self.types)
+        column_faults(typed, faults, {self.key: MAX_RECORD_KEY})
         return typed, first_faults(faults, columns)
 
     def identities(self, keys: Sequence[Any]) -> Sequence[Hashable]:

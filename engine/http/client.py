@@ -81,7 +81,9 @@ class HttpClient:
         self.concurrency = settings.concurrency
         self.max_response_bytes = settings.max_response_bytes
         self.clock: Clock = clock or SystemClock()
-        self.guard = AddressGuard(allow_private=settings.allow_private, allow=allow)
+        self.guard = AddressGuard(
+            allow_private=settings.allow_private, allow=[*settings.allow, *allow]
+        )
         self.backoff = backoff or Backoff()
         self._rng = rng or random.Random()
         self._backend = GuardedBackend(self.guard, resolver)

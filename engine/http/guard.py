@@ -8,7 +8,10 @@ checks every address it got, and connects to the checked address itself, so a DN
 changes between a check and the connection (DNS rebinding) cannot slip through. Every redirect
 opens its connection through the same backend, so redirects are checked too.
 
-``http: {allow_private: true}`` in ``sluis.yaml`` turns the guard off (tests, the demo).
+``http: {allow: [HOST[:PORT] | CIDR, ...]}`` in ``sluis.yaml`` names the local or private
+targets reachable on purpose (``engine/http/allowlist.py``); ``allow_private: true`` is the
+big switch that opens every private and loopback address (demos). Link-local addresses and
+cloud metadata services stay refused either way unless an ``allow`` entry names the address.
 """
 
 from __future__ import annotations
@@ -21,14 +24,13 @@ from typing import Any
 import httpcore
 
 from engine.errors import EffectError
+from engine.http.allowlist import Allowed, is_metadata, parse_allowed
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Sequence[str]]
 
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT, RFC 6598
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
-ALLOW_HINT = "set http: {allow_private: true} in sluis.yaml to allow it"
 
 
 class AddressRefused(EffectError):
@@ -62,6 +64,8 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Addres
 
 def _kind(ip: IPAddress) -> str | None:
     """What kind of non-global address ``ip`` is, or None when it is global."""
+    if is_metadata(ip) and not ip.is_link_local:
+        return "cloud metadata"
     if ip.is_loopback:
         return "loopback"
     if ip.is_link_local:
@@ -80,39 +84,50 @@ def _kind(ip: IPAddress) -> str | None:
 
 
 class AddressGuard:
-    """Decides which addresses requests may reach. ``allow`` lists networks that stay
-    reachable even when private (a known internal peer; the tests' 127.0.0.1)."""
+    """Decides which addresses requests may reach: global ones, and those ``allow`` lists
+    (``http.allow`` entries); with ``allow_private`` every non-global one but link-local and
+    metadata addresses."""
 
     def __init__(self, *, allow_private: bool = False, allow: Iterable[str] = ()) -> None:
         self.allow_private = allow_private
-        self.allow: tuple[IPNetwork, ...] = tuple(ipaddress.ip_network(n) for n in allow)
+        self.allow: tuple[Allowed, ...] = tuple(parse_allowed(entry) for entry in allow)
 
-    def refusal(self, address: str) -> str | None:
-        """Why ``address`` may not be reached, or None when it may."""
-        if self.allow_private:
-            return None
+    def refusal(
+        self, address: str, *, host: str | None = None, port: int | None = None
+    ) -> str | None:
+        """Why ``address`` (resolved from ``host``) may not be reached on ``port``, or None
+        when it may."""
         ip = ipaddress.ip_address(address)
-        if any(ip.version == net.version and ip in net for net in self.allow):
+        if any(entry.admits(host or address, ip, port) for entry in self.allow):
             return None
         if isinstance(ip, ipaddress.IPv6Address):
             embedded = _embedded_ipv4(ip)
             if embedded is not None:  # judged by the IPv4 address it reaches
                 scheme, ipv4 = embedded
-                inner = self.refusal(str(ipv4))
+                inner = self.refusal(str(ipv4), host=host, port=port)
                 return None if inner is None else f"{address}, the {scheme} form of {inner}"
         kind = _kind(ip)
-        return None if kind is None else f"{address} ({kind})"
+        if kind is None or (self.allow_private and not is_metadata(ip)):
+            return None
+        return f"{address} ({kind})"
 
-    def check(self, host: str, addresses: Sequence[str]) -> None:
+    def check(self, host: str, addresses: Sequence[str], port: int | None = None) -> None:
         """Raise ``AddressRefused`` when any address ``host`` resolved to is not allowed."""
         for address in addresses:
-            why = self.refusal(address)
+            why = self.refusal(address, host=host, port=port)
             if why is not None:
                 shown = why if host == address else f"'{host}', which resolves to {why}"
                 raise AddressRefused(
-                    f"refused to connect to {shown.rstrip(',')}: not a public address; "
-                    + ALLOW_HINT
+                    f"refused to connect to {shown.rstrip(',')}: not a public address; add "
+                    f"'{_entry(address, port)}' to http: {{allow: [...]}} in sluis.yaml to "
+                    "reach it on purpose"
                 )
+
+
+def _entry(address: str, port: int | None) -> str:
+    """The ``http.allow`` entry that would let a connection to ``address`` through."""
+    shown = f"[{address}]" if ":" in address and port is not None else address
+    return shown if port is None else f"{shown}:{port}"
 
 
 class GuardedBackend(httpcore.NetworkBackend):
@@ -135,7 +150,7 @@ class GuardedBackend(httpcore.NetworkBackend):
         addresses = self.resolver(host, port)
         if not addresses:
             raise httpcore.ConnectError(f"host '{host}' has no address")
-        self.guard.check(host, addresses)
+        self.guard.check(host, addresses, port)
         error: Exception | None = None
         for address in addresses:
             try:

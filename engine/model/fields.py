@@ -4,6 +4,7 @@ and templates."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -61,9 +62,12 @@ def _to_float(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {value!r}")
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        result = float(value)
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"expected a number, got {value!r}") from None
+    if not math.isfinite(result):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return result
 
 
 def _to_decimal(value: Any) -> Decimal:
@@ -95,13 +99,17 @@ def _to_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError(f"expected a whole number, got {value!r}")
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ValueError(f"expected a whole number, got {value!r}") from None
+        result = value
+    elif isinstance(value, float) and value.is_integer():
+        result = int(value)
+    else:
+        try:
+            result = int(str(value).strip())
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {value!r}") from None
+    if not -(2**63) <= result < 2**63:  # what every database stores as an integer
+        raise ValueError(f"{result} is out of range; whole numbers fit in 64 bits (±9.2e18)")
+    return result
 
 
 def _to_date(value: Any) -> date:
@@ -128,7 +136,12 @@ def _to_datetime(value: Any) -> datetime:
             raise ValueError(
                 f"expected a date and time such as 2026-01-31T09:30:00+01:00, got {value!r}"
             ) from None
-    return result if result.tzinfo else result.replace(tzinfo=UTC)
+    result = result if result.tzinfo else result.replace(tzinfo=UTC)
+    try:
+        result.astimezone(UTC)  # times are stored in UTC: years 1 to 9999 there
+    except OverflowError:
+        raise ValueError(f"{value!r} is out of range: in UTC it is outside years 1-9999") from None
+    return result
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {

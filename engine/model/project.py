@@ -193,13 +193,34 @@ class TrackingSettings(_Strict):
 
 
 class HttpSettings(_Strict):
+    """Outgoing HTTP (``http-request``, ``api``): ``allow`` lists the local or private targets
+    reachable on purpose (``HOST[:PORT]`` or a CIDR network); ``allow_private`` opens every
+    private address (but still not link-local/metadata ones) and is meant for demos."""
+
+    allow: list[str] = Field(default_factory=list)
     allow_private: bool = False
     concurrency: int = Field(default=50, ge=1, le=1000)
     max_response_bytes: int = 1_000_000
 
+    @field_validator("allow")
+    @classmethod
+    def _allow(cls, value: list[str]) -> list[str]:
+        from engine.http.allowlist import parse_allowed  # the HTTP package is loaded lazily
+
+        for entry in value:
+            parse_allowed(entry)
+        return value
+
 
 class ApiSettings(_Strict):
-    max_body_bytes: int = 1_000_000
+    """Limits of ``sluis serve`` on what one caller may send (docs/limits.md)."""
+
+    max_body_bytes: int = Field(default=1_000_000, ge=1_000, le=1_000_000_000)
+    max_json_depth: int = Field(default=32, ge=2, le=500)
+    max_payloads: int = Field(default=1_000, ge=1, le=100_000)
+    max_header_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)
+    keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    max_connections: int = Field(default=1_000, ge=1, le=100_000)
 
 
 class ProjectSettings(_Strict):

@@ -56,14 +56,20 @@ def state_of(state: str) -> str:
 
 
 def journeys_of(
-    conn: Connection, customer_ids: list[int] | None = None, flow: str | None = None
+    conn: Connection,
+    customer_ids: list[int] | None = None,
+    flow: str | None = None,
+    *,
+    journey_ids: list[int] | None = None,
 ) -> list[JourneyView]:
-    """Journeys (of the customers, of the flow) with their steps, oldest first."""
+    """Journeys (of the customers, of the flow, or these) with their steps, oldest first."""
     query = select(J).order_by(J.c.entered_at, J.c.id)
     if customer_ids is not None:
         query = query.where(J.c.customer_id.in_(customer_ids))
     if flow is not None:
         query = query.where(J.c.flow == flow)
+    if journey_ids is not None:
+        query = query.where(J.c.id.in_(journey_ids))
     rows = list(conn.execute(query))
     steps: dict[int, list[StepView]] = {r.id: [] for r in rows}
     ids = list(steps)

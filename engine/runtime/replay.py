@@ -1,21 +1,24 @@
-"""Replay: customers through one flow on a virtual clock, in a fresh in-memory store, with
-effects captured instead of performed. The same runtime runs as in production; only the clock
-and the effect sinks differ.
+"""Replay: customers through one flow on a virtual clock, in a fresh store of its own (a
+SQLite file in the replay's temporary folder, so a replay of a million customers grows on disk,
+not in memory), with effects captured instead of performed. The same runtime runs as in
+production; only the clock and the effect sinks differ.
 
 The JSON document is a contract (DESIGN.md, section 9): outside tests compare it field by field.
+``write_json`` streams it journey by journey (a thousand at a time from the store), one journey
+a line, so its size never sits in memory and the C JSON encoder does the work.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from engine.errors import InputError
 from engine.files import Files
@@ -34,10 +37,12 @@ from engine.sdk.effects import Effects
 from engine.sdk.events import IncomingEvent
 from engine.store import Database, Store
 from engine.store.customers import find_ids
-from engine.store.models import Customer
+from engine.store.models import Customer, Journey
 
 EVENT_KINDS = ("open", "click", "bounce", "unsubscribe")
 C = Customer.__table__.c  # type: ignore[attr-defined]
+J = Journey.__table__  # type: ignore[attr-defined]
+JOURNEY_CHUNK = 1000  # journeys read (with their steps) at a time
 
 
 def replay_effects(folder: Path) -> Effects:
@@ -138,8 +143,8 @@ class Replay:
         self.clock = VirtualClock(self.start)
         self._folder = tempfile.TemporaryDirectory(prefix="sluis-replay-")
         self.folder = Path(self._folder.name)
-        # tests pass a store to replay on PostgreSQL too; users always get a fresh in-memory one
-        self.store = store or Store(Database("sqlite://"), project)
+        # tests pass a store to replay on PostgreSQL too; users always get a fresh one
+        self.store = store or Store(Database(f"sqlite:///{self.folder / 'replay.db'}"), project)
         self.effects = replay_effects(self.folder)
         self.runtime = Runtime(self.store, [flow], self.clock, self.effects, owner="replay")
         with self.store.db.write() as conn:
@@ -234,38 +239,88 @@ class Replay:
 
     def document(self) -> dict[str, Any]:
         """The replay's result as the contract's JSON document."""
-        with self.store.db.read() as conn:
-            labels = {
-                row.system_id: customer_label(dict(row._mapping))
-                for row in conn.execute(select(C.system_id, C.external_id, C.email))
-            }
-            views = journeys_of(conn, flow=self.flow.name)
-        journeys = [
-            {
-                "customer": labels.get(v.customer_id),
-                "entered": _iso(v.entered),
-                "via": v.via,
-                "state": v.state,
-                "at": v.at,
-                "steps": [
-                    {"object": s.object, "at": _iso(s.at), "output": s.output, "reason": s.reason}
-                    for s in v.steps
-                ],
-                "_id": v.id,
-            }
-            for v in views
-        ]
-        journeys.sort(key=lambda j: (str(j["customer"]), j["entered"], j["_id"]))
-        for j in journeys:
-            del j["_id"]
-        captured = self.effects.captured or {}
         return {
-            "flow": self.flow.name,
-            "start": _iso(self.start),
-            "end": _iso(self.end),
-            "journeys": journeys,
-            "effects": {kind: captured.get(kind, []) for kind in ("mail", "http", "exports")},
+            **self._head(),
+            "journeys": list(self.journeys()),
+            "effects": self.document_effects(),
         }
+
+    def write_json(self, out: TextIO) -> None:
+        """Write the document to ``out`` as it is read: the same JSON as ``document()``, with
+        one journey (and one effect) a line."""
+        head = self._head()
+        out.write("{\n")
+        for key, value in head.items():
+            out.write(f"  {_dumps(key)}: {_dumps(value)},\n")
+        _write_list(out, "journeys", self.journeys(), "  ")
+        out.write(',\n  "effects": {\n')
+        for number, (kind, items) in enumerate(self.document_effects().items()):
+            if number:
+                out.write(",\n")
+            _write_list(out, kind, items, "    ")
+        out.write("\n  }\n}\n")
+
+    def journeys(self) -> Iterator[dict[str, Any]]:
+        """The journeys of the document in its order (by customer, then entered), read from
+        the store a chunk at a time."""
+        with self.store.db.read() as conn:
+            keys = journey_keys(conn, self.flow.name)
+            for at in range(0, len(keys), JOURNEY_CHUNK):
+                chunk = keys[at : at + JOURNEY_CHUNK]
+                views = {v.id: v for v in journeys_of(conn, journey_ids=[k[2] for k in chunk])}
+                for label, entered, jid in chunk:
+                    view = views[jid]
+                    yield {
+                        "customer": label,
+                        "entered": entered,
+                        "via": view.via,
+                        "state": view.state,
+                        "at": view.at,
+                        "steps": [
+                            {
+                                "object": s.object,
+                                "at": _iso(s.at),
+                                "output": s.output,
+                                "reason": s.reason,
+                            }
+                            for s in view.steps
+                        ],
+                    }
+
+    def _head(self) -> dict[str, Any]:
+        return {"flow": self.flow.name, "start": _iso(self.start), "end": _iso(self.end)}
+
+    def document_effects(self) -> dict[str, list[dict[str, Any]]]:
+        captured = self.effects.captured or {}
+        return {kind: captured.get(kind, []) for kind in ("mail", "http", "exports")}
+
+
+def journey_keys(conn: Connection, flow: str) -> list[tuple[str, str | None, int]]:
+    """(customer label, entered, journey id) of a flow's journeys, in the document's order."""
+    query = (
+        select(J.c.id, J.c.entered_at, C.system_id, C.external_id, C.email)
+        .join(Customer.__table__, C.system_id == J.c.customer_id)  # type: ignore[attr-defined]
+        .where(J.c.flow == flow)
+    )
+    keys = [
+        (customer_label(dict(row._mapping)), _iso(row.entered_at), row.id)
+        for row in conn.execute(query)
+    ]
+    keys.sort(key=lambda k: (k[0], k[1] or "", k[2]))
+    return keys
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _write_list(out: TextIO, key: str, items: Iterable[Any], indent: str) -> None:
+    out.write(f"{indent}{_dumps(key)}: [")
+    empty = True
+    for item in items:
+        out.write(("\n" if empty else ",\n") + indent + "  " + _dumps(item))
+        empty = False
+    out.write("]" if empty else f"\n{indent}]")
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -2,6 +2,11 @@
 rendering a call from templates, its policy (retries, timeouts, statuses), and delivering a
 batch's calls through the context's HTTP sink with events and replay records."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from engine.http.bodies import JsonFields
 from engine.http.calls import HttpOutcome
 from engine.http.delivery import (
@@ -31,6 +36,21 @@ from engine.http.render import (
 )
 from engine.pull.settings import PullSettings
 
+if TYPE_CHECKING:
+    from engine.files.imports import ImportSpec
+    from engine.pull.pickup import HttpPull as HttpPull
+    from engine.sdk.context import RunContext
+
+
+def http_pull(
+    ctx: RunContext, settings: PullSettings, spec: ImportSpec, *, wanted: Sequence[str]
+) -> HttpPull:
+    """The pull of an import object with an HTTP source (the store loads with it)."""
+    from engine.pull.pickup import HttpPull
+
+    return HttpPull(ctx, settings, spec, wanted=wanted)
+
+
 __all__ = [
     "CONTENT_TYPES",
     "PER_CUSTOMER",
@@ -52,6 +72,7 @@ __all__ = [
     "deliver",
     "form_body",
     "http_connection",
+    "http_pull",
     "journey_key",
     "json_body",
     "make_call",

@@ -14,6 +14,7 @@ for every row only once, and hands all rows to the driver's ``executemany`` (on 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from itertools import repeat
@@ -41,10 +42,24 @@ class _Once(dict[str, Any]):
         return value
 
 
+def _int64(text: str) -> int:
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError("out of range")  # convert says it in words
+    return value
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("not finite")  # convert says it in words
+    return value
+
+
 # per kind, a step that types a non-blank text as ``convert`` does, or raises
 _STEPS: dict[str, Callable[[], Callable[[str], Any]]] = {
-    "int": lambda: int,
-    "float": lambda: float,
+    "int": lambda: _int64,
+    "float": lambda: _finite,
     "date": lambda: date.fromisoformat,
     "bool": lambda: _Once("bool").__getitem__,
 }

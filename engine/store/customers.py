@@ -19,6 +19,7 @@ from engine.model.fields import KEYS as KEYS  # re-exported, as the next two
 from engine.model.fields import WRITABLE_BUILTINS as WRITABLE_BUILTINS
 from engine.model.fields import convert, to_json
 from engine.model.fields import field_types as field_types
+from engine.model.sizes import CUSTOMER_LIMITS, check_lengths, column_faults
 from engine.model.validation import did_you_mean
 from engine.store.bulk import first_faults, insert_many
 from engine.store.bulk import typed_columns as typed_columns_of
@@ -117,6 +118,7 @@ def typed_row(row: Mapping[str, Any], project: Project) -> dict[str, Any]:
     for name, check in _CHECKS.items():
         if result.get(name) is not None:
             result[name] = check(result[name])
+    check_lengths(result, CUSTOMER_LIMITS)
     return result
 
 
@@ -148,6 +150,7 @@ def typed_columns(
                     values[index] = check(value)
                 except InputError as exc:
                     failed[index] = str(exc)
+    column_faults(typed, faults, CUSTOMER_LIMITS)
     return typed, first_faults(faults, columns)
 
 

@@ -38,6 +38,7 @@ from engine.errors import (
 )
 from engine.store.migrate import check, current, stamp
 from engine.store.models import TABLES
+from engine.store.textcheck import loads_servable
 
 BUSY_TIMEOUT_MS = 30_000
 log = logging.getLogger("sluis.store")
@@ -45,7 +46,10 @@ log = logging.getLogger("sluis.store")
 
 def _sqlite_engine(url: str) -> Engine:
     memory = url in ("sqlite://", "sqlite:///:memory:")
-    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    kwargs: dict[str, Any] = {
+        "connect_args": {"check_same_thread": False, "timeout": 30},
+        "json_deserializer": loads_servable,
+    }
     if memory:
         kwargs["poolclass"] = StaticPool
     engine = create_engine(url, **kwargs)
@@ -84,7 +88,13 @@ class Database:
                 self.engine = _sqlite_engine(url)
             else:
                 # no pre-ping: it costs a round trip per transaction; recycle instead
-                self.engine = create_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800)
+                self.engine = create_engine(
+                    url,
+                    pool_size=10,
+                    max_overflow=10,
+                    pool_recycle=1800,
+                    json_deserializer=loads_servable,
+                )
         except (ArgumentError, SQLAlchemyError, ImportError) as exc:
             raise StoreError(f"cannot use database '{_safe(url)}': {exc}") from exc
         self.dialect = self.engine.dialect.name
@@ -196,20 +206,42 @@ def translated() -> Iterator[None]:
         raise database_error(exc) from exc
 
 
+# SQLSTATE classes and codes that pass: connection lost, server shutting down, out of
+# connections or memory, serialization failure, deadlock, lock wait timed out
+TRANSIENT_STATES = ("08", "53", "57P", "40001", "40P01", "55P03")
+TRANSIENT_SQLITE = ("database is locked", "database table is locked", "disk i/o error")
+# a data exception (a value out of range, bad text) or a program limit (an index row too big)
+REJECTED_STATES = ("22", "54")
+
+
 def database_error(exc: SQLAlchemyError) -> DatabaseError:
-    """The ``DatabaseError`` that says what ``exc`` means for the caller."""
+    """The ``DatabaseError`` that says what ``exc`` means for the caller, judged by the
+    driver's SQLSTATE where there is one (PostgreSQL), else by SQLAlchemy's class: a taken
+    unique value, a value the database cannot hold, a passing outage, or a fault a retry will
+    not mend (reported as an outage, it would be retried forever)."""
     orig = getattr(exc, "orig", None) or exc
     lines = str(orig).strip().splitlines()
     detail = lines[0] if lines else type(orig).__name__
-    if isinstance(exc, IntegrityError):
+    state = getattr(orig, "sqlstate", None)
+    if isinstance(exc, IntegrityError) or state == "23505":
         return StoreConflict(f"this conflicts with data stored meanwhile: {detail}", detail)
-    if isinstance(exc, DataError):
-        return StoreValueRejected(f"the database refused a value: {detail}", detail)
-    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    ):
+    if _transient(exc, orig, state):
         return StoreUnavailable(f"the database is unavailable or busy: {detail}", detail)
+    if isinstance(exc, DataError) or (isinstance(state, str) and state.startswith(REJECTED_STATES)):
+        return StoreValueRejected(f"the database refused a value: {detail}", detail)
     return DatabaseError(f"the database refused a statement: {detail}", detail)
+
+
+def _transient(exc: SQLAlchemyError, orig: BaseException, state: object) -> bool:
+    if isinstance(state, str):
+        return state.startswith(TRANSIENT_STATES)
+    if type(orig).__module__ == "sqlite3":
+        return str(orig).lower().startswith(TRANSIENT_SQLITE)
+    # no code to judge by: SQLAlchemy calls OperationalError what is outside the program's
+    # control (a lost connection, a failed commit)
+    return isinstance(
+        exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout
+    ) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def _safe(url: str) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import NullType
 
 from engine.store.models import UTCDateTime
+from engine.store.textcheck import loads_servable
 
 _UTC_TIME = UTCDateTime()
 
@@ -196,7 +197,7 @@ def marks(count: int) -> str:
 def json_value(value: Any) -> Any:
     """A JSON column's value: text on SQLite, already decoded on PostgreSQL."""
     if isinstance(value, str | bytes):
-        return {} if value in ("{}", b"{}") else json.loads(value)
+        return {} if value in ("{}", b"{}") else loads_servable(value)
     return value
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from engine.errors import InputError
 from engine.model.fields import convert, to_json
 from engine.model.project import collection_of as collection_of  # re-exported
+from engine.model.sizes import MAX_RECORD_KEY, check_lengths
 from engine.model.validation import did_you_mean
 from engine.store.models import Record
 from engine.store.raw import among, fetch, json_value, one_of
@@ -47,6 +48,7 @@ def typed_record(collection: str, row: Mapping[str, Any], project: Project) -> d
             result[name] = convert(value, kind)
         except ValueError as exc:
             raise InputError(f"field '{name}': {exc}") from None
+    check_lengths(result, {collection_of(project, collection).key: MAX_RECORD_KEY})
     return result
 
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InputError
+from engine.model.sizes import MAX_EVENT_ID
 
 if TYPE_CHECKING:
     from engine.model.project import Project
@@ -218,34 +219,26 @@ def map_payload(payload: Any, spec: PayloadMap, project: Project, at: Loc = ()) 
                     "missing_event_id",
                 )
             )
+        elif "\x00" in str(value):
+            problems.append(
+                PayloadProblem(
+                    (*at, *parts), "the event id holds a NUL character (\\u0000)", "wrong_type"
+                )
+            )
+        elif len(str(value)) > MAX_EVENT_ID:
+            problems.append(
+                PayloadProblem(
+                    (*at, *parts),
+                    f"the event id holds {len(str(value))} characters; at most "
+                    f"{MAX_EVENT_ID} are stored",
+                    "too_long",
+                )
+            )
         else:
             event_id = str(value)
     if problems:
         raise PayloadError(problems)
     return Mapped(payload, customer, records, event_id)
-
-
-def delivery_ids(items: Sequence[Mapped], spec: PayloadMap, headers: Mapping[str, str]) -> None:
-    """Set the event ids of a call's payloads from the delivery-id header its scheme names
-    (a redelivery repeats it); in an array the payloads are told apart by their position.
-    ``headers`` has lowercase names. ``PayloadError`` when the header is missing."""
-    name = spec.dedupe_header
-    if name is None:
-        return
-    value = headers.get(name.lower(), "").strip()
-    if not value:
-        raise PayloadError(
-            [
-                PayloadProblem(
-                    (),
-                    f"missing event id: header {name} must name the delivery, which makes a "
-                    "redelivered webhook harmless",
-                    "missing_event_id",
-                )
-            ]
-        )
-    for index, item in enumerate(items):
-        item.event_id = value if len(items) == 1 else f"{value}#{index}"
 
 
 def _records(

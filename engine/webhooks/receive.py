@@ -78,6 +78,17 @@ def map_body(spec: WebhookSpec, body: Any, project: Project) -> list[Mapped]:
     return mapped
 
 
+def delivery_ids(message_id: str | None, items: Sequence[Mapped]) -> None:
+    """Give payloads without an event id the sender's message id (Standard Webhooks'
+    ``webhook-id``, the same on every retry of a message) as theirs: ``ID`` for a lone
+    payload, ``ID/0``, ``ID/1``... for the payloads of an array."""
+    if not message_id:
+        return
+    for index, item in enumerate(items):
+        if item.event_id is None:
+            item.event_id = message_id if len(items) == 1 else f"{message_id}/{index}"
+
+
 def receive(
     conn: Connection, runtime: Runtime, spec: WebhookSpec, items: Sequence[Mapped]
 ) -> list[ItemReceipt]:

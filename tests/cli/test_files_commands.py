@@ -154,3 +154,33 @@ def test_import_from_and_export_to_sftp(
     code, _, err = sluis("export", "--columns", "external_id", "--to", "sftp://crm/out/all.csv")
     assert code == 0, err
     assert (sftp.files / "out" / "all.csv").read_bytes() == b"external_id\r\nC1\r\nC2\r\n"
+
+
+@pytest.mark.postgres
+def test_a_large_import_leaves_postgresql_statistics_of_the_new_size(
+    sluis: Sluis, clean_postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLUIS_DATABASE_URL", clean_postgres_url)
+    rows = "".join(f"C{n};c{n}@x.nl;Ann;nl\n" for n in range(1500))
+    Path("in.csv").write_text("Klantnr;Mail;Naam;Land\n" + rows)
+    code, _, err = sluis("import", "in.csv", "--columns", COLUMNS)
+    assert code == 0, err
+    engine = create_engine(clean_postgres_url)
+    with engine.connect() as conn:
+        known = conn.execute(
+            text("SELECT reltuples FROM pg_class WHERE relname = 'customers'")
+        ).scalar()
+    engine.dispose()
+    assert known == 1500  # analyzed: the planner knows the new size at once
+
+
+def test_an_import_rejects_values_longer_than_their_column_takes(sluis: Sluis) -> None:
+    long = "C" * 201
+    Path("in.csv").write_text(f"Klantnr;Mail;Naam;Land\nC1;a@x.nl;Ann;nl\n{long};b@x.nl;Bob;be\n")
+    code, _, err = sluis("import", "in.csv", "--columns", COLUMNS, "--max-rejects", "1")
+    assert code == 0, err
+    assert (
+        "field 'external_id' holds 201 characters; at most 200 are stored"
+        in Path("in.rejects.csv").read_text()
+    )
+    assert customers() == [("C1", "a@x.nl")]

@@ -1,5 +1,6 @@
 """The address guard: requests to loopback, private, link-local, shared and other non-global
 addresses are refused on the resolved address at connect time and on every redirect, unless
+``http.allow`` lists them (link-local and metadata addresses only by address) or
 ``http: {allow_private: true}``. Nothing here sends traffic anywhere but 127.0.0.1."""
 
 from __future__ import annotations
@@ -74,8 +75,58 @@ def test_global_addresses_pass(address):
     assert AddressGuard().refusal(address) is None
 
 
-def test_allow_private_lets_everything_through():
-    assert AddressGuard(allow_private=True).refusal("10.0.0.1") is None
+def test_allow_private_lets_private_addresses_through_but_not_metadata():
+    guard = AddressGuard(allow_private=True)
+    assert guard.refusal("10.0.0.1") is None
+    assert guard.refusal("127.0.0.1") is None
+    assert guard.refusal("169.254.169.254") == "169.254.169.254 (link-local)"
+    assert guard.refusal("100.100.100.200") == "100.100.100.200 (cloud metadata)"
+    assert guard.refusal("fd00:ec2::254") == "fd00:ec2::254 (cloud metadata)"
+    assert guard.refusal("::ffff:169.254.169.254") is not None
+
+
+@pytest.mark.parametrize(
+    ("entry", "address", "host", "port", "allowed"),
+    [
+        ("127.0.0.1:8080", "127.0.0.1", "127.0.0.1", 8080, True),
+        ("127.0.0.1:8080", "127.0.0.1", "127.0.0.1", 8081, False),
+        ("127.0.0.1", "127.0.0.1", "127.0.0.1", 9, True),
+        ("10.0.0.0/8", "10.2.3.4", "10.2.3.4", 443, True),
+        ("10.0.0.0/8", "192.168.0.1", "192.168.0.1", 443, False),
+        ("crm.internal", "10.0.0.7", "crm.internal", 443, True),
+        ("crm.internal:8443", "10.0.0.7", "crm.internal", 443, False),
+        ("crm.internal", "10.0.0.7", "other.internal", 443, False),
+        ("[::1]:9000", "::1", "::1", 9000, True),
+        # link-local and metadata: only an entry naming the very address reaches them
+        ("0.0.0.0/0", "169.254.169.254", "169.254.169.254", 80, False),
+        ("169.254.0.0/16", "169.254.169.254", "169.254.169.254", 80, False),
+        ("metadata.internal", "169.254.169.254", "metadata.internal", 80, False),
+        ("100.64.0.0/10", "100.100.100.200", "100.100.100.200", 80, False),
+        ("169.254.169.254", "169.254.169.254", "169.254.169.254", 80, True),
+        ("fe80::1", "fe80::1", "fe80::1", 80, True),
+    ],
+)
+def test_http_allow_entries(entry, address, host, port, allowed):
+    refusal = AddressGuard(allow=[entry]).refusal(address, host=host, port=port)
+    assert (refusal is None) is allowed, refusal
+
+
+@pytest.mark.parametrize("entry", ["http://x", "a b", "x:99999", "10.0.0.0/33", "a_b.example", ""])
+def test_a_malformed_allow_entry_is_a_project_error(entry):
+    with pytest.raises(ValueError, match=r"is not an http\.allow entry; write HOST"):
+        HttpSettings(allow=[entry])
+
+
+def test_an_allowed_target_is_reached_and_its_neighbour_port_is_not(target):
+    settings = HttpSettings(allow=[f"127.0.0.1:{target.port}"])
+    with HttpClient(settings) as client:
+        assert client.send(call(target.url("/ok")), CallPolicy()).ok
+        other = client.send(call(f"http://127.0.0.1:{target.port + 1}/x"), CallPolicy())
+    assert other.reason.startswith(
+        f"failed: refused to connect to 127.0.0.1 (loopback): not a public address; add "
+        f"'127.0.0.1:{target.port + 1}' to http: {{allow: [...]}} in sluis.yaml"
+    )
+    assert [r.path for r in target.requests] == ["/ok"]
 
 
 @pytest.mark.parametrize(
@@ -97,7 +148,8 @@ def test_the_client_refuses_before_connecting(target, host):
         result = client.send(call(f"http://{host}:{target.port}/x"), CallPolicy(retries=3))
     assert not result.ok and result.tries == 1  # a refusal is not tried again
     assert result.reason.startswith("failed: refused to connect to ")
-    assert "not a public address; set http: {allow_private: true} in sluis.yaml" in result.reason
+    assert "not a public address; add '" in result.reason
+    assert "' to http: {allow: [...]} in sluis.yaml to reach it on purpose" in result.reason
     assert target.requests == []
 
 
@@ -109,7 +161,8 @@ def test_the_resolved_address_is_checked_not_the_name(target):
         result = client.send(call("http://crm.example/hook"), CallPolicy())
     assert result.reason == (
         "failed: refused to connect to 'crm.example', which resolves to 10.0.0.7 (private): "
-        "not a public address; set http: {allow_private: true} in sluis.yaml to allow it"
+        "not a public address; add '10.0.0.7:80' to http: {allow: [...]} in sluis.yaml to "
+        "reach it on purpose"
     )
 
 

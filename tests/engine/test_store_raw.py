@@ -5,7 +5,6 @@ several staged writes in one transaction, database errors as the store reports t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -21,14 +20,6 @@ GROUPS = Group.__table__  # type: ignore[attr-defined]
 MEMBERS = Membership.__table__  # type: ignore[attr-defined]
 NOW = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 REASONS = ["plain", 'quotes " and \\ backslash', "tab\tand\nnewline", "Zoë ✓", "", "\\N"]
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.create_schema()
-    yield database
-    database.dispose()
 
 
 def test_insert_and_update_rows_write_awkward_values_exactly(db: Database) -> None:

@@ -392,3 +392,14 @@ def test_secrets_are_read_in_headers_only(make_project):
     project = make_project(ALLOW_PRIVATE, flows={"notify": flow_yaml("notify", notify)})
     with pytest.raises(FlowError, match=r"secrets are read in headers only"):
         load_flow(project.flows_dir / "notify.yaml", project)
+
+
+@pytest.mark.parametrize("kind", ["http-request", "api"])
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://files.example/x", "gopher://x:70/1", "crm.example/x"]
+)
+def test_urls_that_are_not_http_are_validation_errors(make_project, kind, url):
+    notify = {"type": kind, "url": url}
+    project = make_project(ALLOW_PRIVATE, flows={"notify": flow_yaml("notify", notify)})
+    with pytest.raises(FlowError, match="is not an http:// or https:// URL; sluis sends HTTP"):
+        load_flow(project.flows_dir / "notify.yaml", project)
