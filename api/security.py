@@ -16,6 +16,7 @@ from datetime import datetime
 
 from engine.errors import AccessError, ProjectError
 from engine.webhooks.auth import WebhookAuth
+from engine.webhooks.schemes import verify_hubspot_v3, verify_standard
 
 STANDARD_ID = "webhook-id"
 STANDARD_TIMESTAMP = "webhook-timestamp"
@@ -86,26 +87,26 @@ def _mismatch(detail: str) -> AccessError:
 
 
 def verify_signature(
-    auth: WebhookAuth, key: bytes, headers: Mapping[str, str], body: bytes, now: datetime
+    auth: WebhookAuth,
+    key: bytes,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+    *,
+    method: str = "POST",
+    url: str = "",
 ) -> None:
-    """Check an HMAC-SHA256 signature over the raw body; ``AccessError`` says what is wrong.
-    ``headers`` has lowercase names (as ASGI gives them)."""
+    """Check an HMAC-SHA256 signature over the raw body (for ``hubspot-v3`` also over the
+    ``method`` and ``url`` called); ``AccessError`` says what is wrong. ``headers`` has
+    lowercase names (as ASGI gives them)."""
+    if auth.style == "standard-webhooks":
+        verify_standard(key, headers, body, now, auth.tolerance)
+        return
+    if auth.style == "hubspot-v3":
+        verify_hubspot_v3(key, headers, body, now, method=method, url=url, tolerance=auth.tolerance)
+        return
     name = auth.signature_header
     given = _header(headers, name, "signature")
-    if auth.style == "standard-webhooks":
-        event_id = _header(headers, STANDARD_ID, "event id")
-        stamp = _header(headers, STANDARD_TIMESTAMP, "timestamp")
-        _check_time(stamp, STANDARD_TIMESTAMP, auth.tolerance, now)
-        digest = hmac.new(key, f"{event_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
-        expected = base64.b64encode(digest).decode("ascii")
-        for part in given.split():
-            version, _, signature = part.partition(",")
-            if version == "v1" and hmac.compare_digest(signature.encode(), expected.encode()):
-                return
-        raise _mismatch(
-            f"no v1 signature in {name} is base64 of HMAC-SHA256 over 'ID.TIMESTAMP.BODY' with "
-            "the secret"
-        )
     message = body
     if auth.timestamp_header:
         stamp = _header(headers, auth.timestamp_header, "timestamp")

@@ -10,7 +10,20 @@ import sys
 
 import typer
 
-from cli import dbcmd, files, flows, mailcmd, ops, recovery, running, serve, tuicmd, users
+from cli import (
+    dbcmd,
+    files,
+    flows,
+    integrate,
+    mailcmd,
+    ops,
+    pull,
+    recovery,
+    running,
+    serve,
+    tuicmd,
+    users,
+)
 from cli.common import err_console
 from engine.errors import FlowError, SluisError
 from engine.runtime.gctune import tune_collector
@@ -23,7 +36,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-for module in (flows, running, files, serve, mailcmd, tuicmd, ops, dbcmd, recovery, users):
+for module in (
+    flows,
+    running,
+    files,
+    pull,
+    integrate,
+    serve,
+    mailcmd,
+    tuicmd,
+    ops,
+    dbcmd,
+    recovery,
+    users,
+):
     module.register(app)
 
 

@@ -1,13 +1,14 @@
 """``api``: an immediate JSON notification per customer, a POST of ``flow``, ``object``,
 ``customer`` (the profile) and ``data`` (the journey's entry data) to ``url`` with
-``headers``. Journeys leave by ``ok`` or ``failed``."""
+``headers`` (or through an ``oauth2``/``bearer`` ``connection``, whose token it carries).
+Journeys leave by ``ok`` or ``failed``."""
 
 from __future__ import annotations
 
 from functools import partial
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from engine.sdk import (
     Batch,
@@ -20,6 +21,7 @@ from engine.sdk import (
     RunContext,
     SluisError,
     TemplateText,
+    project_of,
 )
 from engine.sdk.http import (
     CONTENT_TYPES,
@@ -29,10 +31,12 @@ from engine.sdk.http import (
     check_request,
     compile_value,
     deliver,
+    http_connection,
     journey_key,
     json_body,
     make_call,
     refuse,
+    through_connection,
 )
 
 
@@ -42,10 +46,19 @@ class ApiSettings(ObjectSettings, RetrySettings):
     headers: dict[str, TemplateText] = Field(default_factory=dict)
     timeout: Duration | None = None
     concurrency: int = Field(default=10, ge=1, le=500)
+    connection: str | None = Field(
+        default=None, description="an oauth2 or bearer connection: its token, its base_url"
+    )
 
     @model_validator(mode="after")
-    def _consistent(self) -> ApiSettings:
-        check_request(self.url, self.headers)
+    def _consistent(self, info: ValidationInfo) -> ApiSettings:
+        check_request(self.url, self.headers, path_ok=self.connection is not None)
+        project = project_of(info)
+        if self.connection is not None and project is not None:
+            try:
+                http_connection(project, self.connection)
+            except SluisError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
 
@@ -68,6 +81,12 @@ class ApiCall(CampaignObject[ApiSettings]):
             concurrency=spec.concurrency,
         )
         secrets = self.headers.secrets()
+        try:
+            joined, sink = through_connection(ctx, spec.connection)
+        except SluisError as exc:  # a ${VAR} of the connection is not set
+            for journey in batch:
+                refuse(routing, journey, exc)
+            return
         sends = []
         headers_of = self.headers.for_batch(ctx.scope, secrets)
         for journey in batch:
@@ -81,7 +100,7 @@ class ApiCall(CampaignObject[ApiSettings]):
             try:
                 call = make_call(
                     method="POST",
-                    url=self.url(customer, data, scope),
+                    url=joined(self.url(customer, data, scope)),
                     headers=headers_of(customer, data, scope),
                     key=journey_key(ctx, journey),
                     content=json_body(notification),
@@ -91,4 +110,4 @@ class ApiCall(CampaignObject[ApiSettings]):
                 refuse(routing, journey, exc)
                 continue
             sends.append(Send(call, [journey]))
-        deliver(ctx, routing, sends, policy)
+        deliver(ctx, routing, sends, policy, sink=sink)

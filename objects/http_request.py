@@ -1,7 +1,9 @@
 """``http-request``: calls an HTTP endpoint per customer, or with chunks of up to 1,000
-customers per call (a JSON array of their fields). Journeys leave by ``ok`` or ``failed`` with
-the status or error as the reason; ``save`` stores parts of a per-customer answer in the
-customer's profile."""
+customers per call (a JSON array of their fields, or ``batch_body`` around it, such as
+``{"inputs": {{ items }}}``; ``items`` reads the answer per customer: its failures leave by
+``failed`` with their reason, ``save`` stores from its item). Journeys leave by ``ok`` or
+``failed`` with the status or error as the reason; ``save`` stores parts of a per-customer
+answer in the customer's profile."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from engine.sdk import (
     Batch,
@@ -25,27 +27,34 @@ from engine.sdk import (
     SluisError,
     TemplateText,
     convert,
+    project_of,
 )
 from engine.sdk.http import (
     CONTENT_TYPES,
     PER_CUSTOMER,
     AfterOk,
+    BatchBodyText,
     Headers,
     HttpOutcome,
+    ItemsSpec,
     JsonFields,
     ResponseTemplateText,
     Send,
+    batch_body,
     call_policy,
     check_request,
     chunk_key,
     compile_value,
     deliver,
     form_body,
+    http_connection,
     journey_key,
     make_call,
+    per_item,
     refuse,
     rendered_once,
     templated,
+    through_connection,
     with_query,
 )
 
@@ -64,6 +73,11 @@ class HttpRequestSettings(ObjectSettings, RetrySettings):
     timeout: Duration | None = None
     success: list[int] | None = None
     save: dict[CustomerField, ResponseTemplateText] = Field(default_factory=dict)
+    batch_body: BatchBodyText | None = None
+    connection: str | None = Field(
+        default=None, description="an oauth2 or bearer connection: its token, its base_url"
+    )
+    items: ItemsSpec | None = None
     concurrency: int = Field(default=10, ge=1, le=500)
     rate_limit: float | None = Field(
         default=None, gt=0, description="calls per second at most, across every worker"
@@ -96,13 +110,36 @@ class HttpRequestSettings(ObjectSettings, RetrySettings):
         return value
 
     @model_validator(mode="after")
+    def _connection(self, info: ValidationInfo) -> HttpRequestSettings:
+        project = project_of(info)
+        if self.connection is not None and project is not None:
+            try:
+                http_connection(project, self.connection)
+            except SluisError as exc:
+                raise ValueError(str(exc)) from None
+        if self.connection is None and self.url.source.startswith("/"):
+            raise ValueError(
+                "url: a path needs a connection with a base_url; write the full URL or name "
+                "the connection"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _consistent(self) -> HttpRequestSettings:
         if self.fields is not None and self.body is not None:
             raise ValueError("give 'fields' or a raw 'body', not both")
-        if self.save and self.batch > 1:
-            raise ValueError("'save' works on per-customer calls only; remove it or use batch: 1")
-        check_request(self.url, self.headers)
-        if self.batch > 1:
+        batched = self.batch > 1 or self.batch_body is not None
+        if self.save and batched and self.items is None:
+            raise ValueError(
+                "with batches, 'save' reads the answer per item; say where the answer lists "
+                "them with 'items' (e.g. items: {path: results}), or use batch: 1"
+            )
+        if self.items is not None and not batched:
+            raise ValueError("'items' reads a batched answer; use batch > 1 or batch_body")
+        if self.batch_body is not None and self.fields is None:
+            raise ValueError("batch_body wraps the chunk's 'fields' ({{ items }}); give fields")
+        check_request(self.url, self.headers, path_ok=self.connection is not None)
+        if batched:
             if self.body is not None:
                 raise ValueError(
                     "a raw 'body' is rendered per customer; use 'fields' with batch > 1"
@@ -155,18 +192,31 @@ class HttpRequest(CampaignObject[HttpRequestSettings]):
             rate_limit=spec.rate_limit,
         )
         secrets = self.headers.secrets()
-        if spec.batch == 1:
-            sends = self._per_customer(batch, routing, ctx, secrets)
+        try:
+            joined, sink = through_connection(ctx, spec.connection)
+        except SluisError as exc:  # a ${VAR} of the connection is not set
+            for journey in batch:
+                refuse(routing, journey, exc)
+            return
+        if spec.batch == 1 and spec.batch_body is None:
+            sends = self._per_customer(batch, routing, ctx, secrets, joined)
         else:
-            sends = self._batched(batch, routing, ctx, secrets)
+            sends = self._batched(batch, routing, ctx, secrets, joined)
         saved: dict[int, dict[str, Any]] = {}
         after_ok = self._saver(ctx, saved) if spec.save else None
-        deliver(ctx, routing, sends, policy, after_ok=after_ok)
+        if spec.items is not None:
+            after_ok = per_item(spec.items, sends, after_ok)
+        deliver(ctx, routing, sends, policy, after_ok=after_ok, sink=sink)
         if saved:
             ctx.customers.set_fields(saved)
 
     def _per_customer(
-        self, batch: Batch, routing: Routing, ctx: RunContext, secrets: tuple[str, ...]
+        self,
+        batch: Batch,
+        routing: Routing,
+        ctx: RunContext,
+        secrets: tuple[str, ...],
+        joined: Callable[[str], str],
     ) -> list[Send]:
         """One call per customer: URL, headers and body rendered for each (those that do not
         read the customer once for the batch)."""
@@ -180,7 +230,7 @@ class HttpRequest(CampaignObject[HttpRequestSettings]):
         for position, journey in enumerate(journeys):
             customer, data, scope = journey.customer, journey.data, partial(ctx.scope, journey)
             try:
-                url = url_of(customer, data, scope)
+                url = joined(url_of(customer, data, scope))
                 content = None
                 if self.body is not None:
                     content = str(self.body(customer, data, scope)).encode()
@@ -209,12 +259,17 @@ class HttpRequest(CampaignObject[HttpRequestSettings]):
         return sends
 
     def _batched(
-        self, batch: Batch, routing: Routing, ctx: RunContext, secrets: tuple[str, ...]
+        self,
+        batch: Batch,
+        routing: Routing,
+        ctx: RunContext,
+        secrets: tuple[str, ...],
+        joined: Callable[[str], str],
     ) -> list[Send]:
         """Chunks of ``batch`` customers per call, each a JSON array of their fields; URL and
         headers are the same for every call of the batch."""
         spec, sends, journeys = self.settings, [], batch.journeys
-        url = self.url({}, {}, ctx.scope)
+        url = joined(self.url({}, {}, ctx.scope))
         headers = self.headers.render({}, {}, ctx.scope, secrets)
         texts, failures = (
             self.json_fields.texts(journeys, _scopes(ctx)) if self.json_fields else (None, {})
@@ -229,6 +284,13 @@ class HttpRequest(CampaignObject[HttpRequestSettings]):
             content = None if texts is None else f"[{','.join([texts[p] for p in positions])}]"
             if not members:
                 continue
+            if spec.batch_body is not None and content is not None:
+                try:
+                    content = batch_body(spec.batch_body, content, [j.customer for j in members])
+                except SluisError as exc:
+                    for journey in members:
+                        refuse(routing, journey, exc)
+                    continue
             try:
                 call = make_call(
                     method=spec.method,

@@ -1,5 +1,8 @@
 """``import``: reads a CSV from a location into customers or a datamodel collection, on a
-schedule, as a start object, or mid-flow.
+schedule, as a start object, or mid-flow. From an HTTP source (``from: https://...``, or a
+path on an ``oauth2``/``bearer`` ``connection``) it pulls JSON ``items`` page by page
+(``paginate``), only those changed ``since`` the last successful pull, through the same import
+(``columns`` maps item paths to fields; rejects and ``max_rejects`` as for files).
 
 As a start object (once when the flow starts, or on ``schedule``) each imported row whose
 status is in ``continue`` (default new and changed) enters the flow with ``data.import_status``
@@ -39,13 +42,18 @@ from engine.sdk import (
     Routing,
     RunContext,
     Settings,
+    SluisError,
     Trigger,
     project_of,
 )
 from engine.sdk.files import ImportSpec, check_spec
+from engine.sdk.http import PullSettings, http_connection, http_pull
 
 if TYPE_CHECKING:
     from engine.sdk.files import Pickup
+    from engine.sdk.http import HttpPull
+
+HTTP_ONLY = ("query", "headers", "items", "paginate", "since", "max_pages")
 
 
 class CsvImportSettings(ObjectSettings, RetrySettings):
@@ -91,7 +99,8 @@ class AfterImport(Settings):
 
 class ImportSettings(CsvImportSettings):
     type: Literal["import"]
-    from_: LocationText = Field(alias="from")
+    from_: LocationText | None = Field(default=None, alias="from")
+    http: PullSettings | None = None
     into: str = "customers"
     schedule: Cron | None = None
     after: Literal["delete"] | AfterImport | None = None
@@ -102,6 +111,44 @@ class ImportSettings(CsvImportSettings):
     @property
     def collection(self) -> str:
         return self.into
+
+    @model_validator(mode="before")
+    @classmethod
+    def _http_source(cls, value: Any) -> Any:
+        """``from: https://...`` or a path on ``connection``: an HTTP source, whose settings
+        (connection, query, headers, items, paginate, since, max_pages) are gathered."""
+        if not isinstance(value, dict):
+            return value
+        source = value.get("from")
+        http = isinstance(source, str) and source.startswith(("http://", "https://"))
+        if not http and "connection" not in value:
+            for name in HTTP_ONLY:
+                if name in value:
+                    raise ValueError(f"{name} works with an HTTP source (from: https://...)")
+            return value
+        value = dict(value)
+        pulled = {name: value.pop(name) for name in HTTP_ONLY if name in value}
+        pulled["url"] = value.pop("from", None)
+        pulled["connection"] = value.pop("connection", None)
+        for name in ("after", "delimiter", "encoding"):
+            if name in value:
+                raise ValueError(f"{name} works with files, not with an HTTP source")
+        return {**value, "http": pulled}
+
+    @model_validator(mode="after")
+    def _a_source(self, info: ValidationInfo) -> ImportSettings:
+        if self.from_ is None and self.http is None:
+            raise ValueError("from: say where to import from (a file location or https://...)")
+        if self.http is not None:
+            if not self.columns:
+                raise ValueError("an HTTP import needs columns: item path -> field")
+            project = project_of(info)
+            if self.http.connection is not None and project is not None:
+                try:
+                    http_connection(project, self.http.connection)
+                except SluisError as exc:
+                    raise ValueError(str(exc)) from None
+        return self
 
     @field_validator("continue_", mode="before")
     @classmethod
@@ -119,10 +166,19 @@ class Import(CampaignObject[ImportSettings]):
         return CronTrigger(settings.schedule) if settings.schedule else Once()
 
     def entries(self, *, ctx: RunContext) -> Entries:
+        if self.settings.http is not None:
+            return self._pull(ctx).entries()
         pickup = self._pickup(ctx)
         return () if pickup.only_after_left() else pickup.entries()
 
     def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+        if self.settings.http is not None:
+            pull = self._pull(ctx)
+            ctx.enter(pull.entries)
+            reason = f"started the pull of {pull.place}; the imported customers go on"
+            for journey in batch:
+                routing.leave(journey, None, reason)
+            return
         pickup = self._pickup(ctx)
         if pickup.only_after_left():
             reason = "the file was imported before; moved it away now"
@@ -132,8 +188,14 @@ class Import(CampaignObject[ImportSettings]):
         for journey in batch:
             routing.leave(journey, None, reason)
 
+    def _pull(self, ctx: RunContext) -> HttpPull:
+        settings = self.settings
+        assert settings.http is not None
+        return http_pull(ctx, settings.http, settings.spec(), wanted=settings.continue_)
+
     def _pickup(self, ctx: RunContext) -> Pickup:
         settings, after = self.settings, self.settings.after
+        assert settings.from_ is not None
         return ctx.files.pickup(
             settings.from_,
             settings.spec(),

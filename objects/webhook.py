@@ -1,12 +1,16 @@
 """``webhook``: a start object served at ``/webhooks/ENDPOINT`` by ``sluis serve``. A call
 stores the customer (``map``, matched on ``key``) and records (``records``) from the payload
 and starts the flow for that customer with the payload as entry data; ``dedupe`` names the
-payload's event id so a redelivered call has no second effect.
+payload's event id so a redelivered call has no second effect (``header`` reads the delivery
+id of the auth scheme, ``header:NAME`` a header of that name).
 
 ``auth`` is ``token`` or ``basic`` (an API token as ``Authorization: Bearer TOKEN`` or as the
 password of Basic auth), or ``hmac-sha256``: a signature over the raw body with a shared
 secret, as shops send (``style: plain``, e.g. Shopify's ``X-Shopify-Hmac-Sha256``) or as the
-Standard Webhooks specification says (``style: standard-webhooks``)."""
+Standard Webhooks specification says (``style: standard-webhooks``); or a vendor's named
+``scheme`` (``shopify``, ``hubspot-v3``, ``standard-webhooks``, ``hmac``) with its ``secret``.
+Records nested in another record of the payload keep its key (an order's ``line_items`` get
+``order_id``)."""
 
 from __future__ import annotations
 
@@ -105,6 +109,28 @@ class WebhookSettings(ObjectSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _dedupe_header(self) -> WebhookSettings:
+        if self.dedupe is None or not self.dedupe.startswith("header"):
+            return self
+        if self.dedupe == "header" and self.auth_spec.delivery_header is None:
+            raise ValueError(
+                "dedupe: header reads the delivery id of the auth scheme, and this auth names "
+                "none; use an auth scheme that has one (shopify, standard-webhooks), "
+                "'header:NAME', or a payload path"
+            )
+        return self
+
+    @property
+    def delivery_header(self) -> str | None:
+        """The header of the event id, when ``dedupe`` is ``header`` or ``header:NAME``."""
+        dedupe = self.dedupe
+        if dedupe == "header":
+            return self.auth_spec.delivery_header
+        if dedupe is not None and dedupe.startswith("header:"):
+            return dedupe.removeprefix("header:").strip() or None
+        return None
+
     @property
     def auth_spec(self) -> WebhookAuth:
         """``auth`` as a model, also when written as a word."""
@@ -120,7 +146,8 @@ class WebhookSettings(ObjectSettings):
             records=tuple(
                 RecordsMap(r.collection, r.path, dict(r.map)) for r in records if r is not None
             ),
-            dedupe=self.dedupe,
+            dedupe=None if self.delivery_header else self.dedupe,
+            dedupe_header=self.delivery_header,
         )
 
 

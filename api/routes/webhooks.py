@@ -90,7 +90,15 @@ async def take_call(scope: Scope, name: str, body: Callable[[], Awaitable[bytes]
     check_media_type(headers.get("content-type"))
     raw = await body()
     if found.key is not None:
-        verify_signature(found.auth, found.key, headers, raw, state.runtime.clock.now())
+        verify_signature(
+            found.auth,
+            found.key,
+            headers,
+            raw,
+            state.runtime.clock.now(),
+            method=scope["method"],
+            url=_called_url(scope, headers),
+        )
     limits = state.project.settings.api
     payload: Any = read_json(raw, limits.max_json_depth)
     if isinstance(payload, list) and len(payload) > limits.max_payloads:
@@ -101,21 +109,42 @@ async def take_call(scope: Scope, name: str, body: Callable[[], Awaitable[bytes]
             "several calls",
         )
     items = map_body(found.spec, payload, state.project)
-    if found.spec.payload.dedupe is None:
+    named = found.spec.payload.dedupe_header  # dedupe: header (the auth scheme's) or header:NAME
+    if named is not None:
+        delivery_ids(_message_id(headers, named, required=True), items)
+    elif found.spec.payload.dedupe is None:
         delivery_ids(_message_id(headers), items)
     writer: GroupWriter = app.state.webhook_writer
     receipts = await writer.submit(found, items)
     return _receipt(name, found.spec.flow.name, receipts)
 
 
-def _message_id(headers: Headers) -> str | None:
-    """Standard Webhooks' ``webhook-id``: the same on every retry of one message."""
-    found = headers.get(STANDARD_ID)
+def _called_url(scope: Scope, headers: Headers) -> str:
+    """The URL as the caller called it (scheme, Host header, path and query)."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    host = headers.get("host") or "localhost"
+    scheme = headers.get("x-forwarded-proto") or scope.get("scheme", "http")
+    return f"{scheme}://{host}{scope.get('raw_path', scope['path'].encode()).decode('latin-1')}" + (
+        f"?{query}" if query else ""
+    )
+
+
+def _message_id(headers: Headers, name: str = STANDARD_ID, *, required: bool = False) -> str | None:
+    """The sender's message id in header ``name`` (Standard Webhooks' ``webhook-id``, or the
+    one the webhook's ``dedupe`` names): the same on every retry of one message."""
+    found = headers.get(name)
     if found is not None and len(found) > MAX_MESSAGE_ID:
         raise field_problem(
-            ("header", STANDARD_ID),
-            f"{STANDARD_ID} holds {len(found)} characters; at most {MAX_MESSAGE_ID} are stored",
+            ("header", name),
+            f"{name} holds {len(found)} characters; at most {MAX_MESSAGE_ID} are stored",
             "too_long",
+        )
+    if required and not (found or "").strip():
+        raise field_problem(
+            ("header", name),
+            f"missing event id: header {name} must name the delivery, which makes a "
+            "redelivered webhook harmless",
+            "missing_event_id",
         )
     return found
 

@@ -21,14 +21,14 @@ import csv
 import io
 import time
 from array import array
-from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
+from collections.abc import Callable, Generator, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.errors import InputError
-from engine.files.csvin import CsvRows, delimiter_name, read_csv
+from engine.files.csvin import delimiter_name, read_csv
 from engine.model.fields import KEYS, field_types
 from engine.model.project import collection_of
 from engine.model.sizes import MAX_RECORD_KEY, column_faults
@@ -317,7 +317,7 @@ def check_spec(spec: ImportSpec, project: Project) -> None:
             )
 
 
-def _mapping(rows: CsvRows, spec: ImportSpec, target: _Target) -> list[tuple[str, int, str]]:
+def _mapping(rows: Rows, spec: ImportSpec, target: _Target) -> list[tuple[str, int, str]]:
     """(field, cell index, column) for every column that is imported."""
     source, header = rows.source, rows.header
     position = {name: i for i, name in enumerate(header) if name}
@@ -411,41 +411,81 @@ def import_chunks(
 ) -> Generator[list[Imported], None, ImportReport]:
     """``import_csv`` as a generator: yields the stored rows chunk by chunk (when ``keep_rows``)
     and returns the report, so a caller can hand them on as they come."""
+    with read_csv(place, encoding=spec.encoding, delimiter=spec.delimiter) as reader:
+        return (
+            yield from import_rows(
+                conn,
+                reader,
+                str(place),
+                spec,
+                project,
+                now,
+                keep_rows=keep_rows,
+                progress=progress,
+                chunk=chunk,
+            )
+        )
+
+
+class Rows(Protocol):
+    """Rows to import: a header, cells per row with the line (or item number) each starts
+    on, and how many bytes were read so far. ``CsvRows`` is one; an HTTP pull is another."""
+
+    source: str
+    header: list[str]
+    delimiter: str
+
+    @property
+    def bytes_read(self) -> int: ...
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]: ...
+
+
+def import_rows(
+    conn: Connection,
+    reader: Rows,
+    source: str,
+    spec: ImportSpec,
+    project: Project,
+    now: datetime,
+    *,
+    keep_rows: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    chunk: int = CHUNK,
+) -> Generator[list[Imported], None, ImportReport]:
+    """``import_chunks`` of rows from any source (``source`` names it in the report)."""
     started = time.perf_counter()
     target = _Target(spec, project)
-    report = ImportReport(str(place))
-    with read_csv(place, encoding=spec.encoding, delimiter=spec.delimiter) as reader:
-        mapping = _mapping(reader, spec, target)
-        report.header, report.delimiter = reader.header, reader.delimiter
-        chunks = _Chunks(conn, target, mapping, spec, report, now, keep_rows)
-        width = len(reader.header)
-        count = 0
-        pending, lines = chunks.rows, chunks.lines
-        for line, cells in reader:
-            count += 1
-            if len(cells) != width and (
-                len(cells) < width or any(c.strip() for c in cells[width:])
-            ):
-                chunks.reject(line, "", _width_reason(len(cells), width, reader.delimiter), cells)
-                if not chunks.over:
-                    continue
-            else:
-                lines.append(line)
-                pending.append(cells)
-                if len(pending) < chunk:
-                    continue
-            report.rows = count
-            stored = chunks.flush()
-            if stored:
-                yield stored
-            if progress is not None:
-                progress(reader.bytes_read, count)
+    report = ImportReport(source)
+    mapping = _mapping(reader, spec, target)
+    report.header, report.delimiter = reader.header, reader.delimiter
+    chunks = _Chunks(conn, target, mapping, spec, report, now, keep_rows)
+    width = len(reader.header)
+    count = 0
+    pending, lines = chunks.rows, chunks.lines
+    for line, cells in reader:
+        count += 1
+        if len(cells) != width and (len(cells) < width or any(c.strip() for c in cells[width:])):
+            chunks.reject(line, "", _width_reason(len(cells), width, reader.delimiter), cells)
+            if not chunks.over:
+                continue
+        else:
+            lines.append(line)
+            pending.append(cells)
+            if len(pending) < chunk:
+                continue
         report.rows = count
         stored = chunks.flush()
         if stored:
             yield stored
         if progress is not None:
             progress(reader.bytes_read, count)
+    report.rows = count
+    stored = chunks.flush()
+    if stored:
+        yield stored
+    if progress is not None:
+        progress(reader.bytes_read, count)
     report.seconds = time.perf_counter() - started
     return report
 

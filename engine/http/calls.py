@@ -110,6 +110,12 @@ class HttpOutcome:
         except (ValueError, UnicodeDecodeError):
             return None
 
+    def for_item(self, item: Any) -> HttpOutcome:
+        """This outcome as one item of a batched answer sees it: ``json`` is the item."""
+        copy = HttpOutcome(self.ok, self.status, self.tries, self.reason, self.headers)
+        copy.__dict__["json"] = item  # the cached property, set: the body is the whole batch's
+        return copy
+
     @property
     def response(self) -> dict[str, Any]:
         """The ``response`` variable of ``save`` templates."""

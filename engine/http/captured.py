@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from engine.http.calls import CallPolicy, HttpAnswer, HttpCall, HttpOutcome, outcome
 
-REPLAY_ANSWER = HttpAnswer(200, {"content-type": "application/json"}, b"{}")
+REPLAY_HEADER = "x-sluis-replay"  # marks an answer replay made up, not a server's
+REPLAY_ANSWER = HttpAnswer(200, {"content-type": "application/json", REPLAY_HEADER: "1"}, b"{}")
 
 
 class CapturedHttp:

@@ -111,10 +111,12 @@ def deliver(
     policy: CallPolicy,
     *,
     after_ok: AfterOk | None = None,
+    sink: HttpSink | None = None,
 ) -> list[HttpOutcome]:
     """Send the calls, record them, and route their journeys by the outcome. ``after_ok`` may
     turn a journey whose call succeeded into a failure (``save`` could not store the answer) by
-    returning the reason."""
+    returning the reason. ``sink`` replaces the run's HTTP sink (a connection's
+    ``AuthorizedSink``)."""
     if not sends:
         return []
     from engine.store.events import EventRecord  # the store loads when calling
@@ -125,7 +127,10 @@ def deliver(
         replace(s.call, tried=t.made) if t.made else s.call
         for s, t in zip(sends, earlier, strict=True)
     ]
-    outcomes = http_sink(ctx).send_all(calls, policy)
+    try:
+        outcomes = (sink or http_sink(ctx)).send_all(calls, policy)
+    except EffectError as exc:  # a connection could not authorize: its token request failed
+        outcomes = [HttpOutcome(False, None, 0, f"failed: {exc}") for _ in sends]
     at = ctx.now.astimezone(UTC).isoformat()
     events: list[EventRecord] = []
     for send, result, before in zip(sends, outcomes, earlier, strict=True):

@@ -64,13 +64,16 @@ ResponseTemplateText = Annotated[
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
 
-def check_request(url: Template, headers: Mapping[str, Template]) -> None:
+def check_request(url: Template, headers: Mapping[str, Template], *, path_ok: bool = False) -> None:
     """Settings checks of every object that makes HTTP calls: secrets only in headers, and
-    no ``Idempotency-Key`` of its own (sluis sets it). Raises ``ValueError`` for pydantic."""
+    no ``Idempotency-Key`` of its own (sluis sets it). ``path_ok``: the object names a
+    connection, so a path (``/api/...``) on its ``base_url`` will do. Raises ``ValueError``
+    for pydantic."""
     if SECRET.search(url.source):
         raise ValueError("url: ${VAR} secrets are read in headers only; send the token in one")
     source = url.source.strip()
-    if not source.startswith(("{{", "{%")):  # a URL made wholly by a template is checked per call
+    by_template = source.startswith(("{{", "{%"))  # a URL made by a template: checked per call
+    if not by_template and not (path_ok and source.startswith("/")):
         scheme = _SCHEME.match(source)
         if scheme is None or scheme.group(1).lower() not in ("http", "https"):
             raise ValueError(

@@ -109,9 +109,13 @@ class Collection(_Strict):
 
 
 class Connection(_Strict):
-    """A connection to the outside world, named in locations (``sftp://NAME/...``) and mail."""
+    """A connection to the outside world, named in locations (``sftp://NAME/...``), mail and
+    HTTP objects. ``oauth2``: client credentials (``token_url``, ``client_id``,
+    ``client_secret``, optional ``scope``, ``auth_method``) for APIs at ``base_url``;
+    ``bearer``: a fixed ``token`` for APIs at ``base_url`` (``Authorization: Bearer TOKEN``, or
+    the bare token in ``token_header``, such as Shopify's ``X-Shopify-Access-Token``)."""
 
-    type: Literal["sftp", "smtp", "folder", "maildir"]
+    type: Literal["sftp", "smtp", "folder", "maildir", "oauth2", "bearer"]
     host: str | None = None
     port: int | None = None
     username: str | None = None
@@ -122,6 +126,32 @@ class Connection(_Strict):
     security: Literal["none", "starttls", "ssl"] = "none"
     timeout: float = 30.0
     max_connections: int = Field(default=4, ge=1, le=64)
+    base_url: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    scope: str | None = None
+    auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
+    token: str | None = None
+    token_header: str | None = None  # bearer: the header of the raw token instead of Bearer
+
+    @model_validator(mode="after")
+    def _http_auth(self) -> Connection:
+        needed = {
+            "oauth2": ("base_url", "token_url", "client_id", "client_secret"),
+            "bearer": ("base_url", "token"),
+        }.get(self.type, ())
+        missing = [name for name in needed if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"a connection of type {self.type} needs {', '.join(missing)}")
+        for name in ("client_secret", "token"):
+            value = getattr(self, name)
+            if value and not _ENV_VAR.search(value):
+                raise ValueError(
+                    f"{name}: write the secret as ${{VAR}} and export VAR; secrets do not "
+                    "belong in sluis.yaml"
+                )
+        return self
 
     def secret(self, name: str) -> str | None:
         """A setting with ``${VAR}`` resolved from the environment."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -21,16 +21,31 @@ class WebhookAuth(Settings):
     and an optional ``timestamp_header`` (then ``TIMESTAMP.BODY`` is signed and a timestamp
     more than ``tolerance`` seconds away is refused). ``style: standard-webhooks`` reads
     ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (``v1,BASE64``) over
-    ``ID.TIMESTAMP.BODY`` with a ``whsec_`` secret."""
+    ``ID.TIMESTAMP.BODY`` with a ``whsec_`` secret.
+
+    ``scheme`` names a vendor's whole scheme instead (``engine.webhooks.schemes``): ``shopify``,
+    ``hubspot-v3``, ``standard-webhooks`` or the generic ``hmac``; it sets the type, style,
+    headers and encoding, and names the header of the delivery id that ``dedupe: header``
+    reads."""
 
     type: Literal["token", "basic", "hmac-sha256"] = "token"
-    style: Literal["plain", "standard-webhooks"] = "plain"
+    scheme: Literal["shopify", "hubspot-v3", "standard-webhooks", "hmac"] | None = None
+    style: Literal["plain", "standard-webhooks", "hubspot-v3"] = "plain"
     header: str | None = None
     secret: str | None = None
     encoding: Literal["base64", "hex"] = "base64"
     prefix: str | None = None
     timestamp_header: str | None = None
     tolerance: int = Field(default=300, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scheme(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("scheme") is not None:
+            from engine.webhooks.schemes import scheme_settings
+
+            return scheme_settings(value)
+        return value
 
     @model_validator(mode="after")
     def _hmac(self) -> WebhookAuth:
@@ -50,6 +65,13 @@ class WebhookAuth(Settings):
         if self.header:
             return self.header
         return "webhook-signature" if self.style == "standard-webhooks" else "X-Signature"
+
+    @property
+    def delivery_header(self) -> str | None:
+        """The header whose value identifies a delivery (redeliveries repeat it), if any."""
+        from engine.webhooks.schemes import SCHEMES
+
+        return SCHEMES[self.scheme].delivery_header if self.scheme else None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 Loc = tuple[str | int, ...]
 _MISSING = object()
+MISSING = _MISSING  # what ``lookup`` gives for a path that is absent
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class PayloadMap:
     key: str
     records: tuple[RecordsMap, ...] = ()
     dedupe: str | None = None
+    dedupe_header: str | None = None  # the event id comes from this header instead
 
 
 @dataclass
@@ -201,7 +203,9 @@ def map_payload(payload: Any, spec: PayloadMap, project: Project, at: Loc = ()) 
         )
     records: list[tuple[str, dict[str, Any]]] = []
     for spec_records in spec.records:
-        records.extend(_records(payload, spec_records, project, at, problems))
+        found = _records(payload, spec_records, project, at, problems)
+        _keep_parent_keys(spec_records, found, spec.records, records, project)
+        records.extend(found)
     event_id = None
     if spec.dedupe is not None:
         parts = split_path(spec.dedupe)
@@ -282,3 +286,36 @@ def _records(
             )
         records.append((spec.collection, data))
     return records
+
+
+def _keep_parent_keys(
+    spec: RecordsMap,
+    found: list[tuple[str, dict[str, Any]]],
+    specs: Sequence[RecordsMap],
+    earlier: Sequence[tuple[str, dict[str, Any]]],
+    project: Project,
+) -> None:
+    """Records nested inside another record of the payload keep their parent's key: when
+    ``line_items`` sit inside an order (path ``line_items`` under the order's path ``.``, or
+    ``order.line_items`` under ``order``) and the line item collection has a field named as
+    the order collection's key, each line item gets the order's key unless the payload gives
+    one itself."""
+    from engine.model.project import collection_of
+
+    if not found:
+        return
+    inner = split_path(spec.path)
+    fields = collection_of(project, spec.collection).fields
+    for parent in specs:
+        outer = split_path(parent.path)
+        if parent is spec or len(outer) >= len(inner) or inner[: len(outer)] != outer:
+            continue
+        key = collection_of(project, parent.collection).key
+        if key not in fields:
+            continue
+        parents = [data for name, data in earlier if name == parent.collection]
+        if len(parents) != 1 or parents[0].get(key) is None:
+            continue  # a list of parents: which one holds the record is not known
+        for _, data in found:
+            if data.get(key) is None:
+                data[key] = parents[0][key]

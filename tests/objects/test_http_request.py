@@ -365,7 +365,10 @@ def test_replay_captures_calls_without_sending(target, make_project, tmp_path):
         ({"method": "GET", "batch": 10}, "GET sends fields in the query string"),
         ({"batch": 10, "format": "form"}, "batch > 1 sends a JSON array; use format: json"),
         ({"batch": 10, "body": "x"}, "a raw 'body' is rendered per customer"),
-        ({"batch": 10, "save": {"crm_id": "{{ response.json.id }}"}}, "'save' works on per-"),
+        (
+            {"batch": 10, "save": {"crm_id": "{{ response.json.id }}"}},
+            "'save' reads the answer per item",
+        ),
         ({"headers": {"idempotency-key": "x"}}, "sluis sets Idempotency-Key"),
         ({"save": {"system_id": "{{ response.status }}"}}, "'system_id' cannot be set"),
         ({"save": {"crm": "{{ response.status }}"}}, "unknown customer field 'crm'"),

@@ -1,0 +1,68 @@
+"""``sluis pull FLOW OBJECT``: run an import object's HTTP pull now, outside its schedule, with
+a progress bar: the pages are read and imported all or nothing, the object's "changed since"
+point moves on, and no journey starts (the flow's next scheduled pull goes on from there)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from cli.common import ProjectOpt, console, open_flow, open_project
+from engine.errors import InputError
+
+
+def pull(
+    flow: Annotated[str, typer.Argument(help="The flow (name or file).")],
+    object_id: Annotated[str, typer.Argument(help="Its import object with an HTTP source.")],
+    project: ProjectOpt = None,
+) -> None:
+    """Pull an import object's HTTP source now (all or nothing), with a progress bar; no
+    journeys start."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from engine.http.client import HttpClient
+    from engine.pull.pickup import HttpPull
+    from engine.sdk.context import RunContext
+    from engine.sdk.effects import Effects
+    from engine.store import Store
+
+    proj = open_project(project)
+    loaded = open_flow(proj, flow)
+    instance = loaded.instance(object_id) if object_id in loaded.objects else None
+    http = getattr(getattr(instance, "settings", None), "http", None)
+    if instance is None or http is None:
+        raise InputError(
+            f"flow '{loaded.name}' has no import object '{object_id}' with an HTTP source "
+            "(from: https://... or a connection)"
+        )
+    store = Store.open(proj)
+    client = HttpClient.for_project(proj)
+    columns = (
+        BarColumn(),
+        TextColumn("{task.fields[rows]:,} items"),
+        TextColumn("{task.fields[kb]:,} kB"),
+        TimeElapsedColumn(),
+    )
+    try:
+        ctx = RunContext(datetime.now(UTC), proj, loaded, object_id, store, Effects(http=client))
+        with Progress(TextColumn("{task.description}"), *columns, console=console) as bar:
+            task = bar.add_task(f"pulling {http.url}", total=None, rows=0, kb=0)
+
+            def progress(done: int, rows: int) -> None:
+                bar.update(task, rows=rows, kb=done // 1024)
+
+            spec = instance.settings.spec()
+            puller = HttpPull(ctx, http, spec, wanted=(), progress=progress)
+            with store.db.write() as conn, ctx.inside(conn):
+                for _ in puller.entries():
+                    pass
+    finally:
+        client.close()
+    report = puller.report
+    console.print(report.summary() if report is not None else "nothing pulled", soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("pull")(pull)
