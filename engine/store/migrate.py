@@ -10,7 +10,7 @@ from sqlalchemy import Connection, inspect, text
 
 from engine.errors import StoreError
 
-SCHEMA_VERSION = "0005"
+SCHEMA_VERSION = "0007"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 

@@ -175,7 +175,7 @@ def test_records_index_migration_up_and_down(tmp_path: Any) -> None:
         return list(found["ix_records_customer"])
 
     assert columns() == ["customer_id", "collection", "created_at"]
-    command.downgrade(_config(url), "0004")  # type: ignore[arg-type]
+    command.downgrade(_config(url), "0005")  # type: ignore[arg-type]
     assert columns() == ["customer_id", "collection"]
-    command.upgrade(_config(url), "0005")  # type: ignore[arg-type]
+    command.upgrade(_config(url), "0006")  # type: ignore[arg-type]
     assert columns() == ["customer_id", "collection", "created_at"]

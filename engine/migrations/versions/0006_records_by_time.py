@@ -4,8 +4,8 @@ A segment such as ``count(records.orders where days_since(created_at) <= 30) >= 
 correlated subquery per customer; with ``created_at`` at the end of the index it reads only the
 customer's recent records of that collection, from the index.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07 01:40:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

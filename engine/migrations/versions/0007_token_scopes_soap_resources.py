@@ -5,8 +5,8 @@ as tokens made before had) and ``last_used_at``. ``soap_resources`` keeps the cu
 the SOAP API answers with a resource id (``group_getMembers`` and the like) until freed;
 ``transactional_sends`` the idempotency keys of mails sent to one customer through the API.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07 01:30:00
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from engine.store.models import UTCDateTime
 
-revision = "0005"
-down_revision = "0004"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
