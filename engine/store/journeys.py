@@ -51,6 +51,7 @@ class _Lapsed(NamedTuple):
     id: int
     flow: str
     object: str
+    version: int
 
 
 class _Head(NamedTuple):
@@ -58,6 +59,7 @@ class _Head(NamedTuple):
     flow: str
     object: str
     release_id: int | None
+    version: int
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class ClaimedBatch:
     object: str
     rows: list[ClaimedRow]
     ids: Sequence[int] = ()
+    version: int = 0  # the flow version its journeys run on (0: the running one)
 
 
 def reentry_blocked(
@@ -92,9 +95,15 @@ def reentry_blocked(
 
 
 def enter(
-    conn: Connection, flow: str, start: str, journeys: Sequence[NewJourney], now: datetime
+    conn: Connection,
+    flow: str,
+    start: str,
+    journeys: Sequence[NewJourney],
+    now: datetime,
+    version: int = 0,
 ) -> list[int]:
-    """Create journeys with their first step at the start object; return their ids."""
+    """Create journeys on ``version`` of the flow with their first step at the start object;
+    return their ids."""
     if not journeys:
         return []
     ids = allocate_ids(conn, "journeys", "id", len(journeys))
@@ -113,7 +122,7 @@ def enter(
             }
             for jid, j in zip(ids, journeys, strict=True)
         ],
-        {"flow": flow, "entered_at": now, "arrived_at": now},
+        {"flow": flow, "entered_at": now, "arrived_at": now, "version": version},
     )
     insert_many(
         conn,
@@ -151,7 +160,7 @@ def claim(
     at, in_flows = time_param(conn, now), f"flow IN ({marks(len(flows))})"
     found = fetch(
         conn,
-        f"SELECT id, flow, object FROM claims WHERE lease_until < ? AND {in_flows} "
+        f"SELECT id, flow, object, version FROM claims WHERE lease_until < ? AND {in_flows} "
         f"ORDER BY id LIMIT 1{lock}",
         [at, *flows],
     )
@@ -168,36 +177,51 @@ def claim(
             [lapsed.id],
         )
         return ClaimedBatch(
-            lapsed.id, lapsed.flow, lapsed.object, [], array("q", (i for (i,) in taken))
+            lapsed.id,
+            lapsed.flow,
+            lapsed.object,
+            [],
+            array("q", (i for (i,) in taken)),
+            lapsed.version,
         )
     ready = f"state = 'active' AND ready_at <= ? AND claim_id IS NULL AND {in_flows}"
     heads = fetch(
         conn,
-        f"SELECT id, flow, object, release_id FROM journeys WHERE {ready} "
+        f"SELECT id, flow, object, release_id, version FROM journeys WHERE {ready} "
         f"ORDER BY ready_at, id LIMIT 1{lock}",
         [at, *flows],
     )
     if not heads:
         return None
     head = _Head(*heads[0])
-    here = "SELECT id FROM journeys WHERE flow = ? AND object = ? AND claim_id IS NULL AND"
+    # one version at a time: while an older version drains, its journeys run on it
+    here = (
+        "SELECT id FROM journeys WHERE flow = ? AND object = ? AND version = ? "
+        "AND claim_id IS NULL AND"
+    )
     whole = head.object in claims_all.get(head.flow, set())
+    spot = [head.flow, head.object, head.version]
     if whole:
         query = f"{here} state = 'active' ORDER BY arrived_at, customer_id, id{lock}"
-        params: list[Any] = [head.flow, head.object]
+        params: list[Any] = spot
     elif head.release_id is not None:
         query = f"{here} {ready} AND release_id = ?{lock}"
-        params = [head.flow, head.object, at, *flows, head.release_id]
+        params = [*spot, at, *flows, head.release_id]
     else:
         query = f"{here} {ready} AND release_id IS NULL ORDER BY ready_at, id LIMIT ?{lock}"
-        params = [head.flow, head.object, at, *flows, size]
+        params = [*spot, at, *flows, size]
     ids = array("q", (i for (i,) in fetch(conn, query, params)))
     if not ids:
         return None
     claim_id = conn.execute(
         insert(CLAIMS)
         .values(
-            flow=head.flow, object=head.object, owner=owner, lease_until=now + lease, created_at=now
+            flow=head.flow,
+            object=head.object,
+            owner=owner,
+            lease_until=now + lease,
+            created_at=now,
+            version=head.version,
         )
         .returning(CLAIMS.c.id)
     ).scalar_one()
@@ -210,8 +234,8 @@ def claim(
         else:
             rows += [_row(r) for r in fetch(conn, statement + returning, [claim_id, *params])]
     if whole:
-        return ClaimedBatch(claim_id, head.flow, head.object, [], ids)
-    return ClaimedBatch(claim_id, head.flow, head.object, _in_order(rows))
+        return ClaimedBatch(claim_id, head.flow, head.object, [], ids, head.version)
+    return ClaimedBatch(claim_id, head.flow, head.object, _in_order(rows), (), head.version)
 
 
 class ClaimedRow(NamedTuple):

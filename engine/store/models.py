@@ -132,6 +132,7 @@ class Journey(SQLModel, table=True):
     data: dict[str, Any] = _json()
     claim_id: int | None = None
     release_id: int | None = None  # journeys released together (bucket) move on as one batch
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # 0: the running
 
 
 class Step(SQLModel, table=True):
@@ -180,6 +181,7 @@ class Claim(SQLModel, table=True):
     owner: str
     lease_until: datetime = _time(nullable=False)
     created_at: datetime = _time(nullable=False)
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class FlowState(SQLModel, table=True):
@@ -188,6 +190,20 @@ class FlowState(SQLModel, table=True):
     flow: str = Field(primary_key=True)
     started: bool = False
     changed_at: datetime = _time(nullable=False)
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # 0: none stored
+
+
+class FlowVersion(SQLModel, table=True):
+    """A deployed flow file (``sluis start``): what runs is this, never the file on disk."""
+
+    __tablename__ = "flow_versions"
+
+    flow: str = Field(primary_key=True)
+    number: int = Field(primary_key=True)
+    hash: str
+    yaml: str
+    deployed_by: str
+    deployed_at: datetime = _time(nullable=False)
 
 
 class TriggerState(SQLModel, table=True):
