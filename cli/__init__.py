@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from cli import files, flows, mailcmd, ops, running, serve, tuicmd
+from cli import deploycmd, files, flows, mailcmd, ops, running, serve, tuicmd
 from cli.common import err_console
 from engine.errors import FlowError, SluisError
 from engine.runtime.gctune import tune_collector
@@ -23,7 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-for module in (flows, running, files, serve, mailcmd, tuicmd, ops):
+for module in (flows, running, deploycmd, files, serve, mailcmd, tuicmd, ops):
     module.register(app)
 
 

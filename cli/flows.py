@@ -50,12 +50,24 @@ def validate(
     """Check flows and report every problem as FILE:LINE:COL with the fix (exit status 2)."""
     from engine.model.flow import load_flows
 
+    from engine.store.running_hashes import content_hash, running_hashes
+
     proj = _project_for(project, flows)
     valid, problems = load_flows(proj, flows or None)
+    try:
+        running = running_hashes(proj.database_url) if valid else {}
+    except ProjectError:  # a database URL naming an unset variable: nothing to compare with
+        running = {}
     for flow in valid:
         console.print(
             f"[green]ok[/green] {flow.file}: flow '{flow.name}', {len(flow.objects)} objects"
         )
+        if flow.name in running and running[flow.name] != content_hash(flow.source):
+            console.print(
+                f"   note: {flow.name} changed since started; see sluis plan {flow.name}",
+                markup=False,
+                highlight=False,
+            )
     if not valid and not problems:
         console.print(f"no flows in {proj.flows_dir}; add flows/NAME.yaml")
     if problems:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 def _runtime(project: Project, *, strict: bool = True) -> Runtime:
     from engine.model.flow import load_flows
     from engine.runtime.clock import SystemClock
+    from engine.runtime.deploys import running_flows
     from engine.runtime.production import production_effects
     from engine.runtime.runner import Runtime
     from engine.store import Store
@@ -32,7 +33,9 @@ def _runtime(project: Project, *, strict: bool = True) -> Runtime:
     for problem in problems:
         err_console.print(f"skipped invalid flow: {problem}", markup=False)
     store = Store.open(project)
-    return Runtime(store, flows, SystemClock(), production_effects(project))
+    # what runs is what was started: the deployed versions, not the files
+    running = running_flows(store, flows)
+    return Runtime(store, running, SystemClock(), production_effects(project))
 
 
 def run(
@@ -51,101 +54,6 @@ def run(
         worker.install_signals()
     ran = worker.run(once=once)
     console.print(f"ran {ran} batch(es)")
-
-
-def start(
-    flow: Annotated[str, typer.Argument(help="The flow to start.")],
-    customers: Annotated[
-        Path | None, typer.Option("--customers", help="CSV of customers to upsert and enter now.")
-    ] = None,
-    where: Annotated[
-        str | None, typer.Option("--where", help="An expression: those customers enter now.")
-    ] = None,
-    group: Annotated[
-        str | None, typer.Option("--group", help="The members of this group enter now.")
-    ] = None,
-    at: Annotated[
-        str | None,
-        typer.Option("--at", help="The start object to enter at, when there are several."),
-    ] = None,
-    project: ProjectOpt = None,
-) -> None:
-    """Start a flow: its schedules, triggers and webhooks act from now on. With --customers,
-    --where or --group exactly those customers enter now (and its own selection does not fire
-    for this start)."""
-    from engine.sdk.batch import Entry
-
-    proj = open_project(project)
-    runtime = _runtime(proj, strict=False)
-    target = open_flow(proj, flow)
-    runtime.flows[target.name] = target
-    chosen = [o for o in (customers, where, group) if o is not None]
-    if len(chosen) > 1:
-        raise InputError("give one of --customers, --where or --group")
-    if not chosen:
-        runtime.start(target.name)
-        console.print(f"started {target.name}")
-        return
-    start_id = at or target.starts[0]
-    if start_id not in target.starts:
-        raise InputError(
-            f"--at {start_id} is not a start object of {target.name}; its start "
-            f"objects: {', '.join(target.starts)}"
-        )
-    if at is None and len(target.starts) > 1:
-        raise InputError(
-            f"{target.name} has several start objects ({', '.join(target.starts)}); "
-            "choose one with --at"
-        )
-    ids = _chosen_customers(runtime, proj, customers, where, group)
-    runtime.start(target.name, fire=False)
-    made = runtime.enter(target.name, start_id, [Entry(i, {}, "started by hand") for i in ids])
-    console.print(
-        f"started {target.name}: {len(made)} of {len(ids)} customer(s) entered at {start_id}"
-    )
-
-
-def _chosen_customers(
-    runtime: Runtime, project: Project, customers: Path | None, where: str | None, group: str | None
-) -> list[int]:
-    from engine.files.customers_csv import load_customers_csv
-    from engine.model.expressions import Expression
-    from engine.store.customers import iter_customers
-
-    db = runtime.store.db
-    if customers is not None:
-        with db.write() as conn:
-            return load_customers_csv(conn, customers, project, runtime.clock.now())
-    expr = None
-    if where is not None:
-        from engine.errors import ExpressionError
-
-        try:
-            expr = Expression.parse(where)
-        except ExpressionError as exc:
-            raise InputError(f"--where: {exc} (at column {exc.offset + 1})") from None
-    now = runtime.clock.now()
-    chosen = []
-    with db.read() as conn:
-        for chunk in iter_customers(conn, project, group=group):
-            for customer in chunk:
-                if expr is None or expr.test(
-                    {"customer": customer, "data": {}, "now": now, "today": now.date()}
-                ):
-                    chosen.append(customer["system_id"])
-    return chosen
-
-
-def stop(
-    flow: Annotated[str, typer.Argument(help="The flow to stop.")], project: ProjectOpt = None
-) -> None:
-    """Stop a flow; journeys already in it wait where they are until it starts again."""
-    proj = open_project(project)
-    runtime = _runtime(proj, strict=False)
-    target = open_flow(proj, flow)
-    runtime.flows[target.name] = target
-    runtime.stop(target.name)
-    console.print(f"stopped {target.name}")
 
 
 def replay(
@@ -298,5 +206,5 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    for command in (run, start, stop, replay, explain, demo):
+    for command in (run, replay, explain, demo):
         app.command()(command)

@@ -90,6 +90,13 @@ def deployed_flows(store: Store) -> list[Flow]:
     return flows
 
 
+def running_flows(store: Store, files: list[Flow]) -> list[Flow]:
+    """What a runtime runs: the running version of every deployed flow, and the flow files
+    of the flows never deployed (they run once started, which stores them)."""
+    deployed = {flow.name: flow for flow in deployed_flows(store)}
+    return [*deployed.values(), *(f for f in files if f.name not in deployed)]
+
+
 def flow_at(runtime: Runtime, name: str, number: int) -> Flow:
     """The flow ``name`` as of version ``number`` (0: the running one), loaded once."""
     current = runtime.flow(name)

@@ -5,7 +5,6 @@ on the running version)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
@@ -13,16 +12,12 @@ from typing import NamedTuple
 from sqlalchemy import Connection, func, select, update
 
 from engine.store.models import FlowState, FlowVersion, Journey
+from engine.store.running_hashes import content_hash as content_hash
 from engine.store.raw import among, execute_many, fetch, marks, placeholders, time_param
 
 VERSIONS = FlowVersion.__table__  # type: ignore[attr-defined]
 J = Journey.__table__  # type: ignore[attr-defined]
 FLOWS = FlowState.__table__  # type: ignore[attr-defined]
-
-
-def content_hash(text: str) -> str:
-    """The hash a version is known by: sha256 of the file's text."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class StoredVersion(NamedTuple):
