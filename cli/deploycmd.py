@@ -37,8 +37,7 @@ def start(
         bool,
         typer.Option(
             "--drain",
-            help="Journeys inside finish on the version they are on; new entries take the new "
-            "one.",
+            help="Journeys inside finish on the version they are on; new entries take the new one.",
         ),
     ] = False,
     project: ProjectOpt = None,

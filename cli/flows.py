@@ -49,7 +49,6 @@ def validate(
 ) -> None:
     """Check flows and report every problem as FILE:LINE:COL with the fix (exit status 2)."""
     from engine.model.flow import load_flows
-
     from engine.store.running_hashes import content_hash, running_hashes
 
     proj = _project_for(project, flows)

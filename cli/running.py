@@ -179,13 +179,17 @@ def explain(
         where = f" at {view.at}" if view.at else ""
         until = f" until {view.ready_at:%Y-%m-%d %H:%M} UTC" if view.at and view.ready_at else ""
         console.print(
-            f"\n[bold]{view.flow}[/bold] entered {view.entered:%Y-%m-%d %H:%M:%S} UTC via "
-            f"{view.via}: {view.state}{where}{until}"
+            f"\n[bold]{view.flow}[/bold]{_version(view.version)} entered "
+            f"{view.entered:%Y-%m-%d %H:%M:%S} UTC via {view.via}: {view.state}{where}{until}"
         )
         table = Table("time (UTC)", "object", "output", "reason")
         for s in view.steps:
             table.add_row(f"{s.at:%Y-%m-%d %H:%M:%S}", s.object, s.output or "-", s.reason)
         console.print(table)
+
+
+def _version(number: int) -> str:
+    return f" (version {number})" if number else ""
 
 
 def demo(

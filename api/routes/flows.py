@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path
 
 from api.deps import StateDep, api_access
+from api.endpoints import follow_deploys
 from api.errors import ERRORS, field_problem
 from api.models import (
     FlowCounts,
@@ -34,6 +35,7 @@ NamePath = Annotated[str, Path(max_length=200, description="the flow's name")]
 
 
 def _flow(state: AppState, name: str) -> Flow:
+    follow_deploys(state)
     flow = state.runtime.flows.get(name)
     if flow is None:
         known = ", ".join(sorted(state.runtime.flows)) or "none"
@@ -43,7 +45,9 @@ def _flow(state: AppState, name: str) -> Flow:
 
 @router.get("", response_model=list[FlowSummary])
 def list_flows(state: StateDep) -> list[FlowSummary]:
-    """The valid flows of the project (as loaded when the server started)."""
+    """The flows of the project: the deployed versions, and the valid files of flows never
+    started."""
+    follow_deploys(state)
     with state.store.db.read() as conn:
         started = started_flows(conn)
     return [

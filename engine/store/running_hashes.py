@@ -45,7 +45,7 @@ def _sqlite(path: str) -> dict[str, str]:
 def _postgres(url: str) -> dict[str, str]:
     import psycopg
 
-    scheme, rest = url.split("://", 1)
+    rest = url.split("://", 1)[1]
     found: dict[str, Any]
     with psycopg.connect(f"postgresql://{rest}", connect_timeout=2) as conn:
         found = {flow: digest for flow, digest in conn.execute(QUERY)}
