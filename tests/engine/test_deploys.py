@@ -143,9 +143,10 @@ def test_drain_runs_two_versions_side_by_side_until_the_old_one_is_empty(setup: 
     worker = setup.fresh()
     setup.clock.advance(timedelta(days=1, minutes=1))
     worker.run_until_idle()
-    assert setup.where() == [("finished", 2, "done", None)] + [
-        ("waiting", 1, "everyone", "wait-nl")
-    ] * 3
+    assert (
+        setup.where()
+        == [("finished", 2, "done", None)] + [("waiting", 1, "everyone", "wait-nl")] * 3
+    )
     setup.clock.advance(timedelta(days=2))
     worker.run_until_idle()
     assert setup.where() == [("finished", 1, "done", None)] * 3 + [("finished", 2, "done", None)]
