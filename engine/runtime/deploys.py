@@ -14,6 +14,7 @@ starts again. Both only write state: the worker acts on it.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import logging
 import time
@@ -193,7 +194,8 @@ def start(
             number = versions.add_version(conn, name, flow.source, by or _who(), now)
             older = [0] if drain else [0, deploy.running]
             versions.move_journeys(conn, name, older, number, flow.moved, now)
-            runtime.adopt(_as_version(flow, number))
+            # the same text: the flow keeps its objects (made once), now as this version
+            runtime.adopt(dataclasses.replace(flow, version=number))
             flow = runtime.flows[name]
         for oid in flow.starts:
             trigger = flow.instance(oid).trigger()
