@@ -1,9 +1,10 @@
 """The HTTP API of sluis (``sluis serve``): the webhook receiver, the REST API under
 ``/api/v1``, health, and mail tracking when that part is installed.
 
-``create_app(project)`` builds one app for one project: its valid flows are read once (restart
-after changing flows), their webhook endpoints and secrets checked, and the database schema
-made. Routes reach the engine through ``request.app.state.sluis`` (``api.state.AppState``).
+``create_app(project)`` builds one app for one project: it runs the deployed versions of the
+flows (and the valid files of flows never started), follows deploys without a restart
+(``api.endpoints.follow_deploys``), and makes the database schema. Routes reach the engine
+through ``request.app.state.sluis`` (``api.state.AppState``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from api.state import AppState
 from engine.model.flow import load_flows
 from engine.model.project import Project
 from engine.runtime.clock import Clock, SystemClock
+from engine.runtime.deploys import running_flows
 from engine.runtime.runner import Runtime
 from engine.store import Store
 
@@ -54,8 +56,10 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
         log.warning("skipped invalid flow: %s", problem)
     store = store or Store.open(project)
     store.db.create_schema()
-    runtime = Runtime(store, valid, clock or SystemClock())
-    state = AppState(project, store, runtime, webhooks=build_endpoints(valid))
+    runtime = Runtime(store, running_flows(store, valid), clock or SystemClock())
+    state = AppState(project, store, runtime)
+    state.webhooks = build_endpoints(runtime.flows.values())
+    state.endpoints_of = runtime.generation
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -1,11 +1,15 @@
-"""The webhook endpoints of a project: every ``webhook`` start object of its valid flows, read
-once when the app is made (restart ``sluis serve`` after changing flows), with the HMAC key
-resolved from the environment then, so a missing secret stops the server at start."""
+"""The webhook endpoints of a project: every ``webhook`` start object of the flows the server
+runs (their deployed versions), rebuilt when a deploy changes them (``follow_deploys``: a
+start, stop or new version shows within about a second, without a restart). The HMAC key is
+resolved from the environment when an endpoint is built; an endpoint whose secret variable is
+unset answers 503 naming it, and the rest of the server runs."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from api.security import signing_key
 from engine.errors import ProjectError
@@ -13,6 +17,11 @@ from engine.model.flow import Flow
 from engine.model.project import resolve_env
 from engine.webhooks.auth import WebhookAuth
 from engine.webhooks.receive import WebhookSpec
+
+if TYPE_CHECKING:
+    from api.state import AppState
+
+log = logging.getLogger("sluis.api")
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,7 @@ class Endpoint:
     spec: WebhookSpec
     auth: WebhookAuth
     key: bytes | None
+    unavailable: str | None = None  # why it cannot serve now (a secret variable unset)
 
 
 def build_endpoints(flows: Iterable[Flow]) -> dict[str, Endpoint]:
@@ -42,9 +52,29 @@ def build_endpoints(flows: Iterable[Flow]) -> dict[str, Endpoint]:
                     "each webhook its own endpoint"
                 )
             auth = served.auth
-            key = None
+            key, unavailable = None, None
             if auth.type == "hmac-sha256" and auth.secret is not None:
-                secret = resolve_env(auth.secret, what=f"the secret of webhook '{name}'")
-                key = signing_key(auth, secret)
-            found[name] = Endpoint(WebhookSpec(name, flow, oid, served.payload), auth, key)
+                try:
+                    secret = resolve_env(auth.secret, what=f"the secret of webhook '{name}'")
+                except ProjectError as exc:
+                    unavailable = f"webhook '{name}' cannot check signatures: {exc}"
+                    log.error("%s", unavailable)
+                else:
+                    key = signing_key(auth, secret)
+            spec = WebhookSpec(name, flow, oid, served.payload)
+            found[name] = Endpoint(spec, auth, key, unavailable)
     return found
+
+
+def follow_deploys(state: AppState) -> None:
+    """Bring the server's flows and webhook endpoints up to the deployed versions (read at
+    most once a second). A deploy that makes two webhooks share an endpoint is logged and
+    leaves the endpoints as they were."""
+    state.runtime.started_flows()
+    if state.endpoints_of == state.runtime.generation:
+        return
+    try:
+        state.webhooks = build_endpoints(state.runtime.flows.values())
+    except ProjectError as exc:
+        log.error("webhook endpoints not changed: %s", exc)
+    state.endpoints_of = state.runtime.generation

@@ -1,6 +1,7 @@
 """What every route reaches through ``request.app.state.sluis``: the project, its store, and a
 runtime over its flows (to enter customers and record events); also the webhook endpoints of
-the flows (read once, when the app is made) and the write path of the HTTP API."""
+the flows (rebuilt when a deploy changes them: ``api.endpoints.follow_deploys``) and the write
+path of the HTTP API."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class AppState:
     store: Store
     runtime: Runtime
     webhooks: dict[str, Endpoint] = field(default_factory=dict)
+    endpoints_of: int = 0  # the runtime's generation of flows ``webhooks`` were built from
     # token hash -> (monotonic time it was checked, access): a checked token is trusted for
     # TOKEN_TTL seconds, so a revocation or lapse takes effect within that time
     tokens: dict[str, tuple[float, Access]] = field(default_factory=dict)

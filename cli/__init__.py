@@ -12,6 +12,7 @@ import typer
 
 from cli import (
     dbcmd,
+    deploycmd,
     files,
     flows,
     integrate,
@@ -39,6 +40,7 @@ app = typer.Typer(
 for module in (
     flows,
     running,
+    deploycmd,
     files,
     pull,
     integrate,

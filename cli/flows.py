@@ -56,15 +56,26 @@ def validate(
     """Check flows and report every problem as FILE:LINE:COL with the fix (exit status 2).
     What would fail at run time here (an unset ${VAR}, a missing key) is a warning."""
     from engine.model.flow import load_flows
+    from engine.store.running_hashes import content_hash, running_hashes
 
     proj = _project_for(project, flows)
     valid, problems = load_flows(proj, flows or None)
+    try:
+        running = running_hashes(proj.database_url) if valid else {}
+    except ProjectError:  # a database URL naming an unset variable: nothing to compare with
+        running = {}
     for flow in valid:
         if strict and flow.warnings:
             continue
         console.print(
             f"[green]ok[/green] {flow.file}: flow '{flow.name}', {len(flow.objects)} objects"
         )
+        if flow.name in running and running[flow.name] != content_hash(flow.source):
+            console.print(
+                f"   note: {flow.name} changed since started; see sluis plan {flow.name}",
+                markup=False,
+                highlight=False,
+            )
     warnings = [w for flow in valid for w in flow.warnings]
     if strict:
         problems = sorted([*problems, *warnings], key=lambda p: (p.file, p.line, p.column))

@@ -21,6 +21,7 @@ def worker(
     """One more worker on the project's database (PostgreSQL for many): claims ready batches,
     and fires schedules when no other worker does. SIGTERM finishes the batches in hand."""
     from engine.model.flow import load_flows
+    from engine.runtime.deploys import running_flows
     from engine.runtime.production import production_effects
     from engine.runtime.worker import Worker
     from engine.store import Store
@@ -30,6 +31,7 @@ def worker(
     for problem in problems:
         err_console.print(f"skipped invalid flow: {problem}", markup=False, soft_wrap=True)
     store = Store.open(proj)
+    flows = running_flows(store, flows)  # what was started, not the files
     if store.db.dialect == "sqlite":
         err_console.print("note: on SQLite one process writes at a time; PostgreSQL scales out")
     running = Worker(store, flows, effects=production_effects(proj), concurrency=concurrency)

@@ -23,6 +23,7 @@ SHOWN_CUSTOMERS = 20  # journeys listed one by one by `sluis replay` without --j
 def _runtime(project: Project, *, strict: bool = True) -> Runtime:
     from engine.model.flow import load_flows
     from engine.runtime.clock import SystemClock
+    from engine.runtime.deploys import running_flows
     from engine.runtime.production import production_effects
     from engine.runtime.runner import Runtime
     from engine.store import Store
@@ -33,7 +34,9 @@ def _runtime(project: Project, *, strict: bool = True) -> Runtime:
     for problem in problems:
         err_console.print(f"skipped invalid flow: {problem}", markup=False)
     store = Store.open(project)
-    return Runtime(store, flows, SystemClock(), production_effects(project))
+    # what runs is what was started: the deployed versions, not the files
+    running = running_flows(store, flows)
+    return Runtime(store, running, SystemClock(), production_effects(project))
 
 
 def run(
@@ -62,102 +65,6 @@ def run(
         if failed:
             err_console.print("put them back with 'sluis retry FLOW' once the cause is fixed")
             raise typer.Exit(1)
-
-
-def start(
-    flow: Annotated[str, typer.Argument(help="The flow to start.")],
-    customers: Annotated[
-        Path | None, typer.Option("--customers", help="CSV of customers to upsert and enter now.")
-    ] = None,
-    where: Annotated[
-        str | None, typer.Option("--where", help="An expression: those customers enter now.")
-    ] = None,
-    group: Annotated[
-        str | None, typer.Option("--group", help="The members of this group enter now.")
-    ] = None,
-    at: Annotated[
-        str | None,
-        typer.Option("--at", help="The start object to enter at, when there are several."),
-    ] = None,
-    project: ProjectOpt = None,
-) -> None:
-    """Start a flow: its schedules, triggers and webhooks act from now on. With --customers,
-    --where or --group exactly those customers enter now (and its own selection does not fire
-    for this start)."""
-    from engine.sdk.batch import Entry
-
-    proj = open_project(project)
-    runtime = _runtime(proj, strict=False)
-    target = open_flow(proj, flow)
-    if target.warnings:  # what would fail every journey: refuse before anything runs
-        raise FlowError(list(target.warnings))
-    runtime.flows[target.name] = target
-    chosen = [o for o in (customers, where, group) if o is not None]
-    if len(chosen) > 1:
-        raise InputError("give one of --customers, --where or --group")
-    if not chosen:
-        runtime.start(target.name)
-        console.print(f"started {target.name}")
-        return
-    start_id = at or target.starts[0]
-    if start_id not in target.starts:
-        raise InputError(
-            f"--at {start_id} is not a start object of {target.name}; its start "
-            f"objects: {', '.join(target.starts)}"
-        )
-    if at is None and len(target.starts) > 1:
-        raise InputError(
-            f"{target.name} has several start objects ({', '.join(target.starts)}); "
-            "choose one with --at"
-        )
-    ids = _chosen_customers(runtime, proj, customers, where, group)
-    runtime.start(target.name, fire=False)
-    made = runtime.enter(target.name, start_id, [Entry(i, {}, "started by hand") for i in ids])
-    console.print(
-        f"started {target.name}: {len(made)} of {len(ids)} customer(s) entered at {start_id}"
-    )
-
-
-def _chosen_customers(
-    runtime: Runtime, project: Project, customers: Path | None, where: str | None, group: str | None
-) -> list[int]:
-    from engine.files.customers_csv import load_customers_csv
-    from engine.model.expressions import Expression
-    from engine.store.segments import matching_ids
-    from engine.store.sqlexpr import check as check_where
-    from engine.store.sqlexpr import fields_of
-
-    db = runtime.store.db
-    if customers is not None:
-        with db.write() as conn:
-            return load_customers_csv(conn, customers, project, runtime.clock.now())
-    expr = None
-    if where is not None:
-        from engine.errors import ExpressionError
-
-        try:
-            expr = Expression.parse(where)
-            check_where(expr, *fields_of(project))
-        except ExpressionError as exc:
-            raise InputError(f"--where: {exc} (at column {exc.offset + 1})") from None
-    now = runtime.clock.now()
-    chosen: list[int] = []
-    with db.read() as conn:
-        for ids in matching_ids(conn, project, expr, now=now, today=now.date(), group=group):
-            chosen.extend(ids)
-    return chosen
-
-
-def stop(
-    flow: Annotated[str, typer.Argument(help="The flow to stop.")], project: ProjectOpt = None
-) -> None:
-    """Stop a flow; journeys already in it wait where they are until it starts again."""
-    proj = open_project(project)
-    runtime = _runtime(proj, strict=False)
-    target = open_flow(proj, flow)
-    runtime.flows[target.name] = target
-    runtime.stop(target.name)
-    console.print(f"stopped {target.name}")
 
 
 def replay(
@@ -306,13 +213,17 @@ def explain(
         where = f" at {view.at}" if view.at else ""
         until = f" until {view.ready_at:%Y-%m-%d %H:%M} UTC" if view.at and view.ready_at else ""
         console.print(
-            f"\n[bold]{view.flow}[/bold] entered {view.entered:%Y-%m-%d %H:%M:%S} UTC via "
-            f"{view.via}: {view.state}{where}{until}"
+            f"\n[bold]{view.flow}[/bold]{_version(view.version)} entered "
+            f"{view.entered:%Y-%m-%d %H:%M:%S} UTC via {view.via}: {view.state}{where}{until}"
         )
         table = Table("time (UTC)", "object", "output", "reason")
         for s in view.steps:
             table.add_row(f"{s.at:%Y-%m-%d %H:%M:%S}", s.object, s.output or "-", s.reason)
         console.print(table)
+
+
+def _version(number: int) -> str:
+    return f" (version {number})" if number else ""
 
 
 def demo(
@@ -333,5 +244,5 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    for command in (run, start, stop, replay, explain, demo):
+    for command in (run, replay, explain, demo):
         app.command()(command)

@@ -6,7 +6,9 @@ The ``api`` package is imported inside ``serve`` only, so other commands start q
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import sys
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
@@ -50,18 +52,19 @@ def serve(
     project: ProjectOpt = None,
 ) -> None:
     """Serve the HTTP API: webhooks, the REST API under /api/v1, /healthz and /openapi.json.
-    Flows are read once at start: restart after changing them. SIGTERM shuts down
-    gracefully (requests in flight finish)."""
+    It runs the deployed flow versions and follows 'sluis start' and 'sluis stop' without a
+    restart. SIGTERM shuts down gracefully (requests in flight finish)."""
     import uvicorn
 
     from api.app import create_app
 
     proj = open_project(project)
     app = create_app(proj)
+    listening = _listen(host, port)  # a port in use fails here, before "serving"
     _access_log()
     console.print(f"serving {proj.root.name} on http://{host}:{port} (OpenAPI at /openapi.json)")
     limits = proj.settings.api
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -72,6 +75,27 @@ def serve(
         limit_concurrency=limits.max_connections,  # more answer 503 at once
         h11_max_incomplete_event_size=limits.max_header_bytes,  # and the app answers 431
     )
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host``:``port``, or an ``InputError`` saying why not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+        listening.listen(2048)
+    except OSError as exc:
+        listening.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise InputError(
+                f"port {port} on {host} is in use (another sluis serve?); stop that server or "
+                "choose another port with --port"
+            ) from None
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    listening.set_inheritable(True)
+    return listening
 
 
 def _parse_expiry(text: str) -> datetime:

@@ -23,9 +23,10 @@ from engine.errors import SluisError
 from engine.model.flow import Flow
 from engine.model.project import Project
 from engine.runtime.clock import Clock
+from engine.runtime.deploys import deployed_flows
 from engine.runtime.replay import Replay
 from engine.store import Store
-from tui.catalog import Entry, catalog, of_flows
+from tui.catalog import Entry, catalog, of_flows, with_deployed
 from tui.customer_screen import CustomerScreen
 from tui.flow_list import FlowList
 from tui.graph_view import GraphView
@@ -445,7 +446,7 @@ def create_app(
         project=project,
         store=store,
         clock=clock,
-        entries=catalog(project),
+        entries=with_deployed(catalog(project), deployed_flows(store)),
         flow=flow,
         refresh=refresh,
     )

@@ -37,6 +37,14 @@ def catalog(project: Project) -> list[Entry]:
     return entries
 
 
+def with_deployed(entries: list[Entry], deployed: Iterable[Flow]) -> list[Entry]:
+    """The catalog with each deployed flow at its running version (what runs is what was
+    started, not the file); deployed flows without a file come last."""
+    running = {flow.name: flow for flow in deployed}
+    shown = [Entry(e.name, running.pop(e.name)) if e.name in running else e for e in entries]
+    return shown + of_flows(running.values())
+
+
 def of_flows(flows: Iterable[Flow]) -> list[Entry]:
     """Entries for flows already loaded (step mode shows just the replayed flow)."""
     return [Entry(flow.name, flow) for flow in flows]

@@ -22,6 +22,7 @@ from tui.reader import CustomerJourneys
 def heading(view: JourneyView) -> Text:
     text = Text.assemble(
         (view.flow, "bold"),
+        (f" v{view.version}" if view.version else "", "dim"),
         f"  entered {view.entered:%Y-%m-%d %H:%M:%S} UTC via {view.via}: ",
         (view.state, "bold red" if view.state == "failed" else "bold"),
     )

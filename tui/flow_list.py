@@ -63,6 +63,7 @@ class FlowList(OptionList):
         parts: list[tuple[str, str]] = [
             ("▶ " if started else "■ ", "green" if started else "dim"),
             (entry.name, "bold"),
+            (f" v{entry.flow.version}" if entry.flow and entry.flow.version else "", "dim"),
             (line, "dim"),
         ]
         if totals is not None and totals.failed:

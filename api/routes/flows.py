@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path
 
 from api import services
 from api.deps import StateDep, api_access
+from api.endpoints import follow_deploys
 from api.errors import ERRORS, field_problem
 from api.jsonbody import CheckedRoute
 from api.models import (
@@ -40,12 +41,15 @@ NamePath = Annotated[str, Path(max_length=200, description="the flow's name")]
 
 
 def _flow(state: AppState, name: str) -> Flow:
+    follow_deploys(state)
     return services.flow(state, name)
 
 
 @router.get("", response_model=list[FlowSummary])
 def list_flows(state: StateDep) -> list[FlowSummary]:
-    """The valid flows of the project (as loaded when the server started)."""
+    """The flows of the project: the deployed versions, and the valid files of flows never
+    started."""
+    follow_deploys(state)
     with state.store.db.read() as conn:
         started = started_flows(conn)
     return [

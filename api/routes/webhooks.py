@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.batching import GroupWriter
 from api.deps import MISSING_TOKEN, check_once
-from api.endpoints import Endpoint
+from api.endpoints import Endpoint, follow_deploys
 from api.errors import ERRORS, BodyRefused, field_problem
 from api.jsonbody import CheckedRoute, check_media_type, read_json
 from api.models import Message, WebhookReceipt
@@ -56,6 +56,7 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 def _endpoint(state: AppState, name: str) -> Endpoint:
+    follow_deploys(state)
     found = state.webhooks.get(name)
     if found is None:  # the names of the others are not told to callers not yet known
         raise HTTPException(
@@ -63,6 +64,8 @@ def _endpoint(state: AppState, name: str) -> Endpoint:
             f"no webhook endpoint '{name}' in the started or stopped flows of this server; "
             "check the URL against the endpoint of the flow's webhook object",
         )
+    if found.unavailable is not None:
+        raise HTTPException(503, found.unavailable)
     return found
 
 
@@ -180,6 +183,7 @@ def _receipt(name: str, flow: str, receipts: list[ItemReceipt]) -> bytes:
         **ERRORS,
         404: {"model": Message, "description": "no such webhook endpoint"},
         409: {"model": Message, "description": "the webhook's flow is not started"},
+        503: {"model": Message, "description": "the webhook's secret variable is unset"},
     },
 )
 async def receive_webhook(endpoint: EndpointPath, request: Request) -> Response:

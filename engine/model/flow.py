@@ -7,6 +7,7 @@ the fix. The runtime consumes a validated ``Flow`` and never checks it again.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 FLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 REENTRY = ("never", "after-exit", "always")
-TOP_KEYS = ("name", "description", "timezone", "reentry", "objects")
+TOP_KEYS = ("name", "description", "timezone", "reentry", "moved", "objects")
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ class Flow:
     # `sluis validate` shows them, `--strict` and `sluis start` refuse them
     warnings: tuple[Problem, ...] = ()
     _instances: dict[str, CampaignObject[Any]] = field(default_factory=dict, repr=False)
+    moved: Mapping[str, str] = field(default_factory=dict)  # old object id -> its new one
+    source: str = field(default="", repr=False)  # the file's text (what a deploy stores)
+    version: int = 0  # the deployed version it was loaded from; 0: the file, not deployed
 
     @cached_property
     def graph(self) -> nx.DiGraph:
@@ -108,6 +112,9 @@ class FlowHeader(BaseModel):
     description: str | None = None
     timezone: str | None = None
     reentry: Literal["never", "after-exit", "always"] = "after-exit"
+    moved: dict[str, str] | None = Field(
+        None, description="journeys at removed objects go on at these: {OLD_ID: NEW_ID}"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -161,7 +168,7 @@ def parse_flow(text: str, file: str, project: Project, *, default_name: str) -> 
     doc = load(text, file)
     if doc.problems:
         raise FlowError(doc.problems)
-    return _Checker(doc, project, default_name).check()
+    return dataclasses.replace(_Checker(doc, project, default_name).check(), source=text)
 
 
 class _Checker:
@@ -194,7 +201,9 @@ class _Checker:
             if key not in TOP_KEYS:
                 hint = did_you_mean(key, TOP_KEYS) or f"; a flow has {', '.join(TOP_KEYS)}"
                 self.report((key,), f"unknown flow setting '{key}'{hint}", key=True)
-        header = self._header({k: v for k, v in data.items() if k in TOP_KEYS and k != "objects"})
+        header = self._header(
+            {k: v for k, v in data.items() if k in TOP_KEYS and k not in ("objects", "moved")}
+        )
         objects = data.get("objects")
         if objects is None:
             self.report((), "the flow has no 'objects:'; add the objects of the flow under it")
@@ -203,12 +212,42 @@ class _Checker:
             self.report(("objects",), "'objects' must be a mapping of object ids to objects")
             raise FlowError(self.problems)
         good = self._precheck(objects)
+        moved = self._moved(data.get("moved"), objects)
         settings = {oid: self._settings(oid, body) for oid, body in good.items()}
         valid = {oid: s for oid, s in settings.items() if s is not None}
         specs = self._graph_checks(good, valid, unknown=[o for o in objects if o not in good])
         if self.problems or header is None:
             raise FlowError(sorted(self.problems, key=lambda p: (p.line, p.column)))
-        return self._build(header, specs)
+        return dataclasses.replace(self._build(header, specs), moved=moved)
+
+    def _moved(self, moved: Any, objects: dict[str, Any]) -> dict[str, str]:
+        """``moved: {OLD_ID: NEW_ID}``: where journeys at an object removed from the flow go
+        on a deploy (``sluis start``); NEW_ID must be an object of this flow, OLD_ID not."""
+        if moved is None:
+            return {}
+        if not isinstance(moved, dict):
+            self.report(
+                ("moved",),
+                f"'moved' must be a mapping of old object ids to new ones, not {describe(moved)}",
+            )
+            return {}
+        found: dict[str, str] = {}
+        for old, new in moved.items():
+            if str(old) in objects:
+                self.report(
+                    ("moved", old),
+                    f"moved: '{old}' is still an object of this flow; only a removed object "
+                    "can be moved (remove this line)",
+                    key=True,
+                )
+            elif not isinstance(new, str) or new not in objects:
+                hint = did_you_mean(str(new), list(objects)) or "; name an object of this flow"
+                self.report(
+                    ("moved", old), f"moved: '{old}' goes to '{new}', which is not an object{hint}"
+                )
+            else:
+                found[str(old)] = new
+        return found
 
     def _precheck(self, objects: dict[str, Any]) -> dict[str, Any]:
         good = {}

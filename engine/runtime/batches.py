@@ -89,7 +89,7 @@ def run_claimed(runtime: Runtime, claimed: sql.ClaimedBatch, now: datetime) -> B
     # committed on its own (the claim ends with the last), so memory stays small and a
     # crash halfway leaves only the rest to do
     ids = claimed.ids
-    flow = runtime.flows[claimed.flow]
+    flow = runtime.flow_at(claimed.flow, claimed.version)
     size = flow.instance(claimed.object).claim_slice() or len(ids)
     first: BatchReport | None = None
     for start in range(0, len(ids), size):
@@ -112,7 +112,7 @@ def _run_rows(
 ) -> BatchReport | None:
     """Run the claimed object on (a slice of) its journeys and commit; None when the
     lease was lost to another worker."""
-    flow = runtime.flows[claimed.flow]
+    flow = runtime.flow_at(claimed.flow, claimed.version)
     customers: dict[int, dict[str, Any]] = {}
     if flow.objects[claimed.object].kind.reads_customers:
         with runtime.store.db.read() as conn:

@@ -54,7 +54,7 @@ def enter(
                 target=target,
             )
         )
-    return sql.enter(conn, flow.name, object_id, new, now)
+    return sql.enter(conn, flow.name, object_id, new, now, flow.version)
 
 
 def enter_from(conn: Connection, flow: Flow, object_id: str, ctx: RunContext, now: datetime) -> int:

@@ -38,6 +38,7 @@ class JourneyView:
     wake_on: str | None
     data: dict[str, Any]
     steps: list[StepView]
+    version: int = 0  # the flow version it runs on (0: made before versions were kept)
 
 
 def find_customer(conn: Connection, ident: str) -> Any:
@@ -89,6 +90,7 @@ def journeys_of(
             wake_on=r.wake_on,
             data=dict(r.data or {}),
             steps=steps[r.id],
+            version=r.version,
         )
         for r in rows
     ]

@@ -28,6 +28,7 @@ from engine.runtime import batches, deploys, entering, events, firing
 from engine.runtime.clock import Clock
 from engine.runtime.events import IncomingEvent as IncomingEvent
 from engine.runtime.passage import BatchReport
+from engine.runtime.plan import Plan
 from engine.sdk.batch import Entry
 from engine.sdk.context import RunContext
 from engine.sdk.effects import Effects
@@ -62,10 +63,11 @@ class Runtime:
         self.lease = lease
         self.on_batch: list[Callable[[BatchReport], None]] = []
         self._started: tuple[float, list[str]] | None = None  # see deploys.started_flows
-        self.claims_all = {
-            flow.name: {oid for oid, spec in flow.objects.items() if spec.kind.claims_all}
-            for flow in self.flows.values()
-        }
+        self.versions: dict[tuple[str, int], Flow] = {}  # older versions still in use
+        self.generation = 0  # counts changes of ``flows`` (the API rebuilds its webhooks)
+        self.claims_all: dict[str, set[str]] = {}
+        for flow in self.flows.values():
+            self.adopt(flow)
 
     # -- flows -----------------------------------------------------------------------------
 
@@ -75,14 +77,35 @@ class Runtime:
         except KeyError:
             raise SluisError(f"no valid flow '{name}' in this project") from None
 
+    def flow_at(self, name: str, version: int) -> Flow:
+        """The flow as of a stored version (0: the running one)."""
+        return deploys.flow_at(self, name, version)
+
+    def adopt(self, flow: Flow) -> None:
+        """Run ``flow`` (a deployed version, or a file not deployed yet) from now on."""
+        self.flows[flow.name] = flow
+        self.claims_all.setdefault(flow.name, set()).update(
+            oid for oid, spec in flow.objects.items() if spec.kind.claims_all
+        )
+        self.generation += 1
+
     def started_flows(self) -> list[str]:
-        """The flows that run now (read at most once a second)."""
+        """The flows that run now, at their running versions (read at most once a
+        second)."""
         return deploys.started_flows(self)
 
-    def start(self, name: str, *, fire: bool = True) -> None:
-        """Start a flow: its schedules, triggers and webhooks act from now on. Start objects
-        without a schedule fire once, now (unless ``fire`` is False: a start by hand)."""
-        deploys.start(self, name, fire=fire)
+    def plan(self, flow: Flow) -> Plan:
+        """What starting ``flow`` (a file) would change for its running version."""
+        return deploys.plan(self, flow)
+
+    def start(
+        self, name: str, *, fire: bool = True, drain: bool = False, by: str | None = None
+    ) -> Plan:
+        """Deploy and start a flow: a changed file becomes a new version; its schedules,
+        triggers and webhooks act from now on. Start objects without a schedule fire once,
+        now (unless ``fire`` is False: a start by hand). ``drain``: journeys inside finish on
+        their version. Refused when journeys would be stranded (``deploys.DeployRefused``)."""
+        return deploys.start(self, name, fire=fire, drain=drain, by=by)
 
     def stop(self, name: str) -> None:
         """Stop a flow; journeys already in it stay where they are until it starts again."""

@@ -53,6 +53,7 @@ class _Lapsed(NamedTuple):
     object: str
     attempts: int
     error: str | None
+    version: int
 
 
 class _Head(NamedTuple):
@@ -60,6 +61,7 @@ class _Head(NamedTuple):
     flow: str
     object: str
     release_id: int | None
+    version: int
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class ClaimedBatch:
     ids: Sequence[int] = ()
     attempts: int = 1  # runs of this batch begun, this one included
     error: str | None = None  # the one-line message of its last failed run
+    version: int = 0  # the flow version its journeys run on (0: the running one)
 
 
 def reentry_blocked(
@@ -96,9 +99,15 @@ def reentry_blocked(
 
 
 def enter(
-    conn: Connection, flow: str, start: str, journeys: Sequence[NewJourney], now: datetime
+    conn: Connection,
+    flow: str,
+    start: str,
+    journeys: Sequence[NewJourney],
+    now: datetime,
+    version: int = 0,
 ) -> list[int]:
-    """Create journeys with their first step at the start object; return their ids."""
+    """Create journeys on ``version`` of the flow with their first step at the start object;
+    return their ids."""
     if not journeys:
         return []
     ids = allocate_ids(conn, "journeys", "id", len(journeys))
@@ -117,7 +126,7 @@ def enter(
             }
             for jid, j in zip(ids, journeys, strict=True)
         ],
-        {"flow": flow, "entered_at": now, "arrived_at": now},
+        {"flow": flow, "entered_at": now, "arrived_at": now, "version": version},
     )
     insert_many(
         conn,
@@ -155,7 +164,7 @@ def claim(
     at, in_flows = time_param(conn, now), f"flow IN ({marks(len(flows))})"
     found = fetch(
         conn,
-        f"SELECT id, flow, object, attempts, error FROM claims WHERE lease_until < ? "
+        f"SELECT id, flow, object, attempts, error, version FROM claims WHERE lease_until < ? "
         f"AND {in_flows} "
         f"ORDER BY id LIMIT 1{lock}",
         [at, *flows],
@@ -176,6 +185,7 @@ def claim(
             array("q", taken),
             lapsed.attempts + 1,
             lapsed.error,
+            lapsed.version,
         )
     ready = f"state = 'active' AND ready_at <= ? AND claim_id IS NULL AND {in_flows}"
     busy = _busy_buckets(conn, flows, claims_all)
@@ -183,7 +193,7 @@ def claim(
         skip = "".join(" AND NOT (flow = ? AND object = ?)" for _ in busy)
         heads = fetch(
             conn,
-            f"SELECT id, flow, object, release_id FROM journeys WHERE {ready}{skip} "
+            f"SELECT id, flow, object, release_id, version FROM journeys WHERE {ready}{skip} "
             f"ORDER BY ready_at, id LIMIT 1{lock}",
             [at, *flows, *(part for pair in busy for part in pair)],
         )
@@ -194,23 +204,33 @@ def claim(
         if not whole or _bucket_free(conn, head.flow, head.object):
             break
         busy.append((head.flow, head.object))  # another worker decides it: look further
-    here = "SELECT id FROM journeys WHERE flow = ? AND object = ? AND claim_id IS NULL AND"
+    # one version at a time: while an older version drains, its journeys run on it
+    here = (
+        "SELECT id FROM journeys WHERE flow = ? AND object = ? AND version = ? "
+        "AND claim_id IS NULL AND"
+    )
+    spot = [head.flow, head.object, head.version]
     if whole:
         query = f"{here} state = 'active' ORDER BY arrived_at, customer_id, id{lock}"
-        params: list[Any] = [head.flow, head.object]
+        params: list[Any] = spot
     elif head.release_id is not None:
         query = f"{here} {ready} AND release_id = ?{lock}"
-        params = [head.flow, head.object, at, *flows, head.release_id]
+        params = [*spot, at, *flows, head.release_id]
     else:
         query = f"{here} {ready} AND release_id IS NULL ORDER BY ready_at, id LIMIT ?{lock}"
-        params = [head.flow, head.object, at, *flows, size]
+        params = [*spot, at, *flows, size]
     ids = array("q", (i for (i,) in fetch(conn, query, params)))
     if not ids:
         return None
     claim_id = conn.execute(
         insert(CLAIMS)
         .values(
-            flow=head.flow, object=head.object, owner=owner, lease_until=now + lease, created_at=now
+            flow=head.flow,
+            object=head.object,
+            owner=owner,
+            lease_until=now + lease,
+            created_at=now,
+            version=head.version,
         )
         .returning(CLAIMS.c.id)
     ).scalar_one()
@@ -223,8 +243,9 @@ def claim(
         else:
             rows += [_row(r) for r in fetch(conn, statement + returning, [claim_id, *params])]
     if whole:
-        return ClaimedBatch(claim_id, head.flow, head.object, [], ids)
-    return ClaimedBatch(claim_id, head.flow, head.object, _in_order(rows))
+        return ClaimedBatch(claim_id, head.flow, head.object, [], ids, version=head.version)
+    rows = _in_order(rows)
+    return ClaimedBatch(claim_id, head.flow, head.object, rows, version=head.version)
 
 
 def _busy_buckets(

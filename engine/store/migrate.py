@@ -10,7 +10,7 @@ from sqlalchemy import Connection, inspect, text
 
 from engine.errors import StoreError
 
-SCHEMA_VERSION = "0007"
+SCHEMA_VERSION = "0008"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 

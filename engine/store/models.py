@@ -133,6 +133,7 @@ class Journey(SQLModel, table=True):
     data: dict[str, Any] = _json()
     claim_id: int | None = None
     release_id: int | None = None  # journeys released together (bucket) move on as one batch
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # 0: the running
 
 
 class Step(SQLModel, table=True):
@@ -183,6 +184,7 @@ class Claim(SQLModel, table=True):
     created_at: datetime = _time(nullable=False)
     attempts: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # runs begun
     error: str | None = None  # the one-line message of its last failed run
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class FlowState(SQLModel, table=True):
@@ -191,6 +193,20 @@ class FlowState(SQLModel, table=True):
     flow: str = Field(primary_key=True)
     started: bool = False
     changed_at: datetime = _time(nullable=False)
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # 0: none stored
+
+
+class FlowVersion(SQLModel, table=True):
+    """A deployed flow file (``sluis start``): what runs is this, never the file on disk."""
+
+    __tablename__ = "flow_versions"
+
+    flow: str = Field(primary_key=True)
+    number: int = Field(primary_key=True)
+    hash: str
+    yaml: str
+    deployed_by: str
+    deployed_at: datetime = _time(nullable=False)
 
 
 class TriggerState(SQLModel, table=True):

@@ -30,6 +30,15 @@ def reset(conn: Connection, flow: str, object_id: str, due: datetime | None) -> 
     conn.execute(TRIGGERS.insert().values(flow=flow, object=object_id, due_at=due, last_at=None))
 
 
+def keep_only(conn: Connection, flow: str, objects: Sequence[str]) -> None:
+    """Forget the schedules of ``flow``'s objects other than ``objects`` (a deploy removed
+    them, or they are start objects no more)."""
+    statement = "DELETE FROM triggers WHERE flow = ?"
+    if objects:
+        statement += f" AND object NOT IN ({marks(len(objects))})"
+    execute_many(conn, statement, [(flow, *objects)])
+
+
 def due(conn: Connection, flows: Sequence[str], now: datetime) -> list[Due]:
     """The start objects of ``flows`` due at ``now``, the longest due first."""
     return [
