@@ -8,16 +8,38 @@ them into the OpenAPI document of each app.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from engine.model.sizes import MAX_EMAIL, MAX_EXTERNAL_ID
 
 T = TypeVar("T")
 MAX_ID = 2**63 - 1  # ids are 64-bit integers on every database
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]  # JSON numbers only: no true, no "5"
+
+
+def _iso_time(value: object) -> object:
+    # pydantic would also read a number as seconds since 1970; the schema says ISO 8601
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO.match(value):
+        raise ValueError("expected a date and time such as 2026-01-31T09:30:00+01:00")
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)  # stored times are UTC, years 1 to 9999
+    except OverflowError:
+        raise ValueError("out of range: in UTC it is outside years 1-9999") from None
+    return value
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}")
+Time = Annotated[datetime, BeforeValidator(_iso_time), AfterValidator(_in_utc)]
 
 
 class Message(BaseModel):
@@ -221,8 +243,8 @@ class FlowRetry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     object: str | None = Field(default=None, description="only those that failed here")
-    since: datetime | None = Field(default=None, description="only those failed since then")
-    customers: list[int] | None = Field(default=None, max_length=100_000)
+    since: Time | None = Field(default=None, description="only those failed since then")
+    customers: list[Id] | None = Field(default=None, max_length=100_000, description="system_ids")
 
 
 class FlowRetried(BaseModel):

@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import Field
 
 from api.deps import StateDep, api_access
 from api.errors import ERRORS
 from api.jsonbody import CheckedRoute
-from api.models import MAX_ID, EventPublic, Page
+from api.models import MAX_ID, EventPublic, Page, Time
 from api.pagination import CursorQuery, LimitQuery, decode, page
 from engine.store import queries
 
@@ -24,25 +23,6 @@ router = APIRouter(
     dependencies=[Depends(api_access)],
     responses=ERRORS,
 )
-
-
-def _iso_time(value: object) -> object:
-    # pydantic would also read a number as seconds since 1970; the schema says ISO 8601
-    if isinstance(value, str) and not _ISO.match(value):
-        raise ValueError("expected a date and time such as 2026-01-31T09:30:00+01:00")
-    return value
-
-
-def _in_utc(value: datetime) -> datetime:
-    try:
-        value.astimezone(UTC)  # stored times are UTC, years 1 to 9999
-    except OverflowError:
-        raise ValueError("out of range: in UTC it is outside years 1-9999") from None
-    return value
-
-
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}")
-Time = Annotated[datetime, BeforeValidator(_iso_time), AfterValidator(_in_utc)]
 
 
 @router.get("", response_model=Page[EventPublic])
