@@ -55,8 +55,8 @@ def validate(
 ) -> None:
     """Check flows and report every problem as FILE:LINE:COL with the fix (exit status 2).
     What would fail at run time here (an unset ${VAR}, a missing key) is a warning."""
+    from engine.deployed import content_hash, running_hashes
     from engine.model.flow import load_flows
-    from engine.store.running_hashes import content_hash, running_hashes
 
     proj = _project_for(project, flows)
     valid, problems = load_flows(proj, flows or None)

@@ -130,9 +130,14 @@ def refusal(plan: Plan) -> str:
     """Why a deploy is refused, with both fixes."""
     stranded = "; ".join(f"{r.waiting} at '{r.object}'" for r in plan.stranded)
     example = ", ".join(f"{r.object}: NEW_ID" for r in plan.stranded)
+    moved = f"a top-level 'moved: {{{example}}}' in the flow file"
+    if not plan.running:  # no stored version to drain on (journeys from before versions)
+        return (
+            f"starting {plan.flow} would strand journeys at removed objects ({stranded}); say "
+            f"where they go with {moved}; see 'sluis plan {plan.flow}'"
+        )
     return (
         f"starting {plan.flow} would strand journeys at removed objects ({stranded}). Either "
-        f"say where they go with a top-level 'moved: {{{example}}}' in the flow file, or let "
-        f"them finish on version {plan.running} with 'sluis start {plan.flow} --drain'; "
-        f"see 'sluis plan {plan.flow}'"
+        f"say where they go with {moved}, or let them finish on version {plan.running} with "
+        f"'sluis start {plan.flow} --drain'; see 'sluis plan {plan.flow}'"
     )

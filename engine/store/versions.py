@@ -11,9 +11,9 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, func, select, update
 
+from engine.deployed import content_hash as content_hash
 from engine.store.models import FlowState, FlowVersion, Journey
 from engine.store.raw import among, execute_many, fetch, marks, placeholders, time_param
-from engine.store.running_hashes import content_hash as content_hash
 
 VERSIONS = FlowVersion.__table__  # type: ignore[attr-defined]
 J = Journey.__table__  # type: ignore[attr-defined]
