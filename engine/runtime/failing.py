@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from engine.errors import SluisError
 from engine.model.retries import RetrySettings, tries_so_far
 from engine.runtime.passage import BatchReport, Passage
 from engine.sdk.batch import Journey, Routing
@@ -36,10 +37,13 @@ def one_line(exc: BaseException) -> str:
 
 def missing_object(runtime: Runtime, claimed: sql.ClaimedBatch) -> str | None:
     """Why the claimed batch cannot run because the runtime cannot find its object (the
-    flow it runs no longer has it), or None when it can."""
-    flow = runtime.flows.get(claimed.flow)
-    if flow is None:
+    version of the flow its journeys run on no longer has it), or None when it can."""
+    if claimed.flow not in runtime.flows:
         return f"failed: flow '{claimed.flow}' is not running here any more"
+    try:
+        flow = runtime.flow_at(claimed.flow, claimed.version)
+    except SluisError as exc:  # a version gone from the database, or no longer valid
+        return f"failed: {exc}"
     if claimed.object not in flow.objects:
         return (
             f"failed: flow '{claimed.flow}' has no object '{claimed.object}' any more "

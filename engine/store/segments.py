@@ -57,9 +57,10 @@ def matching_ids(
     if limit is not None:
         params["limit"] = limit
     # one statement, streamed (a server-side cursor on PostgreSQL): a segment's subqueries
-    # run once, not once per chunk
-    result = conn.execution_options(stream_results=True).execute(
-        statement, {**params, "after": after}
+    # run once, not once per chunk. The option goes on the statement: on the connection it
+    # would stay, and turn the caller's later UPDATEs into cursors
+    result = conn.execute(
+        statement.execution_options(stream_results=True), {**params, "after": after}
     )
     try:
         while ids := list(result.scalars().fetchmany(chunk)):
