@@ -58,8 +58,9 @@ def matching_ids(
         params["limit"] = limit
     # one statement, streamed (a server-side cursor on PostgreSQL): a segment's subqueries
     # run once, not once per chunk
-    result = conn.execution_options(stream_results=True).execute(
-        statement, {**params, "after": after}
+    # (an option of the statement: on the connection it would stay for every later statement)
+    result = conn.execute(
+        statement.execution_options(stream_results=True), {**params, "after": after}
     )
     try:
         while ids := list(result.scalars().fetchmany(chunk)):
