@@ -96,7 +96,7 @@ class ExportObject(CampaignObject[ExportSettings]):
             scopes = [
                 ctx.scope(journey, record=record)
                 for journey in batch
-                for record in ctx.records_of(journey.customer_id).complete(settings.from_)
+                for record in ctx.customer_records.of(settings.from_, journey.customer_id)
             ]
         location = ctx.files.export(
             settings.to,
