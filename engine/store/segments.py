@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
 
-from engine.store.customers import load_customers
+from engine.store.customers import load_customers, stream_customers
 from engine.store.sqlexpr import compile_where, fields_of
 
 if TYPE_CHECKING:
@@ -37,6 +37,35 @@ def matching_ids(
 ) -> Generator[list[int], None, None]:
     """System ids (of ``group``) for whom ``where`` holds, ascending, in chunks: those after
     ``after``, at most ``limit`` when given."""
+    condition, params = _condition(conn, project, where, now, today, group)
+    statement = text(
+        f"SELECT c.system_id FROM customers c WHERE {condition} "
+        "ORDER BY c.system_id" + (" LIMIT :limit" if limit is not None else "")
+    )
+    if limit is not None:
+        params["limit"] = limit
+    # one statement, streamed (a server-side cursor on PostgreSQL): a segment's subqueries
+    # run once, not once per chunk
+    # (an option of the statement: on the connection it would stay for every later statement)
+    result = conn.execute(
+        statement.execution_options(stream_results=True), {**params, "after": after}
+    )
+    try:
+        while ids := list(result.scalars().fetchmany(chunk)):
+            yield ids
+    finally:
+        result.close()  # also when the caller stops early
+
+
+def _condition(
+    conn: Connection,
+    project: Project,
+    where: Expression | None,
+    now: datetime,
+    today: date,
+    group: str | None,
+) -> tuple[str, dict[str, Any]]:
+    """The condition on ``customers c`` (after ``:after``) and its parameters."""
     conditions = ["c.system_id > :after"]
     params: dict[str, Any] = {}
     if where is not None:
@@ -50,23 +79,7 @@ def matching_ids(
             "ON g.id = m.group_id WHERE g.name = :group_name)"
         )
         params["group_name"] = group
-    statement = text(
-        f"SELECT c.system_id FROM customers c WHERE {' AND '.join(conditions)} "
-        "ORDER BY c.system_id" + (" LIMIT :limit" if limit is not None else "")
-    )
-    if limit is not None:
-        params["limit"] = limit
-    # one statement, streamed (a server-side cursor on PostgreSQL): a segment's subqueries
-    # run once, not once per chunk. The option goes on the statement: on the connection it
-    # would stay, and turn the caller's later UPDATEs into cursors
-    result = conn.execute(
-        statement.execution_options(stream_results=True), {**params, "after": after}
-    )
-    try:
-        while ids := list(result.scalars().fetchmany(chunk)):
-            yield ids
-    finally:
-        result.close()  # also when the caller stops early
+    return " AND ".join(conditions), params
 
 
 def matching_customers(
@@ -81,6 +94,10 @@ def matching_customers(
 ) -> Iterator[list[dict[str, Any]]]:
     """The matching customers, typed (with their group names unless ``groups`` is false), in
     chunks."""
+    if not groups:  # one statement reads them whole
+        condition, params = _condition(conn, project, where, now, today, group)
+        yield from stream_customers(conn, condition, {**params, "after": 0}, project, chunk=CHUNK)
+        return
     for ids in matching_ids(conn, project, where, now=now, today=today, group=group):
         loaded = load_customers(conn, ids, project, groups=groups)
         yield [loaded[i] for i in ids if i in loaded]
