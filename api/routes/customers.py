@@ -80,7 +80,10 @@ def list_customers(
     external_id: Annotated[str | None, Query(max_length=200)] = None,
     where: Annotated[
         str | None,
-        Query(max_length=2000, description='an expression, e.g. customer.country == "NL"'),
+        Query(
+            max_length=600,  # encoded, the URL still fits api.max_header_bytes (16 KB)
+            description='an expression, e.g. customer.country == "NL"',
+        ),
     ] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,

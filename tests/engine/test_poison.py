@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from engine.model.flow import find_flow
 from engine.model.project import Project
@@ -68,8 +68,11 @@ def test_a_journey_at_a_removed_object_fails_and_the_rest_go_on(
     ids = _customers(store, project, 3)
     runtime.enter("f", "hook", [Entry(i) for i in ids])
     runtime.run_until_idle()
-    # the wait is deleted from the YAML and routed around while they wait there
+    # the wait is deleted and routed around while they wait there: in the running version
+    # itself, as only a hand edit of the database can do (a deploy refuses to strand them)
     (project.flows_dir / "f.yaml").write_text(ROUTED_AROUND)
+    with store.db.write() as conn:
+        conn.execute(text("UPDATE flow_versions SET yaml = :y"), {"y": ROUTED_AROUND})
     edited = Runtime(store, [find_flow(project, "f")], clock, owner="w2")
     clock.advance(timedelta(days=2))
     assert edited.run_until_idle(limit=10) == 1  # one batch, no loop
