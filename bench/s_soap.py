@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import Result, scenario
+from bench.harness import Result, p50_p99_ms, scenario
 from bench.s_webhook import SLUIS, _cpu_seconds, _free_port, _sluis, _wait_up
 
 CUSTOMERS = 10_000
@@ -110,9 +110,7 @@ def _measure(
     errors, latencies = asyncio.run(_load(call, seconds, check))
     rate = len(latencies) / (time.perf_counter() - start)
     cpu_us = (_cpu_seconds(pid) - cpu) * 1e6 / max(1, len(latencies))
-    latencies.sort()
-    p50 = latencies[len(latencies) // 2] * 1000
-    p99 = latencies[int(len(latencies) * 0.99)] * 1000
+    p50, p99 = p50_p99_ms(latencies)
     return rate, p50, p99, errors, cpu_us
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from bench.harness import Result, scenario
+from bench.harness import Result, p50_p99_ms, scenario
 
 SLUIS = (sys.executable, "-c", "from cli import main; main()")
 CONCURRENCY = 32
@@ -254,9 +254,7 @@ def _httpx_run(
     errors, latencies = asyncio.run(_httpx_load(url, token, seconds, bodies))
     rate = len(latencies) / (time.perf_counter() - start)
     cpu_us = (time.process_time() - cpu) * 1e6 / max(1, len(latencies))
-    latencies.sort()
-    p50 = latencies[len(latencies) // 2] * 1000
-    p99 = latencies[int(len(latencies) * 0.99)] * 1000
+    p50, p99 = p50_p99_ms(latencies)
     return rate, p50, p99, errors, cpu_us
 
 

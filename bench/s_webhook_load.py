@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from bench.harness import Result, fresh_postgres, scenario
+from bench.harness import Result, fresh_postgres, p50_p99_ms, scenario
 from bench.s_webhook import SLUIS, _cpu_seconds, _free_port, _project, _wait_up, payload
 
 CONNECTIONS = 50
@@ -170,6 +170,7 @@ def _run(label: str, url: str, processes: int, count: int) -> list[Result]:
         "load avg before/after": f"{load_before:.1f}/{os.getloadavg()[0]:.1f}",
     }
     sqlite_one = url.startswith("sqlite") and processes == 1
+    p50, p99 = p50_p99_ms(latencies)
     return [
         Result(
             f"{label} requests/s",
@@ -178,11 +179,11 @@ def _run(label: str, url: str, processes: int, count: int) -> list[Result]:
             target=">= 1500" if sqlite_one else "",
             notes=notes,
         ),
-        Result(f"{label} p50", "ms", latencies[len(latencies) // 2] * 1000, higher_is_better=False),
+        Result(f"{label} p50", "ms", p50, higher_is_better=False),
         Result(
             f"{label} p99",
             "ms",
-            latencies[int(len(latencies) * 0.99)] * 1000,
+            p99,
             higher_is_better=False,
             target="< 50" if sqlite_one else "",
         ),
