@@ -3,15 +3,14 @@ nothing half-written."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from clirun import run_sluis
 from sftpd import SftpServer
 from sqlalchemy import create_engine, text
 
-from cli import main
 from engine.model.project import Project
 
 SETTINGS = """
@@ -39,14 +38,7 @@ def sluis(
     monkeypatch.chdir(project.root)
 
     def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["sluis", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
+        return run_sluis(monkeypatch, capsys, *args)
 
     return run
 

@@ -3,13 +3,12 @@ export columns; wrong names are one-line errors with the fix."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from clirun import run_sluis
 
-from cli import main
 from engine.model.project import Project
 
 SETTINGS = """
@@ -42,14 +41,7 @@ def sluis(
     monkeypatch.chdir(project.root)
 
     def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["sluis", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
+        return run_sluis(monkeypatch, capsys, *args)
 
     Path("customers.csv").write_text(CUSTOMERS)
     Path("orders.csv").write_text(ORDERS)

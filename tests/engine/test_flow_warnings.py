@@ -5,12 +5,11 @@ flow (headers, webhook secrets) or in a connection it uses, and ``SLUIS_LINK_KEY
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 import pytest
+from clirun import run_sluis
 
-from cli import main
 from engine.model.flow import find_flow
 from engine.model.project import Project
 
@@ -60,17 +59,7 @@ def project(make_project: Callable[..., Project], monkeypatch: pytest.MonkeyPatc
     return made
 
 
-def sluis(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
-) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["sluis", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+sluis = run_sluis
 
 
 def test_every_gap_of_the_environment_is_a_warning_at_its_place(project: Project) -> None:
