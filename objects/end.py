@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from engine.sdk import Batch, CampaignObject, ObjectSettings, Routing, RunContext
+from engine.sdk import BatchDecision, CampaignObject, ObjectSettings, Way
 
 
 class EndSettings(ObjectSettings):
@@ -17,5 +17,5 @@ class End(CampaignObject[EndSettings]):
     outputs = ()
     reads_customers = False
 
-    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
-        routing.leave_all(batch, None, "end")
+    def batch_decision(self) -> BatchDecision:
+        return BatchDecision((Way(None, "end"),))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from engine.sdk import Batch, CampaignObject, ExpressionText, ObjectSettings, Routing, RunContext
+from engine.sdk import BatchDecision, CampaignObject, ExpressionText, ObjectSettings, Way
 
 
 class FilterSettings(ObjectSettings):
@@ -18,12 +18,8 @@ class Filter(CampaignObject[FilterSettings]):
     instant = True
     outputs = ("out", "filtered")
 
-    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
-        settings = self.settings
-        when = settings.when
-        passed, failed = f"{when} was true", f"filtered: {when} was false"
-        for journey in batch:
-            if when.test(ctx.scope(journey)):
-                routing.leave(journey, "out", passed)
-            else:
-                routing.leave(journey, "filtered", failed)
+    def batch_decision(self) -> BatchDecision:
+        when = self.settings.when
+        return BatchDecision(
+            (Way("out", f"{when} was true", when), Way("filtered", f"filtered: {when} was false"))
+        )

@@ -6,7 +6,14 @@ from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
 
-from engine.sdk import Batch, CampaignObject, ObjectSettings, Routing, RunContext
+from engine.sdk import (
+    AddToGroups,
+    BatchDecision,
+    CampaignObject,
+    ObjectSettings,
+    RemoveFromGroups,
+    Way,
+)
 
 
 class GroupSettings(ObjectSettings):
@@ -31,17 +38,13 @@ class GroupObject(CampaignObject[GroupSettings]):
     instant = True
     reads_customers = False
 
-    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+    def batch_decision(self) -> BatchDecision:
         settings = self.settings
-        ids = [j.customer_id for j in batch]
-        parts = []
+        parts, changes = [], []
         if settings.add:
             parts.append(f"added to {', '.join(settings.add)}")
+            changes.append(AddToGroups(tuple(settings.add)))
         if settings.remove:
             parts.append(f"removed from {', '.join(settings.remove)}")
-        reason = "; ".join(parts)
-        routing.leave_all(batch, "out", reason)
-        if settings.add:
-            ctx.groups.add(ids, settings.add)
-        if settings.remove:
-            ctx.groups.remove(ids, settings.remove)
+            changes.append(RemoveFromGroups(tuple(settings.remove)))
+        return BatchDecision((Way("out", "; ".join(parts)),), tuple(changes))

@@ -4,12 +4,18 @@ branch leave by ``otherwise``."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from engine.sdk import Batch, CampaignObject, ExpressionText, ObjectSettings, Routing, RunContext
+from engine.sdk import (
+    BatchDecision,
+    CampaignObject,
+    ExpressionText,
+    ObjectSettings,
+    Share,
+    Way,
+)
 
 OTHERWISE = "otherwise"
 
@@ -45,12 +51,6 @@ class SplitSettings(ObjectSettings):
         return self
 
 
-def bucket_of(flow: str, object_id: str, customer_id: int) -> float:
-    """A stable number in [0, 100) for (flow, object, customer): the same in every run."""
-    digest = hashlib.sha256(f"{flow}\x00{object_id}\x00{customer_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 * 100
-
-
 class Split(CampaignObject[SplitSettings]):
     type = "split"
     routes_by_name = True
@@ -60,29 +60,17 @@ class Split(CampaignObject[SplitSettings]):
     def outputs_for(cls, settings: SplitSettings) -> tuple[str, ...]:
         return (*(settings.branches or settings.percent or {}), OTHERWISE)
 
-    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
+    def batch_decision(self) -> BatchDecision:
         settings = self.settings
+        ways = []
         if settings.percent is not None:
-            edges = []
             total = 0.0
             for name, share in settings.percent.items():
                 total += share
-                edges.append((total, name, share))
-            for journey in batch:
-                point = bucket_of(batch.flow, batch.object_id, journey.customer_id)
-                for edge, name, share in edges:
-                    if point < edge:
-                        routing.leave(journey, name, f"{name}: in the {share:g}% share")
-                        break
-                else:
-                    routing.leave(journey, OTHERWISE, "otherwise: outside the percent shares")
-            return
-        branches = list((settings.branches or {}).items())
-        for journey in batch:
-            scope = ctx.scope(journey)
-            for name, expr in branches:
-                if expr.test(scope):
-                    routing.leave(journey, name, f"{name}: {expr} was true")
-                    break
-            else:
-                routing.leave(journey, OTHERWISE, "otherwise: no branch matched")
+                ways.append(Way(name, f"{name}: in the {share:g}% share", Share(total)))
+            rest = Way(OTHERWISE, "otherwise: outside the percent shares")
+        else:
+            for name, expr in (settings.branches or {}).items():
+                ways.append(Way(name, f"{name}: {expr} was true", expr))
+            rest = Way(OTHERWISE, "otherwise: no branch matched")
+        return BatchDecision((*ways, rest))

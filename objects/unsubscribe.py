@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from engine.sdk import Batch, CampaignObject, ObjectSettings, Routing, RunContext
+from engine.sdk import (
+    BatchDecision,
+    CampaignObject,
+    ObjectSettings,
+    RecordEvent,
+    UnsubscribeAll,
+    Way,
+)
 
 
 class UnsubscribeSettings(ObjectSettings):
@@ -18,28 +25,11 @@ class Unsubscribe(CampaignObject[UnsubscribeSettings]):
     instant = True
     reads_customers = False
 
-    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
-        settings = self.settings
-        for journey in batch:
-            routing.leave(
-                journey,
-                "out",
-                f"unsubscribed from {'all mail' if settings.scope == 'all' else 'this flow'}",
+    def batch_decision(self) -> BatchDecision:
+        scope = self.settings.scope
+        event = RecordEvent("unsubscribe", {"scope": scope})
+        if scope == "all":
+            return BatchDecision(
+                (Way("out", "unsubscribed from all mail"),), (UnsubscribeAll(), event)
             )
-        now, flow, oid = ctx.now, batch.flow, batch.object_id
-        events = [
-            {
-                "kind": "unsubscribe",
-                "at": now,
-                "customer_id": j.customer_id,
-                "flow": flow,
-                "object": oid,
-                "journey_id": j.id,
-                "data": {"scope": settings.scope},
-            }
-            for j in batch
-        ]
-
-        if settings.scope == "all":
-            ctx.customers.unsubscribe([j.customer_id for j in batch])
-        ctx.events.add(events)
+        return BatchDecision((Way("out", "unsubscribed from this flow"),), (event,))

@@ -7,16 +7,13 @@ from typing import Literal
 from pydantic import field_validator
 
 from engine.sdk import (
-    Batch,
+    BatchDecision,
     CampaignObject,
     CustomerField,
     ObjectSettings,
-    Routing,
-    RunContext,
-    SluisError,
+    SetFields,
     TemplateText,
-    convert,
-    render_value,
+    Way,
 )
 
 READ_ONLY = ("system_id", "groups", "created_at", "updated_at")
@@ -42,22 +39,6 @@ class Update(CampaignObject[UpdateSettings]):
     type = "update"
     instant = True
 
-    def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
-        settings = self.settings
-        types = ctx.customers.field_types()
-        changes = {}
-        names = ", ".join(settings.set)
-        for journey in batch:
-            scope = ctx.scope(journey)
-            try:
-                values = {
-                    name: convert(render_value(value, scope), types[name])
-                    for name, value in settings.set.items()
-                }
-            except (ValueError, SluisError) as exc:
-                routing.fail(journey, f"failed: {exc}")
-                continue
-            changes[journey.customer_id] = values
-            routing.leave(journey, "out", f"set {names}")
-        if changes:
-            ctx.customers.set_fields(changes)
+    def batch_decision(self) -> BatchDecision:
+        values = self.settings.set
+        return BatchDecision((Way("out", f"set {', '.join(values)}"),), (SetFields(values),))

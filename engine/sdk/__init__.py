@@ -12,6 +12,9 @@ model and the runtime can import the SDK's own modules without a cycle.
 - The world while running: ``RunContext`` with its services (``Customers``, ``Groups``,
   ``Events``, ``Records``, ``ctx.files``), its journal and ``Effects`` (``MailSink``,
   ``HttpSink``, ``FileSink``).
+- Set-based decisions (``CampaignObject.batch_decision``): ``BatchDecision`` of ``Way``s (a
+  condition, or a percent ``Share``) and changes (``SetFields``, ``AddToGroups``,
+  ``RemoveFromGroups``, ``UnsubscribeAll``, ``RecordEvent``); ``percent_point``.
 - Setting types for settings models: ``ExpressionText``, ``TemplateText``, ``Duration``,
   ``Cron``, ``LocationText``, ``CustomerField``, ``Settings`` (a nested settings model) and
   ``project_of`` (the project a model is validated against).
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
         TemplateText,
         project_of,
     )
+    from engine.model.shares import percent_point
     from engine.model.templates import Template, render_value
     from engine.model.validation import did_you_mean
     from engine.sdk.batch import Batch, Entries, Entry, Journey, Routing, UndeclaredOutput
@@ -60,6 +64,16 @@ if TYPE_CHECKING:
         Trigger,
     )
     from engine.sdk.context import ProjectFiles, RunContext
+    from engine.sdk.decisions import (
+        AddToGroups,
+        BatchDecision,
+        RecordEvent,
+        RemoveFromGroups,
+        SetFields,
+        Share,
+        UnsubscribeAll,
+        Way,
+    )
     from engine.sdk.effects import Effects, FileSink, HttpSink, MailSink
     from engine.sdk.events import IncomingEvent
     from engine.sdk.segments import SegmentText
@@ -70,7 +84,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CUSTOMER_KEYS",
+    "AddToGroups",
     "Batch",
+    "BatchDecision",
     "CampaignObject",
     "ColumnValueText",
     "Cron",
@@ -99,13 +115,17 @@ __all__ = [
     "PayloadMap",
     "ProjectError",
     "ProjectFiles",
+    "RecordEvent",
     "Records",
     "RecordsMap",
+    "RemoveFromGroups",
     "RetrySettings",
     "Routing",
     "RunContext",
     "SegmentText",
+    "SetFields",
     "Settings",
+    "Share",
     "SluisError",
     "Template",
     "TemplateText",
@@ -113,6 +133,8 @@ __all__ = [
     "Tries",
     "Trigger",
     "UndeclaredOutput",
+    "UnsubscribeAll",
+    "Way",
     "WebhookAuth",
     "WebhookEndpoint",
     "check_timezone",
@@ -120,12 +142,22 @@ __all__ = [
     "customer_label",
     "did_you_mean",
     "format_duration",
+    "percent_point",
     "project_of",
     "render_value",
     "tries_so_far",
 ]
 
 _HOME = {
+    "AddToGroups": "engine.sdk.decisions",
+    "BatchDecision": "engine.sdk.decisions",
+    "RecordEvent": "engine.sdk.decisions",
+    "RemoveFromGroups": "engine.sdk.decisions",
+    "SetFields": "engine.sdk.decisions",
+    "Share": "engine.sdk.decisions",
+    "UnsubscribeAll": "engine.sdk.decisions",
+    "Way": "engine.sdk.decisions",
+    "percent_point": "engine.model.shares",
     "CUSTOMER_KEYS": "engine.model.fields",
     "Batch": "engine.sdk.batch",
     "CampaignObject": "engine.sdk.campaign",

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from engine.model.flow import Flow
     from engine.sdk.batch import Batch, Entries, Routing
     from engine.sdk.context import RunContext
+    from engine.sdk.decisions import BatchDecision
     from engine.sdk.events import IncomingEvent
     from engine.webhooks.auth import WebhookEndpoint
 
@@ -149,7 +150,18 @@ class CampaignObject(Generic[S]):
         """The webhook this start object serves (``sluis serve``), or None."""
         return None
 
+    def batch_decision(self) -> BatchDecision | None:
+        """For instant objects: how this object decides a whole batch, as data (see
+        ``engine.sdk.decisions``), so the runtime can run it in the database; None: ``run``
+        decides journey by journey."""
+        return None
+
     def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
-        """Decide for every journey of the batch: leave by an output, hold, or fail."""
+        """Decide for every journey of the batch: leave by an output, hold, or fail. By
+        default by the object's ``batch_decision`` when it has one."""
+        decision = self.batch_decision()
+        if decision is not None:
+            decision.run(batch=batch, routing=routing, ctx=ctx)
+            return
         for journey in batch:
             routing.leave(journey, self.outputs_for(self.settings)[0], self.entry_reason)

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from engine.model.flow import Flow
     from engine.model.project import Project
     from engine.runtime.recordview import BatchRecords, RecordsView
-    from engine.sdk.batch import Batch, Journey
+    from engine.sdk.batch import Batch, Journey, Routing
+    from engine.sdk.decisions import BatchDecision
     from engine.sdk.services import Customers, Events, Groups, Records
     from engine.store import Store
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 Write = Callable[["Connection"], object]
 Enter = Callable[[Sequence[Entry]], None]
 EnteringWrite = Callable[["Connection", Enter], None]
+Decide = Callable[["BatchDecision", "Batch", "Routing"], None]
 ENTER_CHUNK = 10_000  # entries handed over at a time
 
 
@@ -57,6 +59,9 @@ class RunContext:
     # the customers of the batch being decided (or the chunk a start object reads): their
     # datamodel records load together when an expression or template first uses them
     batch_customers: Sequence[int] = ()
+    # how batch decisions run here: in the database when the runtime chose that for this
+    # object (see engine/runtime/setbased.py); None: journey by journey
+    decider: Decide | None = None
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -166,6 +171,15 @@ class RunContext:
                     enter(part)
 
         self.entering.append(change)
+
+    def decide(self, decision: BatchDecision, *, batch: Batch, routing: Routing) -> None:
+        """Run an object's batch decision on ``batch`` the way the runtime chose for it."""
+        if self.decider is not None:
+            self.decider(decision, batch, routing)
+            return
+        from engine.sdk.decisions import decide_in_python
+
+        decide_in_python(decision, batch=batch, routing=routing, ctx=self)
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once the run's transaction committed (moving an imported file
