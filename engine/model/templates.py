@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -210,6 +211,46 @@ def references_in(source: str) -> tuple[Reference, ...]:
         match = re.search(rf"\bcustomer\s*\.\s*{re.escape(name)}\b", source)
         found.append(Reference(("customer", name), match.start() if match else -1))
     return tuple(found)
+
+
+@dataclass(frozen=True)
+class FieldPiece:
+    """``{{ customer.NAME }}`` in a template, perhaps through ``|lower`` or ``|upper``."""
+
+    name: str
+    case: str | None = None
+
+
+def field_pieces(template: Template) -> tuple[str | FieldPiece, ...] | None:
+    """The template as literal text and customer fields, in order, when that is all it is
+    (what the database can render too); None when it does more."""
+    pieces: list[str | FieldPiece] = []
+    for output in _ENV.parse(template.source).body:
+        if not isinstance(output, nodes.Output):
+            return None
+        for node in output.nodes:
+            piece = _piece(node)
+            if piece is None:
+                return None
+            pieces.append(piece)
+    return tuple(pieces)
+
+
+def _piece(node: nodes.Node) -> str | FieldPiece | None:
+    if isinstance(node, nodes.TemplateData):
+        return str(node.data)
+    case = None
+    field: nodes.Node | None = node
+    if isinstance(node, nodes.Filter) and node.name in ("lower", "upper"):
+        if node.args or node.kwargs or node.dyn_args or node.dyn_kwargs:
+            return None
+        case, field = node.name, node.node
+    if not isinstance(field, nodes.Getattr):
+        return None
+    inner = field.node
+    if isinstance(inner, nodes.Name) and inner.name == "customer":
+        return FieldPiece(field.attr, case)
+    return None
 
 
 def render_value(value: Any, scope: Mapping[str, Any]) -> Any:

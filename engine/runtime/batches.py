@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from engine.errors import DatabaseError, SluisError, TransientError
 from engine.model.flow import Flow
 from engine.model.retries import RetrySettings
+from engine.runtime import setbased
 from engine.runtime.entering import after_commit, enter_from
 from engine.runtime.failing import (
     MAX_ATTEMPTS,
@@ -114,7 +115,7 @@ def _run_rows(
     lease was lost to another worker."""
     flow = runtime.flow_at(claimed.flow, claimed.version)
     customers: dict[int, dict[str, Any]] = {}
-    if flow.objects[claimed.object].kind.reads_customers:
+    if setbased.reads_customers(flow, claimed.object, runtime.store.project):
         with runtime.store.db.read() as conn:
             customers = load_customers(conn, {r.customer_id for r in rows}, runtime.store.project)
     journeys = [
@@ -128,7 +129,7 @@ def _run_rows(
         )
         for r in rows
     ]
-    ctx = runtime.context(flow, claimed.object)
+    ctx = setbased.deciding(runtime.context(flow, claimed.object))
     routing = _decide(flow, claimed.claim_id, claimed.object, journeys, ctx)
     releases = {r.id: r.release_id for r in rows}
     return _commit(runtime, flow, claimed, journeys, releases, routing, ctx, now, last=last)
@@ -184,7 +185,8 @@ def _commit(
             with conn.begin_nested():
                 for change in ctx.writes:
                     change(conn)
-                loaded = 0 if flow.objects[claimed.object].kind.reads_customers else None
+                reads = setbased.reads_customers(flow, claimed.object, runtime.store.project)
+                loaded = 0 if reads else None
                 passage.writes = 1 if ctx.writes else 0
                 passage.route(claimed.object, journeys, routing, loaded)
                 contexts += _pass_on(runtime, conn, flow, passage)
@@ -225,14 +227,15 @@ def _pass_on(runtime: Runtime, conn: Connection, flow: Flow, passage: Passage) -
     while passage.onward:
         stage = passage.onward.popleft()
         journeys, loaded = stage.journeys, stage.loaded
-        if flow.objects[stage.object_id].kind.reads_customers and loaded != passage.writes:
+        reads = setbased.reads_customers(flow, stage.object_id, runtime.store.project)
+        if reads and loaded != passage.writes:
             customers = load_customers(
                 conn, {j.customer_id for j in journeys}, runtime.store.project
             )
             for journey in journeys:
                 journey.customer = customers.get(journey.customer_id) or journey.customer
             loaded = passage.writes
-        ctx = runtime.context(flow, stage.object_id)
+        ctx = setbased.deciding(runtime.context(flow, stage.object_id), conn)
         routing = _decide(flow, passage.claim_id, stage.object_id, journeys, ctx)
         try:
             with conn.begin_nested():

@@ -24,7 +24,7 @@ from sqlalchemy import Connection
 
 from engine.errors import SluisError
 from engine.model.flow import Flow
-from engine.runtime import batches, deploys, entering, events, firing
+from engine.runtime import batches, deploys, entering, events, firing, setbased
 from engine.runtime.clock import Clock
 from engine.runtime.events import IncomingEvent as IncomingEvent
 from engine.runtime.passage import BatchReport
@@ -84,6 +84,7 @@ class Runtime:
     def adopt(self, flow: Flow) -> None:
         """Run ``flow`` (a deployed version, or a file not deployed yet) from now on."""
         self.flows[flow.name] = flow
+        setbased.paths(flow, self.store.project)  # how its instant objects decide, chosen now
         self.claims_all.setdefault(flow.name, set()).update(
             oid for oid, spec in flow.objects.items() if spec.kind.claims_all
         )

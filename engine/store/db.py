@@ -36,6 +36,7 @@ from engine.errors import (
     StoreUnavailable,
     StoreValueRejected,
 )
+from engine.model.shares import share_key
 from engine.store.migrate import check, current, stamp
 from engine.store.models import TABLES
 from engine.store.textcheck import loads_servable
@@ -78,6 +79,8 @@ def _sqlite_engine(url: str) -> Engine:
         # lower()/upper() as expressions mean them (SQLite's own fold ASCII only)
         dbapi_connection.create_function("sluis_lower", 1, _fold(str.lower), deterministic=True)
         dbapi_connection.create_function("sluis_upper", 1, _fold(str.upper), deterministic=True)
+        # percent splits decided in the database hash as the split object does
+        dbapi_connection.create_function("sluis_share_key", 3, share_key, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

@@ -14,7 +14,7 @@ numbers uses floating point on SQLite (exact decimals on PostgreSQL).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,16 @@ if TYPE_CHECKING:
     from engine.model.expressions import Expression
     from engine.model.project import Project
 
-__all__ = ["Dialect", "NotCompilable", "Where", "check", "compile_where", "fields_of"]
+__all__ = [
+    "Dialect",
+    "NotCompilable",
+    "Parts",
+    "Where",
+    "check",
+    "compile_parts",
+    "compile_where",
+    "fields_of",
+]
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,34 @@ def compile_where(
     compiler = Compiler(Dialect(dialect), profile, now, today, datamodel)
     predicate = compiler.predicate(expression.tree)
     return Where(predicate.text, compiler.params)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Conditions and values on ``customers c`` compiled together, so their parameters do not
+    clash: each condition's SQL, each value's SQL with its kind (``text``, ``num``, ...)."""
+
+    conditions: tuple[str, ...]
+    values: tuple[tuple[str, str], ...]
+    params: dict[str, Any]
+
+
+def compile_parts(
+    dialect: str,
+    profile: Mapping[str, str],
+    now: datetime,
+    today: date,
+    datamodel: Mapping[str, Mapping[str, str]] | None = None,
+    *,
+    conditions: Sequence[Expression] = (),
+    values: Sequence[Expression] = (),
+) -> Parts:
+    """Several expressions over the same customers in one statement (a batch decision's
+    conditions, an update's values); as ``compile_where`` for each."""
+    compiler = Compiler(Dialect(dialect), profile, now, today, datamodel)
+    tests = tuple(compiler.predicate(e.tree).text for e in conditions)
+    found = tuple((v.text, v.kind) for v in (compiler.value(e.tree) for e in values))
+    return Parts(tests, found, compiler.params)
 
 
 def check(
