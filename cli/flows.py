@@ -15,6 +15,7 @@ from cli.paths import INIT_PROJECT
 from engine.errors import FlowError, ProjectError
 
 if TYPE_CHECKING:
+    from engine.model.flow import Flow
     from engine.model.project import Project
 
 
@@ -51,6 +52,15 @@ def validate(
             "--strict", help="Warnings (unset ${VAR}s, missing keys) are problems too (exit 2)."
         ),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also say how each instant object decides its batches: set-based (in the "
+            "database) or per journey, and why.",
+        ),
+    ] = False,
     project: ProjectOpt = None,
 ) -> None:
     """Check flows and report every problem as FILE:LINE:COL with the fix (exit status 2).
@@ -70,6 +80,8 @@ def validate(
         console.print(
             f"[green]ok[/green] {flow.file}: flow '{flow.name}', {len(flow.objects)} objects"
         )
+        if verbose:
+            _print_paths(flow, proj)
         if flow.name in running and running[flow.name] != content_hash(flow.source):
             console.print(
                 f"   note: {flow.name} changed since started; see sluis plan {flow.name}",
@@ -87,6 +99,14 @@ def validate(
         console.print(f"no flows in {proj.flows_dir}; add flows/NAME.yaml")
     if problems:
         raise FlowError(problems)
+
+
+def _print_paths(flow: Flow, project: Project) -> None:
+    """How each instant object of the flow decides its batches (see engine/runtime/setbased)."""
+    from engine.runtime.setbased import paths
+
+    for oid, path in paths(flow, project).items():
+        console.print(f"   {oid}: {path}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _project_for(folder: Path | None, flows: list[str] | None) -> Project:

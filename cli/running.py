@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,6 +15,7 @@ from engine.errors import FlowError, InputError
 
 if TYPE_CHECKING:
     from engine.model.project import Project
+    from engine.runtime.explain import StepView
     from engine.runtime.replay import Replay
     from engine.runtime.runner import Runtime
 
@@ -196,6 +198,7 @@ def explain(
 
     from engine.model.fields import customer_label
     from engine.runtime.explain import find_customer, journeys_of
+    from engine.runtime.setbased import deployed_paths
     from engine.store import Store
 
     proj = open_project(project)
@@ -220,6 +223,14 @@ def explain(
         for s in view.steps:
             table.add_row(f"{s.at:%Y-%m-%d %H:%M:%S}", s.object, s.output or "-", s.reason)
         console.print(table)
+        _print_paths(deployed_paths(store, view.flow, view.version), view.steps)
+
+
+def _print_paths(paths: Mapping[str, object], steps: Sequence[StepView]) -> None:
+    """How each instant object the journey passed decides its batches."""
+    passed = [o for o in dict.fromkeys(s.object for s in steps) if o in paths]
+    for oid in passed:
+        console.print(f"  {oid}: {paths[oid]}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _version(number: int) -> str:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from engine.model.project import Project
     from engine.sdk.batch import Batch, Journey, Routing
     from engine.sdk.context import Decide, RunContext
+    from engine.store import Store
 
 SET_BASED = "set-based"
 
@@ -63,6 +64,24 @@ def _choose(flow: Flow, object_id: str, project: Project) -> DecisionPath:
         return DecisionPath(None, f"the {spec.type} type decides in Python")
     why = sql.refusal(decision, project)
     return DecisionPath(None, why) if why is not None else DecisionPath(decision)
+
+
+def deployed_paths(store: Store, flow: str, version: int) -> dict[str, DecisionPath]:
+    """The paths of a deployed version of a flow (0: the running one); nothing when the
+    version is not stored or no longer valid (``sluis explain`` says what it can)."""
+    from engine.errors import FlowError
+    from engine.runtime.deploys import load_version
+    from engine.store import versions
+
+    with store.db.read() as conn:
+        number = version or versions.running_version(conn, flow)
+        stored = versions.version(conn, flow, number) if number else None
+    if stored is None:
+        return {}
+    try:
+        return paths(load_version(store.project, stored), store.project)
+    except FlowError:
+        return {}
 
 
 def in_database(flow: Flow, object_id: str, project: Project) -> bool:

@@ -94,7 +94,10 @@ def _fields(decision: BatchDecision, project: Project) -> dict[str, _Constant | 
             kind = types[name]
             pieces = () if template is None else field_pieces(template)
             if pieces is None:
-                raise Refused(f"the template of '{name}' does more than put fields into text")
+                raise Refused(
+                    f"the value of '{name}' is a template the database cannot render (it "
+                    "renders text, customer fields and their |lower or |upper)"
+                )
             if all(isinstance(p, str) for p in pieces):
                 literal = None if template is None else template.render({})
                 try:
