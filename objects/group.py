@@ -40,7 +40,8 @@ class GroupObject(CampaignObject[GroupSettings]):
 
     def batch_decision(self) -> BatchDecision:
         settings = self.settings
-        parts, changes = [], []
+        parts: list[str] = []
+        changes: list[AddToGroups | RemoveFromGroups] = []
         if settings.add:
             parts.append(f"added to {', '.join(settings.add)}")
             changes.append(AddToGroups(tuple(settings.add)))
