@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from engine.model.flow import Flow
+from engine.sdk.campaign import CampaignObject
 from engine.sdk.decisions import BatchDecision, SetFields, apply_changes
 from engine.store import decisions as sql
 
@@ -58,10 +59,13 @@ def paths(flow: Flow, project: Project) -> dict[str, DecisionPath]:
 
 
 def _choose(flow: Flow, object_id: str, project: Project) -> DecisionPath:
-    spec = flow.objects[object_id]
-    decision = flow.instance(object_id).batch_decision()
+    spec, instance = flow.objects[object_id], flow.instance(object_id)
+    decision = instance.batch_decision()
     if decision is None:
         return DecisionPath(None, f"the {spec.type} type decides in Python")
+    if type(instance).run is not CampaignObject.run:
+        # its own run may do more than its batch decision says
+        return DecisionPath(None, f"the {spec.type} type decides in its own run")
     why = sql.refusal(decision, project)
     return DecisionPath(None, why) if why is not None else DecisionPath(decision)
 

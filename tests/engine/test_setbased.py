@@ -308,3 +308,15 @@ def test_a_crash_between_claim_and_commit_loses_nothing_on_the_set_based_path(
     assert [name for name, _ in snapshot["groups"]] == ["seen", "seen"]
     with store.db.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM claims")).scalar_one() == 0
+
+
+def test_an_object_with_its_own_run_is_decided_journey_by_journey(
+    make_project: Callable[..., Project], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from objects.filter import Filter
+
+    project = make_project(CRASH_SETTINGS, {"f": CRASH_FLOW})
+    monkeypatch.setattr(Filter, "run", lambda self, **kw: None)
+    chosen = setbased.paths(find_flow(project, "f"), project)
+    assert str(chosen["nl"]) == "per journey: the filter type decides in its own run"
+    assert str(chosen["score"]) == "set-based"
