@@ -154,18 +154,26 @@ def _databases(kind: str, root: Path) -> Iterator[tuple[str, str]]:
         yield engine_url, floor_url
 
 
-def _seed(root: Path, url: str, customers: Path) -> None:
+def seed(root: str, url: str, customers: str) -> None:
     """The customers of the CSV in a new database (setup, not measured)."""
     from engine.files.customers_csv import load_customers_csv
     from engine.model.project import Project
     from engine.store import Database, Store
 
-    project = Project.load(root)
+    project = Project.load(Path(root))
     store = Store(Database(url), project)
     store.db.create_schema()
     with store.db.write() as conn:
-        load_customers_csv(conn, customers, project, datetime.now(UTC))
+        load_customers_csv(conn, Path(customers), project, datetime.now(UTC))
     store.db.dispose()
+
+
+def _in_child(function: str, *args: str) -> Measured:
+    """``function(*args)`` of this module in a process of its own. This process stays small:
+    a child's peak memory as Linux counts it (``wait4``) is at least its parent's size when
+    it was forked."""
+    call = f"from bench.s_journeys import {function}; {function}(*{args!r})"
+    return run_measured([sys.executable, "-c", call])
 
 
 def _rows(url: str, query: str) -> Iterator[tuple[Any, ...]]:
@@ -210,8 +218,7 @@ def _start_and_run(root: Path, url: str) -> Measured:
 def _floor(url: str) -> Measured:
     """The floor in a process of its own: its statements' wall and CPU seconds (on
     PostgreSQL the work is the server's), the process's peak."""
-    command = [sys.executable, "-c", f"from bench.s_journeys import floor; floor({url!r})"]
-    run = run_measured(command)
+    run = _in_child("floor", url)
     timed = json.loads(run.output)
     return Measured(timed["seconds"], timed["cpu"], run.peak_mb, "")
 
@@ -252,8 +259,8 @@ def journeys_at_database_speed(scale: float) -> list[Result]:
         customers = _project(root, count)
         for name in ("SQLite", "PostgreSQL"):
             with _databases(name, root) as (engine_url, floor_url):
-                _seed(root, engine_url, customers)
-                _seed(root, floor_url, customers)
+                for url in (engine_url, floor_url):
+                    _in_child("seed", str(root), url, str(customers))
                 engine = _start_and_run(root, engine_url)
                 base = _floor(floor_url)
                 steps = _check_same(engine_url, floor_url)
