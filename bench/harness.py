@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
+import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import IO, NamedTuple
 
 SCENARIOS: dict[str, Callable[[float], list[Result]]] = {}
 
@@ -92,3 +95,34 @@ def p50_p99_ms(latencies: list[float]) -> tuple[float, float]:
     """The median and 99th percentile of latencies in seconds, in milliseconds."""
     ordered = sorted(latencies)
     return ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.99)] * 1000
+
+
+class Measured(NamedTuple):
+    """A process run to its end: wall seconds, CPU seconds (user + system; on a shared
+    machine wall time measures the neighbours as well), its own peak resident memory (MB)
+    and its output (empty when the caller took it)."""
+
+    seconds: float
+    cpu: float
+    peak_mb: float
+    output: str
+
+
+def run_measured(
+    command: Sequence[str], *, stdout: IO[str] | None = None, env: Mapping[str, str] | None = None
+) -> Measured:
+    """Run ``command`` to its end and measure it (``wait4``); a failure raises with its
+    stderr."""
+    with tempfile.TemporaryFile("w+") as errors, tempfile.TemporaryFile("w+") as output:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            command, stdout=stdout or output, stderr=errors, env={**os.environ, **(env or {})}
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            errors.seek(0)
+            raise RuntimeError(f"{' '.join(command[:4])} ... failed: {errors.read()[-2000:]}")
+        output.seek(0)
+        cpu = usage.ru_utime + usage.ru_stime
+        return Measured(seconds, cpu, usage.ru_maxrss / 1024, output.read())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from engine.runtime.runner import Runtime
 
 SHOWN_CUSTOMERS = 20  # journeys listed one by one by `sluis replay` without --json
+PROGRESS_EVERY = 0.2  # seconds between counts of the journeys done for replay's progress bar
 
 
 def _runtime(project: Project, *, strict: bool = True) -> Runtime:
@@ -131,28 +133,44 @@ def replay(
 
 
 def _play(session: Replay) -> None:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    """Run the replay; on a terminal, with a bar on stderr of the journeys done out of those
+    made so far, and the simulated clock (counted at most every ``PROGRESS_EVERY`` seconds:
+    stdout stays the document's alone)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     if not sys.stderr.isatty():
         session.run()
         return
-    total = (session.end - session.start).total_seconds()
     with Progress(
         TextColumn("replaying [bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.fields[clock]}"),
+        MofNCompleteColumn(),
+        TextColumn("journeys done, clock {task.fields[clock]}"),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
     ) as bar:
-        task = bar.add_task(session.flow.name, total=total, clock="")
+        task = bar.add_task(session.flow.name, total=None, clock="")
+        counted = -PROGRESS_EVERY
+
+        def show(now: datetime) -> None:
+            done, total = session.progress()
+            bar.update(task, completed=done, total=total or None, clock=f"{now:%Y-%m-%d %H:%M}")
 
         def progress(now: datetime) -> None:
-            bar.update(
-                task, completed=(now - session.start).total_seconds(), clock=f"{now:%Y-%m-%d %H:%M}"
-            )
+            nonlocal counted
+            if time.monotonic() - counted >= PROGRESS_EVERY:
+                counted = time.monotonic()
+                show(now)
 
         session.run(progress)
+        show(session.clock.now())
 
 
 def _print_replay(session: Replay, shown: int = SHOWN_CUSTOMERS) -> None:

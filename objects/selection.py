@@ -1,20 +1,19 @@
 """``selection``: a start object that selects customers by an expression and/or a group, once
 when the flow starts or on a cron schedule. Customers enter in system_id order. The expression
-runs in the database (compiled to SQL); one that cannot is a validation error."""
+runs in the database (compiled to SQL; one that cannot is a validation error), and so does the
+entering: the selection is a ``Segment``, entered with one statement."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Literal
 
 from engine.sdk import (
     CampaignObject,
     Cron,
     CronTrigger,
-    Entry,
     ObjectSettings,
     Once,
-    RunContext,
+    Segment,
     SegmentText,
     Trigger,
 )
@@ -38,8 +37,5 @@ class Selection(CampaignObject[SelectionSettings]):
         settings = self.settings
         return CronTrigger(settings.schedule) if settings.schedule else Once()
 
-    def entries(self, *, ctx: RunContext) -> Iterator[Entry]:
-        settings = self.settings
-        for ids in ctx.customers.matching(settings.where, group=settings.group):
-            for system_id in ids:
-                yield Entry(system_id)
+    def segment(self) -> Segment:
+        return Segment(self.settings.where, self.settings.group)

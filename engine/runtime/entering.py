@@ -1,6 +1,7 @@
 """Customers entering a flow at a start object: the reentry rule, one journey per customer
 (unless the flow lets them in again at once), and the first step, set-based in the caller's
-transaction. Also what a run context queued for entering and for after the commit."""
+transaction; for a segment (a selection), in the database without reading the customers. Also
+what a run context queued for entering and for after the commit."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from engine.errors import SluisError
 from engine.model.flow import Flow
 from engine.sdk.batch import Entry
 from engine.sdk.context import RunContext
+from engine.sdk.segments import Segment
 from engine.store import journeys as sql
+from engine.store.segments import SegmentEntry
+from engine.store.segments import enter_segment as enter_in_database
 
 log = logging.getLogger("sluis.runtime")
 
@@ -55,6 +59,34 @@ def enter(
             )
         )
     return sql.enter(conn, flow.name, object_id, new, now, flow.version)
+
+
+def enter_segment(
+    conn: Connection,
+    flow: Flow,
+    object_id: str,
+    segment: Segment,
+    ctx: RunContext,
+    now: datetime,
+) -> int:
+    """Let ``segment`` (chosen at the context's time) in at ``object_id`` at ``now`` as
+    ``enter`` would let its customers in, one by one in system_id order, with the object's
+    entry reason; return how many entered."""
+    spec = flow.objects[object_id]
+    output = spec.default_output
+    entry = SegmentEntry(
+        at=now,
+        flow=flow.name,
+        version=flow.version,
+        reentry=flow.reentry,
+        start=object_id,
+        output=output,
+        reason=spec.kind.entry_reason,
+        target=flow.target(object_id, output),
+    )
+    return enter_in_database(
+        conn, ctx.project, segment.where, entry, now=ctx.now, today=ctx.today, group=segment.group
+    )
 
 
 def enter_from(conn: Connection, flow: Flow, object_id: str, ctx: RunContext, now: datetime) -> int:

@@ -1,6 +1,7 @@
 """Firing start objects: those whose schedule is due ask "what enters now?", and the
-customers they name enter, all in one transaction (the object makes its entries inside it); a firing
-that fails leaves nothing behind but a ``failed`` event and the next due time."""
+customers they name enter, all in one transaction (the object makes its entries inside it, or
+names a segment the database enters at once); a firing that fails leaves nothing behind but a
+``failed`` event and the next due time."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from engine.errors import DatabaseError, SluisError, TransientError
 from engine.model.flow import Flow
 from engine.model.retries import RetrySettings
 from engine.model.schedule import next_fire
-from engine.runtime.entering import after_commit, enter, enter_from
+from engine.runtime.entering import after_commit, enter, enter_from, enter_segment
 from engine.sdk.batch import chunks_of
 from engine.sdk.campaign import CronTrigger, Every, Once, Trigger
 from engine.store import triggers
@@ -46,11 +47,15 @@ def fire_due(runtime: Runtime) -> int:
         fired = 0
         try:
             with runtime.store.db.write() as conn, ctx.inside(conn):
-                seen: set[int] = set()
-                # entries come as the object makes them (an import stores its rows in this
-                # transaction), a chunk at a time: memory stays small
-                for part in chunks_of(obj.entries(ctx=ctx), ENTER_CHUNK):
-                    fired += len(enter(conn, flow, row.object, part, now, seen))
+                segment = obj.segment()
+                if segment is not None:
+                    fired += enter_segment(conn, flow, row.object, segment, ctx, now)
+                else:
+                    seen: set[int] = set()
+                    # entries come as the object makes them (an import stores its rows in
+                    # this transaction), a chunk at a time: memory stays small
+                    for part in chunks_of(obj.entries(ctx=ctx), ENTER_CHUNK):
+                        fired += len(enter(conn, flow, row.object, part, now, seen))
                 fired += enter_from(conn, flow, row.object, ctx, now)
                 triggers.fired(conn, row.flow, row.object, now, due_next)
         except DatabaseError:  # not the object's failure: the worker fires it again

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, select
 
 from engine.errors import InputError
 from engine.files import Files
@@ -254,6 +254,14 @@ class Replay:
         while self.step():
             if progress is not None:
                 progress(self.clock.now())
+
+    def progress(self) -> tuple[int, int]:
+        """Journeys done (finished or failed) and journeys made so far: one count."""
+        done = func.sum(case((J.c.state == "active", 0), else_=1))
+        query = select(func.count(), done).where(J.c.flow == self.flow.name)
+        with self.store.db.read() as conn:
+            total, finished = conn.execute(query).one()
+        return int(finished or 0), int(total)
 
     def document(self) -> dict[str, Any]:
         """The replay's result as the contract's JSON document."""

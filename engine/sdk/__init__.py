@@ -16,7 +16,8 @@ model and the runtime can import the SDK's own modules without a cycle.
   condition, or a percent ``Share``) and changes (``SetFields``, ``AddToGroups``,
   ``RemoveFromGroups``, ``UnsubscribeAll``, ``RecordEvent``); ``percent_point``.
 - Setting types for settings models: ``ExpressionText``, ``TemplateText``, ``Duration``,
-  ``Cron``, ``LocationText``, ``CustomerField``, ``Settings`` (a nested settings model) and
+  ``Cron``, ``LocationText``, ``CustomerField``, ``SegmentText`` (and the ``Segment`` a
+  start object lets in), ``Settings`` (a nested settings model) and
   ``project_of`` (the project a model is validated against).
 - Retries: ``RetrySettings`` (the shared ``retries`` / ``backoff`` settings), ``Tries``,
   ``tries_so_far``.
@@ -76,7 +77,7 @@ if TYPE_CHECKING:
     )
     from engine.sdk.effects import Effects, FileSink, HttpSink, MailSink
     from engine.sdk.events import IncomingEvent
-    from engine.sdk.segments import SegmentText
+    from engine.sdk.segments import Segment, SegmentText
     from engine.sdk.services import Customers, Events, Groups, Records
     from engine.webhooks.auth import WebhookAuth, WebhookEndpoint
     from engine.webhooks.payload import PayloadMap, RecordsMap
@@ -122,6 +123,7 @@ __all__ = [
     "RetrySettings",
     "Routing",
     "RunContext",
+    "Segment",
     "SegmentText",
     "SetFields",
     "Settings",
@@ -196,6 +198,7 @@ _HOME = {
     "RecordsMap": "engine.webhooks.payload",
     "Routing": "engine.sdk.batch",
     "RunContext": "engine.sdk.context",
+    "Segment": "engine.sdk.segments",
     "SegmentText": "engine.sdk.segments",
     "Settings": "engine.model.settings",
     "SluisError": "engine.errors",

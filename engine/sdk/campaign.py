@@ -2,8 +2,9 @@
 
 An object type is a ``CampaignObject[S]`` subclass, ``S`` its settings model (the YAML
 settings), with its ``outputs`` (default first) and a ``run`` that decides for a whole batch at
-once. Start objects also say when they fire (``trigger``) and what enters then (``entries``),
-or which events let customers in (``accepts``), or which webhook they serve (``endpoint``).
+once. Start objects also say when they fire (``trigger``) and what enters then (``entries``, or
+a ``segment`` of customers chosen in the database), or which events let customers in
+(``accepts``), or which webhook they serve (``endpoint``).
 Hooks take keyword arguments only. The runtime knows nothing about particular types: it finds
 them through the registry (the ``sluis.objects`` entry points) and talks to them only through
 this interface.
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from engine.sdk.context import RunContext
     from engine.sdk.decisions import BatchDecision
     from engine.sdk.events import IncomingEvent
+    from engine.sdk.segments import Segment
     from engine.webhooks.auth import WebhookEndpoint
 
 NextSpec = str | dict[str, str] | None
@@ -140,6 +142,12 @@ class CampaignObject(Generic[S]):
         yield them (a million imported rows need no list of a million entries); a list is
         entered at once, before the object goes on."""
         return ()
+
+    def segment(self) -> Segment | None:
+        """What enters when this start object fires, when that is a segment the database
+        chooses (a selection): the runtime enters its customers with one statement, reentry
+        rule included, and does not ask for ``entries``."""
+        return None
 
     def accepts(self, *, event: IncomingEvent) -> bool:
         """Whether ``event`` lets its customer enter here (start objects fed by events); the

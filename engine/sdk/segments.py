@@ -1,9 +1,12 @@
 """``SegmentText``: an expression that chooses customers in the database (a selection's
 ``where``). Besides the checks of ``ExpressionText`` it must compile to SQL: a construct the
-database cannot run is a validation error naming it, not a slow path found in production."""
+database cannot run is a validation error naming it, not a slow path found in production.
+``Segment``: what a start object that fires on such an expression lets in (see
+``CampaignObject.segment``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import PlainSerializer, ValidationInfo
@@ -35,3 +38,12 @@ SegmentText = Annotated[
     PlainSerializer(str),
     _text_schema('an expression run in the database, e.g. customer.country == "NL"'),
 ]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The customers (of ``group``, when given) for whom ``where`` holds (all, when None),
+    chosen in the database."""
+
+    where: Expression | None = None
+    group: str | None = None

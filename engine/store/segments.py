@@ -1,19 +1,23 @@
 """Segments: the customers for whom an expression holds, chosen in the database.
 
 The expression is compiled to SQL (``engine.store.sqlexpr``) and read by keyset in system_id
-order, so memory stays flat however large the segment. Selections, ``sluis start --where``,
-``sluis export --where``, the export object and the API's customer search all come here.
+order, so memory stays flat however large the segment. ``sluis start --where``,
+``sluis export --where``, the export object and the API's customer search all come here; a
+selection's firing enters its segment without reading it (``enter_segment``: ``INSERT ...
+SELECT``, the reentry rule a ``NOT EXISTS``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
 
 from engine.store.customers import load_customers, stream_customers
+from engine.store.raw import time_param
 from engine.store.sqlexpr import compile_where, fields_of
 
 if TYPE_CHECKING:
@@ -55,6 +59,101 @@ def matching_ids(
             yield ids
     finally:
         result.close()  # also when the caller stops early
+
+
+@dataclass(frozen=True)
+class SegmentEntry:
+    """Where and when a segment's customers enter: the flow (its name, version and reentry
+    rule) and the first step at the start object (its output and reason, and the object the
+    journeys go on to; None: they end at the start object)."""
+
+    at: datetime
+    flow: str
+    version: int
+    reentry: str  # never | after-exit | always
+    start: str
+    output: str | None
+    reason: str
+    target: str | None
+
+
+# who may not enter again, by reentry rule: as ``journeys.reentry_blocked`` decides it
+_BLOCKED = {
+    "never": "EXISTS (SELECT 1 FROM journeys j WHERE j.customer_id = c.system_id "
+    "AND j.flow = :flow)",
+    "after-exit": "EXISTS (SELECT 1 FROM journeys j WHERE j.customer_id = c.system_id "
+    "AND j.flow = :flow AND j.state = 'active')",
+}
+_JOURNEY_COLUMNS = (
+    "flow, customer_id, object, state, ready_at, entered_at, arrived_at, via, data, version"
+)
+_STEP_COLUMNS = "journey_id, flow, object, at, output, reason"
+
+
+def enter_segment(
+    conn: Connection,
+    project: Project,
+    where: Expression | None,
+    entry: SegmentEntry,
+    *,
+    now: datetime,
+    today: date,
+    group: str | None = None,
+) -> int:
+    """Make a journey, with its first step, for every customer (of ``group``) for whom
+    ``where`` holds (``now`` and ``today`` as the expression reads them) and whom the reentry
+    rule lets in, in system_id order (journey ids ascending with it), as ``journeys.enter``
+    makes them; return how many entered. Two statements in the caller's transaction, however
+    large the segment."""
+    condition, params = _condition(conn, project, where, now, today, group)
+    blocked = _BLOCKED.get(entry.reentry)
+    if blocked is not None:
+        condition += f" AND NOT {blocked}"
+    at = time_param(conn, entry.at)
+    params.update(
+        after=0,
+        flow=entry.flow,
+        version=entry.version,
+        start=entry.start,
+        object=entry.target or entry.start,
+        state="active" if entry.target else "finished",
+        ready_at=at if entry.target else None,
+        data="{}",
+        now=at,
+        output=entry.output,
+        reason=entry.reason,
+    )
+    v = _values(conn)
+    journeys = (
+        f"INSERT INTO journeys ({_JOURNEY_COLUMNS}) SELECT {v('flow')}, c.system_id, "
+        f"{v('object')}, {v('state')}, {v('ready_at', 'time')}, {v('now', 'time')}, "
+        f"{v('now', 'time')}, {v('start')}, {v('data', 'json')}, {v('version', 'int')} "
+        f"FROM customers c WHERE {condition} ORDER BY c.system_id"
+    )
+    steps = (
+        f"INSERT INTO steps ({_STEP_COLUMNS}) SELECT id, {v('flow')}, {v('start')}, "
+        f"{v('now', 'time')}, {v('output')}, {v('reason')}"
+    )
+    if conn.dialect.name == "postgresql":
+        made = f"WITH made AS ({journeys} RETURNING id) {steps} FROM made ORDER BY id"
+        return int(conn.execute(text(made), params).rowcount)
+    # SQLite: the caller holds the one write lock, so the journeys after the largest id
+    # before are this statement's
+    params["before"] = conn.exec_driver_sql("SELECT max(id) FROM journeys").scalar() or 0
+    conn.execute(text(journeys), params)
+    made = f"{steps} FROM journeys WHERE id > :before ORDER BY id"
+    return int(conn.execute(text(made), params).rowcount)
+
+
+_PG_TYPES = {"text": "varchar", "time": "timestamptz", "json": "json", "int": "integer"}
+
+
+def _values(conn: Connection) -> Callable[..., str]:
+    """How a parameter reads as a column's value: PostgreSQL needs its type said (a
+    parameter in a SELECT list has none to deduce); SQLite takes it as it comes."""
+    if conn.dialect.name != "postgresql":
+        return lambda name, kind="text": f":{name}"
+    return lambda name, kind="text": f"CAST(:{name} AS {_PG_TYPES[kind]})"
 
 
 def _condition(
