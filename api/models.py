@@ -212,6 +212,11 @@ class FlowStart(BaseModel):
     )
     at: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+    drain: bool = Field(
+        default=False,
+        description="when this call starts the flow and its file changed: journeys inside "
+        "finish on the version they are on, new entries take the new one (sluis start --drain)",
+    )
 
     @model_validator(mode="after")
     def _one_key(self) -> FlowStart:

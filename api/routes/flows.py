@@ -87,16 +87,25 @@ def get_flow(name: NamePath, state: StateDep) -> FlowCounts:
     )
 
 
-@router.post("/{name}/start", response_model=FlowStarted)
+@router.post(
+    "/{name}/start",
+    response_model=FlowStarted,
+    responses={409: {"model": Message, "description": "the start would strand journeys"}},
+)
 def start_flow(name: NamePath, body: FlowStart, state: StateDep) -> FlowStarted:
-    """Start the flow (when it is not started yet; its own selections do not fire for this
-    start) and enter the given customers (by system_id, external_id or e-mail) now at its
-    start object, with ``data`` as entry data. The flow's reentry rule may keep some out:
-    ``journeys`` lists those made."""
-    services.flow(state, name)
+    """Enter the given customers (by system_id, external_id or e-mail) now at the flow's
+    start object, with ``data`` as entry data, starting the flow first when it is not started.
+    That start deploys the flow's file as ``sluis start`` does: refused (409, naming the
+    objects, the counts and both fixes) when journeys would be stranded at removed objects,
+    unless the file says ``moved:`` or ``drain`` is true; its own selections do not fire for
+    it. A flow that runs already keeps its running version. The flow's reentry rule may keep
+    some customers out: ``journeys`` lists those made."""
+    _flow(state, name)
     key, values = body.named()
     customers = services.resolve_customers(state, key, values)
-    started = services.start_flow(state, name, customers, at=body.at, data=body.data)
+    started = services.start_flow(
+        state, name, customers, at=body.at, data=body.data, drain=body.drain
+    )
     return FlowStarted(flow=name, started=started.started, journeys=started.journeys)
 
 
