@@ -14,6 +14,7 @@ from api.endpoints import follow_deploys
 from api.errors import ERRORS, field_problem
 from api.jsonbody import CheckedRoute
 from api.models import (
+    DrainingVersion,
     FlowCounts,
     FlowObjectSummary,
     FlowRetried,
@@ -26,7 +27,7 @@ from api.models import (
 )
 from api.state import AppState
 from engine.model.flow import Flow
-from engine.runtime.monitor import counts_of
+from engine.runtime.monitor import Monitor
 from engine.runtime.retry import retry_failed
 from engine.store.queries import started_flows
 
@@ -66,23 +67,32 @@ def list_flows(state: StateDep) -> list[FlowSummary]:
 
 @router.get("/{name}", response_model=FlowCounts)
 def get_flow(name: NamePath, state: StateDep) -> FlowCounts:
-    """Live counts per object: journeys waiting there, failed there, and steps per output."""
+    """Live counts per object: journeys waiting there (of the running version, and of older
+    versions still draining), failed there, and steps per output; the draining versions."""
     flow = _flow(state, name)
     with state.store.db.read() as conn:
-        counts = counts_of(conn, flow)
+        monitor = Monitor([flow])
+        counts = monitor.refresh(conn)[flow.name]
+        drains = monitor.drains.get(flow.name, [])
         started = flow.name in started_flows(conn)
     return FlowCounts(
         name=flow.name,
         started=started,
+        version=flow.version or None,
         objects=[
             ObjectCounts(
                 id=o.id,
                 type=o.type,
                 waiting=counts[o.id].waiting,
+                draining=sum(counts[o.id].draining.values()),
                 failed=counts[o.id].failed,
                 outputs=dict(counts[o.id].passed),
             )
             for o in flow.objects.values()
+        ],
+        draining=[
+            DrainingVersion(version=d.version, journeys=d.journeys, objects=dict(d.at))
+            for d in drains
         ],
     )
 

@@ -155,3 +155,21 @@ def test_a_file_that_no_longer_validates_refuses_the_start(
         in (answer.json()["detail"])
     )
     assert setup.api.get("/api/v1/flows/hold").json()["started"] is False
+
+
+def test_the_counts_show_the_draining_version_beside_the_running_one(
+    make_project: Callable[..., Project], store_for: Callable[[Project], Store]
+) -> None:
+    from draining import draining
+
+    project, store, _ = draining(make_project, store_for)
+    app = create_app(project, store)
+    setup = Setup(project, store, app, "", Api(app))
+    _, token = setup.make_token("crm", service=True)
+    answer = Api(app, token).get("/api/v1/flows/hold")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["version"] == 2
+    hold = next(o for o in body["objects"] if o["id"] == "hold")
+    assert (hold["waiting"], hold["draining"]) == (2, 1)
+    assert body["draining"] == [{"version": 1, "journeys": 3, "objects": {"wait-nl": 2, "hold": 1}}]
