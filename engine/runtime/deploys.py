@@ -204,6 +204,10 @@ def start(
             # the same text: the flow keeps its objects (made once), now as this version
             runtime.adopt(dataclasses.replace(flow, version=number))
             flow = runtime.flows[name]
+        elif deploy.running and flow.version != deploy.running:
+            # the file of the running version: its journeys record that version
+            runtime.adopt(dataclasses.replace(flow, version=deploy.running))
+            flow = runtime.flows[name]
         for oid in flow.starts:
             trigger = flow.instance(oid).trigger()
             if trigger is None:
