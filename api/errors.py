@@ -30,6 +30,7 @@ from api.services import Exists, Invalid, NotFound
 from engine.errors import (
     AccessError,
     DatabaseError,
+    FlowError,
     InputError,
     SluisError,
     StoreConflict,
@@ -37,6 +38,7 @@ from engine.errors import (
     StoreUnavailable,
     StoreValueRejected,
 )
+from engine.runtime.deploys import DeployRefused
 from engine.webhooks.payload import PayloadError, PayloadProblem
 from engine.webhooks.receive import FlowNotStarted
 
@@ -136,8 +138,8 @@ def _access(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _sluis(_: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, FlowNotStarted):
-        status = 409
+    if isinstance(exc, (FlowNotStarted, DeployRefused, FlowError)):
+        status = 409  # the flow's state (or its file) stands in the way, not the request
     elif isinstance(exc, InputError):
         return _problems(_, FieldProblems([(("body",), str(exc), "value_error")]))
     elif isinstance(exc, StoreError):

@@ -179,20 +179,32 @@ class FlowSummary(BaseModel):
 
 
 class ObjectCounts(BaseModel):
-    """Live counts of one object: journeys waiting there, journeys failed there, and how
-    many left by each output (``end`` for journeys that ended there)."""
+    """Live counts of one object: journeys of the running version waiting there, journeys
+    of older versions still draining waiting there, journeys failed there, and how many
+    left by each output (``end`` for journeys that ended there)."""
 
     id: str
     type: str
     waiting: int
+    draining: int = Field(description="journeys of older versions (start --drain) waiting here")
     failed: int
     outputs: dict[str, int]
+
+
+class DrainingVersion(BaseModel):
+    """An older version of the flow whose journeys finish on it (``sluis start --drain``)."""
+
+    version: int
+    journeys: int
+    objects: dict[str, int] = Field(description="object -> journeys waiting there")
 
 
 class FlowCounts(BaseModel):
     name: str
     started: bool
+    version: int | None = Field(description="the running version (null: never deployed)")
     objects: list[ObjectCounts]
+    draining: list[DrainingVersion]
 
 
 class FlowStart(BaseModel):
@@ -212,6 +224,11 @@ class FlowStart(BaseModel):
     )
     at: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+    drain: bool = Field(
+        default=False,
+        description="when this call starts the flow and its file changed: journeys inside "
+        "finish on the version they are on, new entries take the new one (sluis start --drain)",
+    )
 
     @model_validator(mode="after")
     def _one_key(self) -> FlowStart:

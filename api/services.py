@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from api.state import AppState
-from engine.errors import InputError, SluisError
+from engine.errors import FlowError, InputError, SluisError
 from engine.model.flow import Flow
+from engine.runtime.deploys import ensure_safe
 from engine.sdk.batch import Entry
 from engine.sdk.effects import Effects
 from engine.store.customers import (
@@ -195,10 +196,20 @@ def start_flow(
     *,
     at: str | None = None,
     data: dict[str, Any] | None = None,
+    drain: bool = False,
 ) -> Started:
-    """Start the flow (when it is not started yet; its own selections do not fire for this
-    start) and enter the customers now at its start object ``at``."""
+    """Enter the customers now at the flow's start object ``at``, starting the flow first
+    when it is not started yet. That start deploys the flow's file as ``sluis start`` does (a
+    changed file becomes a new version; refused when journeys would be stranded at removed
+    objects, unless ``drain`` lets them finish on their version; its own selections do not
+    fire for it). A flow that runs already keeps its running version: a file edited since
+    changes nothing until the next start."""
     chosen = flow(state, name)
+    with state.store.db.read() as conn:
+        was_started = chosen.name in started_flows(conn)
+    if not was_started:
+        chosen = _deployable(state, chosen)
+        ensure_safe(state.runtime.plan(chosen), drain=drain)
     start_id = at or chosen.starts[0]
     if start_id not in chosen.starts:
         raise Invalid(
@@ -214,16 +225,38 @@ def start_flow(
         )
     with state.store.db.read() as conn:
         unknown = sorted(set(customers) - existing_customers(conn, customers))
-        was_started = chosen.name in started_flows(conn)
     if unknown:
         shown = ", ".join(map(str, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
         raise Invalid("customers", f"no customers with system_id {shown}")
     if not was_started:
-        state.runtime.start(chosen.name, fire=False)
+        running = state.runtime.flows[chosen.name]
+        state.runtime.adopt(chosen)
+        try:
+            state.runtime.start(chosen.name, fire=False, drain=drain)
+        except SluisError:  # refused meanwhile: the server goes on with what it ran
+            state.runtime.adopt(running)
+            raise
+        chosen = state.runtime.flows[chosen.name]
     entries = [Entry(i, data or {}, "started by API") for i in customers]
     with state.write() as conn:
         journeys = state.runtime.enter_in(conn, chosen, start_id, entries)
     return Started(not was_started, journeys)
+
+
+def _deployable(state: AppState, current: Flow) -> Flow:
+    """What a start of ``current`` deploys: the flow's file (``flows/NAME.yaml``), which must
+    validate without warnings as for ``sluis start``; ``current`` when there is no such file."""
+    from engine.model.flow import load_flow
+
+    for path in state.project.flow_files():
+        if path.stem == current.name:
+            found = load_flow(path, state.project)  # FlowError: the file no longer validates
+            if found.name != current.name:
+                break
+            if found.warnings:  # what would fail every journey
+                raise FlowError(list(found.warnings))
+            return found
+    return current
 
 
 def mail_effects(state: AppState) -> Effects:

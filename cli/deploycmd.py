@@ -48,8 +48,7 @@ def start(
     at removed objects: say where they go with 'moved:' in the file, or use --drain. With
     --customers, --where or --group exactly those customers enter now (and its own selection
     does not fire for this start)."""
-    from engine.runtime.deploys import DeployRefused
-    from engine.runtime.plan import refusal
+    from engine.runtime.deploys import ensure_safe
     from engine.sdk.batch import Entry
 
     proj = open_project(project)
@@ -65,9 +64,7 @@ def start(
         deployed = runtime.start(target.name, drain=drain)
         console.print(f"started {target.name} ({_started(deployed, drain)})")
         return
-    ahead = runtime.plan(target)  # refuse before any customer is written
-    if ahead.changed_file and not ahead.safe and not (drain and ahead.running):
-        raise DeployRefused(refusal(ahead))
+    ensure_safe(runtime.plan(target), drain=drain)  # refuse before any customer is written
     start_id = at or target.starts[0]
     if start_id not in target.starts:
         raise InputError(

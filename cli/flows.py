@@ -66,10 +66,10 @@ def validate(
     """Check flows and report every problem as FILE:LINE:COL with the fix (exit status 2).
     What would fail at run time here (an unset ${VAR}, a missing key) is a warning."""
     from engine.deployed import content_hash, running_hashes
-    from engine.model.flow import load_flows
+    from engine.model.flow import check_flows
 
     proj = _project_for(project, flows)
-    valid, problems = load_flows(proj, flows or None)
+    valid, problems, invalid_warnings = check_flows(proj, flows or None)
     try:
         running = running_hashes(proj.database_url) if valid else {}
     except ProjectError:  # a database URL naming an unset variable: nothing to compare with
@@ -88,7 +88,10 @@ def validate(
                 markup=False,
                 highlight=False,
             )
-    warnings = [w for flow in valid for w in flow.warnings]
+    warnings = sorted(
+        [*invalid_warnings, *(w for flow in valid for w in flow.warnings)],
+        key=lambda p: (p.file, p.line, p.column),
+    )
     if strict:
         problems = sorted([*problems, *warnings], key=lambda p: (p.file, p.line, p.column))
     else:

@@ -23,6 +23,7 @@ paramiko, smtplib, SQLAlchemy) are translated at the boundary with ``raise ... f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -52,12 +53,14 @@ class Problem:
 
 
 class FlowError(SluisError):
-    """A flow file is invalid; ``problems`` holds every problem found, in file order."""
+    """A flow file is invalid; ``problems`` holds every problem found, in file order, and
+    ``warnings`` what else would fail at run time (an unset ``${VAR}``), as a valid flow's."""
 
     exit_code = 2
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], warnings: Sequence[Problem] = ()) -> None:
         self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column))
+        self.warnings = list(warnings)
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

@@ -3,9 +3,11 @@
 The body is ``templates/TEMPLATE`` (HTML with a text alternative, or text); ``subject``,
 ``from``, ``reply_to`` and ``to`` are templates too. Customers who are unsubscribed (from all
 mail or from this flow), hard-bounced, at the soft-bounce limit within its window, or without
-an address leave by ``skipped`` with the reason. ``throttle`` caps mails per hour for this
-object across every worker. Each mail goes out at most once per journey (the send log), with a
-stable Message-ID, and is recorded as a ``sent`` event.
+an address leave by ``skipped`` with the reason. A mail the server refuses (SMTP 5xx) fails
+the journey at once; one it defers (4xx, or no connection) is tried again under ``retries`` and
+``backoff``. ``throttle`` caps mails per hour for this object across every worker. Each mail
+goes out at most once per journey (the send log), with a stable Message-ID, and is recorded as
+a ``sent`` event.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ class Mail(CampaignObject[MailSettings]):
         ):
             journey = outcome.journey
             if outcome.kind == "held":
-                routing.hold(journey, outcome.until)
+                routing.hold(journey, outcome.until, data=outcome.data)
             elif outcome.kind == "failed":
                 routing.fail(journey, outcome.reason)
             else:

@@ -24,6 +24,7 @@ from engine.model.flow import Flow
 from engine.model.project import Project
 from engine.runtime.clock import Clock
 from engine.runtime.deploys import deployed_flows
+from engine.runtime.monitor import drain_line
 from engine.runtime.replay import Replay
 from engine.store import Store
 from tui.catalog import Entry, catalog, of_flows, with_deployed
@@ -175,6 +176,9 @@ class SluisApp(App[None]):
         text = NO_FLOWS if not self.entries else ""
         if not text and self.snapshot is not None and self.snapshot.empty and self.stepper is None:
             text = EMPTY
+        flow = self.flows.get(self.current or "")
+        if not text and self.snapshot is not None and flow is not None:
+            text = drain_line(flow, self.snapshot.drains.get(flow.name, ()))
         notice.update(text)
         notice.display = bool(text)
 

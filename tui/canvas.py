@@ -3,7 +3,7 @@ lines, arrowheads and output labels. Pure: a layout and counts in, characters an
 out; the graph widget turns roles into the theme's styles.
 
 Roles: ``edge``, ``label``, ``border``, ``selected``, ``ran``, ``id``, ``type``, ``waiting``,
-``failed``, ``passed``, ``muted`` and ``""`` (plain).
+``draining``, ``failed``, ``passed``, ``muted`` and ``""`` (plain).
 """
 
 from __future__ import annotations
@@ -198,6 +198,8 @@ def _content(
     """The text lines inside a box as (text, role) parts, each line at most ``inner`` wide."""
     if zoom == "compact":
         tail = number(counts.waiting) if counts.waiting else ""
+        if counts.draining:
+            tail += "+" + number(sum(counts.draining.values()))
         if counts.failed:
             tail = (tail + " " if tail else "") + "✗" + number(counts.failed)
         name = fit(node.id, inner - len(tail) - (1 if tail else 0))
@@ -216,14 +218,28 @@ def _content(
 
 
 def _status(counts: ObjectCounts, inner: int) -> list[tuple[str, str]]:
+    """``12 waiting (+3 draining v1) 2 failed``, in fewer words where the box is narrow."""
     waiting, failed = number(counts.waiting), number(counts.failed)
-    for wait_word, fail_word in (("waiting", "failed"), ("wait", "fail"), ("w", "f")):
-        parts = [(f"{waiting} {wait_word}", "waiting" if counts.waiting else "muted")]
+    words = (
+        (" waiting", "(+{n} draining v{v})", "failed"),
+        ("", "(+{n} draining v{v})", "failed"),
+        (" wait", "+{n} v{v}", "fail"),
+        (" w", "+{n}v{v}", "f"),
+    )
+    for wait_word, drain_words, fail_word in words:
+        if not wait_word and not counts.draining:
+            continue
+        parts = [(f"{waiting}{wait_word}", "waiting" if counts.waiting else "muted")]
+        for version, n in sorted(counts.draining.items()):
+            parts += [(" ", ""), (drain_words.format(n=number(n), v=version), "draining")]
         if counts.failed:
             parts += [(" ", ""), (f"{failed} {fail_word}", "failed")]
         if sum(len(t) for t, _ in parts) <= inner:
             return parts
-    return [(fit(f"{waiting}/{failed}", inner), "waiting")]
+    drained = sum(counts.draining.values())
+    return [
+        (fit(f"{waiting}{f'+{number(drained)}' if drained else ''}/{failed}", inner), "waiting")
+    ]
 
 
 def _label(canvas: Canvas, edge: Edge, layout: Layout) -> None:

@@ -28,6 +28,7 @@ ROLES = (
     "id",
     "type",
     "waiting",
+    "draining",
     "failed",
     "passed",
     "muted",

@@ -16,6 +16,7 @@ from engine.model.flow import Flow
 from engine.runtime.clock import Clock
 from engine.runtime.explain import JourneyView, journeys_of
 from engine.runtime.monitor import (
+    Draining,
     EventView,
     FlowTotals,
     Monitor,
@@ -106,6 +107,7 @@ class Snapshot:
     status: Status | None = None  # workers, claims, ready journeys and lag (the header)
     failed: Sequence[FailedView] = ()  # the newest failed journeys at the object in the panel
     failed_total: int = 0
+    drains: Mapping[str, Sequence[Draining]] = field(default_factory=dict)  # older versions
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,7 @@ class Reader:
                 status=status_of(conn, now, count_claimed=False),
                 failed=failed,
                 failed_total=failed_total,
+                drains=dict(self.monitor.drains),
             )
 
     def _failed(self, conn: Connection, flow: Flow, oid: str) -> tuple[list[FailedView], int]:

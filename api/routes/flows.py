@@ -14,6 +14,7 @@ from api.endpoints import follow_deploys
 from api.errors import ERRORS, field_problem
 from api.jsonbody import CheckedRoute
 from api.models import (
+    DrainingVersion,
     FlowCounts,
     FlowObjectSummary,
     FlowRetried,
@@ -26,7 +27,7 @@ from api.models import (
 )
 from api.state import AppState
 from engine.model.flow import Flow
-from engine.runtime.monitor import counts_of
+from engine.runtime.monitor import Monitor
 from engine.runtime.retry import retry_failed
 from engine.store.queries import started_flows
 
@@ -66,37 +67,55 @@ def list_flows(state: StateDep) -> list[FlowSummary]:
 
 @router.get("/{name}", response_model=FlowCounts)
 def get_flow(name: NamePath, state: StateDep) -> FlowCounts:
-    """Live counts per object: journeys waiting there, failed there, and steps per output."""
+    """Live counts per object: journeys waiting there (of the running version, and of older
+    versions still draining), failed there, and steps per output; the draining versions."""
     flow = _flow(state, name)
     with state.store.db.read() as conn:
-        counts = counts_of(conn, flow)
+        monitor = Monitor([flow])
+        counts = monitor.refresh(conn)[flow.name]
+        drains = monitor.drains.get(flow.name, [])
         started = flow.name in started_flows(conn)
     return FlowCounts(
         name=flow.name,
         started=started,
+        version=flow.version or None,
         objects=[
             ObjectCounts(
                 id=o.id,
                 type=o.type,
                 waiting=counts[o.id].waiting,
+                draining=sum(counts[o.id].draining.values()),
                 failed=counts[o.id].failed,
                 outputs=dict(counts[o.id].passed),
             )
             for o in flow.objects.values()
         ],
+        draining=[
+            DrainingVersion(version=d.version, journeys=d.journeys, objects=dict(d.at))
+            for d in drains
+        ],
     )
 
 
-@router.post("/{name}/start", response_model=FlowStarted)
+@router.post(
+    "/{name}/start",
+    response_model=FlowStarted,
+    responses={409: {"model": Message, "description": "the start would strand journeys"}},
+)
 def start_flow(name: NamePath, body: FlowStart, state: StateDep) -> FlowStarted:
-    """Start the flow (when it is not started yet; its own selections do not fire for this
-    start) and enter the given customers (by system_id, external_id or e-mail) now at its
-    start object, with ``data`` as entry data. The flow's reentry rule may keep some out:
-    ``journeys`` lists those made."""
-    services.flow(state, name)
+    """Enter the given customers (by system_id, external_id or e-mail) now at the flow's
+    start object, with ``data`` as entry data, starting the flow first when it is not started.
+    That start deploys the flow's file as ``sluis start`` does: refused (409, naming the
+    objects, the counts and both fixes) when journeys would be stranded at removed objects,
+    unless the file says ``moved:`` or ``drain`` is true; its own selections do not fire for
+    it. A flow that runs already keeps its running version. The flow's reentry rule may keep
+    some customers out: ``journeys`` lists those made."""
+    _flow(state, name)
     key, values = body.named()
     customers = services.resolve_customers(state, key, values)
-    started = services.start_flow(state, name, customers, at=body.at, data=body.data)
+    started = services.start_flow(
+        state, name, customers, at=body.at, data=body.data, drain=body.drain
+    )
     return FlowStarted(flow=name, started=started.started, journeys=started.journeys)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import SluisError, TransientError
@@ -29,6 +30,7 @@ from engine.files.imports import (
     write_rejects,
 )
 from engine.files.pickup import entered
+from engine.model.retries import Tries
 from engine.sdk.batch import Entry
 from engine.store import files as records
 from engine.store.events import EventRecord, add_events
@@ -51,7 +53,7 @@ class FileTrigger:
         self.ctx, self.watch, self.spec, self.match = ctx, watch, spec, match
         self.flow, self.object_id = ctx.flow.name, ctx.object_id
         self.retries = retries  # a lost connection: the file is tried again at the next polls
-        self._tries: dict[int, int] = {}  # record id -> tries so far
+        self._tries: dict[int, Tries] = {}  # record id -> tries so far
 
     def matches(self, entry: FileInfo) -> bool:
         name = entry.name
@@ -79,7 +81,11 @@ class FileTrigger:
             if not self.matches(entry) or (record and record.state in ("imported", "failed")):
                 continue
             if record is not None:
-                self._tries[record.id] = int((record.detail or {}).get("tries", 0))
+                detail = record.detail or {}
+                first = detail.get("first")
+                self._tries[record.id] = Tries(
+                    int(detail.get("tries", 0)), datetime.fromisoformat(first) if first else None
+                )
             taken.append((active.child(entry.name), record.id if record else None))
         upload = watch.child("upload")
         listed = [e for e in upload.list() if self.matches(e)]
@@ -165,13 +171,15 @@ class FileTrigger:
                 )
         except SluisError as exc:
             report = exc.report if isinstance(exc, TooManyRejects) else None
-            tries = self._tries.get(rid, 0) + 1
-            if isinstance(exc, TransientError) and tries <= self.retries:
+            tries = self._tries.get(rid, Tries(0, None)).then(1, now)
+            if isinstance(exc, TransientError) and tries.made <= self.retries:
                 # the file stays in active/: the next poll tries it again
-                records.change(conn, rid, now, detail={"tries": tries, "reason": str(exc)})
+                first = tries.first.isoformat() if tries.first else None
+                detail = {"tries": tries.made, "first": first, "reason": str(exc)}
+                records.change(conn, rid, now, detail=detail)
                 return
             if isinstance(exc, TransientError):
-                exc = TransientError(f"{exc} after {tries} tries")
+                exc = TransientError(f"{exc} {tries.over(now)}")
             records.change(conn, rid, now, state="failed", detail={"reason": str(exc)})
             why = {"reason": f"failed: {file.name}: {exc}", "file": file.name}
             event = EventRecord("failed", now, flow=self.flow, object=self.object_id, data=why)

@@ -4,8 +4,8 @@ An object renders ``HttpCall``s (method, URL as sent, headers, body) and hands t
 ``CallPolicy`` (timeout, retries, success codes, concurrency, rate limit) to the HTTP sink of
 its effects: the real client in production, the capturing one in replay. Each call comes back
 as an ``HttpOutcome`` with ``ok``, the status, the number of tries and a reason a person can
-read (``failed: HTTP 503 after 3 tries``). Secrets never reach a reason: every text an outcome
-carries is masked with the call's secrets.
+read (``failed: HTTP 503 after 3 tries over 1m10s``). Secrets never reach a reason: every text
+an outcome carries is masked with the call's secrets.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from engine.http.rates import TokenSource
 from engine.http.retry import says_later
 from engine.model.durations import format_duration
+from engine.model.retries import after_tries
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MASK = "***"
@@ -53,6 +54,7 @@ class HttpCall:
     secrets: tuple[str, ...] = ()
     secret_headers: frozenset[str] = frozenset()
     tried: int = 0  # tries made in earlier batches (the journey was held between them)
+    first_tried: datetime | None = None  # when the first of those was made
 
     @property
     def key(self) -> str | None:
@@ -132,12 +134,21 @@ def should_retry(answer: HttpAnswer, policy: CallPolicy, tries: int) -> bool:
     return not policy.succeeded(answer.status) and says_later(answer.status)
 
 
-def outcome(answer: HttpAnswer, call: HttpCall, policy: CallPolicy, tries: int) -> HttpOutcome:
-    """The outcome of a call whose last try got ``answer``."""
+def outcome(
+    answer: HttpAnswer,
+    call: HttpCall,
+    policy: CallPolicy,
+    tries: int,
+    *,
+    first: datetime | None = None,
+    now: datetime | None = None,
+) -> HttpOutcome:
+    """The outcome of a call whose last try got ``answer``; its tries began at ``first``
+    (the call's own ``first_tried`` when it has one) and ended ``now``."""
     ok = answer.status is not None and policy.succeeded(answer.status)
     what = f"HTTP {answer.status}" if answer.status is not None else (answer.error or "no answer")
     if tries > 1:
-        what += f" after {tries} tries"
+        what += " " + after_tries(tries, call.first_tried or first, now)
     reason = mask(f"{'ok' if ok else 'failed'}: {what}", call.secrets)
     return HttpOutcome(ok, answer.status, tries, reason, answer.headers, answer.body)
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import datetime
 from queue import Empty, SimpleQueue
 
 import httpcore
@@ -140,6 +141,7 @@ class HttpClient:
         limiter = self._limiter(policy)
         outcomes: list[HttpOutcome | None] = [None] * len(calls)
         tries = [0] * len(calls)
+        firsts: list[datetime | None] = [None] * len(calls)  # when each call's first try went
         waiting: list[tuple[float, int]] = [(0.0, i) for i in range(len(calls))]  # a heap
         answers: SimpleQueue[tuple[int, HttpAnswer | BaseException]] = SimpleQueue()
         in_flight = 0
@@ -161,6 +163,7 @@ class HttpClient:
                         break
                 _, index = heapq.heappop(waiting)
                 tries[index] += 1
+                firsts[index] = firsts[index] or self.clock.now()
                 in_flight += 1
                 if len(calls) == 1:
                     attempt(index)  # nothing to overlap with: no hand-off to a worker
@@ -178,16 +181,18 @@ class HttpClient:
             while not answers.empty():
                 got.append(answers.get_nowait())
             now = self._now()
+            moment = self.clock.now()
             for index, answer in got:
                 in_flight -= 1
                 if isinstance(answer, BaseException):
                     raise answer
                 call = calls[index]
                 made = call.tried + tries[index]
+                first = firsts[index]
                 if should_retry(answer, policy, made):
                     delay = self._delay(answer, made, policy)
                     if delay is None:
-                        outcomes[index] = self._gave_up(answer, call, policy, made)
+                        outcomes[index] = self._gave_up(answer, call, policy, made, first, moment)
                     elif policy.hold_after is not None and delay > policy.hold_after:
                         # a long wait holds the journey in the database, not this worker
                         held = outcome(answer, call, policy, made)
@@ -195,7 +200,7 @@ class HttpClient:
                     else:
                         heapq.heappush(waiting, (now + delay, index))
                     continue
-                outcomes[index] = outcome(answer, call, policy, made)
+                outcomes[index] = outcome(answer, call, policy, made, first=first, now=moment)
         return [o for o in outcomes if o is not None]
 
     def _now(self) -> float:
@@ -233,9 +238,15 @@ class HttpClient:
         return HELD_RETRY_AFTER if policy.hold_after is not None else self.backoff.max_retry_after
 
     def _gave_up(
-        self, answer: HttpAnswer, call: HttpCall, policy: CallPolicy, tries: int
+        self,
+        answer: HttpAnswer,
+        call: HttpCall,
+        policy: CallPolicy,
+        tries: int,
+        first: datetime | None,
+        now: datetime,
     ) -> HttpOutcome:
-        result = outcome(answer, call, policy, tries)
+        result = outcome(answer, call, policy, tries, first=first, now=now)
         limit = timeout_text(self._longest(policy))
         note = f"; Retry-After asks for a longer wait than {limit}"
         return HttpOutcome(False, result.status, tries, result.reason + note, result.headers)

@@ -124,7 +124,7 @@ def deliver(
     flow, object_id, now = ctx.flow.name, ctx.object_id, ctx.now
     earlier = [_earlier(send, object_id) for send in sends]
     calls = [
-        replace(s.call, tried=t.made) if t.made else s.call
+        replace(s.call, tried=t.made, first_tried=t.first) if t.made else s.call
         for s, t in zip(sends, earlier, strict=True)
     ]
     try:
@@ -141,11 +141,6 @@ def deliver(
             for journey in send.journeys:
                 routing.hold(journey, until, data=tries)
             continue
-        if before.first is not None and result.tries > 1:
-            spent = Tries(result.tries, before.first).over(now)
-            result = replace(
-                result, reason=result.reason.replace(f"after {result.tries} tries", spent)
-            )
         url = mask(call.url, call.secrets)
         ctx.effects.record("http", partial(_recorded, object_id, call.method, url, send, at))
         kind, output = ("http_ok", "ok") if result.ok else ("http_failed", "failed")

@@ -12,13 +12,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine.errors import TemplateError
 from engine.mail.compose import Composer, Letter
 from engine.mail.handover import Delivery
 from engine.model.durations import parse_duration
-from engine.model.retries import RetrySettings
+from engine.model.retries import RetrySettings, tries_so_far
 from engine.sdk.batch import Batch, Journey
 from engine.sdk.context import RunContext
 from engine.sdk.effects import MailSink
@@ -42,6 +42,7 @@ class Outcome:
     letter: Letter | None = None  # the mail composed and accepted in this run
     message_id: str | None = None
     until: datetime | None = None  # for held journeys
+    data: dict[str, Any] | None = None  # entry data a held journey keeps (its tries)
     accepted: bool = False  # the server took it (now, or in a run that stopped before commit)
 
 
@@ -99,24 +100,20 @@ def _from_log(journey: Journey, logged: sendlog.Logged) -> Outcome | None:
         return Outcome(journey, "sent", "sent", message_id=mid, accepted=True)
     if logged.state in ("sending", "unknown"):
         return Outcome(journey, "sent", UNKNOWN, message_id=mid)
-    if logged.state == "queued":
-        return None  # queued by a run that stopped before handing it over: send it
-    if logged.state == "refused":
-        return Outcome(journey, "skipped", f"skipped: refused by the mail server ({logged.detail})")
-    return None  # failed: known not accepted, so it may be tried again
+    return None  # queued but never handed over, failed or refused: known not sent, send it
 
 
 def _outcome(
     journey: Journey,
     letter: Letter,
     delivery: Delivery,
-    attempts: int,
+    object_id: str,
     now: datetime,
     retry: RetrySettings,
 ) -> Outcome:
-    """A deferred mail (SMTP 4xx, no connection) is held for another try, the object's
-    ``retries`` and ``backoff`` deciding how often and when (DESIGN.md 8); the send log
-    counts the tries."""
+    """A refused mail (SMTP 5xx) fails the journey at once; a deferred one (SMTP 4xx, no
+    connection) is held for another try, the object's ``retries`` and ``backoff`` deciding
+    how often and when (DESIGN.md 8), its tries counted with the journey."""
     mid = letter.message_id
     if delivery.state == "sent":
         return Outcome(journey, "sent", "sent", letter=letter, message_id=mid, accepted=True)
@@ -124,12 +121,12 @@ def _outcome(
         reason = f"unknown: {delivery.detail}; not sent again"
         return Outcome(journey, "sent", reason, message_id=mid)
     if delivery.state == "refused":
-        return Outcome(
-            journey, "skipped", f"skipped: refused by the mail server ({delivery.detail})"
-        )
-    if attempts > retry.retries:
-        return Outcome(journey, "failed", f"failed: {delivery.detail} after {attempts} tries")
-    return Outcome(journey, "held", delivery.detail, until=now + retry.wait(attempts))
+        return Outcome(journey, "failed", f"failed: {delivery.detail} (permanent)")
+    tries = tries_so_far(journey.data, object_id).then(1, now)
+    if tries.made > retry.retries:
+        return Outcome(journey, "failed", f"failed: {delivery.detail} {tries.over(now)}")
+    until = now + retry.wait(tries.made)
+    return Outcome(journey, "held", delivery.detail, until=until, data=tries.record(object_id))
 
 
 def deliver(
@@ -187,10 +184,10 @@ def deliver(
             ready = _Window(ctx, composer, chunk)
             yield from ready.refused
             if sending is not None:
-                yield from _finish(*sending, ctx, logged, retry)
+                yield from _finish(*sending, ctx, retry)
             sending = background.submit(ready.send, sink), ready
         if sending is not None:
-            yield from _finish(*sending, ctx, logged, retry)
+            yield from _finish(*sending, ctx, retry)
 
 
 class _Window:
@@ -233,7 +230,6 @@ def _finish(
     sent: Future[list[Delivery]],
     window: _Window,
     ctx: RunContext,
-    logged: dict[int, sendlog.Logged],
     retry: RetrySettings,
 ) -> Iterator[Outcome]:
     from engine.mail import sendlog
@@ -241,7 +237,5 @@ def _finish(
     deliveries = sent.result()
     sendlog.mark(window.db, window.object_id, deliveries, ctx.now)
     for letter, delivery in zip(window.letters, deliveries, strict=True):
-        previous = logged.get(letter.journey_id)
-        attempts = 1 if previous is None else previous.attempts + (previous.state == "failed")
         journey = window.journeys[letter.journey_id]
-        yield _outcome(journey, letter, delivery, attempts, ctx.now, retry)
+        yield _outcome(journey, letter, delivery, window.object_id, ctx.now, retry)

@@ -6,7 +6,8 @@ hands each mail to the server, moves that row to *sending* (committed), and afte
 marks them *sent*, *failed*, *refused* or *unknown*. When a batch runs again: ``sent`` is
 known; ``queued`` was never handed over, so the new run takes it over and sends it; ``sending``
 means the run died while handing it over: recorded as ``unknown``, never sent again (the mail
-may have gone out); ``failed`` was known not accepted and may be tried again."""
+may have gone out); ``failed`` (SMTP 4xx, no connection) and ``refused`` (SMTP 5xx) were known
+not accepted and may be tried again (the refused one only when its failed journey is retried)."""
 
 from __future__ import annotations
 
@@ -57,8 +58,9 @@ def claim(
     db: Database, object_id: str, letters: Sequence[Letter], now: datetime, owner: str
 ) -> set[int]:
     """Queue these letters for ``owner`` and commit; return the journeys this run may send:
-    those without a row, those whose last try ``failed``, and those a stopped run queued but
-    never handed over. A row that is sending or sent stays as it is."""
+    those without a row, those whose last try ``failed`` or was ``refused`` (a retried
+    journey), and those a stopped run queued but never handed over. A row that is sending or
+    sent stays as it is."""
     if not letters:
         return set()
     ids = [letter.journey_id for letter in letters]
@@ -84,7 +86,8 @@ def claim(
         )
         mine.update(conn.execute(statement, rows).scalars())
         retry = [i for i in ids if i not in mine]
-        for state, attempts in (("failed", LOG.c.attempts + 1), ("queued", LOG.c.attempts)):
+        again = (("failed", LOG.c.attempts + 1), ("refused", LOG.c.attempts + 1))
+        for state, attempts in (*again, ("queued", LOG.c.attempts)):
             for condition, _ in among(conn, LOG.c.journey_id, retry):
                 statement = (
                     update(LOG)

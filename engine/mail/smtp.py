@@ -4,7 +4,8 @@ environment (``password: ${SMTP_PASSWORD}``).
 
 The SMTP exchange is driven step by step (MAIL, RCPT, DATA, the message, its reply) so that
 only a failure after the message was handed over counts as ``unknown``; any failure before it
-is ``failed`` (known not sent) and a 5xx answer is ``refused``.
+is ``failed`` (known not sent, tried again) and a 5xx answer is ``refused`` (known not sent, a
+permanent failure). A server's answer reads ``SMTP 550 5.1.1 ...``.
 """
 
 from __future__ import annotations
@@ -174,16 +175,16 @@ class SmtpSender:
         try:
             code, reply = client.mail(letter.envelope_from)
             if code >= 400:
-                return (*self._reject(jid, client, code, reply, "MAIL FROM"), False)
+                return (*self._reject(jid, client, code, reply), False)
             code, reply = client.rcpt(letter.to)
             if code >= 400:
-                return (*self._reject(jid, client, code, reply, "RCPT TO"), False)
+                return (*self._reject(jid, client, code, reply), False)
             if not handover(letter):
                 client.rset()
                 return Delivery(jid, "unknown", TAKEN), True, False
             code, reply = client.docmd("DATA")
             if code != 354:
-                return (*self._reject(jid, client, code, reply, "DATA"), False)
+                return (*self._reject(jid, client, code, reply), False)
         except (OSError, smtplib.SMTPException) as exc:
             why = f"SMTP error before the message: {_describe(exc)}"
             return Delivery(jid, "failed", why), False, True
@@ -198,7 +199,7 @@ class SmtpSender:
         return Delivery(jid, _state(code), _answer(code, reply)), code != 421, False
 
     def _reject(
-        self, jid: int, client: smtplib.SMTP, code: int, reply: bytes, step: str
+        self, jid: int, client: smtplib.SMTP, code: int, reply: bytes
     ) -> tuple[Delivery, bool]:
         healthy = code != 421
         if healthy:
@@ -206,7 +207,7 @@ class SmtpSender:
                 client.rset()
             except (OSError, smtplib.SMTPException):
                 healthy = False
-        return Delivery(jid, _state(code), f"{step}: {_answer(code, reply)}"), healthy
+        return Delivery(jid, _state(code), _answer(code, reply)), healthy
 
 
 def _dot_stuffed(data: bytes) -> bytes:
@@ -222,7 +223,7 @@ def _state(code: int) -> DeliveryState:
 
 def _answer(code: int, reply: bytes | str) -> str:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-    return f"{code} {text}".strip()
+    return f"SMTP {code} {text}".strip()
 
 
 def _describe(exc: BaseException) -> str:

@@ -217,7 +217,7 @@ class _Checker:
         valid = {oid: s for oid, s in settings.items() if s is not None}
         specs = self._graph_checks(good, valid, unknown=[o for o in objects if o not in good])
         if self.problems or header is None:
-            raise FlowError(sorted(self.problems, key=lambda p: (p.line, p.column)))
+            raise FlowError(sorted(self.problems, key=lambda p: (p.line, p.column)), self.warnings)
         return dataclasses.replace(self._build(header, specs), moved=moved)
 
     def _moved(self, moved: Any, objects: dict[str, Any]) -> dict[str, str]:
@@ -376,14 +376,24 @@ def load_flows(
 ) -> tuple[list[Flow], list[Problem]]:
     """Load the named flows (names or paths), or every flow of the project; return the valid
     flows and every problem of the invalid ones."""
+    flows, problems, _ = check_flows(project, names)
+    return flows, problems
+
+
+def check_flows(
+    project: Project, names: list[str] | None = None
+) -> tuple[list[Flow], list[Problem], list[Problem]]:
+    """``load_flows``, and the warnings of the invalid flows too (``sluis validate`` reports
+    every problem of a file at once)."""
     paths = [resolve_flow_path(project, n) for n in names] if names else project.flow_files()
-    flows, problems = [], []
+    flows, problems, warnings = [], [], []
     for path in paths:
         try:
             flows.append(load_flow(path, project))
         except FlowError as exc:
             problems.extend(exc.problems)
-    return flows, problems
+            warnings.extend(exc.warnings)
+    return flows, problems, warnings
 
 
 def resolve_flow_path(project: Project, name: str) -> Path:

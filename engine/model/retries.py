@@ -59,13 +59,20 @@ class Tries(NamedTuple):
         return {TRIES_KEY: {"object": object_id, "count": self.made, "first": first}}
 
     def over(self, now: datetime) -> str:
-        """``after 4 tries over 1m10s`` (``over`` only when the tries took a while)."""
-        text = f"after {self.made} tries"
-        if self.first is not None:
-            span = now - self.first
-            if span >= timedelta(seconds=1):
-                text += f" over {format_duration(timedelta(seconds=int(span.total_seconds())))}"
-        return text
+        """``after 4 tries over 1m10s``: see ``after_tries``."""
+        return after_tries(self.made, self.first, now)
+
+
+def after_tries(made: int, first: datetime | None, now: datetime | None) -> str:
+    """How a failure (or a late success) says what it took, the same for every object
+    (DESIGN.md 8): ``after 4 tries over 1m10s`` for tries made from ``first`` until ``now``
+    (``over`` only when both are known and a second or more apart)."""
+    text = f"after {made} tries"
+    if first is not None and now is not None:
+        span = now - first
+        if span >= timedelta(seconds=1):
+            text += f" over {format_duration(timedelta(seconds=int(span.total_seconds())))}"
+    return text
 
 
 def tries_so_far(data: Mapping[str, Any], object_id: str) -> Tries:

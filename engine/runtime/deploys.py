@@ -43,6 +43,14 @@ class DeployRefused(SluisError):
     exit_code = 2
 
 
+def ensure_safe(plan: Plan, *, drain: bool) -> None:
+    """Refuse (``DeployRefused``, naming the objects, the counts and both fixes) a deploy
+    that would strand journeys at removed objects, unless ``drain`` keeps them on their
+    version."""
+    if plan.changed_file and not plan.safe and not (drain and plan.running):
+        raise DeployRefused(refusal(plan))
+
+
 def load_version(project: Project, stored: versions.StoredVersion) -> Flow:
     """The flow of a stored version (validated as any file is)."""
     flow = parse_flow(
@@ -186,8 +194,7 @@ def start(
     now = runtime.clock.now()
     with runtime.store.db.write() as conn:
         deploy = _plan(runtime, conn, flow)
-        if deploy.changed_file and not deploy.safe and not (drain and deploy.running):
-            raise DeployRefused(refusal(deploy))
+        ensure_safe(deploy, drain=drain)
         runtime._started = None
         flowstate.set_started(conn, name, True, now)
         if deploy.changed_file:
@@ -196,6 +203,10 @@ def start(
             versions.move_journeys(conn, name, older, number, flow.moved, now)
             # the same text: the flow keeps its objects (made once), now as this version
             runtime.adopt(dataclasses.replace(flow, version=number))
+            flow = runtime.flows[name]
+        elif deploy.running and flow.version != deploy.running:
+            # the file of the running version: its journeys record that version
+            runtime.adopt(dataclasses.replace(flow, version=deploy.running))
             flow = runtime.flows[name]
         for oid in flow.starts:
             trigger = flow.instance(oid).trigger()

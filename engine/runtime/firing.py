@@ -68,13 +68,14 @@ def fire_due(runtime: Runtime) -> int:
                 why: dict[str, object] = {"reason": f"failed: {exc}"}
                 settings = obj.settings
                 if isinstance(exc, TransientError) and isinstance(settings, RetrySettings):
-                    tries = triggers.tries_failed(conn, row.flow, row.object) + 1
-                    why["tries"] = tries
-                    if tries <= settings.retries:
-                        again = now + settings.wait(tries)
+                    tries = triggers.tries_failed(conn, row.flow, row.object).then(1, now)
+                    why["tries"] = tries.made
+                    why["first"] = tries.first.isoformat() if tries.first else None
+                    if tries.made <= settings.retries:
+                        again = now + settings.wait(tries.made)
                         due_next = again if due_next is None else min(due_next, again)
                     else:
-                        why["reason"] = f"failed: {exc} after {tries} tries"
+                        why["reason"] = f"failed: {exc} {tries.over(now)}"
                 triggers.fired(conn, row.flow, row.object, now, due_next)
                 failed = EventRecord("failed", now, flow=flow.name, object=row.object, data=why)
                 add_events(conn, [failed])

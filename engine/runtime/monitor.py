@@ -1,7 +1,7 @@
 """What is happening in flows, read cheaply from the store: per object the customers waiting
 there now, how many left by each output, how many failed there; flow totals; recent events;
-the customers waiting at an object. The TUI refreshes these every second; the API can serve
-them as they are.
+the customers waiting at an object; older versions of a flow still draining. The TUI
+refreshes these every second; the API can serve them as they are.
 
 Waiting and failed counts are index range counts on ``journeys(flow, object, state, ...)``.
 Passed counts come from the steps, which are only ever added: ``Monitor`` counts them once per
@@ -13,9 +13,10 @@ order, the newest ``settle`` ids are counted afresh each time rather than taken 
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy import Connection, func, or_, select
 
 from engine.model.fields import customer_label
 from engine.model.flow import Flow
+from engine.store import versions
 from engine.store.models import Customer, Event, FlowState, Journey, Step
 
 J = Journey.__table__.c  # type: ignore[attr-defined]
@@ -32,17 +34,34 @@ C = Customer.__table__.c  # type: ignore[attr-defined]
 FLOWS = FlowState.__table__.c  # type: ignore[attr-defined]
 END = "end"  # the passed count of an object without outputs (its steps have no output)
 POSTGRES_SETTLE = 10_000
+DRAIN_RECHECK = 30.0  # seconds before a flow found without draining journeys is looked at again
 
 StepKey = tuple[str, str, str | None]  # flow, object, output (None: failed, or an end)
 
 
 @dataclass(frozen=True)
 class ObjectCounts:
-    """One object's live counts."""
+    """One object's live counts. While older versions of the flow drain (``sluis start
+    --drain``), ``waiting`` counts the running version's journeys and ``draining`` those of
+    each older version."""
 
     waiting: int
     passed: Mapping[str, int]  # output -> customers who left by it ("end" for end objects)
     failed: int
+    draining: Mapping[int, int] = field(default_factory=dict)  # older version -> waiting here
+
+
+@dataclass(frozen=True)
+class Draining:
+    """An older version of a flow whose journeys finish on it while new entries take the
+    running version: how many wait at each object (objects the running version may lack)."""
+
+    version: int
+    at: Mapping[str, int]
+
+    @property
+    def journeys(self) -> int:
+        return sum(self.at.values())
 
 
 @dataclass(frozen=True)
@@ -58,7 +77,7 @@ class FlowTotals:
         """Totals summed from the object counts (entered = left the start objects)."""
         return cls(
             entered=sum(sum(counts[s].passed.values()) for s in flow.starts if s in counts),
-            waiting=sum(c.waiting for c in counts.values()),
+            waiting=sum(c.waiting + sum(c.draining.values()) for c in counts.values()),
             failed=sum(c.failed for c in counts.values()),
         )
 
@@ -122,6 +141,8 @@ class Monitor:
     def __init__(self, flows: Iterable[Flow], *, settle: int | None = None) -> None:
         self.flows = {flow.name: flow for flow in flows}
         self.settle = settle
+        self.drains: dict[str, list[Draining]] = {}  # as of the last refresh
+        self._undrained: dict[str, tuple[int, float]] = {}  # flow -> (running, when seen)
         self._settled: Counter[StepKey] = Counter()
         self._edge: int | None = None  # steps up to this id are in _settled
         self._keys = {
@@ -145,21 +166,50 @@ class Monitor:
             self._settled.update(self._watched(new_steps(conn, self._edge, edge)))
         self._edge = edge if self._edge is None else max(edge, self._edge)
         steps = self._settled + self._watched(new_steps(conn, self._edge))
-        return {name: self._counts(conn, flow, steps) for name, flow in self.flows.items()}
+        self.drains = self._drains(conn)
+        return {
+            name: self._counts(conn, flow, steps, self.drains.get(name, ()))
+            for name, flow in self.flows.items()
+        }
+
+    def _drains(self, conn: Connection) -> dict[str, list[Draining]]:
+        """The older versions of each flow that still hold journeys. Nothing enters an older
+        version, so a flow found without any is looked at again only after a deploy or
+        ``DRAIN_RECHECK`` seconds (a retry may put an old journey back)."""
+        moment = time.monotonic()
+        found: dict[str, list[Draining]] = {}
+        for name, deployed in versions.deployed(conn).items():
+            running = deployed.version
+            seen = self._undrained.get(name)
+            if name not in self.flows or running <= 1:
+                continue  # no older version to drain
+            if seen is not None and seen[0] == running and moment - seen[1] < DRAIN_RECHECK:
+                continue
+            older = _draining(conn, name, running)
+            if older:
+                found[name] = older
+                self._undrained.pop(name, None)
+            else:
+                self._undrained[name] = (running, moment)
+        return found
 
     def _watched(self, counts: Counter[StepKey]) -> Counter[StepKey]:
         """The counts of the watched flows' objects and outputs."""
         return Counter({k: n for k, n in counts.items() if k in self._keys})
 
     @staticmethod
-    def _counts(conn: Connection, flow: Flow, steps: Counter[StepKey]) -> dict[str, ObjectCounts]:
+    def _counts(
+        conn: Connection, flow: Flow, steps: Counter[StepKey], drains: Iterable[Draining]
+    ) -> dict[str, ObjectCounts]:
         result = {}
         for oid, (waiting, failed) in journey_counts(conn, flow).items():
             spec = flow.objects[oid]
             passed = {o: n for o in spec.outputs if (n := steps[(flow.name, oid, o)])}
             if not spec.outputs and (ended := steps[(flow.name, oid, None)]):
                 passed[END] = ended
-            result[oid] = ObjectCounts(waiting, passed, failed)
+            older = {d.version: n for d in drains if (n := d.at.get(oid, 0))}
+            running = max(0, waiting - sum(older.values()))
+            result[oid] = ObjectCounts(running, passed, failed, older)
         return result
 
 
@@ -167,6 +217,30 @@ def counts_of(conn: Connection, flow: Flow) -> dict[str, ObjectCounts]:
     """One flow's counts per object, counted in full (the API's answer; the TUI keeps a
     ``Monitor`` and counts only what changed)."""
     return Monitor([flow]).refresh(conn)[flow.name]
+
+
+def _draining(conn: Connection, flow: str, running: int) -> list[Draining]:
+    older = versions.draining_at(conn, flow, running)
+    return [Draining(number, at) for number, at in sorted(older.items())]
+
+
+def drain_line(flow: Flow, drains: Sequence[Draining], *, most: int = 3) -> str:
+    """``version 1 drains: 5 journeys still on it (3 at wait-nl, 2 at mail) · new entries take
+    version 2``, one part per draining version; "" when none drains."""
+    parts = []
+    for drain in drains:
+        places = sorted(drain.at.items(), key=lambda item: (-item[1], item[0]))
+        shown = ", ".join(f"{n:,} at {oid}" for oid, n in places[:most])
+        if len(places) > most:
+            shown += ", ..."
+        plural = "s" if drain.journeys != 1 else ""
+        parts.append(
+            f"version {drain.version} drains: {drain.journeys:,} journey{plural} still on it "
+            f"({shown})"
+        )
+    if parts and flow.version:
+        parts.append(f"new entries take version {flow.version}")
+    return " · ".join(parts)
 
 
 def flow_states(conn: Connection) -> dict[str, bool]:

@@ -98,8 +98,13 @@ def _dump(settings: object) -> dict[str, object]:
 
 def describe(plan: Plan) -> list[str]:
     """The plan as lines a person reads."""
+    drains = [
+        f"  version {number} drains: {count} journey(s) finish on it"
+        for number, count in sorted(plan.draining.items())
+    ]
     if not plan.changed_file:
-        return [f"{plan.flow}: the file is the running version {plan.running}; nothing to deploy"]
+        head = f"{plan.flow}: the file is the running version {plan.running}; nothing to deploy"
+        return [head, *drains]
     head = (
         f"{plan.flow}: the file differs from the running version {plan.running}"
         if plan.running
@@ -108,19 +113,15 @@ def describe(plan: Plan) -> list[str]:
     lines = [head]
     lines += [f"  + added   {oid}" for oid in plan.added]
     for r in plan.removed:
-        where = (
-            f"they go to '{r.goes_to}' (moved)"
-            if r.goes_to
-            else "stranded: nowhere to go"
-            if r.waiting
-            else "none wait there"
-        )
+        if not r.waiting:
+            lines.append(f"  - removed {r.object}: none wait there")
+            continue
+        where = f"they go to '{r.goes_to}' (moved)" if r.goes_to else "stranded: nowhere to go"
         lines.append(f"  - removed {r.object}: {r.waiting} journey(s) wait there; {where}")
     lines += [f"  ~ changed {oid}: {', '.join(what)}" for oid, what in plan.changed]
     for oid, output, was, now in plan.rerouted:
         lines.append(f"  > re-routed {oid}.{output}: {was or '(end)'} -> {now or '(end)'}")
-    for number, count in sorted(plan.draining.items()):
-        lines.append(f"  version {number} drains: {count} journey(s) finish on it")
+    lines += drains
     if len(lines) == 1:
         lines.append("  no object changed (only text such as comments or the description)")
     return lines

@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection
 
+from engine.model.retries import Tries
 from engine.store.models import TriggerState
 from engine.store.raw import execute_many, fetch, json_value, marks, time_param, time_value
 
@@ -76,17 +77,23 @@ def next_due(conn: Connection, flows: Sequence[str]) -> datetime | None:
     return min(found) if found else None
 
 
-def tries_failed(conn: Connection, flow: str, object_id: str) -> int:
-    """How many firings in a row of this start object failed transiently, when its latest
-    firing was such a failure (its ``failed`` event, at the trigger's ``last_at``, counts
-    them); else 0."""
+def tries_failed(conn: Connection, flow: str, object_id: str) -> Tries:
+    """How many firings in a row of this start object failed transiently, and when the first
+    of them was, when its latest firing was such a failure (its ``failed`` event, at the
+    trigger's ``last_at``, counts them); else no tries."""
     found = fetch(
         conn,
-        "SELECT e.data FROM events e JOIN triggers t ON t.flow = e.flow AND t.object = e.object "
+        "SELECT e.data, e.at FROM events e JOIN triggers t "
+        "ON t.flow = e.flow AND t.object = e.object "
         "WHERE e.kind = 'failed' AND e.flow = ? AND e.object = ? AND e.customer_id IS NULL "
         "AND e.at = t.last_at ORDER BY e.id DESC LIMIT 1",
         [flow, object_id],
     )
     if not found:
-        return 0
-    return int((json_value(found[0][0]) or {}).get("tries") or 0)
+        return Tries(0, None)
+    data = json_value(found[0][0]) or {}
+    first = data.get("first")
+    return Tries(
+        int(data.get("tries") or 0),
+        datetime.fromisoformat(first) if first else time_value(found[0][1]),
+    )

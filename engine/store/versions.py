@@ -89,13 +89,22 @@ def waiting_at(conn: Connection, flow: str, versions: Sequence[int]) -> dict[str
 
 def draining(conn: Connection, flow: str, running: int) -> dict[int, int]:
     """Older versions of ``flow`` that still hold active journeys: version -> how many."""
+    return {number: sum(at.values()) for number, at in draining_at(conn, flow, running).items()}
+
+
+def draining_at(conn: Connection, flow: str, running: int) -> dict[int, dict[str, int]]:
+    """Older versions of ``flow`` that still hold active journeys: version -> object -> how
+    many wait there."""
     rows = fetch(
         conn,
-        "SELECT version, count(*) FROM journeys WHERE flow = ? AND state = 'active' "
-        "AND version > 0 AND version <> ? GROUP BY version",
+        "SELECT version, object, count(*) FROM journeys WHERE flow = ? AND state = 'active' "
+        "AND version > 0 AND version <> ? GROUP BY version, object",
         [flow, running],
     )
-    return {int(v): int(n) for v, n in rows}
+    found: dict[int, dict[str, int]] = {}
+    for number, obj, count in rows:
+        found.setdefault(int(number), {})[obj] = int(count)
+    return found
 
 
 def move_journeys(

@@ -86,6 +86,17 @@ def test_drain_keeps_the_old_version_for_the_journeys_inside(
     code, out, _ = _run(project, "start", "hold", "--drain")
     assert code == 0
     assert "version 2; journeys on version 1 finish on it (draining)" in " ".join(out.split())
+    code, out, _ = _run(project, "plan", "hold")  # nothing to deploy, and what still drains
+    assert code == 0 and out.splitlines() == [
+        "hold: the file is the running version 2; nothing to deploy",
+        "  version 1 drains: 2 journey(s) finish on it",
+    ]
+    late = tmp_path / "late.csv"
+    late.write_text("external_id,email\nC3,c3@x.nl\n")
+    code, out, _ = _run(project, "start", "hold", "--customers", str(late))
+    assert code == 0 and "started hold (version 2): 1 of 1" in out
+    code, out, _ = _run(project, "explain", "C3")
+    assert "hold (version 2) entered" in out  # a start by hand enters the running version
     (project.root / "flows" / "hold.yaml").write_text(V2 + "# a comment\n")
     code, out, _ = _run(project, "plan", "hold")
     assert code == 0 and "version 1 drains: 2 journey(s) finish on it" in out

@@ -123,3 +123,18 @@ def test_validate_warns_strict_refuses_and_start_refuses(
         monkeypatch.setenv(name, "x" * 44)
     code, out, err = sluis(monkeypatch, capsys, "validate", "--strict")
     assert (code, err) == (0, "")
+
+
+def test_an_invalid_file_reports_its_warnings_with_its_errors(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every problem of a file at once: fixing its errors reveals no warning not shown."""
+    broken = FLOW.replace("next: {sent: out}", "next: {sent: ot}")
+    (project.flows_dir / "shop.yaml").write_text(broken)
+    code, _, err = sluis(monkeypatch, capsys, "validate")
+    assert code == 2
+    assert "'ot' is not an object in this flow; did you mean 'out'?" in err
+    assert err.count("warning:") == 4
+    assert "flows/shop.yaml:17:18: warning: object 'mail': link_params needs the key" in err
+    code, _, err = sluis(monkeypatch, capsys, "validate", "--strict")
+    assert code == 2 and "5 problems found" in err

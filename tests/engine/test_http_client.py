@@ -78,7 +78,7 @@ def test_a_call_that_keeps_failing_reports_the_status_and_the_tries(target, clie
 def test_retry_after_in_seconds_replaces_the_backoff(target, client, clock):
     target.plan("/busy", Reply(429, headers={"Retry-After": "120"}), Reply(200, json={}))
     result = client.send(post(target.url("/busy")), CallPolicy(retries=1))
-    assert result.reason == "ok: HTTP 200 after 2 tries"
+    assert result.reason == "ok: HTTP 200 after 2 tries over 2m"
     assert waited(clock) == 120
 
 

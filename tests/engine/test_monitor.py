@@ -180,3 +180,35 @@ def test_new_steps_only_after_the_first_count(
     runtime.run_until_idle()
     assert counts(store, monitor)["dutch"].passed == {"out": 3, "filtered": 2}
     assert counts(store, monitor)["everyone"].passed == {"out": 5}
+
+
+def test_a_drain_shows_both_versions(
+    make_project: Callable[..., Project], store_for: Callable[[Project], Store]
+) -> None:
+    """While version 1 drains, each object counts version 2's journeys as waiting and version
+    1's apart; the drain lists where version 1's journeys are, removed objects included."""
+    from draining import draining
+
+    from engine.runtime.monitor import Draining, drain_line
+
+    _, store, runtime = draining(make_project, store_for)
+    flow = runtime.flows["hold"]
+    monitor = Monitor([flow])
+    with store.db.read() as conn:
+        counts = monitor.refresh(conn)["hold"]
+    assert counts["hold"] == ObjectCounts(2, {}, 0, {1: 1})
+    assert counts["everyone"].draining == {}
+    assert monitor.drains == {"hold": [Draining(1, {"wait-nl": 2, "hold": 1})]}
+    assert drain_line(flow, monitor.drains["hold"]) == (
+        "version 1 drains: 3 journeys still on it (2 at wait-nl, 1 at hold) · "
+        "new entries take version 2"
+    )
+    assert FlowTotals.of(flow, counts).waiting == 3  # those at objects of version 2
+    # the old version empties: the drain ends, and the counts say so
+    for _ in range(2):  # wait-nl 3d, then hold 5d
+        runtime.clock.advance(timedelta(days=6))
+        runtime.run_until_idle()
+    with store.db.read() as conn:
+        counts = monitor.refresh(conn)["hold"]
+    assert counts["hold"] == ObjectCounts(0, {"out": 5}, 0, {})  # passed: both versions
+    assert monitor.drains == {}

@@ -75,7 +75,7 @@ def test_errors_route_to_failed_after_the_retries(target, run_api):
         customers(2),
     )
     assert run.steps("signal") == {
-        "C0001": ("failed", "failed: HTTP 500 after 3 tries"),
+        "C0001": ("failed", "failed: HTTP 500 after 3 tries over 3s"),
         "C0002": ("failed", "failed: HTTP 400"),
     }
     assert len(run.events("http_failed")) == 2

@@ -155,7 +155,7 @@ def test_4xx_and_5xx_route_to_failed_with_the_status(target, campaign):
     run.run()
     assert run.steps("notify") == {
         "C0001": ("failed", "failed: HTTP 404"),
-        "C0002": ("failed", "failed: HTTP 503 after 3 tries"),
+        "C0002": ("failed", "failed: HTTP 503 after 3 tries over 3s"),
         "C0003": ("ok", "ok: HTTP 200"),
     }
     assert len(target.to("/crm/C0002")) == 3

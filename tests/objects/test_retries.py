@@ -77,5 +77,5 @@ def test_short_backoffs_are_waited_out_within_the_batch(target: HttpTarget, camp
     notify = {"type": "api", "url": target.url("/crm"), "backoff": "1s"}
     run = campaign(notify, customers(1), name="signal")
     run.run()
-    assert run.steps("signal") == {"C0001": ("ok", "ok: HTTP 200 after 3 tries")}
+    assert run.steps("signal") == {"C0001": ("ok", "ok: HTTP 200 after 3 tries over 3s")}
     assert len(target.to("/crm")) == 3

@@ -140,6 +140,26 @@ def test_welcome_drawing() -> None:
     assert lines[mail.y + 4][mail.x + 1 : mail.right - 1].split() == ["sent", "12"]
 
 
+@pytest.mark.parametrize(
+    ("counts", "shown"),
+    [
+        (ObjectCounts(2, {}, 0, {2: 3}), "2 (+3 draining v2)"),
+        (ObjectCounts(12, {}, 0, {2: 3}), "12 wait +3 v2"),
+        (ObjectCounts(12, {}, 1, {2: 3}), "12 w +3v2 1 f"),
+        (ObjectCounts(12, {}, 0, {1: 3, 2: 4}), "12 w +3v1 +4v2"),
+    ],
+)
+def test_a_box_counts_the_draining_versions_beside_the_running_one(
+    counts: ObjectCounts, shown: str
+) -> None:
+    diagram = next(d for d in example_diagrams() if d.starts == ("new-subscribers",))
+    result = layout(diagram)
+    nodes = {n.id: n for n in diagram.nodes}
+    text = draw(result, nodes, {"welcome-mail": counts}).text()
+    mail = result.boxes["welcome-mail"]
+    assert text.splitlines()[mail.y + 3][mail.x + 1 : mail.right - 1].rstrip() == shown
+
+
 def test_loops_leave_by_the_top_and_loops_to_itself_on_the_right() -> None:
     diagram = Diagram(
         nodes=(

@@ -5,6 +5,7 @@ and the compact graph of a dozen objects fitting a 120x40 terminal."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,37 @@ async def test_the_compact_graph_of_twelve_objects_fits_120x40(
             )
     finally:
         store.db.dispose()
+
+
+async def test_a_drain_shows_both_versions_in_the_boxes_and_the_header(
+    make_project: Callable[..., Project], tmp_path: Path
+) -> None:
+    """While version 1 drains (sluis start --drain), each box counts version 2's journeys and
+    version 1's beside them, and a header line names version 1 and what it still holds."""
+    from draining import draining
+
+    def store_for(project: Project) -> Store:
+        return Store(Database(f"sqlite:///{tmp_path / 'drain.db'}"), project)
+
+    project, store, runtime = draining(make_project, store_for)
+    app = create_app(project, store, runtime.clock, flow="hold")
+    async with app.run_test(size=(120, 40)):
+        await app.settle()
+        notice = app.query_one("#notice", Static)
+        assert notice.display
+        assert str(notice.render()) == (
+            "version 1 drains: 3 journeys still on it (2 at wait-nl, 1 at hold) · "
+            "new entries take version 2"
+        )
+        graph = app.query_one(GraphView)
+        assert graph.counts["hold"].waiting == 2 and graph.counts["hold"].draining == {1: 1}
+        assert graph._canvas is not None
+        assert "│2 (+1 draining v1)│" in graph._canvas.text()
+        for _ in range(2):  # wait-nl 3d, then hold 5d: version 1 empties, the drain ends
+            runtime.clock.advance(timedelta(days=6))
+            runtime.run_until_idle()
+        app.request_refresh()
+        await app.settle()
+        assert not notice.display
+        assert graph.counts["hold"].draining == {}
+    store.db.dispose()

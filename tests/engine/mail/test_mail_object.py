@@ -15,6 +15,7 @@ from sqlalchemy import insert
 
 from engine.mail import linkparam
 from engine.mail.tracking import TrackingLinks, tracking_key
+from engine.runtime.retry import retry_failed
 from engine.runtime.worker import Worker
 from engine.store.models import Customer, Event
 
@@ -193,28 +194,70 @@ def test_template_sandbox_hides_attributes(harness, smtp_server) -> None:
     assert "<p>[][][]</p>" in html
 
 
-def test_refused_recipients_are_skipped_and_deferred_ones_retried(harness, smtp_server) -> None:
+def test_a_refused_mail_fails_the_journey_at_once(harness, smtp_server) -> None:
+    """SMTP 5xx at send time is permanent (DESIGN.md 8): no retries; the send log knows it was
+    not sent, so a retry of the failed journey (after the address is fixed) sends it."""
     h = harness(smtp_settings(smtp_server.port), {"welcome": mail_flow()})
-    refused, later = h.customers(
-        {"external_id": "R", "email": "refuse@example.com"},
-        {"external_id": "L", "email": "later@example.com"},
-    )
+    [refused] = h.customers({"external_id": "R", "email": "refuse@example.com"})
     h.start()
-    assert h.steps()[refused][-1] == (
-        "welcome-mail",
-        "skipped",
-        "skipped: refused by the mail server (RCPT TO: 550 5.1.1 <refuse@example.com>: "
-        "Recipient address rejected: User unknown)",
+    reason = (
+        "failed: SMTP 550 5.1.1 <refuse@example.com>: Recipient address rejected: User unknown "
+        "(permanent)"
     )
+    assert h.steps()[refused][1:] == [("welcome-mail", None, reason)]
+    [row] = h.send_log().values()
+    assert (row.state, row.attempts) == ("refused", 1)
+    assert h.runtime.next_due() is None  # nothing is held for another try
+    h.clock.advance(timedelta(hours=2))
+    assert h.runtime.run_until_idle() == 0
+    assert smtp_server.inbox.mails_started == 1
+    assert smtp_server.inbox.received == []
+    h.customers({"external_id": "R", "email": "fixed@example.com"})
+    assert retry_failed(h.store, h.runtime.flow("welcome"), h.clock.now()) == {"welcome-mail": 1}
+    h.runtime.run_until_idle()
+    assert h.steps()[refused][-1] == ("welcome-mail", "sent", "sent")
+    assert [r.recipients for r in smtp_server.inbox.received] == [["fixed@example.com"]]
+    assert (h.send_log()[row.journey_id].state, h.send_log()[row.journey_id].attempts) == (
+        "sent",
+        2,
+    )
+
+
+def test_a_deferred_mail_is_tried_again_until_accepted(harness, smtp_server) -> None:
+    h = harness(smtp_settings(smtp_server.port), {"welcome": mail_flow()})
+    [later] = h.customers({"external_id": "L", "email": "later@example.com"})
+    h.start()
     assert len(h.steps()[later]) == 1  # still waiting at the mail object
-    [row] = [r for r in h.send_log().values() if r.state == "failed"]
-    assert row.detail == "RCPT TO: 451 4.3.0 Try again later"
+    [row] = h.send_log().values()
+    assert (row.state, row.detail) == ("failed", "SMTP 451 4.3.0 Try again later")
+    assert h.runtime.next_due() == START + timedelta(seconds=10)  # backoff: 10s
+    h.clock.set(h.runtime.next_due())
+    h.runtime.run_until_idle()
+    assert len(h.steps()[later]) == 1
+    assert h.runtime.next_due() == START + timedelta(seconds=30)  # doubled
     smtp_server.inbox.defer = False
-    h.clock.advance(timedelta(minutes=5))
+    h.clock.set(h.runtime.next_due())
     h.runtime.run_until_idle()
     assert h.steps()[later][-1] == ("welcome-mail", "sent", "sent")
     assert [r.recipients for r in smtp_server.inbox.received] == [["later@example.com"]]
-    assert h.send_log()[row.journey_id].attempts == 2
+    assert smtp_server.inbox.mails_started == 3
+    assert h.send_log()[row.journey_id].attempts == 3
+
+
+def test_a_deferred_mail_fails_after_its_retries_saying_over_how_long(harness, smtp_server):
+    h = harness(smtp_settings(smtp_server.port), {"welcome": mail_flow()})
+    [later] = h.customers({"external_id": "L", "email": "later@example.com"})
+    h.start()
+    for _ in range(3):  # retries: 3 (the default), backoff 10s doubling
+        h.clock.set(h.runtime.next_due())
+        h.runtime.run_until_idle()
+    assert h.steps()[later][-1] == (
+        "welcome-mail",
+        None,
+        "failed: SMTP 451 4.3.0 Try again later after 4 tries over 1m10s",
+    )
+    assert smtp_server.inbox.mails_started == 4
+    assert h.runtime.next_due() is None
 
 
 def test_a_server_that_never_accepts_fails_the_journey_after_its_retries(harness) -> None:
@@ -227,7 +270,8 @@ def test_a_server_that_never_accepts_fails_the_journey_after_its_retries(harness
     assert h.clock.now() - START == timedelta(seconds=10 + 20 + 40)
     *_, step = h.steps()[ann]
     assert step[1] is None
-    assert re.fullmatch(r"failed: cannot connect to 127\.0\.0\.1:\d+: .+ after 4 tries", step[2])
+    pattern = r"failed: cannot connect to 127\.0\.0\.1:\d+: .+ after 4 tries over 1m10s"
+    assert re.fullmatch(pattern, step[2])
 
 
 def test_throttle_holds_the_rest_for_the_next_hour_across_workers(harness, smtp_server) -> None:
