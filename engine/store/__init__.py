@@ -37,11 +37,13 @@ class Store:
 
     @classmethod
     def open(cls, project: Project, url: str | None = None) -> Store:
+        from engine.store import profile_columns, profile_indexes
         from engine.store.db import Database
-        from engine.store.profile_indexes import sync
 
         store = cls(Database(url or project.database_url), project)
-        sync(store.db, project)  # the indexes sluis.yaml asks for, before anything reads
+        # the typed columns and indexes sluis.yaml asks for, before anything reads
+        profile_columns.sync(store.db, project)
+        profile_indexes.sync(store.db, project)
         return store
 
     def customers(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:

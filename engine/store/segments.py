@@ -7,13 +7,14 @@ order, so memory stays flat however large the segment. Selections, ``sluis start
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
 
-from engine.store.customers import load_customers, stream_customers
+from engine.store.customers import field_reads, load_customers, stream_customers
+from engine.store.profile_columns import typed_fields
 from engine.store.sqlexpr import compile_where, fields_of
 
 if TYPE_CHECKING:
@@ -64,13 +65,18 @@ def _condition(
     now: datetime,
     today: date,
     group: str | None,
+    typed: set[str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The condition on ``customers c`` (after ``:after``) and its parameters."""
+    """The condition on ``customers c`` (after ``:after``) and its parameters; ``typed``: the
+    profile fields with typed columns, when known."""
     conditions = ["c.system_id > :after"]
     params: dict[str, Any] = {}
     if where is not None:
         profile, datamodel = fields_of(project)
-        compiled = compile_where(where, conn.dialect.name, profile, now, today, datamodel)
+        typed = typed_fields(conn, project) if typed is None else typed
+        compiled = compile_where(
+            where, conn.dialect.name, profile, now, today, datamodel, typed=typed
+        )
         conditions.append(compiled.sql)
         params.update(compiled.params)
     if group is not None:
@@ -101,3 +107,40 @@ def matching_customers(
     for ids in matching_ids(conn, project, where, now=now, today=today, group=group):
         loaded = load_customers(conn, ids, project, groups=groups)
         yield [loaded[i] for i in ids if i in loaded]
+
+
+def matching_rows(
+    conn: Connection,
+    project: Project,
+    where: Expression | None,
+    fields: Sequence[str],
+    *,
+    now: datetime,
+    today: date,
+    group: str | None = None,
+    chunk: int = CHUNK,
+) -> Iterator[tuple[int, list[Sequence[Any]]]]:
+    """The values of customer ``fields`` (not ``groups``) of the matching customers, typed as
+    ``load_customers`` types them, in system_id order, in chunks, each with its last
+    system_id: one streamed statement that reads only those fields (typed profile columns
+    where the table has them), for exports of plain fields."""
+    typed = typed_fields(conn, project)
+    condition, params = _condition(conn, project, where, now, today, group, typed)
+    reads = field_reads(conn.dialect.name, fields, project, typed)
+    columns = ", ".join(sql for sql, _ in reads)
+    statement = text(
+        f"SELECT c.system_id, {columns} FROM customers c WHERE {condition} ORDER BY c.system_id"
+    )
+    changes = [(place, then) for place, (_, then) in enumerate(reads) if then is not None]
+    result = conn.execute(statement.execution_options(stream_results=True), {**params, "after": 0})
+    try:
+        while rows := result.fetchmany(chunk):
+            values: list[Sequence[Any]] = [row[1:] for row in rows]
+            if changes:
+                values = [list(row) for row in values]
+                for place, then in changes:
+                    for row in values:
+                        row[place] = then(row[place])  # type: ignore[index]
+            yield rows[-1][0], values
+    finally:
+        result.close()

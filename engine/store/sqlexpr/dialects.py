@@ -1,8 +1,10 @@
 """What differs between SQLite (JSON1) and PostgreSQL (jsonb/json) when an expression becomes
 SQL: how a profile field is read, how parameters are typed, time arithmetic.
 
-A field is read the same way by the compiled expressions and by the indexes that ``index: true``
-creates (``field_sql``), so the database can use the index."""
+A profile field is read from its typed column (``typed_column``: a generated column the store
+keeps per field of ``sluis.yaml``, see ``engine.store.profile_columns``) where the customers
+table has one, else from the JSON by the very expression that column is generated from
+(``stored_field``), so both give the same answers."""
 
 from __future__ import annotations
 
@@ -31,6 +33,18 @@ KINDS: dict[str, str] = {
 }
 
 
+# the numbers JSON and Python's decimals write (exponents PostgreSQL's numeric holds)
+_NUMBER = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]{1,4})?$"
+# SQL types of typed profile columns on PostgreSQL (SQLite columns take the JSON's values)
+PG_TYPES: dict[str, str] = {"num": "numeric", "bool": "boolean"}
+
+
+def typed_column(field: str, kind: str) -> str:
+    """The name of a profile field's typed column (its type in the name: a changed type is
+    a new column)."""
+    return f"profile_{field}_{kind}"
+
+
 @dataclass(frozen=True)
 class Dialect:
     name: str  # "sqlite" or "postgresql"
@@ -39,9 +53,27 @@ class Dialect:
     def postgres(self) -> bool:
         return self.name == "postgresql"
 
-    def profile_field(self, field: str, kind: str, alias: str = "c") -> str:
-        """A profile field's value; datetimes stay ISO text (see ``instant``)."""
-        return self.json_field(f"{alias}.profile" if alias else "profile", field, kind)
+    def profile_field(self, field: str, kind: str, alias: str = "c", typed: bool = False) -> str:
+        """A profile field's value, from its typed column when ``typed`` (the customers table
+        has it); datetimes stay ISO text (see ``instant``)."""
+        prefix = f"{alias}." if alias else ""
+        if typed:
+            return prefix + typed_column(field, kind)
+        return self.stored_field(prefix + "profile", field, kind)
+
+    def stored_field(self, column: str, field: str, kind: str) -> str:
+        """A profile field read from the JSON ``column``: what its typed column is generated
+        from. On PostgreSQL it never fails (a generated column's expression must not), so a
+        value that is not of the field's type (left from before a type change) reads as
+        null."""
+        if not self.postgres:
+            return self.json_field(column, field, kind)
+        value = f"({column} ->> '{field}')"
+        if kind in ("int", "float", "decimal"):
+            return f"(CASE WHEN {value} ~ '{_NUMBER}' THEN CAST({value} AS numeric) END)"
+        if kind == "bool":
+            return f"(CASE {value} WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END)"
+        return value
 
     def json_field(self, column: str, field: str, kind: str) -> str:
         """A typed field of a JSON column (profile, a record's data)."""
