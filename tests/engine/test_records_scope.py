@@ -95,6 +95,20 @@ def test_records_of_customers_newest_first_and_typed(store: Store) -> None:
     assert ids[2] not in found and ids[3] not in found
 
 
+def test_the_newest_records_each_with_a_limit(store: Store) -> None:
+    ids = store.ids  # type: ignore[attr-defined]
+    with store.db.write() as conn:  # two more for C2 at one moment: the later stored first
+        same = [({"order_id": f"b{n}", "total": Decimal(n)}, ids[1]) for n in (2, 3)]
+        upsert_records(conn, "orders", same, project=store.project, now=T0)
+    with store.db.read() as conn:
+        found = records_of_customers(conn, "orders", [*ids, ids[0], 999_999], store.project, 2)
+        everything = records_of_customers(conn, "orders", ids, store.project)
+    assert [r["key"] for r in found[ids[0]]] == ["a2", "a1"]
+    assert [r["key"] for r in found[ids[1]]] == ["b3", "b2"]
+    assert sorted(found) == [ids[0], ids[1]]
+    assert all(found[i] == everything[i][:2] for i in found)  # the same typed records
+
+
 def _context(store: Store, flow_text: str, make_project: Callable[..., Project]) -> Any:
     from engine.sdk.context import RunContext
     from engine.sdk.effects import Effects  # noqa: F401
