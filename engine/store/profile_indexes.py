@@ -66,4 +66,6 @@ def sync(db: Database, project: Project) -> list[str]:
             changes.append(f"+{name}")
     if changes and db.dialect == "postgresql":
         db.analyze("customers")
+    elif changes:  # the new indexes are in the WAL: readers would look them up there
+        db.checkpoint()
     return changes

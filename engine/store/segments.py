@@ -7,6 +7,7 @@ order, so memory stays flat however large the segment. Selections, ``sluis start
 
 from __future__ import annotations
 
+import json
 from collections.abc import Generator, Iterator, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -35,10 +36,11 @@ def matching_ids(
     chunk: int = CHUNK,
     after: int = 0,
     limit: int | None = None,
+    among: Sequence[int] | None = None,
 ) -> Generator[list[int], None, None]:
-    """System ids (of ``group``) for whom ``where`` holds, ascending, in chunks: those after
-    ``after``, at most ``limit`` when given."""
-    condition, params = _condition(conn, project, where, now, today, group)
+    """System ids (of ``group``, among ``among`` when given) for whom ``where`` holds,
+    ascending, in chunks: those after ``after``, at most ``limit`` when given."""
+    condition, params = _condition(conn, project, where, now, today, group, among=among)
     statement = text(
         f"SELECT c.system_id FROM customers c WHERE {condition} "
         "ORDER BY c.system_id" + (" LIMIT :limit" if limit is not None else "")
@@ -66,11 +68,19 @@ def _condition(
     today: date,
     group: str | None,
     typed: set[str] | None = None,
+    among: Sequence[int] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The condition on ``customers c`` (after ``:after``) and its parameters; ``typed``: the
-    profile fields with typed columns, when known."""
+    """The condition on ``customers c`` (after ``:after``, among ``among`` when given) and its
+    parameters; ``typed``: the profile fields with typed columns, when known."""
     conditions = ["c.system_id > :after"]
     params: dict[str, Any] = {}
+    if among is not None:  # one parameter however many: a JSON array, an array
+        if conn.dialect.name == "postgresql":
+            conditions.append("c.system_id = ANY(CAST(:among AS bigint[]))")
+            params["among"] = list(among)
+        else:
+            conditions.append("c.system_id IN (SELECT value FROM json_each(:among))")
+            params["among"] = json.dumps(list(among))
     if where is not None:
         profile, datamodel = fields_of(project)
         typed = typed_fields(conn, project) if typed is None else typed
