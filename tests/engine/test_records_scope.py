@@ -224,6 +224,19 @@ def test_validation_of_collections_and_fields(
             "unknown field 'kye' of collection 'orders'; did you mean 'key'?",
         ),
         ("{{ records['visit'] }}", "unknown collection 'visit'"),
+        (
+            "{% for o in records.orders %}{{ o.totl }}{% endfor %}",
+            "unknown field 'totl' of collection 'orders'; did you mean 'total'?",
+        ),
+        (
+            "{% for o in records.orders[:2]|reverse %}{{ o['stauts'] }}{% endfor %}",
+            "unknown field 'stauts' of collection 'orders'; did you mean 'status'?",
+        ),
+        (  # an inner loop's own o is not a record; the outer one's still is after it
+            "{% for o in records.visits %}{% for o in [1] %}{{ o.real }}{% endfor %}"
+            "{{ o.pgae }}{% endfor %}",
+            "unknown field 'pgae' of collection 'visits'; did you mean 'page'?",
+        ),
     ],
 )
 def test_validation_of_template_records(
@@ -235,6 +248,14 @@ def test_validation_of_template_records(
         load_flow_text(project, text)
     messages = [p.message for p in caught.value.problems]
     assert any(message in m for m in messages), messages
+
+
+def test_loop_variables_over_records_read_known_fields(
+    make_project: Callable[..., Project],
+) -> None:
+    project = make_project(SETTINGS)
+    url = "{% for o in records.orders %}{{ o.total }}{{ o['key'] }}{{ loop.index }}{% endfor %}"
+    load_flow_text(project, FLOW.replace("{{ records.orders[0].key }}", url))
 
 
 def test_replay_with_records(
