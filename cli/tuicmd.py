@@ -33,6 +33,14 @@ def tui(
     events: Annotated[
         Path | None, typer.Option("--events", help="CSV customer,event,at,mail (with --replay).")
     ] = None,
+    records: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--records",
+            help="COLLECTION=CSV of datamodel records (with --replay; columns = fields, "
+            "customer = external_id or email); repeatable.",
+        ),
+    ] = None,
     start_at: Annotated[
         str | None, typer.Option("--start", help="ISO start time of the replay; default now.")
     ] = None,
@@ -43,6 +51,7 @@ def tui(
 ) -> None:
     """Watch live flows on the project's database, or step through a replay batch by batch
     (--replay CUSTOMERS.csv). Press ? in the app for its keys."""
+    from engine.files.records_csv import parse_records_option
     from engine.model.durations import parse_duration
     from engine.runtime.clock import SystemClock
     from engine.runtime.replay import Replay, parse_time
@@ -52,7 +61,13 @@ def tui(
     proj = open_project(project)
 
     if replay is None:
-        options = {"--entries": entries, "--events": events, "--start": start_at, "--until": until}
+        options = {
+            "--entries": entries,
+            "--events": events,
+            "--records": records,
+            "--start": start_at,
+            "--until": until,
+        }
         given = [name for name, value in options.items() if value is not None]
         if given:
             raise InputError(f"{', '.join(given)} only go with --replay CUSTOMERS.csv")
@@ -72,7 +87,17 @@ def tui(
     except ValueError as exc:
         raise InputError(f"--until: {exc}") from None
     begin = parse_time(start_at, "--start") if start_at else None
-    session = Replay(proj, target, replay, entries=entries, events=events, start=begin, until=span)
+    loads = [parse_records_option(text) for text in records or []]
+    session = Replay(
+        proj,
+        target,
+        replay,
+        entries=entries,
+        events=events,
+        records=loads,
+        start=begin,
+        until=span,
+    )
     try:
         create_app(proj, session.store, session.clock, replay=session).run()
     finally:
