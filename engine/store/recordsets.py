@@ -95,7 +95,8 @@ def typed_view(
     """One record as expressions and templates see it."""
     record: dict[str, Any] = {
         "key": key,
-        "created_at": time_value(created_at),
+        # a field of its own wins (below): then the column, which holds it too, is not parsed
+        "created_at": None if "created_at" in data else time_value(created_at),
         "updated_at": time_value(updated_at),
     }
     for name, value in data.items():
