@@ -8,6 +8,7 @@ table has one, else from the JSON by the very expression that column is generate
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # customer fields stored in columns of their own, with their expression kinds
@@ -37,6 +38,10 @@ KINDS: dict[str, str] = {
 _NUMBER = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]{1,4})?$"
 # SQL types of typed profile columns on PostgreSQL (SQLite columns take the JSON's values)
 PG_TYPES: dict[str, str] = {"num": "numeric", "bool": "boolean"}
+
+
+# a bound value as ``param`` gives it for text (dates and date-times travel as text)
+_BOUND_TEXT = re.compile(r"CAST\((:x\d+) AS text\)")
 
 
 def typed_column(field: str, kind: str) -> str:
@@ -121,7 +126,12 @@ class Dialect:
         ``text`` says whether the value is ISO text (profile fields, parameters) or a column."""
         if not self.postgres:
             return f"strftime('%Y-%m-%dT%H:%M:%f+00:00', {value})"
-        return f"CAST({value} AS timestamptz)" if text else value
+        if not text:
+            return value
+        bound = _BOUND_TEXT.fullmatch(value)
+        if bound is not None:  # a parameter read as timestamptz once, not cast on every row
+            return f"CAST({bound[1]} AS timestamptz)"
+        return f"CAST({value} AS timestamptz)"
 
     def epoch(self, value: str, text: bool) -> str:
         """Seconds since 1970 of a date-time (whole seconds on SQLite)."""
