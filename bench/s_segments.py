@@ -196,8 +196,8 @@ def engine_export(folder: Path) -> dict[str, Any]:
     """What ``sluis export --where`` runs (cli/files.py), without its progress bar. The
     modules are imported before the clock starts, as the baseline's are."""
     from engine.files import Files
-    from engine.files.exports import columns_of, write_cells, write_new
-    from engine.files.segment_export import segment_cells
+    from engine.files.exports import columns_of
+    from engine.files.segment_export import export_segment
     from engine.model.expressions import Expression
     from engine.model.project import Project
     from engine.store import Store, segments
@@ -214,21 +214,17 @@ def engine_export(folder: Path) -> dict[str, Any]:
     expr = Expression.parse(WHERE)
     check(expr, *fields_of(project))
     with store.db.read() as conn:
-
-        def write(target: Any) -> int:
-            rows = segment_cells(
-                conn,
-                project,
-                columns,
-                where=expr,
-                group=None,
-                now=NOW,
-                today=NOW.date(),
-                scope=scope,
-            )
-            return write_cells(target, [c.header for c in columns], rows)
-
-        _, rows = write_new(place, write)
+        _, rows = export_segment(
+            conn,
+            project,
+            place,
+            columns,
+            where=expr,
+            group=None,
+            now=NOW,
+            today=NOW.date(),
+            scope=scope,
+        )
     seconds = time.perf_counter() - started
     files.close()
     return {

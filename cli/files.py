@@ -218,8 +218,7 @@ def export_customers(
     from sqlalchemy import func, select
 
     from engine.files import Files
-    from engine.files.exports import write_cells, write_new
-    from engine.files.segment_export import segment_cells
+    from engine.files.segment_export import export_segment
     from engine.model.expressions import Expression
     from engine.store import Store
     from engine.store.models import Customer
@@ -253,22 +252,20 @@ def export_customers(
             last = conn.execute(select(func.max(Customer.system_id))).scalar_one() or 0
             task = bar.add_task(f"exporting to {place.name}", total=last)
 
-            def write(target: Place) -> int:
-                rows = segment_cells(
-                    conn,
-                    proj,
-                    chosen,
-                    where=expr,
-                    group=group,
-                    now=now,
-                    today=scope["today"],
-                    scope=scope,
-                    at=lambda system_id: bar.update(task, completed=system_id),
-                )
-                headers = [c.header for c in chosen]
-                return write_cells(target, headers, rows, delimiter=sep, header=header)
-
-            final, rows = write_new(place, write)
+            final, rows = export_segment(
+                conn,
+                proj,
+                place,
+                chosen,
+                where=expr,
+                group=group,
+                now=now,
+                today=scope["today"],
+                scope=scope,
+                at=lambda system_id: bar.update(task, completed=system_id),
+                delimiter=sep,
+                header=header,
+            )
     finally:
         files.close()
     console.print(f"exported to {final}", soft_wrap=True)

@@ -51,10 +51,8 @@ def tui(
 ) -> None:
     """Watch live flows on the project's database, or step through a replay batch by batch
     (--replay CUSTOMERS.csv). Press ? in the app for its keys."""
-    from engine.files.records_csv import parse_records_option
-    from engine.model.durations import parse_duration
+    from cli.running import replay_session
     from engine.runtime.clock import SystemClock
-    from engine.runtime.replay import Replay, parse_time
     from engine.store import Store
     from tui.app import create_app
 
@@ -81,22 +79,15 @@ def tui(
         raise InputError(
             "step mode needs the flow to replay: sluis tui FLOW --replay CUSTOMERS.csv"
         )
-    target = open_flow(proj, flow)
-    try:
-        span = parse_duration(until or "30d")
-    except ValueError as exc:
-        raise InputError(f"--until: {exc}") from None
-    begin = parse_time(start_at, "--start") if start_at else None
-    loads = [parse_records_option(text) for text in records or []]
-    session = Replay(
+    session = replay_session(
         proj,
-        target,
+        open_flow(proj, flow),
         replay,
         entries=entries,
         events=events,
-        records=loads,
-        start=begin,
-        until=span,
+        records=records,
+        start_at=start_at,
+        until=until or "30d",
     )
     try:
         create_app(proj, session.store, session.clock, replay=session).run()

@@ -11,11 +11,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.files.exports import Column, cells, matching_customers, plain_fields
+from engine.files.exports import (
+    Column,
+    cells,
+    matching_customers,
+    plain_fields,
+    write_cells,
+    write_new,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from engine.files import Place
     from engine.model.expressions import Expression
     from engine.model.project import Project
 
@@ -52,3 +60,39 @@ def segment_cells(
         row = {**scope, "customer": customer, "records": records}
         yield [[c.cell(row) for c in columns]]
         at(system_id)
+
+
+def export_segment(
+    conn: Connection,
+    project: Project,
+    place: Place,
+    columns: Sequence[Column],
+    *,
+    where: Expression | None,
+    group: str | None,
+    now: datetime,
+    today: date,
+    scope: Mapping[str, Any],
+    at: Callable[[int], None] = lambda system_id: None,
+    delimiter: str = ",",
+    header: bool = True,
+) -> tuple[Place, int]:
+    """``sluis export``: the segment's rows (``segment_cells``) to ``place``, or to it
+    numbered when the name is taken; returns where they went and how many."""
+
+    def write(target: Place) -> int:
+        rows = segment_cells(
+            conn,
+            project,
+            columns,
+            where=where,
+            group=group,
+            now=now,
+            today=today,
+            scope=scope,
+            at=at,
+        )
+        headers = [c.header for c in columns]
+        return write_cells(target, headers, rows, delimiter=delimiter, header=header)
+
+    return write_new(place, write)

@@ -4,7 +4,7 @@ Profile fields live in the customers table's JSON ``profile`` column, so a chang
 no migration; but reading a field out of JSON for every row of a segment costs several times the
 read of a plain column. So the customers table also has, per profile field, a stored generated
 column (``profile_FIELD_TYPE``) computed by the database from the JSON with exactly the
-expression the compiled expressions would otherwise use (``Dialect.stored_field``): the two
+expression the compiled expressions would otherwise use (``Dialect.json_field``): the two
 always agree, every path that writes a customer keeps it current, and the indexes of ``index:
 true`` (``engine.store.profile_indexes``) are plain indexes on it.
 
@@ -86,7 +86,7 @@ def sync(db: Database, project: Project) -> list[str]:
 
 
 def _expression(dialect: Dialect, field: str, kind: str) -> str:
-    return dialect.stored_field("profile", field, kind)
+    return dialect.json_field("profile", field, kind, total=True)
 
 
 def _alter(conn: Connection, gone: list[str], new: dict[str, tuple[str, str]]) -> None:

@@ -4,7 +4,7 @@ SQL: how a profile field is read, how parameters are typed, time arithmetic.
 A profile field is read from its typed column (``typed_column``: a generated column the store
 keeps per field of ``sluis.yaml``, see ``engine.store.profile_columns``) where the customers
 table has one, else from the JSON by the very expression that column is generated from
-(``stored_field``), so both give the same answers."""
+(``json_field``), so both give the same answers."""
 
 from __future__ import annotations
 
@@ -64,31 +64,24 @@ class Dialect:
         prefix = f"{alias}." if alias else ""
         if typed:
             return prefix + typed_column(field, kind)
-        return self.stored_field(prefix + "profile", field, kind)
+        return self.json_field(prefix + "profile", field, kind, total=True)
 
-    def stored_field(self, column: str, field: str, kind: str) -> str:
-        """A profile field read from the JSON ``column``: what its typed column is generated
-        from. On PostgreSQL it never fails (a generated column's expression must not), so a
-        value that is not of the field's type (left from before a type change) reads as
-        null."""
-        if not self.postgres:
-            return self.json_field(column, field, kind)
-        value = f"({column} ->> '{field}')"
-        if kind in ("int", "float", "decimal"):
-            return f"(CASE WHEN {value} ~ '{_NUMBER}' THEN CAST({value} AS numeric) END)"
-        if kind == "bool":
-            return f"(CASE {value} WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END)"
-        return value
-
-    def json_field(self, column: str, field: str, kind: str) -> str:
-        """A typed field of a JSON column (profile, a record's data)."""
+    def json_field(self, column: str, field: str, kind: str, total: bool = False) -> str:
+        """A typed field of a JSON column (profile, a record's data). ``total``: on PostgreSQL
+        it never fails, as a generated column's expression must not (a value that is not of
+        the field's type, left from before a type change, reads as null); profile fields are
+        read so, from the JSON as from their typed columns."""
         if not self.postgres:
             extract = f"json_extract({column}, '$.{field}')"
             return f"CAST({extract} AS REAL)" if kind == "decimal" else extract
         value = f"({column} ->> '{field}')"
         if kind in ("int", "float", "decimal"):
+            if total:
+                return f"(CASE WHEN {value} ~ '{_NUMBER}' THEN CAST({value} AS numeric) END)"
             return f"CAST({value} AS numeric)"
         if kind == "bool":
+            if total:
+                return f"(CASE {value} WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END)"
             return f"CAST({value} AS boolean)"
         return value
 
