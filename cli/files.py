@@ -218,8 +218,7 @@ def export_customers(
     from sqlalchemy import func, select
 
     from engine.files import Files
-    from engine.files.exports import matching_customers, write_new
-    from engine.files.record_exports import collections_used, with_records
+    from engine.files.segment_export import export_segment
     from engine.model.expressions import Expression
     from engine.store import Store
     from engine.store.models import Customer
@@ -241,7 +240,6 @@ def export_customers(
             check_where(expr, *fields_of(proj))
         except ExpressionError as exc:
             raise InputError(f"--where: {exc} (at column {exc.offset + 1})") from None
-    used = collections_used(proj, [c.template or c.expression for c in chosen])
     files = Files()
     now = _now()
     started = time.perf_counter()
@@ -254,15 +252,20 @@ def export_customers(
             last = conn.execute(select(func.max(Customer.system_id))).scalar_one() or 0
             task = bar.add_task(f"exporting to {place.name}", total=last)
 
-            def scopes() -> Any:
-                found = matching_customers(
-                    conn, proj, expr, group, now, scope["today"], columns=chosen
-                )
-                for customer, system_id, records in with_records(conn, proj, used, found):
-                    bar.update(task, completed=system_id)
-                    yield {**scope, "customer": customer, "records": records}
-
-            final, rows = write_new(place, scopes, chosen, delimiter=sep, header=header)
+            final, rows = export_segment(
+                conn,
+                proj,
+                place,
+                chosen,
+                where=expr,
+                group=group,
+                now=now,
+                today=scope["today"],
+                scope=scope,
+                at=lambda system_id: bar.update(task, completed=system_id),
+                delimiter=sep,
+                header=header,
+            )
     finally:
         files.close()
     console.print(f"exported to {final}", soft_wrap=True)

@@ -28,7 +28,7 @@ def export_records(
     from rich.table import Table
 
     from engine.files import Files
-    from engine.files.exports import write_new
+    from engine.files.exports import write_csv, write_new
     from engine.files.record_exports import (
         check_names,
         record_columns,
@@ -67,7 +67,10 @@ def export_records(
                     bar.advance(task)
                     yield scope
 
-            final, rows = write_new(place, scopes, chosen, delimiter=sep, header=header)
+            final, rows = write_new(
+                place,
+                lambda target: write_csv(target, scopes(), chosen, delimiter=sep, header=header),
+            )
     finally:
         files.close()
     console.print(f"exported to {final}", soft_wrap=True)

@@ -15,6 +15,7 @@ from cli.common import ProjectOpt, console, err_console, open_flow, open_project
 from engine.errors import FlowError, InputError
 
 if TYPE_CHECKING:
+    from engine.model.flow import Flow
     from engine.model.project import Project
     from engine.runtime.explain import StepView
     from engine.runtime.replay import Replay
@@ -100,27 +101,16 @@ def replay(
     project: ProjectOpt = None,
 ) -> None:
     """Replay customers through a flow on a simulated clock; nothing is sent."""
-    from engine.files.records_csv import parse_records_option
-    from engine.model.durations import parse_duration
-    from engine.runtime.replay import Replay, parse_time
-
     proj = open_project(project)
-    target = open_flow(proj, flow)
-    try:
-        span = parse_duration(until)
-    except ValueError as exc:
-        raise InputError(f"--until: {exc}") from None
-    begin = parse_time(start_at, "--start") if start_at else None
-    loads = [parse_records_option(text) for text in records or []]
-    session = Replay(
+    session = replay_session(
         proj,
-        target,
+        open_flow(proj, flow),
         customers,
         entries=entries,
         events=events,
-        records=loads,
-        start=begin,
-        until=span,
+        records=records,
+        start_at=start_at,
+        until=until,
     )
     try:
         _play(session)
@@ -130,6 +120,38 @@ def replay(
             _print_replay(session)
     finally:
         session.close()
+
+
+def replay_session(
+    proj: Project,
+    target: Flow,
+    customers: Path,
+    *,
+    entries: Path | None,
+    events: Path | None,
+    records: list[str] | None,
+    start_at: str | None,
+    until: str,
+) -> Replay:
+    """The replay the options ask for (of ``sluis replay`` and ``sluis tui --replay``)."""
+    from engine.files.records_csv import parse_records_option
+    from engine.model.durations import parse_duration
+    from engine.runtime.replay import Replay, parse_time
+
+    try:
+        span = parse_duration(until)
+    except ValueError as exc:
+        raise InputError(f"--until: {exc}") from None
+    return Replay(
+        proj,
+        target,
+        customers,
+        entries=entries,
+        events=events,
+        records=[parse_records_option(text) for text in records or []],
+        start=parse_time(start_at, "--start") if start_at else None,
+        until=span,
+    )
 
 
 def _play(session: Replay) -> None:

@@ -33,6 +33,14 @@ def tui(
     events: Annotated[
         Path | None, typer.Option("--events", help="CSV customer,event,at,mail (with --replay).")
     ] = None,
+    records: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--records",
+            help="COLLECTION=CSV of datamodel records (with --replay; columns = fields, "
+            "customer = external_id or email); repeatable.",
+        ),
+    ] = None,
     start_at: Annotated[
         str | None, typer.Option("--start", help="ISO start time of the replay; default now.")
     ] = None,
@@ -43,16 +51,21 @@ def tui(
 ) -> None:
     """Watch live flows on the project's database, or step through a replay batch by batch
     (--replay CUSTOMERS.csv). Press ? in the app for its keys."""
-    from engine.model.durations import parse_duration
+    from cli.running import replay_session
     from engine.runtime.clock import SystemClock
-    from engine.runtime.replay import Replay, parse_time
     from engine.store import Store
     from tui.app import create_app
 
     proj = open_project(project)
 
     if replay is None:
-        options = {"--entries": entries, "--events": events, "--start": start_at, "--until": until}
+        options = {
+            "--entries": entries,
+            "--events": events,
+            "--records": records,
+            "--start": start_at,
+            "--until": until,
+        }
         given = [name for name, value in options.items() if value is not None]
         if given:
             raise InputError(f"{', '.join(given)} only go with --replay CUSTOMERS.csv")
@@ -66,13 +79,16 @@ def tui(
         raise InputError(
             "step mode needs the flow to replay: sluis tui FLOW --replay CUSTOMERS.csv"
         )
-    target = open_flow(proj, flow)
-    try:
-        span = parse_duration(until or "30d")
-    except ValueError as exc:
-        raise InputError(f"--until: {exc}") from None
-    begin = parse_time(start_at, "--start") if start_at else None
-    session = Replay(proj, target, replay, entries=entries, events=events, start=begin, until=span)
+    session = replay_session(
+        proj,
+        open_flow(proj, flow),
+        replay,
+        entries=entries,
+        events=events,
+        records=records,
+        start_at=start_at,
+        until=until or "30d",
+    )
     try:
         create_app(proj, session.store, session.clock, replay=session).run()
     finally:

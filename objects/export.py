@@ -5,7 +5,9 @@ before the extension, so nothing is overwritten.
 name is reserved for the batch in the database before the file is written, so a batch that
 runs again after a crash finds its file and does not write a second one; the reservation ends
 when the batch's routing commits, and the name may be used again once the file is gone.
-Each customer gets an ``exported`` event; replay lists the file under ``effects.exports``.
+``where`` keeps the rows of the batch's customers for whom it holds (run in the database, as
+``sluis export --where``); every journey leaves by ``out`` all the same. Each customer exported
+gets an ``exported`` event; replay lists the file under ``effects.exports``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from engine.sdk import (
     RetrySettings,
     Routing,
     RunContext,
+    SegmentText,
     Settings,
     customer_label,
     did_you_mean,
@@ -60,6 +63,11 @@ class ExportSettings(ObjectSettings, RetrySettings):
         description="a datamodel collection: one row per record of the batch's customers",
     )
     columns: list[str | ExportColumn] = Field(min_length=1)
+    where: SegmentText | None = Field(
+        default=None,
+        description="only the batch's customers for whom this holds, e.g. customer.country "
+        '== "NL" (run in the database)',
+    )
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     header: bool = True
 
@@ -92,13 +100,20 @@ class ExportObject(CampaignObject[ExportSettings]):
     def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         settings = self.settings
         columns = settings.columns_in(ctx.project)
+        exported = list(batch)
+        if settings.where is not None:
+            among = [journey.customer_id for journey in batch]
+            chosen = {i for ids in ctx.customers.matching(settings.where, among=among) for i in ids}
+            exported = [journey for journey in batch if journey.customer_id in chosen]
         scopes = None
         if settings.from_ is not None:
             scopes = [
                 ctx.scope(journey, record=record)
-                for journey in batch
+                for journey in exported
                 for record in ctx.customer_records.of(settings.from_, journey.customer_id)
             ]
+        elif settings.where is not None:
+            scopes = [ctx.scope(journey) for journey in exported]
         location = ctx.files.export(
             settings.to,
             batch,
@@ -107,7 +122,7 @@ class ExportObject(CampaignObject[ExportSettings]):
             header=settings.header,
             rows=scopes,
         )
-        at, rows = ctx.now, len(batch) if scopes is None else len(scopes)
+        at, rows = ctx.now, len(exported) if scopes is None else len(scopes)
         ctx.events.add(
             {
                 "kind": "exported",
@@ -118,7 +133,7 @@ class ExportObject(CampaignObject[ExportSettings]):
                 "journey_id": journey.id,
                 "data": {"path": location},
             }
-            for journey in batch
+            for journey in exported
         )
         ctx.effects.record(
             "exports",
@@ -126,7 +141,7 @@ class ExportObject(CampaignObject[ExportSettings]):
                 "object": self.id,
                 "path": location,
                 "rows": rows,
-                "customers": [customer_label(j.customer) for j in batch],
+                "customers": [customer_label(j.customer) for j in exported],
                 "at": at.astimezone(UTC).isoformat(),
             },
         )

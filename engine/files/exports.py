@@ -147,41 +147,66 @@ def write_csv(
     place: Place,
     scopes: Iterable[Mapping[str, Any]],
     columns: Sequence[Column],
+    **options: Any,
+) -> int:
+    """Write one row per scope (``customer`` and the other template variables) to ``place``
+    (see ``write_cells``). Returns the number of rows."""
+    rows = ([[c.cell(scope) for c in columns]] for scope in scopes)
+    return write_cells(place, [c.header for c in columns], rows, **options)
+
+
+def write_cells(
+    place: Place,
+    headers: Sequence[str],
+    chunks: Iterable[Sequence[Sequence[Any]]],
     *,
     delimiter: str = ",",
     header: bool = True,
     on_row: Callable[[int], None] | None = None,
 ) -> int:
-    """Write one row per scope (``customer`` and the other template variables) to ``place``,
-    atomically and without replacing anything (``NameTaken`` when the name exists). Returns the
-    number of rows."""
+    """Write rows of cells (text, whole numbers or None for empty), given in chunks, to
+    ``place``, atomically and without replacing anything (``NameTaken`` when the name exists).
+    Returns the number of rows."""
     count = 0
     with place.writer() as handle:
         text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
         writer = csv.writer(text, delimiter=delimiter)
         if header:
-            writer.writerow([c.header for c in columns])
-        for scope in scopes:
-            writer.writerow([c.cell(scope) for c in columns])
-            count += 1
-            if on_row is not None and count % 10_000 == 0:
+            writer.writerow(headers)
+        for chunk in chunks:
+            writer.writerows(chunk)
+            before, count = count, count + len(chunk)
+            if on_row is not None and count // 10_000 > before // 10_000:
                 on_row(count)
         text.flush()
         text.detach()
     return count
 
 
-def write_new(
-    place: Place,
-    scopes: Callable[[], Iterable[Mapping[str, Any]]],
-    columns: Sequence[Column],
-    **options: Any,
-) -> tuple[Place, int]:
-    """Write to ``place``, or to it numbered when the name exists; ``scopes`` makes the rows
-    (again, should a name be taken while writing). Returns where it went and the rows."""
+# values csv writes as cell_text would (None as empty): the rest goes through cell_text
+_AS_IS = frozenset({str, int, type(None)})
+
+
+def cells(values: Sequence[Any]) -> list[Any]:
+    """Field values as CSV cells (``cell_text``, with text and whole numbers left to csv)."""
+    return [value if type(value) in _AS_IS else cell_text(value) for value in values]
+
+
+def plain_fields(columns: Sequence[Column]) -> list[str] | None:
+    """The customer fields ``columns`` show when each shows one (not ``groups``), else None:
+    such an export reads only those fields, not whole customers."""
+    fields = [c.field for c in columns if c.source == "customer" and c.template is None]
+    if len(fields) != len(columns) or "groups" in fields or None in fields:
+        return None
+    return [str(field) for field in fields]
+
+
+def write_new(place: Place, write: Callable[[Place], int]) -> tuple[Place, int]:
+    """``write`` to ``place``, or to it numbered when the name exists (again, should a name be
+    taken while writing). Returns where it went and the rows."""
     for candidate in place.free_names():
         try:
-            return candidate, write_csv(candidate, scopes(), columns, **options)
+            return candidate, write(candidate)
         except NameTaken:
             continue
     raise AssertionError("free_names ends with an error")  # pragma: no cover

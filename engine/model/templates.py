@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -156,8 +156,18 @@ def _parse(source: str, allowed: frozenset[str]) -> Template:
 
 
 def _record_names(tree: nodes.Template) -> tuple[tuple[str, ...], ...]:
-    """``records.C`` (or ``records['C']``) and ``records.C[i].FIELD`` in the tree."""
+    """``records.C`` (or ``records['C']``), ``records.C[i].FIELD`` and ``o.FIELD`` in the body
+    of ``{% for o in records.C %}`` in the tree."""
     found: dict[tuple[str, ...], None] = {}
+    for loop in tree.find_all(nodes.For):
+        iterated: nodes.Node | None = loop.iter  # records.C, or a slice or filter of it
+        while (collection := _collection(iterated)) is None and isinstance(
+            iterated, nodes.Getitem | nodes.Filter
+        ):
+            iterated = iterated.node
+        if collection is not None and isinstance(loop.target, nodes.Name):
+            for field in _fields_of(loop.target.name, loop.body):
+                found[("records", collection, field)] = None
     for node in tree.find_all(nodes.Getattr):
         collection = _collection(node)
         if collection is not None:
@@ -173,7 +183,25 @@ def _record_names(tree: nodes.Template) -> tuple[tuple[str, ...], ...]:
     return tuple(found)
 
 
-def _collection(node: nodes.Node) -> str | None:
+def _fields_of(name: str, body: list[nodes.Node]) -> Iterator[str]:
+    """The fields read of loop variable ``name`` (``name.F``, ``name['F']``) in ``body``, but
+    not inside an inner loop that takes the name for its own."""
+    for node in body:
+        if isinstance(node, nodes.For) and getattr(node.target, "name", None) == name:
+            yield from _fields_of(name, [node.iter])
+            continue
+        if isinstance(node, nodes.Getattr | nodes.Getitem) and isinstance(node.node, nodes.Name):
+            field = node.attr if isinstance(node, nodes.Getattr) else _constant(node.arg)
+            if node.node.name == name and isinstance(field, str):
+                yield field
+        yield from _fields_of(name, list(node.iter_child_nodes()))
+
+
+def _constant(node: nodes.Node) -> Any:
+    return node.value if isinstance(node, nodes.Const) else None
+
+
+def _collection(node: nodes.Node | None) -> str | None:
     """The collection ``node`` names when it is ``records.C`` or ``records['C']``."""
     if isinstance(node, nodes.Getattr):
         attr: Any = node.attr

@@ -35,12 +35,16 @@ class StoreCustomers:
             yield from iter_customers(conn, ctx.project, group=group)
 
     def matching(
-        self, where: Expression | None, *, group: str | None = None
+        self,
+        where: Expression | None,
+        *,
+        group: str | None = None,
+        among: Sequence[int] | None = None,
     ) -> Iterator[list[int]]:
         ctx = self.ctx
         with ctx.reading() as conn:
             yield from matching_ids(
-                conn, ctx.project, where, now=ctx.now, today=ctx.today, group=group
+                conn, ctx.project, where, now=ctx.now, today=ctx.today, group=group, among=among
             )
 
     def field_types(self) -> Mapping[str, str]:

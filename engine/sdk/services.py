@@ -25,10 +25,15 @@ class Customers(Protocol):
         ...
 
     def matching(
-        self, where: Expression | None, *, group: str | None = None
+        self,
+        where: Expression | None,
+        *,
+        group: str | None = None,
+        among: Sequence[int] | None = None,
     ) -> Iterator[list[int]]:
-        """The system_ids of customers (of ``group``) for whom ``where`` holds, ascending, in
-        chunks; the expression runs in the database (``now``/``today`` of the context)."""
+        """The system_ids of customers (of ``group``, among ``among`` when given: a batch's)
+        for whom ``where`` holds, ascending, in chunks; the expression runs in the database
+        (``now``/``today`` of the context)."""
         ...
 
     def field_types(self) -> Mapping[str, str]:

@@ -7,6 +7,7 @@ through it while they run; writes that must commit with a batch go through
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["Database", "Store"]
+log = logging.getLogger(__name__)
 
 
 class Store:
@@ -37,11 +39,22 @@ class Store:
 
     @classmethod
     def open(cls, project: Project, url: str | None = None) -> Store:
+        from engine.errors import StoreValueRejected
+        from engine.store import profile_columns, profile_indexes
         from engine.store.db import Database
-        from engine.store.profile_indexes import sync
 
         store = cls(Database(url or project.database_url), project)
-        sync(store.db, project)  # the indexes sluis.yaml asks for, before anything reads
+        # the typed columns and indexes sluis.yaml asks for, before anything reads
+        try:
+            profile_columns.sync(store.db, project)
+            profile_indexes.sync(store.db, project)
+        except StoreValueRejected as exc:  # a row the database cannot read a field of
+            log.warning(
+                "the typed profile columns could not be made (%s); segments read the JSON "
+                "profile meanwhile. 'sluis db check' lists rows that cannot be read, "
+                "'sluis db check --fix' repairs them",
+                exc,
+            )
         return store
 
     def customers(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:

@@ -7,7 +7,8 @@ everywhere. Functions take an open connection: the caller owns the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import json
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,6 +38,7 @@ from engine.store.raw import (
     time_value,
     update_rows,
 )
+from engine.store.sqlexpr.dialects import typed_column
 
 if TYPE_CHECKING:
     from engine.model.project import Project
@@ -177,11 +179,67 @@ def _to_python(row: tuple[Any, ...], profile_types: Mapping[str, str]) -> dict[s
         "updated_at": time_value(updated),
     }
     for name, kind in profile_types.items():
-        value = stored.get(name)
-        if value is not None and kind in ("date", "datetime", "decimal"):
-            value = convert(value, kind)
-        customer[name] = value
+        customer[name] = _profile_value(stored.get(name), kind)
     return customer
+
+
+def _profile_value(value: Any, kind: str) -> Any:
+    """A profile field's value as JSON holds it, typed as objects see it."""
+    if value is not None and kind in ("date", "datetime", "decimal"):
+        return convert(value, kind)
+    return value
+
+
+# built-in fields as _to_python types them (the others are as read)
+_BUILTIN_READS: dict[str, Callable[[Any], Any]] = {
+    "unsubscribed": bool,
+    "created_at": time_value,
+    "updated_at": time_value,
+}
+
+
+def field_reads(
+    dialect: str, fields: Sequence[str], project: Project, typed: Collection[str]
+) -> list[tuple[str, Callable[[Any], Any] | None]]:
+    """For customer ``fields`` (not ``groups``) of ``customers c``: the SQL that reads each and
+    what makes its value the one ``load_customers`` gives (None: as read). A profile field of
+    text, numbers or true/false comes from its typed column when ``typed`` has it, else from
+    the JSON (on SQLite, other kinds as their JSON text: json_extract would round numbers its
+    own way)."""
+    profile = project.settings.profile
+    postgres = dialect == "postgresql"
+    reads: list[tuple[str, Callable[[Any], Any] | None]] = []
+    for name in fields:
+        kind = profile.get(name)
+        if kind is None:
+            reads.append((f"c.{name}", _BUILTIN_READS.get(name)))
+        elif kind in ("str", "int", "bool") and name in typed:
+            column = f"c.{typed_column(name, kind)}"
+            if postgres and kind == "int":  # numeric there; whole numbers fit in 64 bits
+                column = f"CAST({column} AS bigint)"
+            reads.append((column, _bool if kind == "bool" and not postgres else None))
+        elif postgres:  # psycopg decodes json as json.loads would
+            then = None if kind in ("str", "int", "float", "bool") else _typed(kind)
+            reads.append((f"(c.profile -> '{name}')", then))
+        elif kind in ("str", "int"):  # json_extract gives what JSON holds
+            reads.append((f"json_extract(c.profile, '$.{name}')", None))
+        elif kind == "bool":
+            reads.append((f"json_extract(c.profile, '$.{name}')", _bool))
+        else:
+            reads.append((f"(c.profile -> '$.{name}')", _decoded(kind)))
+    return reads
+
+
+def _typed(kind: str) -> Callable[[Any], Any]:
+    return lambda value: _profile_value(value, kind)
+
+
+def _decoded(kind: str) -> Callable[[Any], Any]:
+    return lambda text: None if text is None else _profile_value(json.loads(text), kind)
+
+
+def _bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
 
 
 def load_customers(

@@ -161,6 +161,13 @@ class Database:
             with translated(), self.engine.connect() as conn, conn.begin():
                 conn.exec_driver_sql(f"ANALYZE {table}")
 
+    def checkpoint(self) -> None:
+        """SQLite: copy the WAL into the database file now and empty it (after a change of
+        a whole table, which would otherwise be read out of the WAL)."""
+        if self.dialect == "sqlite":
+            with contextlib.closing(self.engine.raw_connection()) as raw:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+
     def checkpoint_in_background(self, every: float = 1.0) -> Callable[[], None]:
         """SQLite: take WAL checkpoints (and their fsync) out of this process's commits into a
         thread of their own, so no request waits behind one (they set the p99 of webhook

@@ -1,7 +1,8 @@
 """Indexes on profile fields that ``sluis.yaml`` asks for (``{type: str, index: true}``).
 
-Each is an expression index on exactly the SQL the compiled expressions read the field with
-(``Dialect.profile_field``), so a segment on the field runs on the index, on SQLite and on
+Each is an index on the field's typed column (``engine.store.profile_columns``), or where the
+table has none an expression index on exactly the SQL the compiled expressions read the field
+with (``Dialect.profile_field``), so a segment on the field runs on the index, on SQLite and on
 PostgreSQL. They follow ``sluis.yaml``: opening the store creates the indexes newly asked for and
 drops those no longer asked for (a field's type is part of the name, so a changed type gets a
 new index). Their names start with ``ix_profile_``.
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, text
 
+from engine.store.profile_columns import typed_fields
 from engine.store.sqlexpr import Dialect
 
 if TYPE_CHECKING:
@@ -48,6 +50,7 @@ def sync(db: Database, project: Project) -> list[str]:
     asked = wanted(project)
     with db.read() as conn:
         have = present(conn)
+        typed = typed_fields(conn, project)
     if have == set(asked):
         return []
     changes = []
@@ -58,9 +61,11 @@ def sync(db: Database, project: Project) -> list[str]:
             changes.append(f"-{name}")
         for name in sorted(set(asked) - have):
             field, kind = asked[name]
-            column = dialect.profile_field(field, kind, alias="")
+            column = dialect.profile_field(field, kind, alias="", typed=field in typed)
             conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON customers (({column}))"))
             changes.append(f"+{name}")
     if changes and db.dialect == "postgresql":
         db.analyze("customers")
+    elif changes:  # the new indexes are in the WAL: readers would look them up there
+        db.checkpoint()
     return changes

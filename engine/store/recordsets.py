@@ -9,6 +9,7 @@ then by the order they were stored in."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -36,25 +37,52 @@ def records_of_customers(
     missing. Only the records kept are decoded and typed."""
     if not customer_ids:
         return {}
-    where, param = one_of(conn, "customer_id", sorted(set(customer_ids)))
-    columns = "customer_id, key, data, created_at, updated_at"
-    order = "ORDER BY customer_id, created_at DESC, id DESC"
-    statement = f"SELECT {columns} FROM records WHERE collection = ? AND {where}"
-    if limit is not None:
-        statement = (
-            f"SELECT {columns} FROM (SELECT {columns}, id, row_number() OVER "
-            f"(PARTITION BY customer_id ORDER BY created_at DESC, id DESC) AS place "
-            f"FROM records WHERE collection = ? AND {where}) AS newest WHERE place <= {int(limit)}"
-        )
-    rows = conn.exec_driver_sql(
-        placeholders(conn, f"{statement} {order}"), (collection, param)
-    ).fetchall()
+    ids = sorted(set(customer_ids))
+    if limit is None:
+        where, param = one_of(conn, "customer_id", ids)
+        statement = f"SELECT {_COLUMNS} FROM records WHERE collection = ? AND {where} {_ORDER}"
+        params: tuple[Any, ...] = (collection, param)
+    else:
+        statement, params = _newest(conn, collection, ids, limit)
+    rows = conn.exec_driver_sql(placeholders(conn, statement), params).fetchall()
     kinds = project.settings.datamodel[collection].fields
     found: dict[int, list[dict[str, Any]]] = {}
     for customer_id, key, data, created_at, updated_at in rows:
         record = typed_view(key, json_value(data) or {}, created_at, updated_at, kinds)
         found.setdefault(customer_id, []).append(record)
     return {customer_id: tuple(records) for customer_id, records in found.items()}
+
+
+_COLUMNS = "customer_id, key, data, created_at, updated_at"
+_ORDER = "ORDER BY customer_id, created_at DESC, id DESC"
+
+
+def _newest(
+    conn: Connection, collection: str, ids: list[int], limit: int
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement that reads each customer's ``limit`` newest records: per customer, the
+    first ``limit`` entries of ``ix_records_customer`` read backwards (created_at, then id),
+    and only those records' rows; not every record of the batch's customers ranked."""
+    names = _COLUMNS.split(", ")
+    columns = ", ".join(f"r.{name}" for name in names)
+    order = "ORDER BY r.customer_id, r.created_at DESC, r.id DESC"
+    newest = (
+        "FROM records n WHERE n.customer_id = j.value AND n.collection = ? "
+        f"ORDER BY n.created_at DESC, n.id DESC LIMIT {int(limit)}"
+    )
+    if conn.dialect.name == "postgresql":
+        inner = ", ".join(f"n.{name}" for name in ("id", *names))
+        statement = (
+            f"SELECT {columns} FROM unnest(CAST(? AS bigint[])) AS j(value) CROSS JOIN LATERAL "
+            f"(SELECT {inner} {newest}) AS r "
+            f"{order}"
+        )
+        return statement, (ids, collection)
+    statement = (
+        f"SELECT {columns} FROM json_each(?) AS j JOIN records r ON r.id IN "
+        f"(SELECT n.id {newest}) {order}"
+    )
+    return statement, (json.dumps(ids), collection)
 
 
 def typed_view(
@@ -67,7 +95,8 @@ def typed_view(
     """One record as expressions and templates see it."""
     record: dict[str, Any] = {
         "key": key,
-        "created_at": time_value(created_at),
+        # a field of its own wins (below): then the column, which holds it too, is not parsed
+        "created_at": None if "created_at" in data else time_value(created_at),
         "updated_at": time_value(updated_at),
     }
     for name, value in data.items():

@@ -9,14 +9,16 @@ SELECT``, the reentry rule a ``NOT EXISTS``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+import json
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, text
 
-from engine.store.customers import load_customers, stream_customers
+from engine.store.customers import field_reads, load_customers, stream_customers
+from engine.store.profile_columns import typed_fields
 from engine.store.raw import time_param
 from engine.store.sqlexpr import compile_where, fields_of
 
@@ -38,10 +40,11 @@ def matching_ids(
     chunk: int = CHUNK,
     after: int = 0,
     limit: int | None = None,
+    among: Sequence[int] | None = None,
 ) -> Generator[list[int], None, None]:
-    """System ids (of ``group``) for whom ``where`` holds, ascending, in chunks: those after
-    ``after``, at most ``limit`` when given."""
-    condition, params = _condition(conn, project, where, now, today, group)
+    """System ids (of ``group``, among ``among`` when given) for whom ``where`` holds,
+    ascending, in chunks: those after ``after``, at most ``limit`` when given."""
+    condition, params = _condition(conn, project, where, now, today, group, among=among)
     statement = text(
         f"SELECT c.system_id FROM customers c WHERE {condition} "
         "ORDER BY c.system_id" + (" LIMIT :limit" if limit is not None else "")
@@ -163,13 +166,26 @@ def _condition(
     now: datetime,
     today: date,
     group: str | None,
+    typed: set[str] | None = None,
+    among: Sequence[int] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The condition on ``customers c`` (after ``:after``) and its parameters."""
+    """The condition on ``customers c`` (after ``:after``, among ``among`` when given) and its
+    parameters; ``typed``: the profile fields with typed columns, when known."""
     conditions = ["c.system_id > :after"]
     params: dict[str, Any] = {}
+    if among is not None:  # one parameter however many: a JSON array, an array
+        if conn.dialect.name == "postgresql":
+            conditions.append("c.system_id = ANY(CAST(:among AS bigint[]))")
+            params["among"] = list(among)
+        else:
+            conditions.append("c.system_id IN (SELECT value FROM json_each(:among))")
+            params["among"] = json.dumps(list(among))
     if where is not None:
         profile, datamodel = fields_of(project)
-        compiled = compile_where(where, conn.dialect.name, profile, now, today, datamodel)
+        typed = typed_fields(conn, project) if typed is None else typed
+        compiled = compile_where(
+            where, conn.dialect.name, profile, now, today, datamodel, typed=typed
+        )
         conditions.append(compiled.sql)
         params.update(compiled.params)
     if group is not None:
@@ -200,3 +216,40 @@ def matching_customers(
     for ids in matching_ids(conn, project, where, now=now, today=today, group=group):
         loaded = load_customers(conn, ids, project, groups=groups)
         yield [loaded[i] for i in ids if i in loaded]
+
+
+def matching_rows(
+    conn: Connection,
+    project: Project,
+    where: Expression | None,
+    fields: Sequence[str],
+    *,
+    now: datetime,
+    today: date,
+    group: str | None = None,
+    chunk: int = CHUNK,
+) -> Iterator[tuple[int, list[Sequence[Any]]]]:
+    """The values of customer ``fields`` (not ``groups``) of the matching customers, typed as
+    ``load_customers`` types them, in system_id order, in chunks, each with its last
+    system_id: one streamed statement that reads only those fields (typed profile columns
+    where the table has them), for exports of plain fields."""
+    typed = typed_fields(conn, project)
+    condition, params = _condition(conn, project, where, now, today, group, typed)
+    reads = field_reads(conn.dialect.name, fields, project, typed)
+    columns = ", ".join(sql for sql, _ in reads)
+    statement = text(
+        f"SELECT c.system_id, {columns} FROM customers c WHERE {condition} ORDER BY c.system_id"
+    )
+    changes = [(place, then) for place, (_, then) in enumerate(reads) if then is not None]
+    result = conn.execute(statement.execution_options(stream_results=True), {**params, "after": 0})
+    try:
+        while rows := result.fetchmany(chunk):
+            values: list[Sequence[Any]] = [row[1:] for row in rows]
+            if changes:
+                values = [list(row) for row in values]
+                for place, then in changes:
+                    for row in values:
+                        row[place] = then(row[place])  # type: ignore[index]
+            yield rows[-1][0], values
+    finally:
+        result.close()

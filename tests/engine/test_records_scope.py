@@ -95,6 +95,20 @@ def test_records_of_customers_newest_first_and_typed(store: Store) -> None:
     assert ids[2] not in found and ids[3] not in found
 
 
+def test_the_newest_records_each_with_a_limit(store: Store) -> None:
+    ids = store.ids  # type: ignore[attr-defined]
+    with store.db.write() as conn:  # two more for C2 at one moment: the later stored first
+        same = [({"order_id": f"b{n}", "total": Decimal(n)}, ids[1]) for n in (2, 3)]
+        upsert_records(conn, "orders", same, project=store.project, now=T0)
+    with store.db.read() as conn:
+        found = records_of_customers(conn, "orders", [*ids, ids[0], 999_999], store.project, 2)
+        everything = records_of_customers(conn, "orders", ids, store.project)
+    assert [r["key"] for r in found[ids[0]]] == ["a2", "a1"]
+    assert [r["key"] for r in found[ids[1]]] == ["b3", "b2"]
+    assert sorted(found) == [ids[0], ids[1]]
+    assert all(found[i] == everything[i][:2] for i in found)  # the same typed records
+
+
 def _context(store: Store, flow_text: str, make_project: Callable[..., Project]) -> Any:
     from engine.sdk.context import RunContext
     from engine.sdk.effects import Effects  # noqa: F401
@@ -210,6 +224,19 @@ def test_validation_of_collections_and_fields(
             "unknown field 'kye' of collection 'orders'; did you mean 'key'?",
         ),
         ("{{ records['visit'] }}", "unknown collection 'visit'"),
+        (
+            "{% for o in records.orders %}{{ o.totl }}{% endfor %}",
+            "unknown field 'totl' of collection 'orders'; did you mean 'total'?",
+        ),
+        (
+            "{% for o in records.orders[:2]|reverse %}{{ o['stauts'] }}{% endfor %}",
+            "unknown field 'stauts' of collection 'orders'; did you mean 'status'?",
+        ),
+        (  # an inner loop's own o is not a record; the outer one's still is after it
+            "{% for o in records.visits %}{% for o in [1] %}{{ o.real }}{% endfor %}"
+            "{{ o.pgae }}{% endfor %}",
+            "unknown field 'pgae' of collection 'visits'; did you mean 'page'?",
+        ),
     ],
 )
 def test_validation_of_template_records(
@@ -221,6 +248,14 @@ def test_validation_of_template_records(
         load_flow_text(project, text)
     messages = [p.message for p in caught.value.problems]
     assert any(message in m for m in messages), messages
+
+
+def test_loop_variables_over_records_read_known_fields(
+    make_project: Callable[..., Project],
+) -> None:
+    project = make_project(SETTINGS)
+    url = "{% for o in records.orders %}{{ o.total }}{{ o['key'] }}{{ loop.index }}{% endfor %}"
+    load_flow_text(project, FLOW.replace("{{ records.orders[0].key }}", url))
 
 
 def test_replay_with_records(

@@ -1,5 +1,7 @@
 """The property: an expression compiled to SQL chooses, on SQLite and on PostgreSQL, exactly the
-customers the Python evaluator chooses, nulls and time zones included."""
+customers the Python evaluator chooses, nulls and time zones included, reading profile fields
+from their typed columns and from the JSON alike; and an export's fields read straight from the
+table are the values of the typed customers."""
 
 from __future__ import annotations
 
@@ -16,11 +18,12 @@ from sqlalchemy import text
 
 from engine.model.expressions import Expression
 from engine.model.project import Project
-from engine.store import Database, Store
+from engine.store import Database, Store, profile_columns
 from engine.store.customers import add_to_groups, load_customers, upsert_customers
 from engine.store.records import typed_record, upsert_records
 from engine.store.recordsets import records_of_customers
-from engine.store.segments import matching_ids
+from engine.store.segments import matching_ids, matching_rows
+from engine.store.sqlexpr import compile_where, fields_of
 
 NOW = datetime(2026, 6, 15, 12, 0, 0, 250_000, tzinfo=UTC)
 TODAY = date(2026, 6, 15)
@@ -43,6 +46,7 @@ datamodel:
     fields: {visit_id: str, created_at: datetime, pages: int}
 """
 
+PROFILE = ["name", "score", "ratio", "amount", "vip", "born", "seen"]
 _ZONES = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5))]
 names = st.one_of(st.none(), st.sampled_from(["", "a", "A", "ab", "B", "ba", "é", "É"]))
 moments = st.builds(
@@ -238,7 +242,11 @@ predicates = st.recursive(
 
 
 def _store(url: str, project: Project) -> Store:
-    return Store(Database(url), project)
+    store = Store(Database(url), project)
+    profile_columns.sync(store.db, project)
+    with store.db.read() as conn:  # segments read these fields from their typed columns
+        assert profile_columns.typed_fields(conn, project) == set(PROFILE)
+    return store
 
 
 @pytest.fixture(scope="module")
@@ -311,12 +319,20 @@ def _by_python(store: Store, expr: Expression) -> list[str]:
 
 
 def _by_sql(store: Store, expr: Expression) -> list[str]:
+    """Through the typed columns (as segments run), checked equal to the JSON's answer."""
     with store.db.read() as conn:
         ids = [
             i
             for chunk in matching_ids(conn, store.project, expr, now=NOW, today=TODAY)
             for i in chunk
         ]
+        profile, datamodel = fields_of(store.project)
+        from_json = compile_where(expr, conn.dialect.name, profile, NOW, TODAY, datamodel)
+        assert "profile_" not in from_json.sql
+        found = conn.execute(
+            text(f"SELECT c.system_id FROM customers c WHERE {from_json.sql}"), from_json.params
+        ).scalars()
+        assert sorted(found) == ids, ("from the JSON", expr.source)
         loaded = load_customers(conn, ids, store.project, groups=False)
     return sorted(c["external_id"] for c in loaded.values())
 
@@ -350,3 +366,29 @@ def test_sql_and_python_choose_the_same_customers(
             return
         assert _by_sql(store, expr) == expected, (store.db.engine.dialect.name, source)
         event("chosen: some" if expected else "chosen: none")
+
+
+@pytest.mark.postgres
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=customers)
+def test_fields_read_for_exports_are_the_typed_customers_values(
+    stores: list[Store], rows: list[dict[str, Any]]
+) -> None:
+    fields = ["system_id", "external_id", "unsubscribed", "created_at", *PROFILE]
+    for store in stores:
+        _fill(store, rows)
+        with store.db.read() as conn:
+            read = [
+                list(values)
+                for _, chunk in matching_rows(
+                    conn, store.project, None, fields, now=NOW, today=TODAY, chunk=3
+                )
+                for values in chunk
+            ]
+            loaded = load_customers(conn, [r[0] for r in read], store.project)
+        expected = [[loaded[r[0]][f] for f in fields] for r in read]
+        assert read == expected, store.db.engine.dialect.name
+        assert [[type(v) for v in r] for r in read] == [[type(v) for v in r] for r in expected]
+        assert len(read) == len(rows)

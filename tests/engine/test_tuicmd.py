@@ -37,3 +37,18 @@ def test_other_commands_do_not_import_textual() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_records_go_with_replay_and_are_checked_before_the_app_starts(tmp_path: Path) -> None:
+    alone = ["tui", "welcome", "--records", "orders=o.csv", "--project", str(EXAMPLES)]
+    result = runner.invoke(app, alone)
+    assert "--records only go with --replay CUSTOMERS.csv" in str(result.exception)
+    customers = tmp_path / "customers.csv"
+    customers.write_text("external_id,email\nC1,c1@example.com\n")
+    step = ["tui", "welcome", "--replay", str(customers), "--project", str(EXAMPLES)]
+    result = runner.invoke(app, [*step, "--records", "orders"])
+    assert "--records 'orders': write COLLECTION=CSV" in str(result.exception)
+    orders = tmp_path / "orders.csv"
+    orders.write_text("customer,order_id,total\nC1,o1,10\n")
+    result = runner.invoke(app, [*step, "--records", f"order={orders}"])
+    assert "no collection 'order' in the datamodel; did you mean 'orders'?" in str(result.exception)

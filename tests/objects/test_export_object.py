@@ -237,3 +237,40 @@ def test_an_sftp_server_that_cannot_be_reached_is_tried_again_then_fails(
     [reason] = reasons
     assert reason.startswith(f"failed: connection 'crm': cannot reach SFTP server 127.0.0.1:{port}")
     assert reason.endswith("after 4 tries over 1m10s")
+
+
+def test_where_keeps_the_rows_of_the_batch_customers_it_holds_for(
+    make_project: Callable[..., Project], tmp_path: Path, store_for: Callable[[Project], Store]
+) -> None:
+    flow = FLOW.replace(
+        '    delimiter: ";"\n', '    delimiter: ";"\n    where: customer.country == "nl"\n'
+    )
+    project = make_project(SETTINGS, flows={"weekly": flow})
+    (tmp_path / "customers.csv").write_text(CUSTOMERS)
+    store = store_for(project)
+    with store.db.write() as conn:
+        load_customers_csv(conn, tmp_path / "customers.csv", project, START)
+    run_flow(project, store, load_flow(project.flows_dir / "weekly.yaml", project))
+    exports = project.root / "exports"
+    rows = sorted(row for f in exports.iterdir() for row in read(f)[1:])
+    assert rows == [["C1", "a@x.nl", "NL", ""], ["C3", "c@x.nl", "NL", ""]]
+    with store.db.read() as conn:
+        table = Event.__table__  # type: ignore[attr-defined]
+        exported = conn.execute(select(table.c.customer_id).where(table.c.kind == "exported"))
+        assert sorted(exported.scalars()) == [1, 3]  # C2 (be) is not exported
+        steps = Step.__table__  # type: ignore[attr-defined]
+        left = conn.execute(select(steps.c.output).where(steps.c.object == "export"))
+        assert list(left.scalars()) == ["out"] * 3  # and leaves by out all the same
+
+
+def test_a_where_that_cannot_run_in_the_database_is_a_validation_error(
+    make_project: Callable[..., Project],
+) -> None:
+    flow = FLOW.replace(
+        '    delimiter: ";"\n', '    delimiter: ";"\n    where: customer.country < 3\n'
+    )
+    project = make_project(SETTINGS, flows={"weekly": flow})
+    with pytest.raises(
+        FlowError, match="cannot run in the database: cannot compare text with number"
+    ):
+        load_flow(project.flows_dir / "weekly.yaml", project)

@@ -14,7 +14,7 @@ numbers uses floating point on SQLite (exact decimals on PostgreSQL).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -53,11 +53,14 @@ def compile_where(
     now: datetime,
     today: date,
     datamodel: Mapping[str, Mapping[str, str]] | None = None,
+    *,
+    typed: Collection[str] = (),
 ) -> Where:
     """``expression`` as a condition over ``customers c`` in ``dialect`` ("sqlite" or
     "postgresql"); ``profile`` is the project's profile field types, ``datamodel`` each
-    collection's field types."""
-    compiler = Compiler(Dialect(dialect), profile, now, today, datamodel)
+    collection's field types, ``typed`` the profile fields read from their typed columns
+    (``engine.store.profile_columns.typed_fields``)."""
+    compiler = Compiler(Dialect(dialect), profile, now, today, datamodel, typed)
     predicate = compiler.predicate(expression.tree)
     return Where(predicate.text, compiler.params)
 

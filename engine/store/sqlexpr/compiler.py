@@ -11,7 +11,7 @@ wherever a predicate becomes a value, it is made total with COALESCE first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -57,11 +57,13 @@ class Compiler:
         now: datetime,
         today: date,
         datamodel: Mapping[str, Mapping[str, str]] | None = None,
+        typed: Collection[str] = (),
     ) -> None:
         from engine.store.sqlexpr.records import Source
 
         self.dialect = dialect
         self.profile = profile
+        self.typed = typed  # profile fields the customers table has typed columns for
         self.datamodel = datamodel or {}
         self.records: list[Source] = []  # the records under test, innermost last
         self.aliases = 0
@@ -156,7 +158,7 @@ class Compiler:
         kind = self.profile.get(name)
         if kind is None:
             return _NULL  # a missing field is null
-        text = self.dialect.profile_field(name, kind)
+        text = self.dialect.profile_field(name, kind, typed=name in self.typed)
         return Sql(text, KINDS[kind], total=False)
 
     def arithmetic(self, node: tree.Arith) -> Sql:

@@ -1,11 +1,14 @@
 """What differs between SQLite (JSON1) and PostgreSQL (jsonb/json) when an expression becomes
 SQL: how a profile field is read, how parameters are typed, time arithmetic.
 
-A field is read the same way by the compiled expressions and by the indexes that ``index: true``
-creates (``field_sql``), so the database can use the index."""
+A profile field is read from its typed column (``typed_column``: a generated column the store
+keeps per field of ``sluis.yaml``, see ``engine.store.profile_columns``) where the customers
+table has one, else from the JSON by the very expression that column is generated from
+(``json_field``), so both give the same answers."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # customer fields stored in columns of their own, with their expression kinds
@@ -31,6 +34,22 @@ KINDS: dict[str, str] = {
 }
 
 
+# the numbers JSON and Python's decimals write (exponents PostgreSQL's numeric holds)
+_NUMBER = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]{1,4})?$"
+# SQL types of typed profile columns on PostgreSQL (SQLite columns take the JSON's values)
+PG_TYPES: dict[str, str] = {"num": "numeric", "bool": "boolean"}
+
+
+# a bound value as ``param`` gives it for text (dates and date-times travel as text)
+_BOUND_TEXT = re.compile(r"CAST\((:x\d+) AS text\)")
+
+
+def typed_column(field: str, kind: str) -> str:
+    """The name of a profile field's typed column (its type in the name: a changed type is
+    a new column)."""
+    return f"profile_{field}_{kind}"
+
+
 @dataclass(frozen=True)
 class Dialect:
     name: str  # "sqlite" or "postgresql"
@@ -39,19 +58,30 @@ class Dialect:
     def postgres(self) -> bool:
         return self.name == "postgresql"
 
-    def profile_field(self, field: str, kind: str, alias: str = "c") -> str:
-        """A profile field's value; datetimes stay ISO text (see ``instant``)."""
-        return self.json_field(f"{alias}.profile" if alias else "profile", field, kind)
+    def profile_field(self, field: str, kind: str, alias: str = "c", typed: bool = False) -> str:
+        """A profile field's value, from its typed column when ``typed`` (the customers table
+        has it); datetimes stay ISO text (see ``instant``)."""
+        prefix = f"{alias}." if alias else ""
+        if typed:
+            return prefix + typed_column(field, kind)
+        return self.json_field(prefix + "profile", field, kind, total=True)
 
-    def json_field(self, column: str, field: str, kind: str) -> str:
-        """A typed field of a JSON column (profile, a record's data)."""
+    def json_field(self, column: str, field: str, kind: str, total: bool = False) -> str:
+        """A typed field of a JSON column (profile, a record's data). ``total``: on PostgreSQL
+        it never fails, as a generated column's expression must not (a value that is not of
+        the field's type, left from before a type change, reads as null); profile fields are
+        read so, from the JSON as from their typed columns."""
         if not self.postgres:
             extract = f"json_extract({column}, '$.{field}')"
             return f"CAST({extract} AS REAL)" if kind == "decimal" else extract
         value = f"({column} ->> '{field}')"
         if kind in ("int", "float", "decimal"):
+            if total:
+                return f"(CASE WHEN {value} ~ '{_NUMBER}' THEN CAST({value} AS numeric) END)"
             return f"CAST({value} AS numeric)"
         if kind == "bool":
+            if total:
+                return f"(CASE {value} WHEN 'true' THEN TRUE WHEN 'false' THEN FALSE END)"
             return f"CAST({value} AS boolean)"
         return value
 
@@ -89,7 +119,12 @@ class Dialect:
         ``text`` says whether the value is ISO text (profile fields, parameters) or a column."""
         if not self.postgres:
             return f"strftime('%Y-%m-%dT%H:%M:%f+00:00', {value})"
-        return f"CAST({value} AS timestamptz)" if text else value
+        if not text:
+            return value
+        bound = _BOUND_TEXT.fullmatch(value)
+        if bound is not None:  # a parameter read as timestamptz once, not cast on every row
+            return f"CAST({bound[1]} AS timestamptz)"
+        return f"CAST({value} AS timestamptz)"
 
     def epoch(self, value: str, text: bool) -> str:
         """Seconds since 1970 of a date-time (whole seconds on SQLite)."""
