@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from engine.sdk.files import Pickup
     from engine.sdk.http import HttpPull
 
-HTTP_ONLY = ("query", "headers", "items", "paginate", "since", "max_pages")
+HTTP_ONLY = ("query", "headers", "items", "paginate", "since", "max_pages", "rejects")
 
 
 class CsvImportSettings(ObjectSettings, RetrySettings):
@@ -191,7 +191,9 @@ class Import(CampaignObject[ImportSettings]):
     def _pull(self, ctx: RunContext) -> HttpPull:
         settings = self.settings
         assert settings.http is not None
-        return http_pull(ctx, settings.http, settings.spec(), wanted=settings.continue_)
+        return http_pull(
+            ctx, settings.http, settings.spec(), wanted=settings.continue_, retry=settings
+        )
 
     def _pickup(self, ctx: RunContext) -> Pickup:
         settings, after = self.settings, self.settings.after

@@ -11,11 +11,13 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from engine.errors import InputError
+from engine.errors import InputError, TransientError
 from engine.http.calls import CallPolicy, HttpCall, HttpOutcome
+from engine.model.durations import format_duration
 from engine.pull.settings import CursorPaging, PagePaging, PullSettings
 from engine.sdk.effects import HttpSink
 from engine.webhooks.payload import MISSING, lookup, split_path
@@ -86,6 +88,12 @@ class ItemRows:
         [answer] = self.sink.send_all([HttpCall("GET", url, headers)], self.policy)
         self._read += len(answer.body)
         self.pages += 1
+        if answer.later is not None:  # a longer wait than a pull waits out: the pull goes again
+            raise TransientError(
+                f"{_shown(url)}: {answer.reason.removeprefix('failed: ')}; nothing of this pull "
+                f"is imported and it goes again in {_seconds(answer.later)}",
+                later=answer.later,
+            )
         if not answer.ok:
             raise InputError(
                 f"{_shown(url)}: {answer.reason.removeprefix('failed: ')}; nothing of this pull "
@@ -170,6 +178,10 @@ class ItemRows:
             if isinstance(total, int | str) and str(total).isdigit() and count >= int(total):
                 return None
         return self.first_url({paging.page: str(page + 1)})
+
+
+def _seconds(seconds: float) -> str:
+    return format_duration(timedelta(seconds=max(1, round(seconds))))
 
 
 def _shown(url: str) -> str:

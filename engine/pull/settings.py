@@ -9,7 +9,7 @@ from pydantic import Field, PlainSerializer, PlainValidator, model_validator
 from pydantic_core import PydanticCustomError
 
 from engine.errors import TemplateError
-from engine.model.settings import Settings
+from engine.model.settings import LocationText, Settings
 from engine.model.templates import Template
 
 QUERY_NAMES = frozenset({"since"})
@@ -62,7 +62,8 @@ class Since(Settings):
 
 class PullSettings(Settings):
     """An HTTP source: ``url`` (a full URL, or a path on ``connection``), ``query``, ``items``,
-    ``paginate``, ``since``, ``max_pages``."""
+    ``paginate``, ``since``, ``max_pages``, and where rejected items go (``rejects``: a CSV,
+    by default ``rejects/FLOW.OBJECT.rejects.csv`` in the project)."""
 
     url: str
     connection: str | None = None
@@ -72,6 +73,7 @@ class PullSettings(Settings):
     paginate: Literal["link"] | CursorPaging | PagePaging | None = None
     since: Since | None = None
     max_pages: int = Field(default=100_000, ge=1)
+    rejects: LocationText | None = None
 
     @model_validator(mode="after")
     def _where(self) -> PullSettings:

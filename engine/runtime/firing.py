@@ -66,7 +66,9 @@ def fire_due(runtime: Runtime) -> int:
                     tries = triggers.tries_failed(conn, row.flow, row.object) + 1
                     why["tries"] = tries
                     if tries <= settings.retries:
-                        again = now + settings.wait(tries)
+                        # never sooner than the backoff, nor than the other side asked
+                        asked = timedelta(seconds=exc.later or 0)
+                        again = now + max(settings.wait(tries), asked)
                         due_next = again if due_next is None else min(due_next, again)
                     else:
                         why["reason"] = f"failed: {exc} after {tries} tries"

@@ -4,10 +4,13 @@ pull, resuming after a failure without duplicates; a wrong token fails the pull.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from vendors import Answer
 from vendors.magento import SC, Magento
 
+from engine.store.events import EVENTS
 from engine.store.records import RECORDS
 
 
@@ -62,7 +65,15 @@ def test_a_failed_page_leaves_nothing_and_the_next_hour_resumes(shop, magento):
     flaky.left = 4
     magento.answer = flaky
     shop.at(1, 5)
+    for _ in range(3):  # the pull goes again 10 s, 20 s and 40 s later (a quarter more at most)
+        shop.clock.advance(timedelta(minutes=1))
+        shop.run()
+    pages = _pages(magento, "/rest/V1/customers/search")
+    assert pages.count("3") == 4  # the first try and 3 retries, each pull from page 1
     assert shop.count() == 0
+    with shop.store.db.read() as conn:
+        last = list(conn.execute(EVENTS.select().where(EVENTS.c.kind == "failed")))[-1]
+    assert "HTTP 500" in last.data["reason"] and "after 4 tries" in last.data["reason"]
     shop.at(2, 5)
     assert shop.count() == 500
 
