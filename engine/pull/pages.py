@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from engine.errors import InputError, TransientError
@@ -21,6 +21,9 @@ from engine.model.durations import format_duration
 from engine.pull.settings import CursorPaging, PagePaging, PullSettings
 from engine.sdk.effects import HttpSink
 from engine.webhooks.payload import MISSING, lookup, split_path
+
+if TYPE_CHECKING:
+    from engine.pull.nested import Spool
 
 _NEXT = re.compile(r'<([^>]*)>\s*;[^,]*rel="?next"?', re.IGNORECASE)
 
@@ -57,6 +60,7 @@ class ItemRows:
         *,
         since: str | None,
         base_url: str = "",
+        nested: Sequence[Spool] = (),
     ) -> None:
         self.settings, self.sink, self.policy = settings, sink, policy
         self.header = list(paths)
@@ -67,6 +71,7 @@ class ItemRows:
         self.pages = 0
         self._read = 0
         self.base_url = base_url
+        self.nested = nested
         self.source = self.first_url()
 
     @property
@@ -136,7 +141,10 @@ class ItemRows:
             for item in found:
                 count += 1
                 self._note_since(item)
-                yield count, [cell(lookup(item, path)) for path in self._paths]
+                row = [cell(lookup(item, path)) for path in self._paths]
+                for spool in self.nested:
+                    spool.add(count, item, row)
+                yield count, row
             url = self._next(url, answer, found, page_number, count)
             page_number += 1
 

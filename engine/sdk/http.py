@@ -39,8 +39,17 @@ from engine.pull.settings import PullSettings
 
 if TYPE_CHECKING:
     from engine.files.imports import ImportSpec
+    from engine.model.project import Project
     from engine.pull.pickup import HttpPull as HttpPull
     from engine.sdk.context import RunContext
+
+
+def check_nested(settings: PullSettings, spec: ImportSpec, project: Project) -> None:
+    """Check an HTTP import's nested ``records`` against the project (``InputError``)."""
+    from engine.pull.nested import inherited
+
+    for nested in settings.records:
+        inherited(spec, nested, project)
 
 
 def http_pull(
@@ -73,6 +82,7 @@ __all__ = [
     "Send",
     "batch_body",
     "call_policy",
+    "check_nested",
     "check_request",
     "chunk_key",
     "compile_response",

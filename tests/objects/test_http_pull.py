@@ -313,3 +313,37 @@ def test_too_many_rejects_import_nothing_and_still_list_them(
     lines = (run.project.root / "pulled" / "bad-customers.csv").read_text().splitlines()
     assert len(lines) == 1 + 3  # the header, and the rejects up to the one too many
     run.close()
+
+
+def test_nested_records_must_be_able_to_keep_their_parents_key(make_project, store_for, magento):
+    settings = SETTINGS.replace(
+        "connections:",
+        "datamodel:\n"
+        "  orders: {key: order_id, fields: {order_id: str}}\n"
+        "  lines: {key: line_id, fields: {line_id: str, sku: str}}\n"
+        "connections:",
+    )
+    flow = """\
+objects:
+  orders:
+    type: import
+    connection: magento
+    from: /rest/V1/orders
+    into: orders
+    items: items
+    columns: {entity_id: order_id}
+    records:
+      - {collection: lines, path: items, columns: {item_id: line_id, sku: sku}}
+"""
+    from engine.model.flow import load_flow
+
+    def load(settings, flow):
+        project = make_project(settings.replace("BASE", magento.base_url), {"pull": flow})
+        return load_flow(project.flows_dir / "pull.yaml", project)
+
+    with pytest.raises(FlowError, match="collection 'lines' has no field 'order_id'"):
+        load(settings, flow)
+    settings = settings.replace("sku: str", "sku: str, order_id: str")
+    with pytest.raises(FlowError, match="'skus' is not a field of collection 'lines'"):
+        load(settings, flow.replace("sku: sku", "sku: skus"))
+    assert load(settings, flow).objects["orders"]
