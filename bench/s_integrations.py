@@ -5,8 +5,9 @@ in the same run, against the vendor stand-ins of the tests (in their own process
   call (batch body, items read per contact, ``hubspot_id`` saved), through the runtime on
   SQLite; the baseline posts the same 1,000 batches one after another and reads the ids.
 - Magento pull: the ``magento-orders`` flow of ``sluis integrate magento2`` pulling 100,000
-  orders, 100 a page (searchCriteria, total_count), into the ``orders`` collection on SQLite
-  in one transaction; the baseline GETs the same 1,000 pages and parses them.
+  orders, 100 a page (searchCriteria, total_count), into the ``orders`` collection and their
+  150,000 line items into ``order_lines`` on SQLite in one transaction; the baseline GETs the
+  same 1,000 pages and parses them.
 
 Peak memory is this process's maximum resident size after the engine's runs (ru_maxrss).
 """
@@ -179,8 +180,11 @@ def _magento_engine(folder: Path, url: str, orders: int, customers: int) -> floa
     runtime.run_until_idle()
     seconds = time.perf_counter() - start
     with store.db.read() as conn:
-        stored = conn.execute(select(func.count()).select_from(RECORDS)).scalar_one()
+        count = select(func.count()).select_from(RECORDS)
+        stored = conn.execute(count.where(RECORDS.c.collection == "orders")).scalar_one()
+        lines = conn.execute(count.where(RECORDS.c.collection == "order_lines")).scalar_one()
     assert stored == orders, stored
+    assert lines == orders + orders // 2, lines  # one or two line items an order
     client.close()
     store.db.dispose()
     return seconds

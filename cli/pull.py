@@ -54,7 +54,9 @@ def pull(
                 bar.update(task, rows=rows, kb=done // 1024)
 
             spec = instance.settings.spec()
-            puller = HttpPull(ctx, http, spec, wanted=(), progress=progress)
+            puller = HttpPull(
+                ctx, http, spec, wanted=(), retry=instance.settings, progress=progress
+            )
             with store.db.write() as conn, ctx.inside(conn):
                 for _ in puller.entries():
                     pass

@@ -133,4 +133,9 @@ class EffectError(SluisError):
 
 class TransientError(EffectError):
     """An outside effect failed in a way that may pass (a connection lost or not made): an
-    object with ``retries`` / ``backoff`` settings tries again later (DESIGN.md 8)."""
+    object with ``retries`` / ``backoff`` settings tries again later (DESIGN.md 8).
+    ``later``: the seconds to wait at least (a ``Retry-After`` the other side gave)."""
+
+    def __init__(self, message: str, *, later: float | None = None) -> None:
+        super().__init__(message)
+        self.later = later

@@ -44,6 +44,7 @@ from engine.sdk.http import (
     call_policy,
     check_request,
     chunk_key,
+    compile_response,
     compile_value,
     deliver,
     form_body,
@@ -175,6 +176,7 @@ class HttpRequest(CampaignObject[HttpRequestSettings]):
         self.url_per_customer = bool(settings.url.names & PER_CUSTOMER)
         self.fields = compile_value(settings.fields) if settings.fields is not None else None
         self.body = compile_value(settings.body) if settings.body is not None else None
+        self.save = {name: compile_response(t) for name, t in settings.save.items()}
         sends_json = settings.format == "json" and settings.method != "GET"
         self.json_fields = (
             JsonFields(settings.fields) if settings.fields is not None and sends_json else None
@@ -311,13 +313,18 @@ class HttpRequest(CampaignObject[HttpRequestSettings]):
         """Store ``save`` values of a successful answer; a value that does not fit its field
         fails the journey with the reason."""
         types = ctx.customers.field_types()
+        readers = [(name, types[name], read) for name, read in self.save.items()]
 
         def save(journey: Journey, result: HttpOutcome) -> str | None:
-            scope = ctx.scope(journey, response=result.response)
+            answer, status = result.json, result.status
+
+            def scope() -> dict[str, Any]:  # built only for a template Jinja renders
+                return ctx.scope(journey, response=result.response)
+
             values = {}
-            for name, template in self.settings.save.items():
+            for name, kind, read in readers:
                 try:
-                    values[name] = convert(template.render(scope), types[name])
+                    values[name] = convert(read(answer, status, scope), kind)
                 except (ValueError, SluisError) as exc:
                     return f"failed: {result.reason.removeprefix('ok: ')}, but save {name}: {exc}"
             saved[journey.customer_id] = values

@@ -47,13 +47,13 @@ from engine.sdk import (
     project_of,
 )
 from engine.sdk.files import ImportSpec, check_spec
-from engine.sdk.http import PullSettings, http_connection, http_pull
+from engine.sdk.http import PullSettings, check_nested, http_connection, http_pull
 
 if TYPE_CHECKING:
     from engine.sdk.files import Pickup
     from engine.sdk.http import HttpPull
 
-HTTP_ONLY = ("query", "headers", "items", "paginate", "since", "max_pages")
+HTTP_ONLY = ("query", "headers", "items", "paginate", "since", "max_pages", "rejects", "records")
 
 
 class CsvImportSettings(ObjectSettings, RetrySettings):
@@ -143,9 +143,11 @@ class ImportSettings(CsvImportSettings):
             if not self.columns:
                 raise ValueError("an HTTP import needs columns: item path -> field")
             project = project_of(info)
-            if self.http.connection is not None and project is not None:
+            if project is not None:
                 try:
-                    http_connection(project, self.http.connection)
+                    if self.http.connection is not None:
+                        http_connection(project, self.http.connection)
+                    check_nested(self.http, self.spec(), project)
                 except SluisError as exc:
                     raise ValueError(str(exc)) from None
         return self
@@ -191,7 +193,9 @@ class Import(CampaignObject[ImportSettings]):
     def _pull(self, ctx: RunContext) -> HttpPull:
         settings = self.settings
         assert settings.http is not None
-        return http_pull(ctx, settings.http, settings.spec(), wanted=settings.continue_)
+        return http_pull(
+            ctx, settings.http, settings.spec(), wanted=settings.continue_, retry=settings
+        )
 
     def _pickup(self, ctx: RunContext) -> Pickup:
         settings, after = self.settings, self.settings.after

@@ -19,7 +19,7 @@ from engine.errors import EffectError
 from engine.http.calls import CallPolicy, HttpCall, HttpOutcome, idempotency_key, mask
 from engine.http.rates import TokenSource, chunk_size
 from engine.model.fields import customer_label
-from engine.model.retries import INLINE_WAIT, Tries, tries_so_far
+from engine.model.retries import INLINE_WAIT, TRIES_KEY, Tries, tries_so_far
 from engine.sdk.batch import Journey, Routing
 from engine.sdk.context import RunContext
 from engine.sdk.effects import HttpSink
@@ -172,6 +172,8 @@ def deliver(
 def _earlier(send: Send, object_id: str) -> Tries:
     """The tries made for a call's journeys in earlier batches (the most of them, for a chunk;
     the first try's time of the earliest)."""
+    if not any(TRIES_KEY in j.data for j in send.journeys):  # the usual case: first tries
+        return Tries(0, None)
     found = [tries_so_far(j.data, object_id) for j in send.journeys]
     made = max((t.made for t in found), default=0)
     firsts = [t.first for t in found if t.first is not None]

@@ -11,14 +11,19 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Sequence
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from engine.errors import InputError
+from engine.errors import InputError, TransientError
 from engine.http.calls import CallPolicy, HttpCall, HttpOutcome
+from engine.model.durations import format_duration
 from engine.pull.settings import CursorPaging, PagePaging, PullSettings
 from engine.sdk.effects import HttpSink
 from engine.webhooks.payload import MISSING, lookup, split_path
+
+if TYPE_CHECKING:
+    from engine.pull.nested import Spool
 
 _NEXT = re.compile(r'<([^>]*)>\s*;[^,]*rel="?next"?', re.IGNORECASE)
 
@@ -55,6 +60,7 @@ class ItemRows:
         *,
         since: str | None,
         base_url: str = "",
+        nested: Sequence[Spool] = (),
     ) -> None:
         self.settings, self.sink, self.policy = settings, sink, policy
         self.header = list(paths)
@@ -65,6 +71,7 @@ class ItemRows:
         self.pages = 0
         self._read = 0
         self.base_url = base_url
+        self.nested = nested
         self.source = self.first_url()
 
     @property
@@ -86,6 +93,12 @@ class ItemRows:
         [answer] = self.sink.send_all([HttpCall("GET", url, headers)], self.policy)
         self._read += len(answer.body)
         self.pages += 1
+        if answer.later is not None:  # a longer wait than a pull waits out: the pull goes again
+            raise TransientError(
+                f"{_shown(url)}: {answer.reason.removeprefix('failed: ')}; nothing of this pull "
+                f"is imported and it goes again in {_seconds(answer.later)}",
+                later=answer.later,
+            )
         if not answer.ok:
             raise InputError(
                 f"{_shown(url)}: {answer.reason.removeprefix('failed: ')}; nothing of this pull "
@@ -128,7 +141,10 @@ class ItemRows:
             for item in found:
                 count += 1
                 self._note_since(item)
-                yield count, [cell(lookup(item, path)) for path in self._paths]
+                row = [cell(lookup(item, path)) for path in self._paths]
+                for spool in self.nested:
+                    spool.add(count, item, row)
+                yield count, row
             url = self._next(url, answer, found, page_number, count)
             page_number += 1
 
@@ -170,6 +186,10 @@ class ItemRows:
             if isinstance(total, int | str) and str(total).isdigit() and count >= int(total):
                 return None
         return self.first_url({paging.page: str(page + 1)})
+
+
+def _seconds(seconds: float) -> str:
+    return format_duration(timedelta(seconds=max(1, round(seconds))))
 
 
 def _shown(url: str) -> str:

@@ -9,7 +9,7 @@ from pydantic import Field, PlainSerializer, PlainValidator, model_validator
 from pydantic_core import PydanticCustomError
 
 from engine.errors import TemplateError
-from engine.model.settings import Settings
+from engine.model.settings import LocationText, Settings
 from engine.model.templates import Template
 
 QUERY_NAMES = frozenset({"since"})
@@ -60,9 +60,21 @@ class Since(Settings):
     initial: str = "1970-01-01T00:00:00Z"
 
 
+class NestedRecords(Settings):
+    """A list inside each pulled item (``path``, e.g. ``items``) whose elements become records
+    of ``collection`` (``columns``: element path -> field), keeping their parent's key and
+    customer link (``engine/pull/nested.py``)."""
+
+    collection: str
+    path: str
+    columns: dict[str, str]
+
+
 class PullSettings(Settings):
     """An HTTP source: ``url`` (a full URL, or a path on ``connection``), ``query``, ``items``,
-    ``paginate``, ``since``, ``max_pages``."""
+    ``paginate``, ``since``, ``max_pages``, lists nested in the items (``records``), and where
+    rejected items go (``rejects``: a CSV,
+    by default ``rejects/FLOW.OBJECT.rejects.csv`` in the project)."""
 
     url: str
     connection: str | None = None
@@ -72,6 +84,8 @@ class PullSettings(Settings):
     paginate: Literal["link"] | CursorPaging | PagePaging | None = None
     since: Since | None = None
     max_pages: int = Field(default=100_000, ge=1)
+    rejects: LocationText | None = None
+    records: list[NestedRecords] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _where(self) -> PullSettings:

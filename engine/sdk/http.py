@@ -19,7 +19,7 @@ from engine.http.delivery import (
     refuse,
 )
 from engine.http.items import BatchBodyText, ItemsSpec, batch_body, per_item
-from engine.http.lookups import compile_value, rendered_once
+from engine.http.lookups import compile_response, compile_value, rendered_once
 from engine.http.oauth import http_connection, through_connection
 from engine.http.render import (
     CONTENT_TYPES,
@@ -34,21 +34,37 @@ from engine.http.render import (
     templated,
     with_query,
 )
+from engine.model.retries import RetrySettings
 from engine.pull.settings import PullSettings
 
 if TYPE_CHECKING:
     from engine.files.imports import ImportSpec
+    from engine.model.project import Project
     from engine.pull.pickup import HttpPull as HttpPull
     from engine.sdk.context import RunContext
 
 
+def check_nested(settings: PullSettings, spec: ImportSpec, project: Project) -> None:
+    """Check an HTTP import's nested ``records`` against the project (``InputError``)."""
+    from engine.pull.nested import inherited
+
+    for nested in settings.records:
+        inherited(spec, nested, project)
+
+
 def http_pull(
-    ctx: RunContext, settings: PullSettings, spec: ImportSpec, *, wanted: Sequence[str]
+    ctx: RunContext,
+    settings: PullSettings,
+    spec: ImportSpec,
+    *,
+    wanted: Sequence[str],
+    retry: RetrySettings,
 ) -> HttpPull:
-    """The pull of an import object with an HTTP source (the store loads with it)."""
+    """The pull of an import object with an HTTP source (the store loads with it), its pages
+    read with the object's ``retries`` and ``backoff``."""
     from engine.pull.pickup import HttpPull
 
-    return HttpPull(ctx, settings, spec, wanted=wanted)
+    return HttpPull(ctx, settings, spec, wanted=wanted, retry=retry)
 
 
 __all__ = [
@@ -66,8 +82,10 @@ __all__ = [
     "Send",
     "batch_body",
     "call_policy",
+    "check_nested",
     "check_request",
     "chunk_key",
+    "compile_response",
     "compile_value",
     "deliver",
     "form_body",

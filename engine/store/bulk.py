@@ -175,19 +175,32 @@ def insert_many(
     """Insert ``rows`` (mappings with the same keys), each with the values of ``same`` too."""
     if not rows:
         return
+    insert_columns(conn, table, {key: [row[key] for row in rows] for key in rows[0]}, same)
+
+
+def insert_columns(
+    conn: Connection,
+    table: Table,
+    values: Mapping[str, Sequence[Any]],
+    same: Mapping[str, Any] | None = None,
+) -> None:
+    """``insert_many`` of rows given a column at a time (equal lengths): writers that hold
+    their rows as columns skip building a mapping per row."""
+    count = len(next(iter(values.values()), ()))
+    if not count:
+        return
     same = dict(same or {})
-    keys = (*rows[0], *same)
+    keys = (*values, *same)
     statement, order, positional, convert_ = _insert_for(table, keys, conn.dialect)
     fixed = {k: (convert_[k](v) if convert_[k] else v) for k, v in same.items()}  # type: ignore[misc]
     # column by column: the loops run in C (list, map, zip), not once per value in Python
     columns: list[Iterable[Any]] = []
     for key in order:
         if key in fixed:
-            columns.append(repeat(fixed[key], len(rows)))
+            columns.append(repeat(fixed[key], count))
             continue
-        values = [row[key] for row in rows]
         step = convert_[key]
-        columns.append(list(map(step, values)) if step else values)
+        columns.append(_converted(values[key], step) if step else values[key])
     if conn.dialect.name == "postgresql":
         insert_rows(conn, table, order, list(zip(*columns, strict=True)))
         return
@@ -195,6 +208,22 @@ def insert_many(
     if not positional:
         params = [dict(zip(order, values, strict=True)) for values in params]
     conn.exec_driver_sql(statement, params)
+
+
+def _converted(values: Sequence[Any], step: Callable[[Any], Any]) -> list[Any]:
+    """``step`` over a column; a JSON column whose rows share one value object (an event's
+    data for every customer of a call) encodes it once."""
+    first = values[0] if values else None
+    if not isinstance(first, dict | list) or len(values) < 2 or values[1] is not first:
+        return list(map(step, values))
+    done: dict[int, Any] = {}
+    out = []
+    for value in values:
+        found = done.get(id(value))
+        if found is None:
+            found = done[id(value)] = step(value)
+        out.append(found)
+    return out
 
 
 _Insert = tuple[str, list[str], bool, dict[str, Callable[[Any], Any] | None]]

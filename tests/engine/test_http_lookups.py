@@ -75,3 +75,62 @@ def test_plain_lookup_fields_render_like_jinja():
     fields = {name: Template.parse(f"{{{{ customer.{name} }}}}") for name in names}
     expected = {name: t.render(SCOPE) for name, t in fields.items()}
     assert compile_value(fields)(CUSTOMER, DATA, lambda: SCOPE) == expected
+
+
+ANSWER = {
+    "id": "51",
+    "count": 3,
+    "ratio": 0.5,
+    "ok": False,
+    "none": None,
+    "properties": {"email": "ann@example.com", "tags": ["a"]},
+    "keys": "shadowed by dict.keys in Jinja",
+}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ response.json.id }}",
+        "{{response.json.count}}",
+        "{{ response.json.ratio }}",
+        "{{ response.json.ok }}",
+        "{{ response.json.none }}",
+        "{{ response.json.missing }}",
+        "{{ response.json.missing.deeper }}",
+        "{{ response.json.properties.email }}",
+        "{{ response.json.properties.tags }}",
+        "{{ response.json.properties }}",
+        "{{ response.json.keys }}",
+        "{{ response.json.id.more }}",
+        "{{ response.status }}",
+        "{{ response.json.id | upper }}",
+        "id {{ response.json.id }}",
+    ],
+)
+def test_save_templates_read_the_answer_like_jinja(source):
+    from engine.http.lookups import compile_response
+    from engine.model.templates import TEMPLATE_NAMES
+
+    template = Template.parse(source, TEMPLATE_NAMES | {"response"})
+    for answer in (ANSWER, None, [1, 2], "text"):
+        scope = {**SCOPE, "response": {"status": 207, "json": answer, "headers": {}}}
+        expected = template.render(scope)
+        assert compile_response(template)(answer, 207, lambda s=scope: s) == expected, answer
+
+
+def test_plain_answer_lookups_build_no_scope():
+    from engine.http.lookups import compile_response
+    from engine.model.templates import TEMPLATE_NAMES
+
+    def no_scope():
+        raise AssertionError("the full scope was built")
+
+    names = TEMPLATE_NAMES | {"response"}
+    read = compile_response(Template.parse("{{ response.json.properties.email }}", names))
+    assert read(ANSWER, 200, no_scope) == "ann@example.com"
+    assert read({"properties": {}}, 200, no_scope) == ""
+    assert (
+        compile_response(Template.parse("{{ response.status }}", names))(None, 200, no_scope)
+        == "200"
+    )

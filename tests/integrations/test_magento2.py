@@ -4,10 +4,16 @@ pull, resuming after a failure without duplicates; a wrong token fails the pull.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
+
 import pytest
+from sqlalchemy import func, select
 from vendors import Answer
 from vendors.magento import SC, Magento
 
+from engine.store.events import EVENTS
+from engine.store.raw import json_value
 from engine.store.records import RECORDS
 
 
@@ -41,13 +47,77 @@ def test_customers_then_orders_page_to_the_end(shop, magento):
     shop.start("magento-orders")
     shop.at(1, 15)
     assert len(_pages(magento, "/rest/V1/orders")) == 13  # 1,250 orders, 100 a page
-    assert shop.count(RECORDS) == 1250
+    assert _records(shop, "orders") == 1250
+    assert _records(shop, "order_lines") == 1875  # one or two lines an order
     magento.calls.clear()
     magento.counts["orders"] = 1260
     shop.at(2, 15)
     [call] = magento.to("/rest/V1/orders")
     assert call.arg(f"{SC}[filterGroups][0][filters][0][value]") == "2026-01-01 00:20:50"
-    assert shop.count(RECORDS) == 1260
+    assert _records(shop, "orders") == 1260 and _records(shop, "order_lines") == 1890
+
+
+def _records(shop, collection):
+    with shop.store.db.read() as conn:
+        query = select(func.count()).select_from(RECORDS).where(RECORDS.c.collection == collection)
+        return conn.execute(query).scalar_one()
+
+
+def test_line_items_keep_their_orders_key_and_customer(shop, magento):
+    shop.at(1, 5)
+    shop.start("magento-orders")
+    shop.at(1, 15)
+    with shop.store.db.read() as conn:
+        lines = {
+            r.key: r
+            for r in conn.execute(select(RECORDS).where(RECORDS.c.collection == "order_lines"))
+        }
+        [order] = conn.execute(
+            select(RECORDS).where(RECORDS.c.collection == "orders", RECORDS.c.key == "7")
+        )
+    # order 7 has lines 71 and 72, both of customer m8@example.com (order i: customer i % 500 + 1)
+    for key, sku, quantity in (("71", "SKU-8", 1), ("72", "SKU-9", 2)):
+        line = lines[key]
+        assert json_value(line.data)["order_id"] == "7" and json_value(line.data)["sku"] == sku
+        assert Decimal(json_value(line.data)["quantity"]) == quantity  # decimals kept as text
+        assert (
+            line.customer_id
+            == order.customer_id
+            == shop.customer("email", "m8@example.com")["system_id"]
+        )
+
+
+@pytest.fixture
+def guests(shop_for):
+    stand_in = Magento(subscribers=30)
+    made = shop_for(
+        "magento2",
+        urls={},
+        env={"MAGENTO_BASE_URL": stand_in.base_url, "MAGENTO_ACCESS_TOKEN": stand_in.token},
+    )
+    made.start("magento-subscribers")
+    yield made, stand_in
+    stand_in.close()
+
+
+def test_guest_subscribers_come_in_with_their_consent(guests):
+    shop, magento = guests
+    shop.at(1, 10)
+    [call] = magento.to("/rest/V1/subscribers")
+    assert call.arg(f"{SC}[filterGroups][0][filters][0][field]") == "customer_id"
+    assert shop.count() == 15  # the odd ones are guests; customers come with their own pull
+    subscribed = shop.customer("email", "guest1@example.com")
+    assert subscribed["newsletter"] is True and subscribed["newsletter_status"] == 1
+    gone = shop.customer("email", "guest3@example.com")  # every third has unsubscribed
+    assert gone["newsletter"] is False and gone["newsletter_status"] == 3
+    # the next hour asks only for changes since the newest one seen
+    magento.subscribers[2]["subscriber_status"] = 1
+    magento.subscribers[2]["change_status_at"] = "2026-01-02 00:00:00"
+    magento.calls.clear()
+    shop.at(2, 10)
+    [call] = magento.to("/rest/V1/subscribers")
+    assert call.arg(f"{SC}[filterGroups][1][filters][0][value]") == "2026-01-01 00:00:29"
+    assert shop.customer("email", "guest3@example.com")["newsletter"] is True
 
 
 def test_a_failed_page_leaves_nothing_and_the_next_hour_resumes(shop, magento):
@@ -62,7 +132,15 @@ def test_a_failed_page_leaves_nothing_and_the_next_hour_resumes(shop, magento):
     flaky.left = 4
     magento.answer = flaky
     shop.at(1, 5)
+    for _ in range(3):  # the pull goes again 10 s, 20 s and 40 s later (a quarter more at most)
+        shop.clock.advance(timedelta(minutes=1))
+        shop.run()
+    pages = _pages(magento, "/rest/V1/customers/search")
+    assert pages.count("3") == 4  # the first try and 3 retries, each pull from page 1
     assert shop.count() == 0
+    with shop.store.db.read() as conn:
+        last = list(conn.execute(EVENTS.select().where(EVENTS.c.kind == "failed")))[-1]
+    assert "HTTP 500" in last.data["reason"] and "after 4 tries" in last.data["reason"]
     shop.at(2, 5)
     assert shop.count() == 500
 

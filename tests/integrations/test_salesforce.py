@@ -100,11 +100,54 @@ def test_the_soql_pull_follows_next_records_url(shop, salesforce):
         for i in range(500)
     ]
     shop.at(1, 20)
-    queries = [c for c in salesforce.calls if "/query" in c.path]
+    queries = [c for c in salesforce.calls if "/query" in c.path and "Lead" not in c.arg("q", "")]
     assert len(queries) == 3 and queries[1].path.startswith(f"/services/data/{VERSION}/query/")
     assert shop.count() == 500
     assert shop.customer("email", "s3@example.com")["salesforce_id"] == "003000000000003"
     salesforce.calls.clear()
     shop.at(2, 20)
-    [again] = [c for c in salesforce.calls if "/query" in c.path]
-    assert "LastModifiedDate > 2026-02-01T10:08:19.000+0000" in again.arg("q")
+    [again] = [c for c in salesforce.calls if "FROM Contact" in c.arg("q", "")]
+    assert "LastModifiedDate > 2026-02-01T10:08:19Z" in again.arg("q")
+
+
+def _lead_queries(salesforce):
+    """The SOQL queries of leads, and the nextRecordsUrl calls (no contacts in these tests)."""
+    first = [c for c in salesforce.calls if c.path.endswith("/query") and "FROM Lead" in c.arg("q")]
+    return first, [c for c in salesforce.calls if "/query/" in c.path]
+
+
+def test_open_leads_are_pulled_beside_contacts_changed_since_the_last_pull(shop, salesforce):
+    salesforce.leads = [
+        {
+            "Id": f"00Q{i:012d}",
+            "Email": f"l{i}@example.com",
+            "FirstName": f"Lea{i}",
+            "LastName": "Visser",
+            "Company": f"Shop {i % 7}",
+            "Status": "Open - Not Contacted",
+            "IsConverted": i % 5 == 0,  # converted leads come back as contacts
+            "LastModifiedDate": f"2026-02-02T09:{i // 60:02d}:{i % 60:02d}.000+0000",
+        }
+        for i in range(500)
+    ]
+    shop.at(1, 25)
+    [query], more = _lead_queries(salesforce)
+    assert "IsConverted = false" in query.arg("q")
+    assert "LastModifiedDate > 1970-01-01T00:00:00Z" in query.arg("q")
+    assert len(more) == 1  # 400 open leads, 200 a page: nextRecordsUrl once
+    assert shop.count() == 400
+    lead = shop.customer("email", "l1@example.com")
+    assert (lead["salesforce_lead_id"], lead["company"]) == ("00Q000000000001", "Shop 1")
+    assert lead["lead_status"] == "Open - Not Contacted" and lead["first_name"] == "Lea1"
+    with pytest.raises(ValueError):
+        shop.customer("email", "l5@example.com")  # converted: not pulled as a lead
+    # an hour later only what changed since the newest one seen (i = 499, 09:08:19) comes
+    salesforce.leads[1].update(
+        Status="Working - Contacted", LastModifiedDate="2026-02-02T11:00:00.000+0000"
+    )
+    salesforce.calls.clear()
+    shop.at(2, 25)
+    [query], more = _lead_queries(salesforce)
+    assert "LastModifiedDate > 2026-02-02T09:08:19Z" in query.arg("q") and more == []
+    assert shop.customer("email", "l1@example.com")["lead_status"] == "Working - Contacted"
+    assert shop.count() == 400

@@ -92,7 +92,7 @@ def test_pages_to_the_end_and_then_only_what_changed(make_project, store_for, ma
 def test_a_failure_mid_way_stores_nothing_and_the_next_pull_resumes(
     make_project, store_for, magento
 ):
-    run = _run(make_project, store_for, magento)
+    run = _run(make_project, store_for, magento, PULL + "    backoff: 1s\n")
     magento.calls.clear()
     # page 2 fails on every try (1 + 3 retries): the pull stops, nothing commits
     run.runtime.start("pull")
@@ -194,3 +194,156 @@ objects:
     assert paths[0].endswith("/query") and len(paths) == 3  # 40 + 40 + 20
     assert all(p.startswith(f"/services/data/{VERSION}/query/") for p in paths[1:])
     run.close()
+
+
+def _failing(magento, page: str, *answers):
+    """Page ``page`` answers ``answers`` (status, headers) in turn, then as the stand-in does."""
+    from vendors import Answer
+
+    original, left = magento.answer, list(answers)
+
+    def answer(call):
+        if call.arg(f"{SC}[currentPage]") == page and left:
+            status, headers = left.pop(0)
+            return Answer(status, {"message": f"planned {status}"}, headers)
+        return original(call)
+
+    magento.answer = answer
+
+
+def test_transient_failures_are_tried_again_with_the_objects_backoff(
+    make_project, store_for, magento
+):
+    # a 503 and a 429 (Retry-After: 3) on page 2, then it answers: 3 + 2 calls in all
+    run = _run(make_project, store_for, magento, PULL + "    backoff: 2s\n    retries: 2\n")
+    _failing(magento, "2", (503, {}), (429, {"Retry-After": "3"}))
+    started = run.clock.now()
+    run.run()
+    assert _pages(magento) == ["1", "2", "2", "2", "3"]
+    assert _count(run) == 250 and run.events("failed") == []
+    waited = (run.clock.now() - started).total_seconds()
+    assert (
+        2 + 3 <= waited < 2 * 1.25 + 3 + 1
+    )  # the backoff (jitter adds up to a quarter), then Retry-After
+    run.close()
+
+
+def test_one_try_too_many_fails_the_pull_with_the_tries(make_project, store_for, magento):
+    run = _run(make_project, store_for, magento, PULL + "    backoff: 1s\n    retries: 1\n")
+    _failing(magento, "1", (502, {}), (502, {}))
+    run.run()
+    assert _pages(magento) == ["1", "1"]  # the first try and one retry
+    [event] = run.events("failed")
+    assert "HTTP 502 after 2 tries" in event.data["reason"] and _count(run) == 0
+    run.close()
+
+
+def test_a_long_wait_fires_the_pull_again_after_it(make_project, store_for, magento):
+    # Retry-After: 120 is longer than a pull waits out: the pull stops, nothing is stored,
+    # and the firing is due again 120 s later, when it reads everything
+    from datetime import timedelta
+
+    run = _run(make_project, store_for, magento)
+    _failing(magento, "2", (503, {"Retry-After": "120"}))
+    run.run()
+    assert _pages(magento) == ["1", "2"] and _count(run) == 0
+    [event] = run.events("failed")
+    assert "HTTP 503" in event.data["reason"] and "goes again in 2m" in event.data["reason"]
+    assert event.data["tries"] == 1
+    run.clock.advance(timedelta(seconds=119))
+    assert run.runtime.fire_due() == 0 and _count(run) == 0
+    run.clock.advance(timedelta(seconds=1))
+    run.runtime.fire_due()
+    assert _pages(magento) == ["1", "2", "1", "2", "3"] and _count(run) == 250
+    run.close()
+
+
+def test_a_permanent_answer_fails_at_once(make_project, store_for, magento):
+    run = _run(make_project, store_for, magento)
+    _failing(magento, "2", (400, {}))
+    run.run()
+    assert _pages(magento) == ["1", "2"]  # no retry of a 400
+    [event] = run.events("failed")
+    assert "HTTP 400" in event.data["reason"] and "tries" not in event.data
+    assert _count(run) == 0
+    run.close()
+
+
+@pytest.fixture
+def unsure(monkeypatch):
+    """Every fifth customer of the stand-in has a newsletter flag that is not a bool."""
+    from vendors import magento as vendor
+
+    plain = vendor.customer
+
+    def customer(i):
+        found = plain(i)
+        if i % 5 == 0:
+            found["extension_attributes"] = {"is_subscribed": "maybe"}
+        return found
+
+    monkeypatch.setattr(vendor, "customer", customer)
+
+
+def test_rejected_items_go_to_a_rejects_file_as_for_csv_imports(
+    make_project, store_for, magento, unsure
+):
+    run = _run(make_project, store_for, magento, PULL + "    max_rejects: 100\n")
+    run.run()
+    assert _count(run) == 200  # within max_rejects the rest is imported
+    rejects = run.project.root / "rejects" / "pull.customers.rejects.csv"
+    lines = rejects.read_text().splitlines()
+    assert lines[0] == "row,column,reason,id,email,firstname,extension_attributes.is_subscribed"
+    assert len(lines) == 1 + 50
+    assert lines[1].startswith("5,extension_attributes.is_subscribed,")
+    assert lines[1].endswith(",5,m5@example.com,Mia5,maybe")
+    run.close()
+
+
+def test_too_many_rejects_import_nothing_and_still_list_them(
+    make_project, store_for, magento, unsure
+):
+    flow = PULL + "    max_rejects: 2\n    rejects: pulled/bad-customers.csv\n"
+    run = _run(make_project, store_for, magento, flow)
+    run.run()
+    assert _count(run) == 0
+    [event] = run.events("failed")
+    assert "more than 2 row(s) rejected" in event.data["reason"]
+    assert "bad-customers.csv" in event.data["reason"]
+    lines = (run.project.root / "pulled" / "bad-customers.csv").read_text().splitlines()
+    assert len(lines) == 1 + 3  # the header, and the rejects up to the one too many
+    run.close()
+
+
+def test_nested_records_must_be_able_to_keep_their_parents_key(make_project, store_for, magento):
+    settings = SETTINGS.replace(
+        "connections:",
+        "datamodel:\n"
+        "  orders: {key: order_id, fields: {order_id: str}}\n"
+        "  lines: {key: line_id, fields: {line_id: str, sku: str}}\n"
+        "connections:",
+    )
+    flow = """\
+objects:
+  orders:
+    type: import
+    connection: magento
+    from: /rest/V1/orders
+    into: orders
+    items: items
+    columns: {entity_id: order_id}
+    records:
+      - {collection: lines, path: items, columns: {item_id: line_id, sku: sku}}
+"""
+    from engine.model.flow import load_flow
+
+    def load(settings, flow):
+        project = make_project(settings.replace("BASE", magento.base_url), {"pull": flow})
+        return load_flow(project.flows_dir / "pull.yaml", project)
+
+    with pytest.raises(FlowError, match="collection 'lines' has no field 'order_id'"):
+        load(settings, flow)
+    settings = settings.replace("sku: str", "sku: str, order_id: str")
+    with pytest.raises(FlowError, match="'skus' is not a field of collection 'lines'"):
+        load(settings, flow.replace("sku: sku", "sku: skus"))
+    assert load(settings, flow).objects["orders"]

@@ -12,6 +12,21 @@ Follows:
   https://adobe-commerce.redoc.ly/2.4.7-admin/): customers with id, email, firstname,
   lastname, updated_at and extension_attributes.is_subscribed; orders with entity_id,
   increment_id, customer_email, grand_total, status, updated_at and their ``items``.
+- Order items: each element of an order's ``items`` is a sales order item
+  (the Sales module's OrderItemInterface in the reference above; the same shape
+  GET /V1/orders/items answers, e.g.
+  https://prismatic.io/docs/example-payloads/adobe-commerce-magento/actions/listOrderItems.json):
+  item_id, order_id, sku, name, product_type, qty_ordered, price, row_total, created_at,
+  updated_at.
+- Newsletter subscribers: Magento's own REST API lists none (its Newsletter module has no
+  web API for subscribers; guests subscribe through the storefront or GraphQL
+  subscribeEmailToNewsletter, https://developer.adobe.com/commerce/webapi/graphql/schema/customer/mutations/subscribe-email-to-newsletter/).
+  The stand-in answers GET /rest/V1/subscribers as the albedo/module-newsletter-api extension
+  does (https://github.com/adamkarnowka/magento2-newsletter-api, etc/webapi.xml: route
+  GET /V1/subscribers, searchCriteria, resource Albedo_NewsletterApi::read; items with
+  subscriber_id, store_id, subscriber_email, subscriber_status (1 subscribed, 2 not active,
+  3 unsubscribed, 4 unconfirmed, as Magento's Newsletter Subscriber model has them), change_status_at),
+  filtering on the table's columns (customer_id 0 for guests).
 - Token-based authentication with an integration's access token:
   https://developer.adobe.com/commerce/webapi/get-started/authentication/gs-authentication-token/
   (``Authorization: Bearer TOKEN``; otherwise 401 "The consumer isn't authorized to access
@@ -64,13 +79,32 @@ def order(i: int) -> dict[str, Any]:
         "updated_at": stamp(i),
         "items": [
             {
-                "item_id": i * 10 + 1,
+                "item_id": i * 10 + line,
                 "order_id": i,
-                "sku": f"SKU-{i % 40}",
-                "qty_ordered": 1,
+                "sku": f"SKU-{(i + line) % 40}",
+                "name": f"Product {(i + line) % 40}",
+                "product_type": "simple",
+                "qty_ordered": line,
                 "price": 10.0,
-            },
+                "row_total": 10.0 * line,
+                "created_at": stamp(i),
+                "updated_at": stamp(i),
+            }
+            for line in range(1, 1 + (i % 2) + 1)  # one or two lines
         ],
+    }
+
+
+def subscriber(i: int) -> dict[str, Any]:
+    """Subscriber i: odd ones are guests (customer_id 0); every third has unsubscribed."""
+    return {
+        "subscriber_id": i,
+        "store_id": 1,
+        "customer_id": 0 if i % 2 else i,
+        "subscriber_email": f"guest{i}@example.com" if i % 2 else f"m{i}@example.com",
+        "subscriber_status": 3 if i % 3 == 0 else 1,
+        "change_status_at": stamp(i),
+        "subscriber_confirm_code": f"code{i}",
     }
 
 
@@ -81,11 +115,13 @@ class Magento(StandIn):
         *,
         customers: int = 0,
         orders: int = 0,
+        subscribers: int = 0,
         max_page_size: int = 300,
     ) -> None:
         super().__init__()
         self.token = token
         self.counts = {"customers": customers, "orders": orders}
+        self.subscribers = [subscriber(i) for i in range(1, subscribers + 1)]
         self.max_page_size = max_page_size
 
     def answer(self, call: Call) -> Answer:
@@ -103,6 +139,8 @@ class Magento(StandIn):
             return self._search(call, "customers", customer)
         if call.path == "/rest/V1/orders":
             return self._search(call, "orders", order)
+        if call.path == "/rest/V1/subscribers":
+            return self._subscribers(call)
         return Answer(404, {"message": "Request does not match any route."})
 
     def _search(self, call: Call, kind: str, make: Any) -> Answer:
@@ -137,6 +175,44 @@ class Magento(StandIn):
                 "items": items,
                 "search_criteria": {"page_size": size, "current_page": page},
                 "total_count": total,
+            },
+        )
+
+    def _subscribers(self, call: Call) -> Answer:
+        """searchCriteria over the subscribers: filter groups AND, filters in a group OR."""
+        groups: dict[str, list[tuple[str, str, str]]] = {}
+        for name, values in call.query.items():
+            if name.startswith(f"{SC}[filterGroups][") and name.endswith("[field]"):
+                prefix = name.removesuffix("[field]")
+                group = name.split("][")[1]
+                condition = call.arg(f"{prefix}[conditionType]", "eq") or "eq"
+                value = call.arg(f"{prefix}[value]", "") or ""
+                groups.setdefault(group, []).append((values[0], condition, value))
+        tests = {"eq": str.__eq__, "gt": str.__gt__, "gteq": str.__ge__}
+        columns = set(subscriber(1))
+        for field, condition, _ in [f for filters in groups.values() for f in filters]:
+            if field not in columns or condition not in tests:
+                return Answer(400, {"message": f'"{field}" with {condition} is not supported here'})
+        found = [
+            s
+            for s in self.subscribers
+            if all(
+                any(tests[c](str(s[f]), v) for f, c, v in filters) for filters in groups.values()
+            )
+        ]
+        size = int(call.arg(f"{SC}[pageSize]", "20") or 20)
+        pages = max(1, -(-len(found) // size))
+        page = min(max(int(call.arg(f"{SC}[currentPage]", "1") or 1), 1), pages)
+        items = [
+            {k: v for k, v in s.items() if k != "customer_id"}  # not in SubscriberInterface
+            for s in found[(page - 1) * size : page * size]
+        ]
+        return Answer(
+            200,
+            {
+                "items": items,
+                "search_criteria": {"page_size": size, "current_page": page},
+                "total_count": len(found),
             },
         )
 

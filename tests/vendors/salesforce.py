@@ -13,7 +13,13 @@ Follows:
   answer lists UpsertResults in the order sent: id, success, errors, created).
 - Execute a SOQL query: https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_query.htm
   (GET /services/data/vXX.X/query?q=SOQL answers totalSize, done, records and, while not done,
-  nextRecordsUrl to GET for the next batch).
+  nextRecordsUrl to GET for the next batch, "without any parameters"). The stand-in reads
+  ``FROM Contact`` or ``FROM Lead``, ``IsConverted = false`` and ``LastModifiedDate > X``.
+- SOQL dateTime literals (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_dateformats.htm):
+  YYYY-MM-DDThh:mm:ssZ or with +hh:mm / -hh:mm, unquoted (the REST API's date page,
+  https://developer.salesforce.com/docs/platform/api-rest/guide/intro-valid-date-formats.html,
+  adds optional milliseconds). The records' own dateTimes come with a +0000 offset without
+  colon, a form neither page lists: the stand-in refuses it in a query as MALFORMED_QUERY.
 - An expired or unknown session answers 401 [{"message": "Session expired or invalid",
   "errorCode": "INVALID_SESSION_ID"}].
 """
@@ -24,6 +30,7 @@ import base64
 import itertools
 import re
 import time
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -49,9 +56,10 @@ class Salesforce(StandIn):
         self.tokens: dict[str, float] = {}  # token -> when it stops working (monotonic)
         self.issued = 0
         self.contacts: dict[str, dict[str, Any]] = {}
-        self.queried: list[dict[str, Any]] = []  # what SOQL queries return, in order
+        self.queried: list[dict[str, Any]] = []  # the contacts SOQL queries return
+        self.leads: list[dict[str, Any]] = []  # the leads (IsConverted true or false)
         self._ids = itertools.count(1)
-        self._cursors: dict[str, tuple[list[dict[str, Any]], int]] = {}
+        self._cursors: dict[str, tuple[list[dict[str, Any]], int, str]] = {}
 
     def revoke_tokens(self) -> None:
         """Sessions end (an admin revoked them): the next call answers 401."""
@@ -153,10 +161,26 @@ class Salesforce(StandIn):
 
     def _query(self, call: Call) -> Answer:
         soql = call.arg("q") or ""
+        sobject = re.search(r"\bFROM\s+(\w+)", soql)
+        if sobject is None or sobject.group(1) not in ("Contact", "Lead"):
+            return Answer(400, [{"message": "unknown sObject", "errorCode": "INVALID_TYPE"}])
+        rows = self.queried if sobject.group(1) == "Contact" else self.leads
         since = re.search(r"LastModifiedDate\s*>\s*(\S+)", soql)
-        rows = [r for r in self.queried if since is None or r["LastModifiedDate"] > since.group(1)]
-        rows.sort(key=lambda r: (r["LastModifiedDate"], r["Id"]))
-        return self._page(rows, 0)
+        if since is not None:
+            literal = since.group(1)
+            if not re.fullmatch(
+                r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?(Z|[+-]\d\d:\d\d)", literal
+            ):
+                return Answer(
+                    400,
+                    [{"message": f"invalid dateTime {literal!r}", "errorCode": "MALFORMED_QUERY"}],
+                )
+            after = _moment(literal)
+            rows = [r for r in rows if _moment(r["LastModifiedDate"]) > after]
+        if re.search(r"IsConverted\s*=\s*false", soql, re.IGNORECASE):
+            rows = [r for r in rows if not r.get("IsConverted")]
+        rows = sorted(rows, key=lambda r: (_moment(r["LastModifiedDate"]), r["Id"]))
+        return self._page(rows, 0, sobject.group(1))
 
     def _more(self, cursor: str) -> Answer:
         with self.lock:
@@ -167,19 +191,24 @@ class Salesforce(StandIn):
             )
         return self._page(*found)
 
-    def _page(self, rows: list[dict[str, Any]], start: int) -> Answer:
+    def _page(self, rows: list[dict[str, Any]], start: int, sobject: str) -> Answer:
         end = start + self.page_size
         answer: dict[str, Any] = {
             "totalSize": len(rows),
             "done": end >= len(rows),
-            "records": [{"attributes": {"type": "Contact"}, **r} for r in rows[start:end]],
+            "records": [{"attributes": {"type": sobject}, **r} for r in rows[start:end]],
         }
         if end < len(rows):
             cursor = f"01gxx{len(self._cursors):06d}-{end}"
             with self.lock:
-                self._cursors[cursor] = (rows, end)
+                self._cursors[cursor] = (rows, end, sobject)
             answer["nextRecordsUrl"] = f"/services/data/{VERSION}/query/{cursor}"
         return Answer(200, answer)
+
+
+def _moment(text: str) -> datetime:
+    """A Salesforce dateTime (2026-02-01T10:00:00.000+0000, or a SOQL literal)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

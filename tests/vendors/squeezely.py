@@ -1,14 +1,26 @@
-"""Squeezely stand-in.
+"""Squeezely (now Spotler Activate) stand-in.
 
-What is documented publicly (https://squeezely.tech/documentation and
-https://app.squeezely.tech/developer/api/docs): server-side ("back-end") tracking through the
-API, the events and their fields (Purchase with email, orderid, currency and products of
-{id, name, price, quantity}; EmailOptIn; PageView ...), the API host api.squeezely.tech/v1,
-dates as CET or ISO 8601 (else TIMESTAMP_ERROR).
-What is not confirmed by those pages, and built here as Squeezely's API clients use it:
-POST /v1/track with a body {"events": [...]}, authenticated by the headers X-AUTH-ACCOUNT and
-X-AUTH-APIKEY, answering {"success": true, "processed": N} (401 on a wrong key, 400 for an
-event without "event" or without email/userid).
+Documented publicly:
+- https://app.squeezely.tech/developer/api/docs (also https://squeezely.tech/documentation):
+  front-end and back-end ("server to server ... via our API") tracking; the standard events
+  and their fields (Purchase with email, orderid, currency, products of {id, name, price,
+  quantity}; EmailOptIn; PageView ...); dates in CET or ISO 8601/ATOM/W3C with a zone, else
+  TIMESTAMP_ERROR; GET https://api.squeezely.tech/v1/contacts as an example of the API host.
+- Squeezely's help pages on the back-end purchase
+  (https://squeezely.atlassian.net/wiki/pages/viewpage.action?pageId=2617999488 and its Dutch
+  versions; https://activate.spotler.help/hc/en-gb/articles/21715997222034): authentication by
+  the headers X-AUTH-ACCOUNT (the account id) and X-AUTH-APIKEY (the API key, never in
+  front-end code); a body in JSON or as POST parameters, answers always JSON; at least event,
+  email, orderid and products {id (the SKU), quantity}; currency with several currencies;
+  merged with front-end purchases on the order id. Custom back-end events need event and
+  email.
+Not in any public page found, built as Squeezely's own API clients call it (its Magento
+plugin's SqueezelyApiHelper: TRACKER_END_POINT https://api.squeezely.tech/v1/track, and a
+server-side GTM template): POST /v1/track with a body {"events": [...]}. The help pages say the
+endpoints are "on https://squeezely.tech", the clients use api.squeezely.tech. The answer's
+shape ({"success": true, "processed": N}), the statuses (401 for a wrong key, 400 for an event
+without "event" or without email/userid), batch limits and rate limits are the stand-in's
+assumptions: none is documented.
 """
 
 from __future__ import annotations
