@@ -11,21 +11,19 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import FLOWS, SETTINGS, SHOPIFY_SECRET, STANDARD_SECRET, Server
-from soap_helpers import deployteq_service, needs_shared_wsdl, our_service, php_envelope
+from api_helpers import FLOWS, SHOPIFY_SECRET, STANDARD_SECRET, Server
+from soap_helpers import (
+    SOAP_SETTINGS,
+    deployteq_service,
+    needs_shared_wsdl,
+    our_service,
+    php_envelope,
+)
 
 from engine.model.project import Project
 from engine.store import tokens as store_tokens
 
 pytestmark = needs_shared_wsdl()
-
-SOAP_SETTINGS = (
-    SETTINGS
-    + """\
-soap:
-  campaigns: {7: contacts}
-"""
-)
 
 
 @pytest.fixture
