@@ -17,6 +17,7 @@ from api.state import AppState
 from engine.store.groups import is_member
 from engine.store.queries import group_members
 from engine.store.resources import flow_customers, free_set, keep_set, kept_set
+from engine.webhooks.payload import type_customer
 
 Handler = Callable[[AppState, dict[str, Any]], Any]
 OPERATIONS: dict[str, tuple[Handler, str, bool]] = {}
@@ -84,19 +85,21 @@ def _system_id(state: AppState, customer: dict[str, Any]) -> int:
 
 @operation("customers", False)
 def customer_getByObject(state: AppState, params: dict[str, Any]) -> Any:
-    """A set of the customers matching the object's id, externalId and emailAddress."""
-    customer = needed(params, "customer")
-    row = customer_map(state).to_row(customer)
-    if customer.get("id") is None and not row.get("external_id") and not row.get("email"):
-        raise Fault("sluis finds customers by id, externalId or emailAddress; give one of them")
-    if customer.get("id") is not None:
-        ids = [c["system_id"] for c in [services.customer(state, int(customer["id"]))]]
-    else:
-        found = services.customers_by(
-            state, email=row.get("email"), external_id=row.get("external_id"), limit=10_000
+    """A set of the customers matching every element the object gives (id, externalId,
+    emailAddress in any case, mailStatus, profile fields by element or option), as
+    Deployteq's finds every customer with ``{lastname: "test"}``."""
+    fields, unknown = customer_map(state).criteria(needed(params, "customer"))
+    if unknown:
+        raise Fault(
+            f"sluis cannot find customers by {', '.join(unknown)}: no profile field answers "
+            "to it; match on id, externalId, emailAddress, mailStatus or the elements and "
+            "options of the profile fields in sluis.yaml (soap.fields maps other elements)"
         )
-        ids = [c["system_id"] for c in found]
-    return _keep(state, ids)
+    if not fields:
+        raise Fault("give at least one element of the customer to match, such as lastname")
+    exact: dict[str, Any] = {k: fields.pop(k) for k in ("system_id", "unsubscribed") if k in fields}
+    typed = {**(type_customer(fields, state.project) if fields else {}), **exact}
+    return _keep(state, services.customers_matching(state, typed))
 
 
 def _written(state: AppState, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

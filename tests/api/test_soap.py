@@ -176,3 +176,44 @@ def test_raw_php_soapclient_envelope(server: Server) -> None:
     bad = httpx.post(f"{server.url}/soap", content=b"<not-soap/>")
     assert bad.status_code == 500
     assert "SOAP-ENV:Client" in bad.text and "expected a SOAP 1.1 Envelope" in bad.text
+
+
+def test_customer_get_by_object_matches_every_element_given(server: Server, soap: Any) -> None:
+    from zeep.exceptions import Fault
+
+    uuid = server.setup.token
+
+    def insert(**customer: Any) -> int:
+        return int(soap.customer_insert(uuid=uuid, customer=customer).msg.id)
+
+    yes = {"CustomerOption": [{"name": "newsletter", "value": "true"}]}
+    ann = insert(emailAddress="Ann@Example.com", firstname="Ann", birthday="1990-01-02")
+    ann2 = insert(externalId="a-2", firstname="Ann", birthday="1985-05-05", options=yes)
+    bo = insert(externalId="b-1", firstname="Bo", options=yes)
+
+    def matching(**customer: Any) -> list[int]:
+        resource = soap.customer_getByObject(uuid=uuid, customer=customer).msg
+        size = soap.resource_getById(uuid=uuid, resourceId=resource).msg.size
+        if not size:
+            return []
+        ids = soap.customerSet_getCustomerIds(uuid=uuid, resourceId=resource, offset=0, size=100)
+        return list(ids.msg["integer"])
+
+    assert matching(firstname="Ann") == [ann, ann2]
+    assert matching(firstname="Ann", birthday="1990-01-02") == [ann]
+    assert matching(emailAddress="ANN@example.com") == [ann]
+    assert matching(options={"CustomerOption": [{"name": "newsletter", "value": "true"}]}) == [
+        ann2,
+        bo,
+    ]
+    assert matching(firstname="Ann", mailStatus="active") == [ann, ann2]
+    assert matching(mailStatus="unsubscribed") == []
+    assert matching(id=ann, firstname="Bo") == []
+    assert matching(id=bo, externalId="b-1") == [bo]
+    assert matching(firstname='A"nn\\') == []  # a quote and a backslash are only text
+    with pytest.raises(Fault, match="cannot find customers by title"):
+        matching(firstname="Ann", title="Dr")
+    with pytest.raises(Fault, match="at least one element"):
+        matching()
+    with pytest.raises(Fault, match="birthday"):
+        matching(birthday="not a date")
