@@ -7,6 +7,7 @@ token's scopes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from api import services
@@ -176,17 +177,33 @@ def group_element(group: dict[str, Any]) -> dict[str, Any]:
 # -- customer sets (resources) ------------------------------------------------------------
 
 
+def _since(state: AppState) -> datetime:
+    """When the oldest set still kept was made."""
+    hours = state.project.settings.api.soap_resource_hours
+    return state.runtime.clock.now() - timedelta(hours=hours)
+
+
 def _keep(state: AppState, ids: list[int]) -> int:
     with state.write() as conn:
-        return keep_set(conn, SET_KIND, ids, state.runtime.clock.now())
+        return keep_set(conn, SET_KIND, ids, state.runtime.clock.now(), _since(state))
+
+
+def _not_found(state: AppState, resource_id: Any) -> Fault:
+    hours = state.project.settings.api.soap_resource_hours
+    return Fault(
+        f"resource {resource_id} not found: it was freed, never made, or made more than "
+        f"{hours} hours ago (api.soap_resource_hours in sluis.yaml); ask for the set again"
+    )
 
 
 def _kept(state: AppState, params: dict[str, Any]) -> list[int]:
     resource_id = needed(params, "resourceId")
     with state.store.db.read() as conn:
-        found = kept_set(conn, resource_id)
+        found = kept_set(conn, resource_id, _since(state))
     if found is None:
-        raise Fault(f"no resource {resource_id} (it was freed, or never made)")
+        with state.write() as conn:  # an expired set goes as it is asked for
+            free_set(conn, resource_id)
+        raise _not_found(state, resource_id)
     return found[1]
 
 
@@ -198,10 +215,12 @@ def resource_getById(state: AppState, params: dict[str, Any]) -> Any:
 
 @operation("customers", False)
 def resource_free(state: AppState, params: dict[str, Any]) -> Any:
+    resource_id = needed(params, "resourceId")
     with state.write() as conn:
-        freed = free_set(conn, needed(params, "resourceId"))
+        found = kept_set(conn, resource_id, _since(state)) is not None
+        freed = found and free_set(conn, resource_id)
     if not freed:
-        raise Fault(f"no resource {params['resourceId']} (it was freed, or never made)")
+        raise _not_found(state, resource_id)
     return True
 
 
