@@ -207,10 +207,11 @@ def wrk_closed_loop(
         script.write_text(call.lua(items))
         command = [wrk, "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency"]
         command += ["-s", str(script), f"http://{url[0]}:{url[1]}"]
-        out = subprocess.run(command, capture_output=True, text=True).stdout
+        run = subprocess.run(command, capture_output=True, text=True)
+    out = run.stdout
     done = _WRK_DONE.search(out)
     if done is None:
-        raise RuntimeError(f"wrk said something this bench does not read:\n{out}")
+        raise RuntimeError(f"wrk (exit status {run.returncode}) said:\n{out}{run.stderr}")
     elapsed = float(done.group(2)) * _TO_S[done.group(3)]
     latency = {m[0]: float(m[1]) * _TO_MS[m[2]] for m in _WRK_LATENCY.findall(out)}
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
