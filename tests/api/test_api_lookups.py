@@ -53,11 +53,11 @@ def test_no_match_is_an_empty_page(setup: Setup) -> None:
     }
 
 
-def _token(setup: Setup, scopes: str) -> str:
+def _token(setup: Setup, scopes: str, user: str = "reader") -> str:
     now = datetime.now(UTC)
     with setup.store.db.write() as conn:
-        store_tokens.create_user(conn, "reader", service=True, now=now)
-        return store_tokens.create_token(conn, "reader", now=now, scopes=scopes)[1]
+        store_tokens.create_user(conn, user, service=True, now=now)
+        return store_tokens.create_token(conn, user, now=now, scopes=scopes)[1]
 
 
 def test_refused_and_bad_calls_are_answered_by_the_route(sqlite_setup: Setup) -> None:
@@ -130,3 +130,32 @@ def test_which_calls_lookups_serves(
     assert _passes_on(sqlite_setup, method, path, query, token) is passed
     # a token that does not work: the route answers why
     assert _passes_on(sqlite_setup, method, path, query, "sluis_nope") is True
+
+
+def test_a_revoked_token_stops_lookups_within_the_check_interval(
+    sqlite_setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import update
+
+    from api import deps
+    from engine.store.models import Token
+
+    now = [1000.0]
+    monkeypatch.setattr(deps, "monotonic", lambda: now[0])
+    reader = sqlite_setup.client(_token(sqlite_setup, "customers:read"))
+    assert reader.get("/api/v1/customers?external_id=C1").status_code == 200
+    with sqlite_setup.store.db.write() as conn:  # as 'sluis token revoke' does, elsewhere
+        conn.execute(update(Token.__table__).values(revoked_at=datetime.now(UTC)))
+    assert reader.get("/api/v1/customers?external_id=C1").status_code == 200  # checked just now
+    now[0] += deps.TOKEN_TTL + 0.01
+    answer = reader.get("/api/v1/customers?external_id=C1")
+    assert answer.status_code == 401 and "revoked" in answer.json()["detail"]
+
+
+def test_a_user_deactivated_through_the_api_stops_at_once(sqlite_setup: Setup) -> None:
+    reader = sqlite_setup.client(_token(sqlite_setup, "customers:read"))
+    assert reader.get("/api/v1/customers?email=a@example.com").status_code == 200
+    admin = sqlite_setup.client(_token(sqlite_setup, "admin", user="admin"))
+    assert admin.post("/api/v1/users/reader/deactivate").status_code == 200
+    answer = reader.get("/api/v1/customers?email=a@example.com")
+    assert answer.status_code == 401
