@@ -21,6 +21,7 @@ from api.answers import JSONResponse
 from api.batching import GroupWriter, write_together
 from api.deps import strict_query
 from api.endpoints import build_endpoints
+from api.lookups import Lookups
 from api.middleware import AccessLog, BodyLimit
 from api.routes import (
     bounces,
@@ -87,6 +88,7 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
     app.include_router(tracking.router)
     app.include_router(soap_route.router)
     app.add_middleware(webhooks.Receiver)  # inside the body cap and the access log
+    app.add_middleware(Lookups)
     limits = project.settings.api
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes, header_limit=limits.max_header_bytes)
     app.add_middleware(AccessLog)

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from api.errors import FieldProblems
 from api.security import token_from
@@ -23,7 +25,9 @@ MISSING_TOKEN = (
 )
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async, as every dependency of the API's routes that needs no thread: FastAPI runs a
+    # plain def in the thread pool, a hand-off that costs more than most of a call does
     state: AppState = request.app.state.sluis
     return state
 
@@ -80,24 +84,31 @@ async def check_once(state: AppState, token: str) -> Access:
     return await asyncio.shield(pending)
 
 
-def api_access(request: Request, state: StateDep) -> Access:
-    """A general token: webhook tokens reach only their webhook."""
-    token = token_from(request.headers.get("authorization"))
+async def rest_access(state: AppState, scope: Scope) -> Access:
+    """The access of a REST call (an ASGI ``scope``): a general token (webhook tokens reach
+    only their webhook) with the scope its path and method need. Names the token's user in
+    ``scope["state"]`` for the access log."""
+    token = token_from(Headers(scope=scope).get("authorization"))
     if token is None:
         raise AccessError(MISSING_TOKEN)
-    access = authenticate(state, token)
-    request.state.user = access.user  # for the access log
+    access = await check_once(state, token)
+    scope.setdefault("state", {})["user"] = access.user
     if access.webhook is not None:
         raise AccessError(
             f"token {access.token_id} is for webhook '{access.webhook}' only; the REST API "
             "needs a general token ('sluis token create --user NAME' without --webhook)",
             status=403,
         )
-    resource = resource_of(request.url.path)
-    write = request.method not in ("GET", "HEAD", "OPTIONS")
+    resource = resource_of(scope["path"])
+    write = scope["method"] not in ("GET", "HEAD", "OPTIONS")
     if not access.allows(resource, write):
         raise AccessError(refusal(resource, write), status=403)
     return access
+
+
+async def api_access(request: Request, state: StateDep) -> Access:
+    """The REST routes' check of their caller (``rest_access``)."""
+    return await rest_access(state, request.scope)
 
 
 # the first part of a path under /api/v1 -> the resource a token's scopes name

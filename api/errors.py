@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from inspect import isawaitable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,6 +24,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import compile_path
+from starlette.types import Receive, Scope, Send
 
 from api.answers import JSONResponse
 from api.models import Message
@@ -226,6 +228,21 @@ def _methods(request: Request) -> Response:
         return Response(status_code=204, headers={"Allow": allow})
     detail = f"{request.method} is not a method of {request.url.path}; use one of: {allow}"
     return JSONResponse({"detail": detail}, status_code=405, headers={"Allow": allow})
+
+
+async def send_error(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    """Answer ``exc``, raised by plain ASGI in front of FastAPI's routing, as the app's
+    exception handlers answer it (the nearest class, as Starlette looks them up); raises it
+    again where none does."""
+    handlers: dict[Any, Callable[..., Any]] = scope["app"].exception_handlers
+    handler = next((handlers[k] for k in type(exc).__mro__ if k in handlers), None)
+    if handler is None:
+        raise exc
+    request = Request(scope, receive)
+    response = handler(request, exc)
+    if isawaitable(response):
+        response = await response
+    await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api import services
+from api.answers import model_answer
 from api.deps import StateDep, api_access
 from api.errors import ERRORS, field_problem
 from api.jsonbody import CheckedRoute
@@ -73,11 +74,15 @@ def _segment(where: str, state: AppState) -> Expression:
     return expr
 
 
+MAX_EMAIL = 320
+MAX_EXTERNAL_ID = 200
+
+
 @router.get("", response_model=Page[CustomerPublic])
 def list_customers(
     state: StateDep,
-    email: Annotated[str | None, Query(max_length=320)] = None,
-    external_id: Annotated[str | None, Query(max_length=200)] = None,
+    email: Annotated[str | None, Query(max_length=MAX_EMAIL)] = None,
+    external_id: Annotated[str | None, Query(max_length=MAX_EXTERNAL_ID)] = None,
     where: Annotated[
         str | None,
         Query(
@@ -87,9 +92,26 @@ def list_customers(
     ] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,
-) -> Page[CustomerPublic]:
+) -> Response:
     """Customers in system_id order: all, those with this e-mail address (any case) or
-    external_id, or those for whom the expression ``where`` holds (run in the database)."""
+    external_id, or those for whom the expression ``where`` holds (run in the database).
+    (Calls with only ``email`` or only ``external_id`` are served by ``api.lookups``.)"""
+    found = find_customers(
+        state, email=email, external_id=external_id, where=where, cursor=cursor, limit=limit
+    )
+    return model_answer(found)
+
+
+def find_customers(
+    state: AppState,
+    *,
+    email: str | None = None,
+    external_id: str | None = None,
+    where: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> Page[CustomerPublic]:
+    """The page of customers ``list_customers`` answers."""
     place = decode(cursor, int)
     after = place[0] if place else 0
     segment = _segment(where, state) if where is not None else None
@@ -115,13 +137,14 @@ def list_customers(
             )
         shown, following = page(ids, limit, lambda i: (i,))
         loaded = load_customers(conn, shown, state.project)
-    return Page(items=[public(loaded[i], state) for i in shown if i in loaded], next=following)
+    items = [public(loaded[i], state) for i in shown if i in loaded]
+    return Page(items=items, next=following)
 
 
 @router.get("/{system_id}", response_model=CustomerPublic, responses=NOT_FOUND)
-def get_customer(system_id: SystemId, state: StateDep) -> CustomerPublic:
+def get_customer(system_id: SystemId, state: StateDep) -> Response:
     """One customer by system_id."""
-    return public(services.customer(state, system_id), state)
+    return model_answer(public(services.customer(state, system_id), state))
 
 
 @router.post(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from inspect import isawaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
@@ -30,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.batching import GroupWriter
 from api.deps import MISSING_TOKEN, check_once
 from api.endpoints import Endpoint, follow_deploys
-from api.errors import ERRORS, BodyRefused, field_problem
+from api.errors import ERRORS, BodyRefused, field_problem, send_error
 from api.jsonbody import CheckedRoute, check_media_type, read_json
 from api.models import Message, WebhookReceipt
 from api.security import STANDARD_ID, token_from, verify_signature
@@ -228,22 +227,8 @@ class Receiver:
         except ClientDisconnect:
             return  # the caller went away before its body came: no one to answer
         except Exception as exc:
-            handler = _handler(scope["app"].exception_handlers, exc)
-            if handler is None:
-                raise
-            response = handler(request, exc)
-            if isawaitable(response):
-                response = await response
-            await response(scope, receive, send)
+            await send_error(scope, receive, send, exc)
             return
         headers = [*JSON_HEADERS, (b"content-length", str(len(answer)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
-
-
-def _handler(handlers: dict[Any, Callable[..., Any]], exc: Exception) -> Callable[..., Any] | None:
-    """The app's handler of ``exc``, looked up as Starlette does (the nearest class)."""
-    for kind in type(exc).__mro__:
-        if kind in handlers:
-            return handlers[kind]
-    return None

@@ -23,6 +23,7 @@ READ_ONLY = {
     "createdAt": "created_at",
     "modifiedAt": "updated_at",
 }
+MAIL_STATUS = {"active": False, "unsubscribed": True}  # mailStatus -> unsubscribed
 SPECIAL = {"firstname": "first_name", "middlename": "middle_name", "lastname": "last_name"}
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -83,13 +84,41 @@ class CustomerMap:
                 row[name] = option.get("value")
         return row
 
+    def criteria(self, customer: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """What a search by a request's Customer matches: (field -> value of every element and
+        option given, and the elements and options given that no field answers to)."""
+        fields: dict[str, Any] = {}
+        unknown: list[str] = []
+        for element, value in customer.items():
+            if value is None or element == "options":
+                continue
+            if element == "id":
+                fields["system_id"] = value
+            elif element in BUILTIN:
+                fields[BUILTIN[element]] = value
+            elif element in self.element_field:
+                fields[self.element_field[element]] = value
+            elif element == "mailStatus" and value in MAIL_STATUS:
+                fields["unsubscribed"] = MAIL_STATUS[value]
+            else:
+                unknown.append(element)
+        for option in customer.get("options") or []:
+            name, value = (option or {}).get("name"), (option or {}).get("value")
+            if name in self.profile and value is not None:
+                fields[name] = value
+            elif value is not None:
+                unknown.append(f"option '{name}'")
+        return fields, unknown
+
     def to_element(self, customer: dict[str, Any]) -> dict[str, Any]:
         """A loaded customer as Deployteq's Customer."""
         shown: dict[str, Any] = {"id": customer["system_id"]}
         for element, field in (*BUILTIN.items(), *READ_ONLY.items()):
             shown[element] = _text(customer.get(field))
         shown["softBounceCount"] = customer.get("soft_bounces", 0)
-        shown["mailStatus"] = "unsubscribed" if customer.get("unsubscribed") else "active"
+        shown["mailStatus"] = next(
+            k for k, v in MAIL_STATUS.items() if v == bool(customer.get("unsubscribed"))
+        )
         for element, field in self.element_field.items():
             shown[element] = _text(customer.get(field))
         shown["options"] = [

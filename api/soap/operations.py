@@ -7,6 +7,7 @@ token's scopes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from api import services
@@ -17,6 +18,7 @@ from api.state import AppState
 from engine.store.groups import is_member
 from engine.store.queries import group_members
 from engine.store.resources import flow_customers, free_set, keep_set, kept_set
+from engine.webhooks.payload import type_customer
 
 Handler = Callable[[AppState, dict[str, Any]], Any]
 OPERATIONS: dict[str, tuple[Handler, str, bool]] = {}
@@ -84,19 +86,21 @@ def _system_id(state: AppState, customer: dict[str, Any]) -> int:
 
 @operation("customers", False)
 def customer_getByObject(state: AppState, params: dict[str, Any]) -> Any:
-    """A set of the customers matching the object's id, externalId and emailAddress."""
-    customer = needed(params, "customer")
-    row = customer_map(state).to_row(customer)
-    if customer.get("id") is None and not row.get("external_id") and not row.get("email"):
-        raise Fault("sluis finds customers by id, externalId or emailAddress; give one of them")
-    if customer.get("id") is not None:
-        ids = [c["system_id"] for c in [services.customer(state, int(customer["id"]))]]
-    else:
-        found = services.customers_by(
-            state, email=row.get("email"), external_id=row.get("external_id"), limit=10_000
+    """A set of the customers matching every element the object gives (id, externalId,
+    emailAddress in any case, mailStatus, profile fields by element or option), as
+    Deployteq's finds every customer with ``{lastname: "test"}``."""
+    fields, unknown = customer_map(state).criteria(needed(params, "customer"))
+    if unknown:
+        raise Fault(
+            f"sluis cannot find customers by {', '.join(unknown)}: no profile field answers "
+            "to it; match on id, externalId, emailAddress, mailStatus or the elements and "
+            "options of the profile fields in sluis.yaml (soap.fields maps other elements)"
         )
-        ids = [c["system_id"] for c in found]
-    return _keep(state, ids)
+    if not fields:
+        raise Fault("give at least one element of the customer to match, such as lastname")
+    exact: dict[str, Any] = {k: fields.pop(k) for k in ("system_id", "unsubscribed") if k in fields}
+    typed = {**(type_customer(fields, state.project) if fields else {}), **exact}
+    return _keep(state, services.customers_matching(state, typed))
 
 
 def _written(state: AppState, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -173,17 +177,33 @@ def group_element(group: dict[str, Any]) -> dict[str, Any]:
 # -- customer sets (resources) ------------------------------------------------------------
 
 
+def _since(state: AppState) -> datetime:
+    """When the oldest set still kept was made."""
+    hours = state.project.settings.api.soap_resource_hours
+    return state.runtime.clock.now() - timedelta(hours=hours)
+
+
 def _keep(state: AppState, ids: list[int]) -> int:
     with state.write() as conn:
-        return keep_set(conn, SET_KIND, ids, state.runtime.clock.now())
+        return keep_set(conn, SET_KIND, ids, state.runtime.clock.now(), _since(state))
+
+
+def _not_found(state: AppState, resource_id: Any) -> Fault:
+    hours = state.project.settings.api.soap_resource_hours
+    return Fault(
+        f"resource {resource_id} not found: it was freed, never made, or made more than "
+        f"{hours} hours ago (api.soap_resource_hours in sluis.yaml); ask for the set again"
+    )
 
 
 def _kept(state: AppState, params: dict[str, Any]) -> list[int]:
     resource_id = needed(params, "resourceId")
     with state.store.db.read() as conn:
-        found = kept_set(conn, resource_id)
+        found = kept_set(conn, resource_id, _since(state))
     if found is None:
-        raise Fault(f"no resource {resource_id} (it was freed, or never made)")
+        with state.write() as conn:  # an expired set goes as it is asked for
+            free_set(conn, resource_id)
+        raise _not_found(state, resource_id)
     return found[1]
 
 
@@ -195,10 +215,12 @@ def resource_getById(state: AppState, params: dict[str, Any]) -> Any:
 
 @operation("customers", False)
 def resource_free(state: AppState, params: dict[str, Any]) -> Any:
+    resource_id = needed(params, "resourceId")
     with state.write() as conn:
-        freed = free_set(conn, needed(params, "resourceId"))
+        found = kept_set(conn, resource_id, _since(state)) is not None
+        freed = found and free_set(conn, resource_id)
     if not freed:
-        raise Fault(f"no resource {params['resourceId']} (it was freed, or never made)")
+        raise _not_found(state, resource_id)
     return True
 
 

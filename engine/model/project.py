@@ -241,6 +241,8 @@ class ApiSettings(_Strict):
     max_header_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)
     keep_alive_seconds: int = Field(default=5, ge=1, le=300)
     max_connections: int = Field(default=1_000, ge=1, le=100_000)
+    # a SOAP resource (a customer set a client polls) not freed is deleted this long after
+    soap_resource_hours: int = Field(default=24, ge=1, le=8_760)
 
 
 class SoapSettings(_Strict):

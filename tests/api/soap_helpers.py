@@ -9,11 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_helpers import SETTINGS
 
 SHARED_WSDL = Path(__file__).resolve().parents[2] / ".." / "shared" / "soap"
 DEPLOYTEQ_WSDL = SHARED_WSDL / "deployteq-clang-1.24.wsdl"
 BINDING = "{https://secure.myclang.com/app/api/soap/public/index.php}clangBinding"
 ENCODING = "http://schemas.xmlsoap.org/soap/encoding/"
+SOAP_SETTINGS = (
+    SETTINGS
+    + """\
+soap:
+  campaigns: {7: contacts}
+"""
+)  # the API test project with a campaign id for the contacts flow
 
 
 def needs_shared_wsdl() -> Any:

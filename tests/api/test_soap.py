@@ -6,26 +6,24 @@ envelope PHP's SoapClient sends."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from api_helpers import FLOWS, SETTINGS, SHOPIFY_SECRET, STANDARD_SECRET, Server
-from soap_helpers import deployteq_service, needs_shared_wsdl, our_service, php_envelope
+from api_helpers import FLOWS, SHOPIFY_SECRET, STANDARD_SECRET, Server
+from soap_helpers import (
+    SOAP_SETTINGS,
+    deployteq_service,
+    needs_shared_wsdl,
+    our_service,
+    php_envelope,
+)
 
 from engine.model.project import Project
 from engine.store import tokens as store_tokens
 
 pytestmark = needs_shared_wsdl()
-
-SOAP_SETTINGS = (
-    SETTINGS
-    + """\
-soap:
-  campaigns: {7: contacts}
-"""
-)
 
 
 @pytest.fixture
@@ -178,3 +176,85 @@ def test_raw_php_soapclient_envelope(server: Server) -> None:
     bad = httpx.post(f"{server.url}/soap", content=b"<not-soap/>")
     assert bad.status_code == 500
     assert "SOAP-ENV:Client" in bad.text and "expected a SOAP 1.1 Envelope" in bad.text
+
+
+def test_customer_get_by_object_matches_every_element_given(server: Server, soap: Any) -> None:
+    from zeep.exceptions import Fault
+
+    uuid = server.setup.token
+
+    def insert(**customer: Any) -> int:
+        return int(soap.customer_insert(uuid=uuid, customer=customer).msg.id)
+
+    yes = {"CustomerOption": [{"name": "newsletter", "value": "true"}]}
+    ann = insert(emailAddress="Ann@Example.com", firstname="Ann", birthday="1990-01-02")
+    ann2 = insert(externalId="a-2", firstname="Ann", birthday="1985-05-05", options=yes)
+    bo = insert(externalId="b-1", firstname="Bo", options=yes)
+
+    def matching(**customer: Any) -> list[int]:
+        resource = soap.customer_getByObject(uuid=uuid, customer=customer).msg
+        size = soap.resource_getById(uuid=uuid, resourceId=resource).msg.size
+        if not size:
+            return []
+        ids = soap.customerSet_getCustomerIds(uuid=uuid, resourceId=resource, offset=0, size=100)
+        return list(ids.msg["integer"])
+
+    assert matching(firstname="Ann") == [ann, ann2]
+    assert matching(firstname="Ann", birthday="1990-01-02") == [ann]
+    assert matching(emailAddress="ANN@example.com") == [ann]
+    assert matching(options={"CustomerOption": [{"name": "newsletter", "value": "true"}]}) == [
+        ann2,
+        bo,
+    ]
+    assert matching(firstname="Ann", mailStatus="active") == [ann, ann2]
+    assert matching(mailStatus="unsubscribed") == []
+    assert matching(id=ann, firstname="Bo") == []
+    assert matching(id=bo, externalId="b-1") == [bo]
+    assert matching(firstname='A"nn\\') == []  # a quote and a backslash are only text
+    with pytest.raises(Fault, match="cannot find customers by title"):
+        matching(firstname="Ann", title="Dr")
+    with pytest.raises(Fault, match="at least one element"):
+        matching()
+    with pytest.raises(Fault, match="birthday"):
+        matching(birthday="not a date")
+
+
+def test_resources_expire(server: Server, soap: Any) -> None:
+    from sqlalchemy import update
+    from zeep.exceptions import Fault
+
+    from engine.store.resources import RESOURCES
+
+    uuid = server.setup.token
+    soap.customer_insert(uuid=uuid, customer={"externalId": "c-1"})
+    old = soap.customer_getByObject(uuid=uuid, customer={"externalId": "c-1"}).msg
+    fresh = soap.customer_getByObject(uuid=uuid, customer={"externalId": "c-1"}).msg
+    hours = server.setup.project.settings.api.soap_resource_hours
+    assert hours == 24  # the default
+
+    def made(resource: int, ago: timedelta) -> None:
+        with server.setup.store.db.write() as conn:
+            at = datetime.now(UTC) - ago
+            conn.execute(update(RESOURCES).where(RESOURCES.c.id == resource).values(created_at=at))
+
+    def kept() -> set[int]:
+        with server.setup.store.db.read() as conn:
+            return set(conn.execute(RESOURCES.select().with_only_columns(RESOURCES.c.id)).scalars())
+
+    made(old, timedelta(hours=24, minutes=1))
+    made(fresh, timedelta(hours=23, minutes=59))
+    assert soap.resource_getById(uuid=uuid, resourceId=fresh).msg.size == 1
+    for poll in (
+        lambda: soap.resource_getById(uuid=uuid, resourceId=old),
+        lambda: soap.customerSet_getCustomerIds(uuid=uuid, resourceId=old, offset=0, size=10),
+        lambda: soap.resource_free(uuid=uuid, resourceId=old),
+    ):
+        with pytest.raises(Fault, match=f"resource {old} not found: .* more than 24 hours ago"):
+            poll()
+    assert kept() == {fresh}  # deleted as it was asked for
+    made(fresh, timedelta(hours=25))
+    newest = soap.customer_getByObject(uuid=uuid, customer={"externalId": "c-1"}).msg
+    assert kept() == {newest}  # a new set clears the expired ones
+    assert soap.resource_free(uuid=uuid, resourceId=newest).msg is True
+    with pytest.raises(Fault, match=f"resource {newest} not found"):
+        soap.resource_free(uuid=uuid, resourceId=newest)
