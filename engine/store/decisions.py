@@ -89,8 +89,10 @@ def _fields(decision: BatchDecision, project: Project) -> dict[str, _Constant | 
         if not isinstance(change, SetFields):
             continue
         for name, template in change.values.items():
-            if name in WRITABLE_BUILTINS or not _NAME.match(name):
+            if name in WRITABLE_BUILTINS:
                 raise Refused(f"'{name}' is a built-in field")
+            if not _NAME.match(name):
+                raise Refused(f"the field name '{name}' cannot be written in SQL")
             kind = types[name]
             pieces = () if template is None else field_pieces(template)
             if pieces is None:
