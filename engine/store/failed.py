@@ -111,7 +111,6 @@ def put_back(conn: Connection, ids: Sequence[int], now: datetime) -> None:
             update_rows(conn, J, ("data",), "id", changed)
     for condition, params in among(conn, "journey_id", ids):  # a mail's tries: the send log
         statement = (
-            "UPDATE send_log SET attempts = 0 WHERE state IN ('failed', 'refused') "
-            f"AND {condition}"
+            f"UPDATE send_log SET attempts = 0 WHERE state IN ('failed', 'refused') AND {condition}"
         )
         conn.exec_driver_sql(placeholders(conn, statement), tuple(params))
