@@ -18,7 +18,7 @@ from engine.errors import TemplateError
 from engine.mail.compose import Composer, Letter
 from engine.mail.handover import Delivery
 from engine.model.durations import parse_duration
-from engine.model.retries import RetrySettings, tries_so_far
+from engine.model.retries import RetrySettings, Tries, tries_so_far
 from engine.sdk.batch import Batch, Journey
 from engine.sdk.context import RunContext
 from engine.sdk.effects import MailSink
@@ -107,13 +107,16 @@ def _outcome(
     journey: Journey,
     letter: Letter,
     delivery: Delivery,
+    tries: Tries,
+    retry: RetrySettings,
+    *,
     object_id: str,
     now: datetime,
-    retry: RetrySettings,
 ) -> Outcome:
     """A refused mail (SMTP 5xx) fails the journey at once; a deferred one (SMTP 4xx, no
     connection) is held for another try, the object's ``retries`` and ``backoff`` deciding
-    how often and when (DESIGN.md 8), its tries counted with the journey."""
+    how often and when (DESIGN.md 8). The send log counts the ``tries``; the journey keeps
+    when the first was made."""
     mid = letter.message_id
     if delivery.state == "sent":
         return Outcome(journey, "sent", "sent", letter=letter, message_id=mid, accepted=True)
@@ -122,11 +125,11 @@ def _outcome(
         return Outcome(journey, "sent", reason, message_id=mid)
     if delivery.state == "refused":
         return Outcome(journey, "failed", f"failed: {delivery.detail} (permanent)")
-    tries = tries_so_far(journey.data, object_id).then(1, now)
     if tries.made > retry.retries:
         return Outcome(journey, "failed", f"failed: {delivery.detail} {tries.over(now)}")
     until = now + retry.wait(tries.made)
-    return Outcome(journey, "held", delivery.detail, until=until, data=tries.record(object_id))
+    data = tries.record(object_id)
+    return Outcome(journey, "held", delivery.detail, until=until, data=data)
 
 
 def deliver(
@@ -184,10 +187,10 @@ def deliver(
             ready = _Window(ctx, composer, chunk)
             yield from ready.refused
             if sending is not None:
-                yield from _finish(*sending, ctx, retry)
+                yield from _finish(*sending, ctx, logged, retry)
             sending = background.submit(ready.send, sink), ready
         if sending is not None:
-            yield from _finish(*sending, ctx, retry)
+            yield from _finish(*sending, ctx, logged, retry)
 
 
 class _Window:
@@ -230,6 +233,7 @@ def _finish(
     sent: Future[list[Delivery]],
     window: _Window,
     ctx: RunContext,
+    logged: dict[int, sendlog.Logged],
     retry: RetrySettings,
 ) -> Iterator[Outcome]:
     from engine.mail import sendlog
@@ -238,4 +242,11 @@ def _finish(
     sendlog.mark(window.db, window.object_id, deliveries, ctx.now)
     for letter, delivery in zip(window.letters, deliveries, strict=True):
         journey = window.journeys[letter.journey_id]
-        yield _outcome(journey, letter, delivery, window.object_id, ctx.now, retry)
+        previous = logged.get(letter.journey_id)
+        again = previous is not None and previous.state in ("failed", "refused")
+        attempts = 1 if previous is None else previous.attempts + again
+        first = tries_so_far(journey.data, window.object_id).first or ctx.now
+        tries = Tries(attempts, first)
+        yield _outcome(
+            journey, letter, delivery, tries, retry, object_id=window.object_id, now=ctx.now
+        )

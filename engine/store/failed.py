@@ -92,7 +92,7 @@ def find_failed(
 def put_back(conn: Connection, ids: Sequence[int], now: datetime) -> None:
     """Make journeys active again, ready now, at the object where they stand (since when
     they arrived there: a wait counts from then); the tries an object counted for them start
-    over."""
+    over (those kept with the journey, and a mail's in the send log)."""
     at = time_param(conn, now)
     encode = encoder(conn, JC.data)
     for condition, params in among(conn, "id", ids):
@@ -109,3 +109,8 @@ def put_back(conn: Connection, ids: Sequence[int], now: datetime) -> None:
                 changed.append((encode(data), jid))
         if changed:
             update_rows(conn, J, ("data",), "id", changed)
+    for condition, params in among(conn, "journey_id", ids):  # a mail's tries: the send log
+        statement = (
+            f"UPDATE send_log SET attempts = 0 WHERE state IN ('failed', 'refused') AND {condition}"
+        )
+        conn.exec_driver_sql(placeholders(conn, statement), tuple(params))
