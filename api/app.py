@@ -81,12 +81,12 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
     app.state.webhook_writer = GroupWriter(partial(write_together, state))
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(soap_route.router)  # early: FastAPI tries the routes in order
     app.include_router(webhooks.router)
     app.include_router(bounces.router)
     for module in (customers, datamodel, groups, flows, events, mails, users):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(strict_query)])
     app.include_router(tracking.router)
-    app.include_router(soap_route.router)
     app.add_middleware(webhooks.Receiver)  # inside the body cap and the access log
     app.add_middleware(Lookups)
     limits = project.settings.api

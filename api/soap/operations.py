@@ -218,8 +218,8 @@ def resource_free(state: AppState, params: dict[str, Any]) -> Any:
     resource_id = needed(params, "resourceId")
     with state.write() as conn:
         found = kept_set(conn, resource_id, _since(state)) is not None
-        freed = found and free_set(conn, resource_id)
-    if not freed:
+        free_set(conn, resource_id)  # an expired one goes too
+    if not found:
         raise _not_found(state, resource_id)
     return True
 

@@ -220,40 +220,45 @@ def test_customer_get_by_object_matches_every_element_given(server: Server, soap
 
 
 def test_resources_expire(server: Server, soap: Any) -> None:
-    from sqlalchemy import update
+    from sqlalchemy import select, update
     from zeep.exceptions import Fault
 
     from engine.store.resources import RESOURCES
 
     uuid = server.setup.token
+    assert server.setup.project.settings.api.soap_resource_hours == 24  # the default
     soap.customer_insert(uuid=uuid, customer={"externalId": "c-1"})
-    old = soap.customer_getByObject(uuid=uuid, customer={"externalId": "c-1"}).msg
-    fresh = soap.customer_getByObject(uuid=uuid, customer={"externalId": "c-1"}).msg
-    hours = server.setup.project.settings.api.soap_resource_hours
-    assert hours == 24  # the default
 
-    def made(resource: int, ago: timedelta) -> None:
+    def new_set() -> int:
+        return int(soap.customer_getByObject(uuid=uuid, customer={"externalId": "c-1"}).msg)
+
+    def made_ago(resource: int, ago: timedelta) -> None:
         with server.setup.store.db.write() as conn:
             at = datetime.now(UTC) - ago
             conn.execute(update(RESOURCES).where(RESOURCES.c.id == resource).values(created_at=at))
 
     def kept() -> set[int]:
         with server.setup.store.db.read() as conn:
-            return set(conn.execute(RESOURCES.select().with_only_columns(RESOURCES.c.id)).scalars())
+            return set(conn.execute(select(RESOURCES.c.id)).scalars())
 
-    made(old, timedelta(hours=24, minutes=1))
-    made(fresh, timedelta(hours=23, minutes=59))
-    assert soap.resource_getById(uuid=uuid, resourceId=fresh).msg.size == 1
-    for poll in (
-        lambda: soap.resource_getById(uuid=uuid, resourceId=old),
-        lambda: soap.customerSet_getCustomerIds(uuid=uuid, resourceId=old, offset=0, size=10),
-        lambda: soap.resource_free(uuid=uuid, resourceId=old),
-    ):
+    polls = {
+        "poll": lambda r: soap.resource_getById(uuid=uuid, resourceId=r),
+        "read": lambda r: soap.customerSet_getCustomerIds(
+            uuid=uuid, resourceId=r, offset=0, size=9
+        ),
+        "free": lambda r: soap.resource_free(uuid=uuid, resourceId=r),
+    }
+    for poll in polls.values():
+        old, fresh = new_set(), new_set()
+        made_ago(old, timedelta(hours=24, minutes=1))
+        made_ago(fresh, timedelta(hours=23, minutes=59))
         with pytest.raises(Fault, match=f"resource {old} not found: .* more than 24 hours ago"):
-            poll()
-    assert kept() == {fresh}  # deleted as it was asked for
-    made(fresh, timedelta(hours=25))
-    newest = soap.customer_getByObject(uuid=uuid, customer={"externalId": "c-1"}).msg
+            poll(old)
+        assert old not in kept() and fresh in kept()  # deleted as it was asked for
+        assert soap.resource_getById(uuid=uuid, resourceId=fresh).msg.size == 1
+    for resource in kept():
+        made_ago(resource, timedelta(hours=25))
+    newest = new_set()
     assert kept() == {newest}  # a new set clears the expired ones
     assert soap.resource_free(uuid=uuid, resourceId=newest).msg is True
     with pytest.raises(Fault, match=f"resource {newest} not found"):
