@@ -4,9 +4,10 @@ Each nested record keeps its parent's key (a line item gets its order's ``order_
 parent's customer link (``customer.email`` and the like), so it joins back to its order and
 belongs to the order's customer, as nested records of a webhook payload do.
 
-While the pages are read the nested rows are spooled to a temporary CSV (in memory up to a few
-MB); once the items are imported they are imported from it in the same transaction, with the
-same rules (typing, rejects with the parent item's number, ``max_rejects``, all or nothing).
+While the pages are read the nested rows are spooled to a temporary CSV (in memory up to a
+MB, then on disk); once the items are imported they are imported from it in the same
+transaction, with the same rules (typing, rejects with the parent item's number,
+``max_rejects``, all or nothing).
 The header cells the parent gives are named ``^PATH`` (its item path), in the rejects file too.
 """
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from engine.model.project import Project
 
 PARENT = "^"
-_IN_MEMORY = 8 << 20  # bytes of spooled rows kept in memory before they go to a file
+_IN_MEMORY = 1 << 20  # bytes of spooled rows kept in memory before they go to a file
 
 
 def inherited(spec: ImportSpec, nested: NestedRecords, project: Project) -> dict[str, str]:
