@@ -130,14 +130,9 @@ def _rebuild(conn: Connection, columns: dict[str, tuple[str, str]]) -> None:
     conn.execute(text("ALTER TABLE customers_rebuilt RENAME TO customers"))
     for index in customers.indexes:
         conn.execute(CreateIndex(index))
-    if sequence is not None:
+    if sequence is not None:  # the copy set it to the highest id copied (if any), maybe lower
         conn.execute(text("DELETE FROM sqlite_sequence WHERE name = 'customers'"))
-        conn.execute(  # the rows were copied with their ids: seq <= the old one
+        conn.execute(
             text("INSERT INTO sqlite_sequence (name, seq) VALUES ('customers', :seq)"),
-            {
-                "seq": max(
-                    sequence,
-                    conn.execute(text("SELECT max(system_id) FROM customers")).scalar() or 0,
-                )
-            },
+            {"seq": sequence},
         )
