@@ -65,10 +65,11 @@ def run(
         from engine.runtime.failures import failures_since
 
         failed = failures_since(runtime.store, runtime.flows.values(), began)
-        for line in failed:
+        for line in failed.lines:
             err_console.print(line, markup=False, soft_wrap=True)
         if failed:
-            err_console.print("put them back with 'sluis retry FLOW' once the cause is fixed")
+            again = ", ".join(f"'sluis retry {name}'" for name in failed.flows)
+            err_console.print(f"put them back with {again} once the cause is fixed", markup=False)
             raise typer.Exit(1)
 
 

@@ -54,7 +54,10 @@ def resolve_env(value: str, *, what: str = "a setting") -> str:
     def lookup(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in os.environ:
-            raise ProjectError(f"{what} reads ${{{name}}}, but {name} is not set; export it")
+            raise ProjectError(
+                f"{what} reads ${{{name}}}, but {name} is not set; "
+                f"export it in the environment sluis runs in (export {name}=...)"
+            )
         return os.environ[name]
 
     return _ENV_VAR.sub(lookup, value)

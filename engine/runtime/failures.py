@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from engine.model.flow import Flow
@@ -15,11 +16,22 @@ from engine.store import Store
 from engine.store.raw import fetch, json_value, marks, time_param
 
 
-def failures_since(store: Store, flows: Iterable[Flow], since: datetime) -> list[str]:
-    """One line per (object, reason) of what failed at or after ``since``."""
+@dataclass(frozen=True)
+class Failures:
+    """What failed: one line per (object, reason), and the flows those failures are in."""
+
+    lines: list[str]
+    flows: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.lines)
+
+
+def failures_since(store: Store, flows: Iterable[Flow], since: datetime) -> Failures:
+    """What failed at or after ``since``."""
     flows = list(flows)
     if not flows:
-        return []
+        return Failures([], [])
     journeys: Counter[tuple[str, str, str]] = Counter()
     starts: Counter[tuple[str, str, str]] = Counter()
     names = [flow.name for flow in flows]
@@ -55,7 +67,8 @@ def failures_since(store: Store, flows: Iterable[Flow], since: datetime) -> list
         f"start object {obj} of flow {flow} failed{'' if n == 1 else f' {n} times'}: {_why(reason)}"
         for (flow, obj, reason), n in sorted(starts.items())
     ]
-    return lines
+    failed_flows = sorted({flow for flow, _, _ in journeys} | {flow for flow, _, _ in starts})
+    return Failures(lines, failed_flows)
 
 
 def _why(reason: str) -> str:

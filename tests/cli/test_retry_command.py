@@ -53,6 +53,7 @@ def test_a_removed_object_fails_its_journeys_then_retry_puts_them_back(tmp_path:
     assert "2 journeys failed at wait-nl: flow 'acc' has no object 'wait-nl' any more" in (
         ran.stderr
     )
+    assert "put them back with 'sluis retry acc' once the cause is fixed" in ran.stderr
     again = sluis("run", "--once", cwd=project)
     assert again.returncode == 0, again.stderr  # only failures of this run count
     _running_version_reads(project, WITH_WAIT)

@@ -289,7 +289,8 @@ def test_a_missing_secret_fails_the_batch_naming_the_variable(target, campaign, 
         "C0001": (
             None,
             "failed: object 'notify': header 'Authorization' reads ${CRM_TOKEN}, but "
-            "CRM_TOKEN is not set; export it",
+            "CRM_TOKEN is not set; export it in the environment sluis runs in "
+            "(export CRM_TOKEN=...)",
         )
     }
     assert target.requests == []

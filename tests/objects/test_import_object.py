@@ -427,9 +427,10 @@ def test_an_unreachable_sftp_source_fires_again_after_the_backoff(
     from engine.runtime.failures import failures_since  # what run --once reports (exit 1)
 
     summary = failures_since(store, [world.flow], START)
-    assert [line.split(":")[0] for line in summary] == [
+    assert [line.split(":")[0] for line in summary.lines] == [
         "start object load of flow nightly failed 3 times",
         "start object load of flow nightly failed",
     ]
-    assert summary[1].endswith("after 4 tries over 1m10s")
+    assert summary.lines[1].endswith("after 4 tries over 1m10s")
+    assert summary.flows == ["nightly"]
     store.db.dispose()
