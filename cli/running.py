@@ -67,9 +67,10 @@ def run(
         failed = failures_since(runtime.store, runtime.flows.values(), began)
         for line in failed.lines:
             err_console.print(line, markup=False, soft_wrap=True)
-        if failed:
+        if failed.flows:
             again = ", ".join(f"'sluis retry {name}'" for name in failed.flows)
             err_console.print(f"put them back with {again} once the cause is fixed", markup=False)
+        if failed:
             raise typer.Exit(1)
 
 

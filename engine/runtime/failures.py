@@ -18,7 +18,8 @@ from engine.store.raw import fetch, json_value, marks, time_param
 
 @dataclass(frozen=True)
 class Failures:
-    """What failed: one line per (object, reason), and the flows those failures are in."""
+    """What failed: one line per (object, reason), and the flows with failed journeys (those
+    ``sluis retry`` puts back; a start object's firing goes again on its schedule)."""
 
     lines: list[str]
     flows: list[str]
@@ -67,8 +68,7 @@ def failures_since(store: Store, flows: Iterable[Flow], since: datetime) -> Fail
         f"start object {obj} of flow {flow} failed{'' if n == 1 else f' {n} times'}: {_why(reason)}"
         for (flow, obj, reason), n in sorted(starts.items())
     ]
-    failed_flows = sorted({flow for flow, _, _ in journeys} | {flow for flow, _, _ in starts})
-    return Failures(lines, failed_flows)
+    return Failures(lines, sorted({flow for flow, _, _ in journeys}))
 
 
 def _why(reason: str) -> str:

@@ -432,5 +432,5 @@ def test_an_unreachable_sftp_source_fires_again_after_the_backoff(
         "start object load of flow nightly failed",
     ]
     assert summary.lines[1].endswith("after 4 tries over 1m10s")
-    assert summary.flows == ["nightly"]
+    assert summary and summary.flows == []  # a start object fires again on its schedule
     store.db.dispose()
