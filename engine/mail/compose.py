@@ -198,10 +198,10 @@ class Composer:
             headers.append(("List-Unsubscribe", f"<{unsubscribe}>"))
             headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
         try:
-            encoded = mime.encode_headers(headers)
+            mime.check_headers(headers)
         except ValueError as exc:
             raise TemplateError(f"mail headers: {exc}") from None
-        build = partial(self._message, journey, ref, unsubscribe, encoded, text, html)
+        build = partial(self._message, journey, ref, unsubscribe, headers, text, html)
         return Letter(journey.id, to, subject, envelope_from, mid, build)
 
     def _message(
@@ -209,7 +209,7 @@ class Composer:
         journey: Journey,
         ref: MailRef,
         unsubscribe: str,
-        encoded: list[tuple[str, str]],
+        headers: list[tuple[str, str]],
         text: str | None,
         html: str | None,
     ) -> Message:
@@ -223,7 +223,7 @@ class Composer:
                 html = add_pixel(html, self.links.open_url(ref))
         else:
             text = rewrite_text(text or "", rewrite)
-        return mime.build(encoded, text, html)
+        return mime.build(headers, text, html)
 
     def _rewriter(self, journey: Journey, ref: MailRef, unsubscribe: str) -> Any:
         spec, links = self.spec, self.links

@@ -218,12 +218,20 @@ class _Window:
         self.letters = [letter for letter in letters if letter.journey_id in mine]
 
     def send(self, sink: MailSink) -> list[Delivery]:
-        return sink.sender.send(self.letters, self._handover)
+        return sink.sender.send(self.letters, self)
 
-    def _handover(self, letter: Letter) -> bool:
+    def __call__(self, letter: Letter) -> bool:
+        """The window's ``Handover`` of one mail."""
         from engine.mail import sendlog
 
         return sendlog.handover(self.db, self.object_id, letter.journey_id, self.owner)
+
+    def all(self, letters: Sequence[Letter]) -> set[int]:
+        """The window's ``Handover`` of many mails at once."""
+        from engine.mail import sendlog
+
+        ids = [letter.journey_id for letter in letters]
+        return sendlog.handover_all(self.db, self.object_id, ids, self.owner)
 
 
 def _finish(

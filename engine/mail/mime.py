@@ -53,8 +53,14 @@ def encode_headers(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     return encoded
 
 
-def build(encoded: Sequence[tuple[str, str]], text: str, html: str | None) -> Message:
-    """A message with the ``encoded`` headers (in order) and a text part, plus an HTML
+def check_headers(headers: Sequence[tuple[str, str]]) -> None:
+    """The ``ValueError`` ``encode_headers`` would raise, at the cost of the non-ASCII headers
+    only (an ASCII header always encodes)."""
+    encode_headers([(name, value) for name, value in headers if not value.isascii()])
+
+
+def build(headers: Sequence[tuple[str, str]], text: str, html: str | None) -> Message:
+    """A message with ``headers`` (in order, encoded here) and a text part, plus an HTML
     alternative."""
     message: Message
     if html is None:
@@ -64,7 +70,7 @@ def build(encoded: Sequence[tuple[str, str]], text: str, html: str | None) -> Me
         for part in (_text(text, "plain"), _text(html, "html")):
             del part["MIME-Version"]
             message.attach(part)
-    for name, value in encoded:
+    for name, value in encode_headers(headers):
         message[name] = value
     return message
 
