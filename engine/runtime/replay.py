@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -384,5 +385,6 @@ def _write_list(out: TextIO, key: str, items: Iterable[Any], indent: str) -> Non
     out.write("]" if empty else f"\n{indent}]")
 
 
+@lru_cache(maxsize=4096)  # a replay's steps share the few moments of its virtual clock
 def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
