@@ -29,6 +29,7 @@ class WaitFor(CampaignObject[WaitForSettings]):
     type = "wait-for"
     outputs = ("yes", "no")
     pauses = True
+    reads_customers = False  # it reads the customers' events, not their fields
 
     @classmethod
     def check(

@@ -6,12 +6,12 @@ converted from the HTML), templated headers, link parameters, click tracking, th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from email.utils import format_datetime, parseaddr
-from functools import lru_cache
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +46,21 @@ class MailSpec:
 
 @dataclass(frozen=True)
 class Letter:
-    """A composed mail, ready for a sender."""
+    """A composed mail, ready for a sender. Its templates are rendered (a template that fails
+    for the customer fails the journey before anything is queued); the message itself (links
+    rewritten, the text alternative, MIME) is built when a sender first asks for it, so a
+    sender that only keeps mails (replay) never pays for it."""
 
     journey_id: int
     to: str
     subject: str
     envelope_from: str
     message_id: str
-    message: Message
+    build: Callable[[], Message] = field(repr=False, compare=False)
+
+    @cached_property
+    def message(self) -> Message:
+        return self.build()
 
     def as_bytes(self, *, smtp: bool = False) -> bytes:
         """The mail as bytes: CRLF line ends for SMTP, LF for files."""
@@ -175,14 +182,6 @@ class Composer:
         body_scope = {**scope, "unsubscribe_url": unsubscribe}
         html = _render(self.html, body_scope, spec.template) if self.html else None
         text = _render(self.text, body_scope, spec.template) if self.text else None
-        rewrite = self._rewriter(journey, ref, unsubscribe)
-        if html is not None:
-            html = rewrite_html(html, rewrite)
-            text = rewrite_text(text, rewrite) if text is not None else html_to_text(html)
-            if spec.track_opens and self.links is not None:
-                html = add_pixel(html, self.links.open_url(ref))
-        else:
-            text = rewrite_text(text or "", rewrite)
         subject = _one_line(spec.subject.render(scope))
         mid = message_id(journey, self.object_id, domain)
         headers = [
@@ -199,10 +198,32 @@ class Composer:
             headers.append(("List-Unsubscribe", f"<{unsubscribe}>"))
             headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
         try:
-            message = mime.build(headers, text, html)
+            mime.check_headers(headers)
         except ValueError as exc:
             raise TemplateError(f"mail headers: {exc}") from None
-        return Letter(journey.id, to, subject, envelope_from, mid, message)
+        build = partial(self._message, journey, ref, unsubscribe, headers, text, html)
+        return Letter(journey.id, to, subject, envelope_from, mid, build)
+
+    def _message(
+        self,
+        journey: Journey,
+        ref: MailRef,
+        unsubscribe: str,
+        headers: list[tuple[str, str]],
+        text: str | None,
+        html: str | None,
+    ) -> Message:
+        """The MIME message of rendered bodies: links rewritten, the text alternative
+        converted from the HTML when there is no text template, the open pixel."""
+        rewrite = self._rewriter(journey, ref, unsubscribe)
+        if html is not None:
+            html = rewrite_html(html, rewrite)
+            text = rewrite_text(text, rewrite) if text is not None else html_to_text(html)
+            if self.spec.track_opens and self.links is not None:
+                html = add_pixel(html, self.links.open_url(ref))
+        else:
+            text = rewrite_text(text or "", rewrite)
+        return mime.build(headers, text, html)
 
     def _rewriter(self, journey: Journey, ref: MailRef, unsubscribe: str) -> Any:
         spec, links = self.spec, self.links

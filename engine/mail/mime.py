@@ -39,8 +39,29 @@ def _text(body: str, subtype: str) -> MIMEText:
     return part
 
 
+def encode_headers(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` as they go into the message: addresses and non-ASCII text encoded;
+    ``ValueError`` for a non-ASCII address."""
+    encoded = []
+    for name, value in headers:
+        if name.lower() in ADDRESS_HEADERS:
+            encoded.append((name, addresses(value)))
+        elif value.isascii():
+            encoded.append((name, value))
+        else:
+            encoded.append((name, Header(value, "utf-8", header_name=name).encode()))
+    return encoded
+
+
+def check_headers(headers: Sequence[tuple[str, str]]) -> None:
+    """The ``ValueError`` ``encode_headers`` would raise, at the cost of the non-ASCII headers
+    only (an ASCII header always encodes)."""
+    encode_headers([(name, value) for name, value in headers if not value.isascii()])
+
+
 def build(headers: Sequence[tuple[str, str]], text: str, html: str | None) -> Message:
-    """A message with ``headers`` (in order) and a text part, plus an HTML alternative."""
+    """A message with ``headers`` (in order, encoded here) and a text part, plus an HTML
+    alternative."""
     message: Message
     if html is None:
         message = _text(text, "plain")
@@ -49,13 +70,8 @@ def build(headers: Sequence[tuple[str, str]], text: str, html: str | None) -> Me
         for part in (_text(text, "plain"), _text(html, "html")):
             del part["MIME-Version"]
             message.attach(part)
-    for name, value in headers:
-        if name.lower() in ADDRESS_HEADERS:
-            message[name] = addresses(value)
-        else:
-            message[name] = (
-                value if value.isascii() else Header(value, "utf-8", header_name=name).encode()
-            )
+    for name, value in encode_headers(headers):
+        message[name] = value
     return message
 
 

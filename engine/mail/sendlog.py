@@ -116,6 +116,26 @@ HANDOVER = (
 )
 
 
+def handover_all(db: Database, object_id: str, journey_ids: Sequence[int], owner: str) -> set[int]:
+    """``handover`` for many mails in one transaction: the journeys whose mails may go."""
+    handed: set[int] = set()
+    with db.write() as conn:
+        for condition, _ in among(conn, LOG.c.journey_id, journey_ids):
+            statement = (
+                update(LOG)
+                .where(
+                    LOG.c.object == object_id,
+                    condition,
+                    LOG.c.owner == owner,
+                    LOG.c.state.in_(("queued", "sending")),
+                )
+                .values(state="sending")
+                .returning(LOG.c.journey_id)
+            )
+            handed.update(conn.execute(statement).scalars())
+    return handed
+
+
 def mark(db: Database, object_id: str, deliveries: Sequence[Delivery], now: datetime) -> None:
     """Record what the sender answered, and commit."""
     if not deliveries:

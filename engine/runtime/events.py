@@ -5,6 +5,7 @@ flows take the customers in, in one transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from engine.runtime.entering import enter
@@ -30,8 +31,11 @@ def record_events(runtime: Runtime, events: Sequence[IncomingEvent]) -> None:
                 for e in events
             ),
         )
+        woken: dict[tuple[str, datetime], list[int]] = {}
         for e in events:
-            sql.wake(conn, e.customer_id, e.kind, e.at)
+            woken.setdefault((e.kind, e.at), []).append(e.customer_id)
+        for (kind, at), customer_ids in woken.items():
+            sql.wake(conn, customer_ids, kind, at)
         for name in sorted(started):
             flow = runtime.flows[name]
             for oid in flow.starts:

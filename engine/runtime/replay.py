@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -44,6 +46,7 @@ EVENT_KINDS = ("open", "click", "bounce", "unsubscribe")
 C = Customer.__table__.c  # type: ignore[attr-defined]
 J = Journey.__table__  # type: ignore[attr-defined]
 JOURNEY_CHUNK = 1000  # journeys read (with their steps) at a time
+EVENT_ORDER = 1_000_000  # events come after entries of the same moment
 
 
 def replay_effects(folder: Path) -> Effects:
@@ -70,6 +73,12 @@ class _Scheduled:
     order: int
     kind: str = field(compare=False)  # "entry" | "event"
     payload: dict[str, Any] = field(compare=False)
+
+    def where(self) -> str:
+        """Where the item came from, for messages."""
+        if self.kind == "entry":
+            return f"line {self.order}"
+        return f"events row {self.order - EVENT_ORDER}"
 
 
 def read_entries(path: Path, start: datetime) -> list[_Scheduled]:
@@ -117,7 +126,7 @@ def read_events(path: Path, start: datetime) -> list[_Scheduled]:
                 )
             when = row.get("at")
             at = parse_time(when, f"{path}:{number}") if when else start
-            items.append(_Scheduled(at, 1_000_000 + number, "event", dict(row)))
+            items.append(_Scheduled(at, EVENT_ORDER + number, "event", dict(row)))
     return items
 
 
@@ -163,7 +172,7 @@ class Replay:
         records: Sequence[tuple[str, Path]],
         entries: Path | None,
         events: Path | None,
-    ) -> list[_Scheduled]:
+    ) -> deque[_Scheduled]:
         project = self.project
         with self.store.db.write() as conn:
             load_customers_csv(conn, customers, project, self.start)
@@ -174,57 +183,84 @@ class Replay:
             pending += read_entries(entries, self.start)
         if events is not None:
             pending += read_events(events, self.start)
-        return sorted(pending)
+        return deque(sorted(pending))
 
     def close(self) -> None:
         self.effects.files.close()
         self.store.db.dispose()
         self._folder.cleanup()
 
-    def _customer(self, ident: Any, where: str) -> int:
+    def _customers(self, items: Sequence[_Scheduled]) -> list[int]:
+        """The customer (system_id) of each item, found by external_id, else email, in two
+        lookups for all of them."""
+        idents = [str(item.payload["customer"]) for item in items]
         with self.store.db.read() as conn:
-            for key in ("external_id", "email"):
-                found = find_ids(conn, key, [str(ident)])
-                if found:
-                    return next(iter(found.values()))
-        raise InputError(f"{where}: no customer '{ident}' in the customers file")
+            by_id = find_ids(conn, "external_id", idents)
+            by_email = find_ids(conn, "email", [i for i in idents if i not in by_id])
+        found = []
+        for item, ident in zip(items, idents, strict=True):
+            customer_id = by_id.get(ident, by_email.get(ident))
+            if customer_id is None:
+                raise InputError(f"{item.where()}: no customer '{ident}' in the customers file")
+            found.append(customer_id)
+        return found
 
     def _default_start(self) -> str:
         outside = [s for s in self.flow.starts if self.flow.instance(s).trigger() is None]
         return (outside or list(self.flow.starts))[0]
 
-    def _feed(self, now: datetime) -> None:
-        while self.pending and self.pending[0].at <= now:
-            item = self.pending.pop(0)
-            where = (
-                f"line {item.order}"
-                if item.kind == "entry"
-                else f"events row {item.order - 1_000_000}"
+    def _target(self, item: _Scheduled) -> str | None:
+        """The start object an entry enters at (None for an event)."""
+        if item.kind != "entry":
+            return None
+        target = item.payload.get("object") or self._default_start()
+        if target not in self.flow.starts:
+            raise InputError(
+                f"entries {item.where()}: '{target}' is not a start object of "
+                f"{self.flow.name} ({', '.join(self.flow.starts)})"
             )
-            customer_id = self._customer(item.payload["customer"], where)
-            if item.kind == "entry":
-                target = item.payload.get("object") or self._default_start()
-                if target not in self.flow.starts:
-                    raise InputError(
-                        f"entries {where}: '{target}' is not a start object of "
-                        f"{self.flow.name} ({', '.join(self.flow.starts)})"
-                    )
-                self.runtime.enter(
-                    self.flow.name, target, [Entry(customer_id, item.payload.get("data") or {})]
+        return str(target)
+
+    def _feed(self, now: datetime) -> None:
+        """Feed the entries and events due by ``now``, in their order: each run of entries
+        at one start object, or of events, in one transaction. A run holds each customer
+        once, so it does what feeding its items one by one does."""
+        due = []
+        while self.pending and self.pending[0].at <= now:
+            due.append(self.pending.popleft())
+        if not due:
+            return
+        run: list[tuple[_Scheduled, int]] = []
+        key: tuple[str, str | None] | None = None
+        in_run: set[int] = set()
+        for item, customer_id in zip(due, self._customers(due), strict=True):
+            if (item.kind, self._target(item)) != key or customer_id in in_run:
+                self._feed_run(run)
+                run, key, in_run = [], (item.kind, self._target(item)), set()
+            run.append((item, customer_id))
+            in_run.add(customer_id)
+        self._feed_run(run)
+
+    def _feed_run(self, run: Sequence[tuple[_Scheduled, int]]) -> None:
+        if not run:
+            return
+        target = self._target(run[0][0])
+        if target is not None:
+            entries = [Entry(cid, item.payload.get("data") or {}) for item, cid in run]
+            self.runtime.enter(self.flow.name, target, entries)
+            return
+        self.runtime.record_events(
+            [
+                IncomingEvent(
+                    item.payload["event"].strip(),
+                    customer_id,
+                    item.at,
+                    flow=self.flow.name,
+                    object=(item.payload.get("mail") or "").strip() or None,
                 )
-            else:
-                mail = (item.payload.get("mail") or "").strip() or None
-                self.runtime.record_events(
-                    [
-                        IncomingEvent(
-                            item.payload["event"].strip(),
-                            customer_id,
-                            item.at,
-                            flow=self.flow.name,
-                            object=mail,
-                        )
-                    ]
-                )
+                for item, customer_id in run
+            ]
+        )
 
     def step(self) -> bool:
         """Do the next thing: feed what is due now, fire start objects, run one batch; when
@@ -349,5 +385,6 @@ def _write_list(out: TextIO, key: str, items: Iterable[Any], indent: str) -> Non
     out.write("]" if empty else f"\n{indent}]")
 
 
+@lru_cache(maxsize=4096)  # a replay's steps share the few moments of its virtual clock
 def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None

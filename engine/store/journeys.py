@@ -394,19 +394,23 @@ def apply(
         conn.execute(delete(CLAIMS).where(CLAIMS.c.id == claim_id))
 
 
-def wake(conn: Connection, customer_id: int, kind: str, at: datetime) -> int:
-    """Make journeys of the customer that wait for ``kind`` ready at ``at``."""
-    result = conn.execute(
-        update(J)
-        .where(
-            JC.customer_id == customer_id,
-            JC.wake_on == kind,
-            JC.state == "active",
-            or_(JC.ready_at.is_(None), JC.ready_at > at),
+def wake(conn: Connection, customer_ids: Sequence[int], kind: str, at: datetime) -> int:
+    """Make journeys of these customers that wait for ``kind`` ready at ``at`` (unless they
+    are ready earlier)."""
+    woken = 0
+    for condition, _ in among(conn, JC.customer_id, list(dict.fromkeys(customer_ids))):
+        result = conn.execute(
+            update(J)
+            .where(
+                condition,
+                JC.wake_on == kind,
+                JC.state == "active",
+                or_(JC.ready_at.is_(None), JC.ready_at > at),
+            )
+            .values(ready_at=at)
         )
-        .values(ready_at=at)
-    )
-    return int(result.rowcount)
+        woken += int(result.rowcount)
+    return woken
 
 
 def next_ready(conn: Connection, flows: Sequence[str]) -> datetime | None:

@@ -320,3 +320,11 @@ def test_an_object_with_its_own_run_is_decided_journey_by_journey(
     chosen = setbased.paths(find_flow(project, "f"), project)
     assert str(chosen["nl"]) == "per journey: the filter type decides in its own run"
     assert str(chosen["score"]) == "set-based"
+
+
+def test_the_written_out_whitespace_is_what_strip_removes() -> None:
+    from engine.store.decisions import WHITESPACE
+
+    every = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+    assert every == WHITESPACE
+    assert (WHITESPACE + "x" + WHITESPACE).strip() == "x"

@@ -164,3 +164,19 @@ def test_the_text_companion_is_checked_too(make_project) -> None:
     _flows, problems = load_flows(project)
     [problem] = problems
     assert "template 'welcome.txt' line 1: unknown template variable 'x'" in problem.message
+
+
+@given(
+    st.from_regex(
+        r"[A-Za-z0-9_+.-]{1,12}@[A-Za-z0-9.-]{1,12}|[A-Za-z0-9_+-]{1,6}(\.[a-z0-9]{1,4}){0,3}"
+        r"@[a-z0-9-]{1,8}(\.[a-z]{2,4}){0,2}",
+        fullmatch=True,
+    )
+)
+def test_a_plain_address_is_what_parseaddr_finds(text: str) -> None:
+    from email.utils import parseaddr
+
+    from engine.mail.delivery import address_of
+
+    assert address_of(text) == parseaddr(text)[1]
+    assert address_of(f"Ann <{text}>") == parseaddr(f"Ann <{text}>")[1]
