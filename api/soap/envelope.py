@@ -156,7 +156,8 @@ def _write(out: list[str], name: str, kind: str, value: Any) -> None:
             for item in value:
                 _write(inner, layout.array.name, layout.array.type, item)
         else:
-            for element in sorted(filter(layout.place.__contains__, value), key=layout.place.__getitem__):
+            given = filter(layout.place.__contains__, value)  # in the WSDL's order
+            for element in sorted(given, key=layout.place.__getitem__):
                 _write(inner, element, layout.children[element].type, value[element])
         text = "".join(inner)
         if not text:
