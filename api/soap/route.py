@@ -26,7 +26,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import services
-from api.deps import authenticate
+from api.deps import check_once
 from api.errors import send_error
 from api.soap import groups as _groups  # noqa: F401  (registers the group operations)
 from api.soap.envelope import Fault, answer, fault, read_request
@@ -49,16 +49,22 @@ async def wsdl(request: Request) -> Response:
     return Response(served_wsdl(address), media_type=XML)
 
 
-def _call(state: AppState, body: bytes) -> bytes:
+async def _call(state: AppState, scope: Scope, body: bytes) -> bytes:
+    """The answer to one call. The envelope is read and written, and the token checked
+    (``api.deps.check_once``, as REST's), on the event loop; only the operation goes to the
+    loop's executor (a cheaper hand-off than FastAPI's thread pool, as in ``api.lookups``):
+    lxml in a thread gives up the interpreter lock while it parses and then waits to get it
+    back from the loop, which costs more than the parse."""
     operation, params = read_request(body)
     found = OPERATIONS.get(operation)
     token = params.get("uuid")
     if not token:
         raise Fault("missing element 'uuid': send an API token of this server as uuid")
     try:
-        access = authenticate(state, token)
+        access = await check_once(state, token)
     except AccessError as exc:
         raise Fault(str(exc)) from None
+    scope.setdefault("state", {})["user"] = access.user  # for the access log
     if access.webhook is not None:
         raise Fault(f"token {access.token_id} is for webhook '{access.webhook}' only")
     if found is None:
@@ -69,7 +75,8 @@ def _call(state: AppState, body: bytes) -> bytes:
     handler, resource, writes = found
     if not access.allows(resource, writes):
         raise Fault(refusal(resource, writes))
-    return answer(operation, handler(state, params))
+    msg = await asyncio.get_running_loop().run_in_executor(None, handler, state, params)
+    return answer(operation, msg)
 
 
 def _fault_of(exc: Exception) -> Fault:
@@ -116,8 +123,7 @@ class SoapCalls:
             body = await _body(receive)
             if body is None:
                 return
-            # the loop's executor: a cheaper hand-off than FastAPI's thread pool (api.lookups)
-            answered = await asyncio.get_running_loop().run_in_executor(None, _call, state, body)
+            answered = await _call(state, scope, body)
         except (Fault, SluisError) as exc:
             answer = Response(fault(_fault_of(exc)), status_code=500, media_type=XML)
         except Exception as exc:
