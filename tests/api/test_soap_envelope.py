@@ -5,6 +5,8 @@ refuses them; requests read past comments; ``SoapCalls`` answers ``POST /soap`` 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -155,3 +157,11 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(sqlite_setup: Setup)
         "/soap", content=chunked(), headers={"Content-Type": "text/xml"}
     )
     assert refused.status_code == 413 and "max_body_bytes" in refused.json()["detail"]
+
+
+def test_the_access_log_names_the_soap_user(sqlite_setup: Setup, caplog: Any) -> None:
+    caplog.set_level(logging.INFO, logger="sluis.access")
+    body = php_envelope(sqlite_setup.token, "a@example.com")
+    assert sqlite_setup.api.post("/soap", content=body).status_code == 200
+    (line,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "sluis.access"]
+    assert line["user"] == "shop" and line["path"] == "/soap"
