@@ -125,10 +125,10 @@ class SoapCalls:
                 return
             answered = await _call(state, scope, body)
         except (Fault, SluisError) as exc:
-            answer = Response(fault(_fault_of(exc)), status_code=500, media_type=XML)
+            response = Response(fault(_fault_of(exc)), status_code=500, media_type=XML)
         except Exception as exc:
             await send_error(scope, receive, send, exc)
             return
         else:
-            answer = Response(answered, media_type=XML)
-        await answer(scope, receive, send)
+            response = Response(answered, media_type=XML)
+        await response(scope, receive, send)
