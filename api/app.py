@@ -89,6 +89,7 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
     app.include_router(tracking.router)
     app.add_middleware(webhooks.Receiver)  # inside the body cap and the access log
     app.add_middleware(Lookups)
+    app.add_middleware(soap_route.SoapCalls)
     limits = project.settings.api
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes, header_limit=limits.max_header_bytes)
     app.add_middleware(AccessLog)

@@ -13,7 +13,7 @@ order with their types, which is what reading a request and writing an answer ne
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from xml.sax.saxutils import quoteattr
 
@@ -49,10 +49,16 @@ def _text() -> str:
     return (resources.files("api.soap") / "clang-1.24.wsdl").read_text("utf-8")
 
 
+@cache
+def _fixed() -> str:
+    """The WSDL with the one type fixed."""
+    return _text().replace(_BROKEN, '<xsd:element name="msg" type="xsd:anyType"/>')
+
+
+@lru_cache(maxsize=16)  # an address per name the server is reached by
 def served_wsdl(address: str) -> str:
     """The WSDL with ``address`` as the service's endpoint and the one type fixed."""
-    text = _text().replace(_BROKEN, '<xsd:element name="msg" type="xsd:anyType"/>')
-    return text.replace(_ADDRESS, f"location={quoteattr(address)}")
+    return _fixed().replace(_ADDRESS, f"location={quoteattr(address)}")
 
 
 def _sequence(node: etree._Element) -> tuple[Child, ...]:
