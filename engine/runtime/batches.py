@@ -152,11 +152,19 @@ def _decide(
         ctx.writes.clear()
         ctx.entering.clear()
         ctx.committed.clear()
-        settings = flow.instance(object_id).settings
-        if isinstance(exc, TransientError) and isinstance(settings, RetrySettings):
-            return retrying(journeys, object_id, exc, settings, ctx.now)
-        return _failing(journeys, exc)
+        return _after_failure(flow, object_id, journeys, exc, ctx.now)
     return routing
+
+
+def _after_failure(
+    flow: Flow, object_id: str, journeys: list[Journey], exc: SluisError, now: datetime
+) -> Routing:
+    """Where an object's journeys go when its work failed: held for another try after a
+    transient failure (its ``retries`` / ``backoff``), failed otherwise."""
+    settings = flow.instance(object_id).settings
+    if isinstance(exc, TransientError) and isinstance(settings, RetrySettings):
+        return retrying(journeys, object_id, exc, settings, now)
+    return _failing(journeys, exc)
 
 
 def _commit(
@@ -198,7 +206,8 @@ def _commit(
         except SluisError as exc:
             failed = exc
     if failed is not None:
-        # a queued change failed: none of the object's work stands, every journey fails
+        # a queued change failed (an import pulling in the commit): none of the object's work
+        # stands; every journey is held for another try or fails, as when the object failed
         log.warning("object %s of flow %s failed: %s", claimed.object, flow.name, failed)
         return _commit(
             runtime,
@@ -206,7 +215,7 @@ def _commit(
             claimed,
             journeys,
             releases,
-            _failing(journeys, failed),
+            _after_failure(flow, claimed.object, journeys, failed, now),
             runtime.context(flow, claimed.object),
             now,
             last=last,

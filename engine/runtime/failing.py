@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from engine.errors import SluisError
+from engine.errors import SluisError, TransientError
 from engine.model.retries import RetrySettings, tries_so_far
 from engine.runtime.passage import BatchReport, Passage
 from engine.sdk.batch import Journey, Routing
@@ -132,6 +132,8 @@ def retrying(
         if tries.made > settings.retries:
             routing.fail(journey, f"failed: {exc} {tries.over(now)}")
         else:
-            until = now + settings.wait(tries.made)
+            # never sooner than the backoff, nor than the other side asked (Retry-After)
+            asked = timedelta(seconds=(exc.later if isinstance(exc, TransientError) else None) or 0)
+            until = now + max(settings.wait(tries.made), asked)
             routing.hold(journey, until, data=tries.record(object_id))
     return routing

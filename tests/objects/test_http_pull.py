@@ -347,3 +347,48 @@ objects:
     with pytest.raises(FlowError, match="'skus' is not a field of collection 'lines'"):
         load(settings, flow.replace("sku: sku", "sku: skus"))
     assert load(settings, flow).objects["orders"]
+
+
+MID_FLOW = f"""\
+objects:
+  everyone:
+    type: selection
+    next: customers
+  customers:
+    type: import
+    connection: magento
+    from: /rest/V1/customers/search
+    query:
+      "{SC}[pageSize]": 100
+    items: items
+    paginate: {{page: "{SC}[currentPage]", total: total_count}}
+    key: external_id
+    columns:
+      id: external_id
+      email: email
+    retries: 2
+    backoff: 10s
+"""
+
+
+def test_an_import_reached_by_journeys_holds_them_after_a_transient_failure(
+    make_project, store_for, magento
+):
+    # the pull runs in the batch's commit: a 503 with Retry-After: 120 holds the journeys
+    # for 120 s (not failed), nothing is stored, and the next try imports everything
+    from datetime import timedelta
+
+    project = make_project(SETTINGS.replace("BASE", magento.base_url), {"pull": MID_FLOW})
+    run = Campaign(project, store_for(project), "pull", [{"external_id": "seed"}])
+    _failing(magento, "2", (503, {"Retry-After": "120"}))
+    run.run()
+    assert _pages(magento) == ["1", "2"] and _count(run) == 1
+    assert run.events("failed") == []
+    run.clock.advance(timedelta(seconds=119))
+    run.runtime.run_until_idle()
+    assert _pages(magento) == ["1", "2"]  # not sooner than the other side asked
+    run.clock.advance(timedelta(seconds=1))
+    run.runtime.run_until_idle()
+    assert _pages(magento) == ["1", "2", "1", "2", "3"] and _count(run) == 251
+    assert run.events("failed") == []
+    run.close()
