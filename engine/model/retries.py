@@ -37,11 +37,12 @@ class RetrySettings(BaseModel):
         description="the first wait before trying again, doubling each time, at most 1h",
     )
 
-    def wait(self, retry: int) -> timedelta:
+    def wait(self, retry: int, *, asked: float | None = None) -> timedelta:
         """The wait before retry number ``retry`` (1 for the first): ``backoff`` doubling,
-        at most an hour."""
-        wait: timedelta = self.backoff * 2 ** (retry - 1)
-        return min(BACKOFF_CAP, wait)
+        at most an hour; never shorter than the seconds the other side ``asked`` for (a
+        ``Retry-After``)."""
+        wait: timedelta = min(BACKOFF_CAP, self.backoff * 2 ** (retry - 1))
+        return max(wait, timedelta(seconds=asked or 0))
 
 
 class Tries(NamedTuple):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from engine.errors import SluisError, TransientError
@@ -119,7 +119,7 @@ def fail_claimed(
 def retrying(
     journeys: Sequence[Journey],
     object_id: str,
-    exc: Exception,
+    exc: TransientError,
     settings: RetrySettings,
     now: datetime,
 ) -> Routing:
@@ -132,8 +132,6 @@ def retrying(
         if tries.made > settings.retries:
             routing.fail(journey, f"failed: {exc} {tries.over(now)}")
         else:
-            # never sooner than the backoff, nor than the other side asked (Retry-After)
-            asked = timedelta(seconds=(exc.later if isinstance(exc, TransientError) else None) or 0)
-            until = now + max(settings.wait(tries.made), asked)
+            until = now + settings.wait(tries.made, asked=exc.later)
             routing.hold(journey, until, data=tries.record(object_id))
     return routing

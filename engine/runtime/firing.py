@@ -72,9 +72,7 @@ def fire_due(runtime: Runtime) -> int:
                     why["tries"] = tries.made
                     why["first"] = tries.first.isoformat() if tries.first else None
                     if tries.made <= settings.retries:
-                        # never sooner than the backoff, nor than the other side asked
-                        asked = timedelta(seconds=exc.later or 0)
-                        again = now + max(settings.wait(tries.made), asked)
+                        again = now + settings.wait(tries.made, asked=exc.later)
                         due_next = again if due_next is None else min(due_next, again)
                     else:
                         why["reason"] = f"failed: {exc} {tries.over(now)}"
