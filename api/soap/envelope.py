@@ -28,6 +28,7 @@ _ANSWER_HEAD = (
 )
 # what XML 1.0 cannot hold (lone surrogates included)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+REPLACEMENT = "\ufffd"
 
 
 class Fault(Exception):
@@ -131,16 +132,22 @@ def read_request(body: bytes) -> tuple[str, dict[str, Any]]:
     return operation, _read(call, _element(operation), operation)
 
 
+def xml_text(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot hold (control characters, lone
+    surrogates: valid in a JSON string, so a REST call or an import may have stored them) as
+    U+FFFD, the replacement character, as REST answers serve lone surrogates: the rest of the
+    answer still reaches the client instead of a 500."""
+    return _NOT_XML.sub(REPLACEMENT, text) if _NOT_XML.search(text) else text
+
+
 def _escaped(text: str) -> str:
-    """``text`` as XML character data, escaped as lxml writes it; a ValueError (as lxml
-    raises) for characters XML 1.0 cannot hold."""
-    if _NOT_XML.search(text):
-        raise ValueError(
-            "All strings must be XML compatible: Unicode or ASCII, no NULL bytes or control "
-            "characters"
-        )
+    """``text`` as XML character data, escaped as lxml writes it (``xml_text`` first)."""
     return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+        xml_text(text)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\r", "&#13;")
     )
 
 
@@ -188,5 +195,5 @@ def fault(fault: Fault) -> bytes:
     etree.SubElement(node, "faultcode").text = "SOAP-ENV:" + (
         "Client" if fault.client else "Server"
     )
-    etree.SubElement(node, "faultstring").text = fault.message
+    etree.SubElement(node, "faultstring").text = xml_text(fault.message)
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))

@@ -263,3 +263,20 @@ def test_resources_expire(server: Server, soap: Any) -> None:
     assert soap.resource_free(uuid=uuid, resourceId=newest).msg is True
     with pytest.raises(Fault, match=f"resource {newest} not found"):
         soap.resource_free(uuid=uuid, resourceId=newest)
+
+
+def test_text_xml_cannot_hold_is_answered_as_the_replacement_character(
+    server: Server, soap: Any
+) -> None:
+    """A control character is valid in a JSON string, so REST stores it; XML 1.0 cannot hold
+    it, so SOAP answers it as U+FFFD instead of a 500."""
+    stored = httpx.post(
+        f"{server.url}/api/v1/customers",
+        headers={"Authorization": f"Bearer {server.setup.token}"},
+        json={"external_id": "c-9", "first_name": "Ann\x01e"},
+    )
+    assert stored.status_code in (200, 201), stored.text
+    [found] = soap.customer_getByExternalId(uuid=server.setup.token, externalId="c-9").msg[
+        "Customer"
+    ]
+    assert found.firstname == "Ann\ufffde"

@@ -1,6 +1,6 @@
 """SOAP envelopes written as text (``api.soap.envelope.answer``): the same bytes lxml writes for
-the same tree, text escaped as lxml escapes it, and characters XML cannot hold refused as lxml
-refuses them; requests read past comments; ``SoapCalls`` answers ``POST /soap`` only."""
+the same tree, text escaped as lxml escapes it, and characters XML cannot hold (which lxml
+refuses) sent as U+FFFD; requests read past comments; ``SoapCalls`` answers ``POST /soap`` only."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from api_helpers import Setup
 from lxml import etree
 from soap_helpers import php_envelope
 
-from api.soap.envelope import ENV, XSI, Fault, answer, read_request
+from api.soap.envelope import ENV, XSI, Fault, answer, fault, read_request
 from api.soap.route import SoapCalls
 from api.soap.wsdl import NS, schema
 
@@ -88,12 +88,29 @@ def test_text_reads_back_as_it_was() -> None:
     assert shown is not None and shown.text == TRICKY  # \r kept (written as &#13;)
 
 
-@pytest.mark.parametrize("bad", ["\x00", "a\x01b", "\x0b", "\x1f", "\ufffe", "\ud800"])
-def test_characters_xml_cannot_hold_are_refused(bad: str) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("bad", "sent"),
+    [
+        ("\x00", "\ufffd"),
+        ("a\x01b", "a\ufffdb"),
+        ("\x0b", "\ufffd"),
+        ("\x1f", "\ufffd"),
+        ("\ufffe", "\ufffd"),
+        ("\ud800", "\ufffd"),
+    ],
+)
+def test_characters_xml_cannot_hold_are_sent_as_the_replacement_character(
+    bad: str, sent: str
+) -> None:
+    with pytest.raises(ValueError):  # lxml refuses them
         _lxml_answer("customer_getById", {"id": 1, "firstname": bad})
-    with pytest.raises(ValueError):
-        answer("customer_getById", {"id": 1, "firstname": bad})
+    written = answer("customer_getById", {"id": 1, "firstname": bad, "lastname": "V"})
+    shown = etree.fromstring(written).find(f".//{{{NS}}}firstname")
+    assert shown is not None and shown.text == sent
+    assert written == _lxml_answer(
+        "customer_getById", {"id": 1, "firstname": sent, "lastname": "V"}
+    )
+    assert b"\xef\xbf\xbd" in fault(Fault(f"no customer '{bad}'"))  # U+FFFD in UTF-8
 
 
 def test_a_comment_before_the_operation_is_skipped() -> None:
