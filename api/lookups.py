@@ -14,7 +14,6 @@ OpenAPI document. Both check the token with ``api.deps.rest_access`` and look up
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 
 from starlette.datastructures import QueryParams
@@ -69,7 +68,7 @@ class Lookups:
             external_id=value if name == "external_id" else None,
         )
         try:
-            found = await asyncio.get_running_loop().run_in_executor(None, lookup)
+            found = await state.read(lookup)
         except Exception as exc:
             await send_error(scope, receive, send, exc)
             return

@@ -17,6 +17,7 @@ import typer
 
 from cli.common import ProjectOpt, console, err_console, open_project
 from engine.errors import InputError
+from engine.runtime.gctune import tune_for_serving
 
 if TYPE_CHECKING:
     from engine.model.project import Project
@@ -60,6 +61,7 @@ def serve(
 
     proj = open_project(project)
     app = create_app(proj)
+    tune_for_serving()
     listening = _listen(host, port)  # a port in use fails here, before "serving"
     _access_log()
     console.print(f"serving {proj.root.name} on http://{host}:{port} (OpenAPI at /openapi.json)")
