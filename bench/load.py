@@ -205,7 +205,7 @@ def wrk_closed_loop(
     with tempfile.TemporaryDirectory(prefix="sluis-wrk-") as tmp:
         script = Path(tmp) / "call.lua"
         script.write_text(call.lua(items))
-        command = [wrk, "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency"]
+        command = [wrk, "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency"]
         command += ["-s", str(script), f"http://{url[0]}:{url[1]}"]
         run = subprocess.run(command, capture_output=True, text=True)
     out = run.stdout

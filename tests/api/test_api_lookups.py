@@ -10,6 +10,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from api_helpers import Setup
 
@@ -150,6 +151,49 @@ def test_a_revoked_token_stops_lookups_within_the_check_interval(
     now[0] += deps.TOKEN_TTL + 0.01
     answer = reader.get("/api/v1/customers?external_id=C1")
     assert answer.status_code == 401 and "revoked" in answer.json()["detail"]
+
+
+def test_a_token_in_use_is_checked_again_before_its_check_runs_out(
+    sqlite_setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past half of ``TOKEN_TTL`` a call goes on with the check it has and starts the next
+    one beside it, so a steady caller never waits for a check."""
+    from api import deps
+
+    now = [1000.0]
+    checked: list[float] = []
+    check = deps.check_token
+
+    def counted(conn: Any, secret: str, moment: datetime) -> Any:
+        checked.append(now[0])
+        return check(conn, secret, moment)
+
+    monkeypatch.setattr(deps, "monotonic", lambda: now[0])
+    monkeypatch.setattr(deps, "check_token", counted)
+    bearer = {"Authorization": f"Bearer {_token(sqlite_setup, 'customers:read')}"}
+    state = sqlite_setup.app.state.sluis
+
+    async def calls() -> list[int]:  # one event loop, as a server has
+        transport = httpx.ASGITransport(app=sqlite_setup.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sluis") as client:
+
+            async def lookup() -> int:
+                answer = await client.get("/api/v1/customers?external_id=C1", headers=bearer)
+                return answer.status_code
+
+            statuses = [await lookup()]
+            now[0] += deps.TOKEN_TTL * 0.4
+            statuses.append(await lookup())  # fresh: not checked again
+            now[0] += deps.TOKEN_TTL * 0.4
+            statuses.append(await lookup())  # answered at once, and starts a check
+            assert len(checked) == 1
+            await asyncio.gather(*state.checking.values())
+            now[0] += deps.TOKEN_TTL * 0.4  # 1.2 TTL after the first check, 0.4 after the next
+            statuses.append(await lookup())
+            return statuses
+
+    assert asyncio.run(calls()) == [200] * 4
+    assert checked == [1000.0, 1000.0 + deps.TOKEN_TTL * 0.8]
 
 
 def test_a_user_deactivated_through_the_api_stops_at_once(sqlite_setup: Setup) -> None:
