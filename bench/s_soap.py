@@ -103,7 +103,8 @@ def _found(n: int, status: int, body: bytes) -> bool:
 def _floor(folder: Path, token: str, port: int) -> subprocess.Popen[bytes]:
     """The hand-written lookup server (``bench.lookup_floor``) on ``port``."""
     command = [sys.executable, "-m", "uvicorn", "bench.lookup_floor:app", "--port", str(port)]
-    command += ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+    command += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level"]
+    command += ["warning"]
     env = {**os.environ, "SLUIS_FLOOR_DB": str(folder / "bench.db"), "SLUIS_FLOOR_TOKEN": token}
     cwd = Path(__file__).resolve().parents[1]
     return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
