@@ -40,6 +40,7 @@ from engine.webhooks.payload import PayloadError
 log = logging.getLogger("sluis.api")
 router = APIRouter(include_in_schema=False)
 XML = "text/xml; charset=utf-8"
+INTERNAL = Fault("sluis failed to answer this call; the server's log says why", client=False)
 
 
 @router.get("/soap")
@@ -109,7 +110,8 @@ async def _body(receive: Receive) -> bytes | None:
 class SoapCalls:
     """ASGI middleware that answers ``POST /soap`` (one SOAP 1.1 call) and passes everything
     else on. What is neither a fault nor answered goes to the app's exception handlers
-    (``api.errors.send_error``), as it would from a route."""
+    (``api.errors.send_error``), as it would from a route; what none handles (a bug) is
+    logged and answered as a Server fault."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -127,8 +129,12 @@ class SoapCalls:
         except (Fault, SluisError) as exc:
             response = Response(fault(_fault_of(exc)), status_code=500, media_type=XML)
         except Exception as exc:
-            await send_error(scope, receive, send, exc)
-            return
+            try:
+                await send_error(scope, receive, send, exc)
+                return
+            except Exception:  # no handler: a fault of sluis, answered as SOAP clients expect
+                log.exception("SOAP call failed")
+                response = Response(fault(INTERNAL), status_code=500, media_type=XML)
         else:
             response = Response(answered, media_type=XML)
         await response(scope, receive, send)

@@ -280,3 +280,21 @@ def test_text_xml_cannot_hold_is_answered_as_the_replacement_character(
         "Customer"
     ]
     assert found.firstname == "Ann\ufffde"
+
+
+def test_a_fault_of_sluis_is_a_server_fault(
+    server: Server, soap: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from zeep.exceptions import Fault
+
+    from api.soap.operations import OPERATIONS
+
+    def broken(state: Any, params: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    _, resource, writes = OPERATIONS["customer_getById"]
+    monkeypatch.setitem(OPERATIONS, "customer_getById", (broken, resource, writes))
+    with pytest.raises(Fault, match="sluis failed to answer this call") as raised:
+        soap.customer_getById(uuid=server.setup.token, customerId=1)
+    assert raised.value.code.endswith("Server")
+    assert "a bug" in caplog.text  # the traceback is in the server's log
