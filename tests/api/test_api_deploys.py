@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from api_helpers import Api, Setup
+from deploying import V1, V2
 from sqlalchemy import select
 
 from api.app import create_app
@@ -18,19 +19,6 @@ from engine.runtime.runner import Runtime
 from engine.store import Store, versions
 from engine.store.customers import upsert_customers
 from engine.store.models import Journey
-
-V1 = """\
-objects:
-  everyone: {type: selection, next: wait-nl}
-  wait-nl: {type: wait, for: 3d, next: done}
-  done: {type: end}
-"""
-V2 = """\
-objects:
-  everyone: {type: selection, next: wait-all}
-  wait-all: {type: wait, for: 2d, next: done}
-  done: {type: end}
-"""
 
 
 def _inside(

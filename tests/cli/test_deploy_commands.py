@@ -8,24 +8,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from deploying import V1, V2
 from typer.testing import CliRunner
 
 from cli import app
 from engine.model.project import Project
 
 SLUIS = (sys.executable, "-c", "from cli import main; main()")
-V1 = """\
-objects:
-  everyone: {type: selection, next: wait-nl}
-  wait-nl: {type: wait, for: 3d, next: done}
-  done: {type: end}
-"""
-V2 = """\
-objects:
-  everyone: {type: selection, next: wait-all}
-  wait-all: {type: wait, for: 2d, next: done}
-  done: {type: end}
-"""
 
 
 def _run(project: Project, *args: str) -> tuple[int, str, BaseException | None]:

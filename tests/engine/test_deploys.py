@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from deploying import V1, version_2
 from sqlalchemy import select
 
 from engine.model.flow import find_flow
@@ -22,18 +23,7 @@ from engine.store.customers import upsert_customers
 from engine.store.models import FlowVersion
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-V1 = """\
-objects:
-  everyone: {type: selection, next: wait-nl}
-  wait-nl: {type: wait, for: 3d, next: done}
-  done: {type: end}
-"""
-V2 = """\
-objects:
-  everyone: {type: selection, next: wait-all}
-  wait-all: {type: wait, for: 1d, next: done}
-  done: {type: end}
-"""
+V2 = version_2("1d")
 MOVED = "moved: {wait-nl: wait-all}\n" + V2
 
 
