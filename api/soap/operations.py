@@ -1,12 +1,14 @@
 """The operations sluis implements, by their WSDL names, on the services REST uses
 (``api.services``): each takes the app state and the request's parameters and gives the
-``msg`` of the answer. ``OPERATIONS`` maps a name to (handler, resource, writes) for the
-token's scopes.
+``msg`` of the answer. ``OPERATIONS`` maps a name to its ``Operation``: the handler, the
+resource and write for the token's scopes, and whether it is a read of a few rows by key
+(``AppState.read`` runs those as REST's lookups run).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,13 +23,23 @@ from engine.store.resources import flow_customers, free_set, keep_set, kept_set
 from engine.webhooks.payload import type_customer
 
 Handler = Callable[[AppState, dict[str, Any]], Any]
-OPERATIONS: dict[str, tuple[Handler, str, bool]] = {}
 SET_KIND = "CUSTOMER_SET"
 
 
-def operation(resource: str, writes: bool) -> Callable[[Handler], Handler]:
+@dataclass(frozen=True)
+class Operation:
+    handler: Handler
+    resource: str
+    writes: bool
+    by_key: bool  # reads a few rows by key
+
+
+OPERATIONS: dict[str, Operation] = {}
+
+
+def operation(resource: str, writes: bool, *, by_key: bool = False) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
-        OPERATIONS[handler.__name__] = (handler, resource, writes)
+        OPERATIONS[handler.__name__] = Operation(handler, resource, writes, by_key)
         return handler
 
     return register
@@ -57,18 +69,18 @@ def _shown(state: AppState, customers: list[dict[str, Any]]) -> list[dict[str, A
 # -- customers ----------------------------------------------------------------------------
 
 
-@operation("customers", False)
+@operation("customers", False, by_key=True)
 def customer_getById(state: AppState, params: dict[str, Any]) -> Any:
     found = services.customer(state, needed(params, "customerId"))
     return customer_map(state).to_element(found)
 
 
-@operation("customers", False)
+@operation("customers", False, by_key=True)
 def customer_getByExternalId(state: AppState, params: dict[str, Any]) -> Any:
     return _shown(state, services.customers_by(state, external_id=needed(params, "externalId")))
 
 
-@operation("customers", False)
+@operation("customers", False, by_key=True)
 def customer_getByEmailAddress(state: AppState, params: dict[str, Any]) -> Any:
     return _shown(state, services.customers_by(state, email=needed(params, "emailAddress")))
 

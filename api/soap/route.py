@@ -52,10 +52,11 @@ async def wsdl(request: Request) -> Response:
 
 async def _call(state: AppState, scope: Scope, body: bytes) -> bytes:
     """The answer to one call. The envelope is read and written, and the token checked
-    (``api.deps.check_once``, as REST's), on the event loop; only the operation goes to the
-    loop's executor (a cheaper hand-off than FastAPI's thread pool, as in ``api.lookups``):
-    lxml in a thread gives up the interpreter lock while it parses and then waits to get it
-    back from the loop, which costs more than the parse."""
+    (``api.deps.check_once``, as REST's), on the event loop; a lookup by key runs as REST's
+    lookups do (``AppState.read``), any other operation in the loop's executor (a cheaper
+    hand-off than FastAPI's thread pool, as in ``api.lookups``): lxml in a thread gives up
+    the interpreter lock while it parses and then waits to get it back from the loop, which
+    costs more than the parse."""
     operation, params = read_request(body)
     found = OPERATIONS.get(operation)
     token = params.get("uuid")
@@ -73,10 +74,12 @@ async def _call(state: AppState, scope: Scope, body: bytes) -> bytes:
             f"sluis does not support {operation}; supported: " + ", ".join(sorted(OPERATIONS)),
             client=False,
         )
-    handler, resource, writes = found
-    if not access.allows(resource, writes):
-        raise Fault(refusal(resource, writes))
-    msg = await asyncio.get_running_loop().run_in_executor(None, handler, state, params)
+    if not access.allows(found.resource, found.writes):
+        raise Fault(refusal(found.resource, found.writes))
+    if found.by_key:
+        msg = await state.read(lambda: found.handler(state, params))
+    else:
+        msg = await asyncio.get_running_loop().run_in_executor(None, found.handler, state, params)
     return answer(operation, msg)
 
 

@@ -6,6 +6,7 @@ envelope PHP's SoapClient sends."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -292,8 +293,8 @@ def test_a_fault_of_sluis_is_a_server_fault(
     def broken(state: Any, params: Any) -> Any:
         raise RuntimeError("a bug")
 
-    _, resource, writes = OPERATIONS["customer_getById"]
-    monkeypatch.setitem(OPERATIONS, "customer_getById", (broken, resource, writes))
+    found = OPERATIONS["customer_getById"]
+    monkeypatch.setitem(OPERATIONS, "customer_getById", replace(found, handler=broken))
     with pytest.raises(Fault, match="sluis failed to answer this call") as raised:
         soap.customer_getById(uuid=server.setup.token, customerId=1)
     assert raised.value.code.endswith("Server")
