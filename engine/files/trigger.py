@@ -71,10 +71,12 @@ class FileTrigger:
         for name in FOLDERS:
             watch.child(name).makedirs()
         active = watch.child("active")
+        open_records = {}
         for record in self._open():
             if record.state in ("imported", "failed"):
                 self._finish(active.child(_name(record.key)), record.id)
-        open_records = {r.key: r for r in self._open()}
+            else:
+                open_records[record.key] = record
         taken: list[tuple[Place, int | None]] = []
         for entry in active.list():  # left by a stop before anything was committed for them
             record = open_records.get(self._key("active", entry.name))
