@@ -19,7 +19,7 @@ from sqlalchemy import Connection, text
 
 from engine.store.customers import field_reads, load_customers, stream_customers
 from engine.store.profile_columns import typed_fields
-from engine.store.raw import time_param
+from engine.store.raw import streamed, time_param
 from engine.store.sqlexpr import compile_where, fields_of
 
 if TYPE_CHECKING:
@@ -236,20 +236,14 @@ def matching_rows(
     typed = typed_fields(conn, project)
     condition, params = _condition(conn, project, where, now, today, group, typed)
     reads = field_reads(conn.dialect.name, fields, project, typed)
-    columns = ", ".join(sql for sql, _ in reads)
-    statement = text(
-        f"SELECT c.system_id, {columns} FROM customers c WHERE {condition} ORDER BY c.system_id"
+    selected = ", ".join(sql for sql, _ in reads)
+    statement = (
+        f"SELECT c.system_id, {selected} FROM customers c WHERE {condition} ORDER BY c.system_id"
     )
-    changes = [(place, then) for place, (_, then) in enumerate(reads) if then is not None]
-    result = conn.execute(statement.execution_options(stream_results=True), {**params, "after": 0})
-    try:
-        while rows := result.fetchmany(chunk):
-            values: list[Sequence[Any]] = [row[1:] for row in rows]
-            if changes:
-                values = [list(row) for row in values]
-                for place, then in changes:
-                    for row in values:
-                        row[place] = then(row[place])  # type: ignore[index]
-            yield rows[-1][0], values
-    finally:
-        result.close()
+    changes = [(place, then) for place, (_, then) in enumerate(reads, 1) if then is not None]
+    for rows in streamed(conn, statement, {**params, "after": 0}, chunk):
+        # a column at a time: zip and map run in C, a loop over the rows would not
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for place, then in changes:
+            columns[place] = list(map(then, columns[place]))
+        yield rows[-1][0], list(zip(*columns[1:], strict=True))
