@@ -84,3 +84,27 @@ def test_cells_of_fields_as_each_database_reads_them(
     assert written == _written([[cell_text(value) for value in row] for row in values])
     assert len(values) == 3
     assert ",true," in written and "1990-02-03" in written and "12.50" in written
+
+
+def test_rows_without_system_id_still_say_where_they_are(
+    make_project: Callable[..., Project], store_for: Callable[[Project], Store]
+) -> None:
+    """An export without the system_id column gets rows of just its fields, each chunk with
+    the last system_id it holds (for progress)."""
+    project = make_project("timezone: UTC\nprofile: {vip: bool}\n")
+    store = store_for(project)
+    rows = [{"external_id": f"e{i}", "vip": i % 2 == 0} for i in range(5)]
+    with store.db.write() as conn:
+        ids = [
+            i for i, _ in upsert_customers(conn, rows, key="external_id", project=project, now=NOW)
+        ]
+    with store.db.read() as conn:
+        chunks = list(
+            matching_rows(
+                conn, project, None, ["external_id", "vip"], now=NOW, today=NOW.date(), chunk=2
+            )
+        )
+    assert [last for last, _ in chunks] == [ids[1], ids[3], ids[4]]
+    assert [tuple(row) for _, chunk in chunks for row in chunk] == [
+        (f"e{i}", i % 2 == 0) for i in range(5)
+    ]
