@@ -233,12 +233,14 @@ def engine_export(folder: Path) -> dict[str, Any]:
     from engine.files.segment_export import export_segment
     from engine.model.expressions import Expression
     from engine.model.project import Project
+    from engine.runtime.gctune import leave_start_up
     from engine.store import Store, segments
     from engine.store.sqlexpr import check, fields_of
 
     assert segments.matching_rows and record_exports  # segment_cells imports them late
     project = Project.load(folder)
     store = Store.open(project)  # creates the columns and indexes sluis.yaml asks for (in setup)
+    leave_start_up()  # as sluis export does once the store is open
     files = Files()
     place = files.place("engine.csv", project)
     columns = columns_of(["system_id", "email", "country", "score"], project.customer_fields)
