@@ -220,6 +220,7 @@ def export_customers(
     from engine.files import Files
     from engine.files.segment_export import export_segment
     from engine.model.expressions import Expression
+    from engine.runtime.gctune import leave_start_up
     from engine.store import Store
     from engine.store.models import Customer
     from engine.store.sqlexpr import check as check_where
@@ -244,6 +245,7 @@ def export_customers(
     now = _now()
     started = time.perf_counter()
     store = Store.open(proj)
+    leave_start_up()
     try:
         scope = _scope(now, proj)
         place = place_of(to, proj, files, scope)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.files.exports import (
     Column,
-    cells,
+    chunk_cells,
     matching_customers,
     plain_fields,
     write_cells,
@@ -39,7 +39,7 @@ def segment_cells(
     today: date,
     scope: Mapping[str, Any],
     at: Callable[[int], None] = lambda system_id: None,
-) -> Iterator[list[list[Any]]]:
+) -> Iterator[Sequence[Sequence[Any]]]:
     """The cells of the matching customers' rows in system_id order, in chunks. ``scope``: the
     template variables besides ``customer`` and ``records``; ``at`` is told the system_id
     reached (for progress bars)."""
@@ -51,7 +51,7 @@ def segment_cells(
 
         chosen = matching_rows(conn, project, where, fields, now=now, today=today, group=group)
         for last, values in chosen:
-            yield [cells(row) for row in values]
+            yield chunk_cells(values)
             at(last)
         return
     used = collections_used(project, [c.template or c.expression for c in columns])

@@ -22,3 +22,11 @@ def tune_for_serving() -> None:
     leave the app built at start-up out of full collections."""
     gc.set_threshold(700, 10, 10)
     gc.freeze()
+
+
+def leave_start_up() -> None:
+    """Once a command has loaded what it works with (modules, project, store), leave all of it
+    out of later collections, the young generation too: ``tune_collector`` runs before
+    anything is loaded, so the first young collection of the work would otherwise go through
+    up to 50,000 objects of start-up (20-60 ms: a third of an export of 100,000 customers)."""
+    gc.freeze()

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import count
 from typing import Any, overload
 
-from sqlalchemy import ColumnElement, Connection, Table, any_, bindparam
+from sqlalchemy import ColumnElement, Connection, Table, any_, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import NullType
@@ -33,6 +35,50 @@ def placeholders(conn: Connection, statement: str) -> str:
 def fetch(conn: Connection, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     result = conn.exec_driver_sql(placeholders(conn, statement), tuple(params))
     return [tuple(row) for row in result.fetchall()]
+
+
+def streamed(
+    conn: Connection, statement: str, params: Mapping[str, Any], chunk: int
+) -> Generator[list[tuple[Any, ...]], None, None]:
+    """The rows of ``statement`` (SQL with ``:name`` parameters) straight from the driver, in
+    chunks of at most ``chunk``: one statement however many rows, PostgreSQL through a
+    server-side cursor (the client holds one chunk at a time), SQLite as its cursor steps.
+    For reads of many rows (a segment's export): SQLAlchemy's result rows cost more than the
+    database's reading of them. Values come as the driver gives them (see ``json_value``,
+    ``time_value``); errors as SQLAlchemy's, as from any other statement."""
+    compiled = text(statement).compile(dialect=conn.dialect)
+    values = compiled.construct_params(dict(params))
+    names = compiled.positiontup
+    args = tuple(values[name] for name in names) if names else values
+    driver: Any = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        cursor = driver.cursor(name=f"sluis_streamed_{next(_CURSORS)}")
+    else:
+        cursor = driver.cursor()
+    try:
+        with _driver_errors(conn, compiled.string):
+            cursor.execute(compiled.string, args)
+            rows = cursor.fetchmany(chunk)
+        while rows:
+            yield rows
+            with _driver_errors(conn, compiled.string):
+                rows = cursor.fetchmany(chunk)
+    finally:
+        cursor.close()  # also when the caller stops early
+
+
+_CURSORS = count(1)  # names of server-side cursors, unique in the process
+
+
+@contextmanager
+def _driver_errors(conn: Connection, statement: str) -> Iterator[None]:
+    """The driver's errors as SQLAlchemy's (``DBAPIError`` and its kinds), as a statement
+    run through SQLAlchemy raises them."""
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, dbapi.Error, dialect=conn.dialect) from exc
 
 
 def execute_many(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -120,14 +166,11 @@ def _copy(
     transaction. Errors come as SQLAlchemy's (an ``IntegrityError`` for a duplicate key), as
     from any other statement."""
     statement = f"COPY {target} ({', '.join(names)}) FROM STDIN"
-    dbapi = conn.dialect.loaded_dbapi
-    try:
+    with _driver_errors(conn, statement):
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor, cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
-    except dbapi.Error as exc:
-        raise DBAPIError.instance(statement, None, exc, dbapi.Error, dialect=conn.dialect) from exc
 
 
 def one_of(conn: Connection, expression: str, values: Sequence[Any]) -> tuple[str, Any]:

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, text
 
 from engine.store.customers import field_reads, load_customers, stream_customers
 from engine.store.profile_columns import typed_fields
-from engine.store.raw import time_param
+from engine.store.raw import streamed, time_param
 from engine.store.sqlexpr import compile_where, fields_of
 
 if TYPE_CHECKING:
@@ -228,7 +228,7 @@ def matching_rows(
     today: date,
     group: str | None = None,
     chunk: int = CHUNK,
-) -> Iterator[tuple[int, list[Sequence[Any]]]]:
+) -> Iterator[tuple[int, Sequence[Sequence[Any]]]]:
     """The values of customer ``fields`` (not ``groups``) of the matching customers, typed as
     ``load_customers`` types them, in system_id order, in chunks, each with its last
     system_id: one streamed statement that reads only those fields (typed profile columns
@@ -236,20 +236,20 @@ def matching_rows(
     typed = typed_fields(conn, project)
     condition, params = _condition(conn, project, where, now, today, group, typed)
     reads = field_reads(conn.dialect.name, fields, project, typed)
-    columns = ", ".join(sql for sql, _ in reads)
-    statement = text(
-        f"SELECT c.system_id, {columns} FROM customers c WHERE {condition} ORDER BY c.system_id"
-    )
+    width = len(reads)
+    if "system_id" in fields:
+        last = fields.index("system_id")
+    else:  # read after the fields, left out of the rows
+        last = width
+        reads.append(("c.system_id", None))
+    selected = ", ".join(sql for sql, _ in reads)
+    statement = f"SELECT {selected} FROM customers c WHERE {condition} ORDER BY c.system_id"
     changes = [(place, then) for place, (_, then) in enumerate(reads) if then is not None]
-    result = conn.execute(statement.execution_options(stream_results=True), {**params, "after": 0})
-    try:
-        while rows := result.fetchmany(chunk):
-            values: list[Sequence[Any]] = [row[1:] for row in rows]
-            if changes:
-                values = [list(row) for row in values]
-                for place, then in changes:
-                    for row in values:
-                        row[place] = then(row[place])  # type: ignore[index]
-            yield rows[-1][0], values
-    finally:
-        result.close()
+    for rows in streamed(conn, statement, {**params, "after": 0}, chunk):
+        values: Sequence[Sequence[Any]] = rows  # mostly as the driver gives them: no copy per row
+        if changes or last == width:  # a column at a time: zip and map run in C
+            columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+            for place, then in changes:
+                columns[place] = list(map(then, columns[place]))
+            values = list(zip(*columns[:width], strict=True))
+        yield rows[-1][last], values

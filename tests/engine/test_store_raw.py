@@ -137,3 +137,60 @@ def test_among_matches_a_long_list_as_text_and_as_a_column(db: Database) -> None
             for name in conn.execute(select(GROUPS.c.name).where(condition)).scalars()
         ]
     assert sorted(as_text) == sorted(as_column) == sorted(as_expression) == sorted(names[::3])
+
+
+def _groups(db: Database, count: int) -> None:
+    with db.write() as conn:
+        conn.execute(
+            GROUPS.insert(),
+            [{"id": i, "name": f"G{i}%", "created_at": NOW} for i in range(1, count + 1)],
+        )
+
+
+def test_streamed_reads_one_statement_in_chunks(db: Database) -> None:
+    """``streamed`` gives the rows of a statement with named parameters (one used twice, a
+    ``%`` in its text), as the driver gives them, in chunks of at most the size asked."""
+    from engine.store.raw import streamed
+
+    _groups(db, 7)
+    statement = (
+        "SELECT id, name FROM groups WHERE id > :after AND id <> :skip AND name LIKE 'G%' "
+        "AND :after < 100 ORDER BY id"
+    )
+    with db.read() as conn:
+        chunks = list(streamed(conn, statement, {"after": 1, "skip": 4}, 2))
+    assert [len(chunk) for chunk in chunks] == [2, 2, 1]
+    assert [tuple(row) for chunk in chunks for row in chunk] == [
+        (i, f"G{i}%") for i in (2, 3, 5, 6, 7)
+    ]
+    with db.read() as conn:
+        assert list(streamed(conn, statement, {"after": 7, "skip": 0}, 2)) == []
+
+
+def test_streamed_stopped_early_leaves_the_connection_usable(db: Database) -> None:
+    """A caller that stops reading closes the cursor (PostgreSQL: the server-side cursor is
+    gone), and the transaction goes on with other statements."""
+    from engine.store.raw import streamed
+
+    _groups(db, 5)
+    with db.read() as conn:
+        chunks = streamed(conn, "SELECT id FROM groups ORDER BY id", {}, 2)
+        assert [row[0] for row in next(chunks)] == [1, 2]
+        chunks.close()
+        if conn.dialect.name == "postgresql":
+            assert conn.execute(text("SELECT count(*) FROM pg_cursors")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM groups")).scalar() == 5
+        again = [
+            row[0] for chunk in streamed(conn, "SELECT id FROM groups", {}, 10) for row in chunk
+        ]
+        assert sorted(again) == [1, 2, 3, 4, 5]
+
+
+def test_streamed_errors_are_the_stores(db: Database) -> None:
+    """A statement the database refuses fails as any other statement does: a
+    ``DatabaseError`` naming the problem."""
+    from engine.errors import DatabaseError
+    from engine.store.raw import streamed
+
+    with pytest.raises(DatabaseError, match="no_such_column"), db.read() as conn:
+        list(streamed(conn, "SELECT no_such_column FROM groups", {}, 10))
