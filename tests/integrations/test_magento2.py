@@ -157,53 +157,35 @@ def test_a_wrong_token_fails_the_pull_with_the_reason(shop, magento, monkeypatch
 
 
 def test_sluis_pull_runs_the_pull_now_with_a_progress_bar(shop, magento):
+    import re
     import subprocess
     import sys
 
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "pull",
-            "magento-customers",
-            "changed-customers",
-            "--project",
-            str(shop.root),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(shop.root),
-            "COLUMNS": "200",
-            "MAGENTO_BASE_URL": magento.base_url,
-            "MAGENTO_ACCESS_TOKEN": magento.token,
-            "SLUIS_DATABASE_URL": f"sqlite:///{shop.root}/pull.db",
-        },
-    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(shop.root),
+        "COLUMNS": "200",
+        "MAGENTO_BASE_URL": magento.base_url,
+        "MAGENTO_ACCESS_TOKEN": magento.token,
+        "SLUIS_DATABASE_URL": f"sqlite:///{shop.root}/pull.db",
+    }
+
+    def sluis(*args):
+        command = [sys.executable, "-m", "cli", *args, "--project", str(shop.root)]
+        return subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+
+    done = sluis("pull", "magento-customers", "changed-customers")
     assert done.returncode == 0, done.stderr
     assert "pulling" in done.stdout and "500" in done.stdout
     assert len(magento.to("/rest/V1/customers/search")) == 5
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "pull",
-            "magento-customers",
-            "nope",
-            "--project",
-            str(shop.root),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(shop.root),
-            "SLUIS_DATABASE_URL": f"sqlite:///{shop.root}/pull.db",
-        },
-    )
-    assert again.returncode == 2 and "no import object 'nope'" in again.stderr
+    said = " ".join(done.stdout.split())
+    assert "flow 'magento-customers' is not started: its schedule (5 * * * *) pulls next at" in said
+    assert re.search(r"pulls next at \d{4}-\d\d-\d\d \d\d:05 UTC once it is", said), said
+    # started, it says when the schedule pulls next
+    assert sluis("start", "magento-customers").returncode == 0
+    again = sluis("pull", "magento-customers", "changed-customers")
+    assert again.returncode == 0, again.stderr
+    said = " ".join(again.stdout.split())
+    assert re.search(r"next pull on its schedule \(5 \* \* \* \*\): \S+ \d\d:05 UTC", said), said
+    wrong = sluis("pull", "magento-customers", "nope")
+    assert wrong.returncode == 2 and "no import object 'nope'" in wrong.stderr
