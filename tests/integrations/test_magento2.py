@@ -120,6 +120,45 @@ def test_guest_subscribers_come_in_with_their_consent(guests):
     assert shop.customer("email", "guest3@example.com")["newsletter"] is True
 
 
+def test_a_guest_who_registers_later_is_the_same_customer(shop_for, monkeypatch):
+    """A guest subscriber is a customer known by email alone; when they register, the
+    customers pull (keyed on Magento's id, external_id) finds them by email and gives them the
+    id rather than making a second customer."""
+    from vendors import magento as vendor
+
+    plain = vendor.customer
+
+    def customer(i):
+        made = plain(i)
+        if i == 3:
+            made["email"] = "Guest1@example.com"  # guest 1 registered as customer 3
+        return made
+
+    monkeypatch.setattr(vendor, "customer", customer)
+    stand_in = Magento(customers=3, subscribers=30)
+    made = shop_for(
+        "magento2",
+        urls={},
+        env={"MAGENTO_BASE_URL": stand_in.base_url, "MAGENTO_ACCESS_TOKEN": stand_in.token},
+    )
+    try:
+        made.start("magento-subscribers")
+        made.at(1, 10)
+        guest = made.customer("email", "guest1@example.com")
+        assert guest["external_id"] is None and guest["newsletter"] is True
+        made.start("magento-customers")
+        made.at(2, 5)
+        assert made.count() == 15 + 2  # 15 guests, customers 1 and 2; customer 3 is guest 1
+        known = made.customer("external_id", "3")
+        assert known["system_id"] == guest["system_id"]
+        assert known["first_name"] == "Mia3" and known["email"] == "Guest1@example.com"
+        assert known["newsletter_status"] == 1  # what the guest pull stored stays
+        made.at(3, 5)  # the next pull changes nothing
+        assert made.count() == 17
+    finally:
+        stand_in.close()
+
+
 def test_a_failed_page_leaves_nothing_and_the_next_hour_resumes(shop, magento):
     original = magento.answer
 
