@@ -1,16 +1,22 @@
 """``sluis pull FLOW OBJECT``: run an import object's HTTP pull now, outside its schedule, with
 a progress bar: the pages are read and imported all or nothing, the object's "changed since"
-point moves on, and no journey starts (the flow's next scheduled pull goes on from there)."""
+point moves on, and no journey starts (the flow's next scheduled pull goes on from there, and
+the command says when that is)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
 from cli.common import ProjectOpt, console, open_flow, open_project
 from engine.errors import InputError
+
+if TYPE_CHECKING:
+    from engine.model.flow import Flow
+    from engine.store import Store
 
 
 def pull(
@@ -64,6 +70,30 @@ def pull(
         client.close()
     report = puller.report
     console.print(report.summary() if report is not None else "nothing pulled", soft_wrap=True)
+    console.print(_next_pull(store, loaded, object_id, instance.settings.schedule), soft_wrap=True)
+
+
+def _next_pull(store: Store, flow: Flow, object_id: str, schedule: str | None) -> str:
+    """When the object pulls again by itself: its next due time when the flow is started,
+    else what its schedule would do once the flow starts."""
+    from engine.model.schedule import next_fire
+    from engine.store import triggers
+    from engine.store.flowstate import started_flows
+
+    if schedule is None:
+        return "no schedule: it pulls when the flow starts or journeys reach it (or sluis pull)"
+    zone = ZoneInfo(flow.timezone)
+    with store.db.read() as conn:
+        started = flow.name in started_flows(conn)
+        due = triggers.due_of(conn, flow.name, object_id) if started else None
+    if started:
+        when = f"{due.astimezone(zone):%Y-%m-%d %H:%M %Z}" if due else "not planned"
+        return f"next pull on its schedule ({schedule}): {when}"
+    moment = next_fire(schedule, datetime.now(UTC), flow.timezone)
+    return (
+        f"flow '{flow.name}' is not started: its schedule ({schedule}) pulls next at "
+        f"{moment.astimezone(zone):%Y-%m-%d %H:%M %Z} once it is (sluis start {flow.name})"
+    )
 
 
 def register(app: typer.Typer) -> None:

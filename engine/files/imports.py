@@ -274,27 +274,22 @@ class _Target:
         self,
         conn: Connection,
         columns: Mapping[str, Sequence[Any]],
+        forms: Mapping[str, Sequence[Any]],
         now: datetime,
         links: Sequence[int | None],
     ) -> Sequence[tuple[int | None, str]]:
-        """Store the typed rows; (customer, status) per row. ``links``: for records, the
-        customer each row links to."""
+        """Store the typed rows (``columns``; ``forms`` their JSON form, which records keep);
+        (customer, status) per row. ``links``: for records, the customer each row links to."""
         from engine.store.customer_import import import_customers
-        from engine.store.records import get_records, upsert_records
+        from engine.store.records import get_records, store_records
 
         if self.customers:
             return import_customers(conn, columns, key=self.key, project=self.project, now=now)
-        data = [
-            {k: v for k, v in zip(columns, values, strict=True) if k not in LINK_TYPES}
-            for values in zip(*columns.values(), strict=True)
-        ]
-        stored = upsert_records(
-            conn,
-            self.into,
-            list(zip(data, links, strict=True)),
-            project=self.project,
-            now=now,
-        )
+        names = [name for name in forms if name not in LINK_TYPES]
+        rows = zip(*(forms[name] for name in names), strict=True)
+        data = map(dict, map(zip, repeat(names), rows))  # a dict a row, in C loops
+        keys = map(str, forms[self.key])
+        stored = store_records(conn, self.into, list(zip(keys, data, links, strict=True)), now=now)
         unlinked = [
             record_id for (record_id, _), link in zip(stored, links, strict=True) if not link
         ]
@@ -543,17 +538,18 @@ class _Chunks:
                 typed = {name: [values[i] for i in kept] for name, values in typed.items()}
                 links, keep = [links[i] for i in kept], [keep[i] for i in kept]
         self._report_rejects()
-        stored = target.upsert(self.conn, typed, self.now, links) if keep else []
+        from engine.store.bulk import json_column
+
+        forms = {name: json_column(values, target.types[name]) for name, values in typed.items()}
+        stored = target.upsert(self.conn, typed, forms, self.now, links) if keep else []
         counts = self.report.counts
         for _, status in stored:
             counts[status] += 1
         imported: list[Imported] = []
         if self.wants_rows and stored:
-            from engine.store.bulk import json_column
-
-            names = list(typed)
-            forms = zip(*(json_column(typed[n], target.types[n]) for n in names), strict=True)
-            values = map(dict, map(zip, repeat(names), forms))  # a dict a row, in C loops
+            names = list(forms)
+            by_row = zip(*forms.values(), strict=True)
+            values = map(dict, map(zip, repeat(names), by_row))  # a dict a row, in C loops
             imported = [
                 Imported(c, status, v) for (c, status), v in zip(stored, values, strict=True)
             ]

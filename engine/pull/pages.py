@@ -1,15 +1,19 @@
 """Reading an API's pages as rows to import: each page is one GET through the run's HTTP sink
 (retries, timeouts, the address guard, a connection's token), its items become rows whose
 cells are the values at the ``columns`` paths, and the next page comes from the Link header,
-a cursor field or the page number. A page that fails (after its retries), an answer that is
-not JSON, or a page that repeats the one before stops the pull with an ``InputError``: the
-caller's transaction rolls back and the next pull asks again from the same point."""
+a cursor field or the page number. Pages are read on a thread up to ``AHEAD`` pages ahead
+of the import storing them, in order, so waiting for the API and storing overlap. A page that
+fails (after its retries), an answer that is not JSON, or a page that repeats the one before
+stops the pull with an ``InputError`` once the pages before it are stored: the caller's
+transaction rolls back and the next pull asks again from the same point."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,6 +29,7 @@ from engine.webhooks.payload import MISSING, lookup, split_path
 if TYPE_CHECKING:
     from engine.pull.nested import Spool
 
+AHEAD = 16  # pages read ahead of the storing
 _NEXT = re.compile(r'<([^>]*)>\s*;[^,]*rel="?next"?', re.IGNORECASE)
 
 
@@ -109,6 +114,55 @@ class ItemRows:
         return answer
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        count = 0
+        paths, nested = self._paths, self.nested
+        for found in self._read_ahead():
+            for item in found:
+                count += 1
+                self._note_since(item)
+                row = [cell(lookup(item, path)) for path in paths]
+                for spool in nested:
+                    spool.add(count, item, row)
+                yield count, row
+
+    def _read_ahead(self) -> Iterator[list[Any]]:
+        """The items of each page in order, read on a thread up to ``AHEAD`` pages ahead of
+        the caller, so the API's time to answer overlaps the storing of the pages before. A
+        failure comes out where its page would have: after the pages before it."""
+        pages: queue.Queue[list[Any] | BaseException | None] = queue.Queue(AHEAD)
+        stop = threading.Event()
+
+        def put(value: list[Any] | BaseException | None) -> bool:
+            while not stop.is_set():
+                try:
+                    pages.put(value, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def read() -> None:
+            try:
+                for found in self._pages():
+                    if not put(found):
+                        return
+                put(None)
+            except BaseException as exc:  # handed to the caller, raised there in page order
+                put(exc)
+
+        reader = threading.Thread(target=read, name="sluis-pull", daemon=True)
+        reader.start()
+        try:
+            while (got := pages.get()) is not None:
+                if isinstance(got, BaseException):
+                    raise got
+                yield got
+        finally:
+            stop.set()
+            reader.join()
+
+    def _pages(self) -> Iterator[list[Any]]:
+        """The items of each page in order, following the paging to the end."""
         settings, paging = self.settings, self.settings.paginate
         page_number = paging.start if isinstance(paging, PagePaging) else 0
         url: str | None = (
@@ -118,6 +172,7 @@ class ItemRows:
         )
         seen_pages: set[bytes] = set()
         count = 0
+        items_path = split_path(settings.items)
         while url is not None:
             if self.pages >= settings.max_pages:
                 raise InputError(
@@ -133,18 +188,13 @@ class ItemRows:
                     "how many items there are"
                 )
             seen_pages.add(digest)
-            found = lookup(answer.json, split_path(settings.items))
+            found = lookup(answer.json, items_path)
             if found is MISSING or found is None:
                 found = []
             if not isinstance(found, list):
                 raise InputError(f"{_shown(url)}: items '{settings.items}' is not a list")
-            for item in found:
-                count += 1
-                self._note_since(item)
-                row = [cell(lookup(item, path)) for path in self._paths]
-                for spool in self.nested:
-                    spool.add(count, item, row)
-                yield count, row
+            count += len(found)
+            yield found
             url = self._next(url, answer, found, page_number, count)
             page_number += 1
 

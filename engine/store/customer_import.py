@@ -58,6 +58,8 @@ def import_customers(
     stamp = time_param(conn, now)
     wanted = [str(v).lower() for v in keys] if key == "email" else keys
     found = _stored(conn, key, wanted, list(forms))
+    if key == "external_id" and "email" in columns:
+        found.update(_known_by_email(conn, wanted, columns["email"], found, list(forms)))
     status: list[Any] = [None] * count
     matched = [i for i, ident in enumerate(wanted) if ident in found] if found else []
     if matched:
@@ -111,12 +113,37 @@ def _keep_stored(
     return kept
 
 
+def _known_by_email(
+    conn: Connection,
+    wanted: Sequence[Any],
+    emails: Sequence[Any],
+    found: Mapping[Any, tuple[Any, ...]],
+    fields: Sequence[str],
+) -> dict[Any, tuple[Any, ...]]:
+    """For rows whose external_id finds no customer, by that external_id: the customer known
+    by the row's email alone (no external_id yet: a guest of a shop who registered later),
+    which takes the external_id rather than a second customer being made. The first row of
+    an email takes it."""
+    rows: dict[str, Any] = {}
+    for ident, email in zip(wanted, emails, strict=True):
+        if ident not in found and email is not None:
+            rows.setdefault(str(email).lower(), ident)
+    stored = _stored(conn, "email", list(rows), fields, without_external_id=True)
+    return {rows[email]: row for email, row in stored.items()}
+
+
 def _stored(
-    conn: Connection, key: str, wanted: Sequence[Any], fields: Sequence[str]
+    conn: Connection,
+    key: str,
+    wanted: Sequence[Any],
+    fields: Sequence[str],
+    *,
+    without_external_id: bool = False,
 ) -> dict[Any, tuple[Any, ...]]:
     """By key (lower-cased, for email), the customer it finds (the lowest system_id when an
-    email is shared): system_id, the built-in fields, then the values of ``fields`` read out
-    of the profile (None for a field it lacks)."""
+    email is shared; only those without an external_id when ``without_external_id``):
+    system_id, the built-in fields, then the values of ``fields`` read out of the profile
+    (None for a field it lacks)."""
     if not wanted:
         return {}
     postgres = conn.dialect.name == "postgresql"
@@ -126,6 +153,8 @@ def _stored(
         for name in fields
     ]
     where, param = one_of(conn, "lower(email)" if key == "email" else key, wanted)
+    if without_external_id:
+        where += " AND external_id IS NULL"
     # the lowest system_id first: it wins a shared email (other keys are unique)
     order = " ORDER BY system_id" if key == "email" else ""
     statement = f"SELECT {', '.join(['system_id', *_BUILTINS, *read])} FROM customers WHERE {where}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,7 +23,7 @@ from engine.model.fields import convert, to_json
 from engine.model.fields import field_types as field_types
 from engine.model.sizes import CUSTOMER_LIMITS, check_lengths, column_faults
 from engine.model.validation import did_you_mean
-from engine.store.bulk import first_faults, insert_many
+from engine.store.bulk import first_faults, insert_many, json_objects, json_texts
 from engine.store.bulk import typed_columns as typed_columns_of
 from engine.store.models import Customer, Group, Membership
 from engine.store.raw import (
@@ -34,6 +35,8 @@ from engine.store.raw import (
     insert_rows,
     json_value,
     one_of,
+    placeholders,
+    staged,
     time_param,
     time_value,
     update_rows,
@@ -475,14 +478,18 @@ def _current_by_key(
 def set_fields(
     conn: Connection, changes: Mapping[int, Mapping[str, Any]], project: Project, now: datetime
 ) -> int:
-    """Set typed fields on customers by system_id (``update`` objects, the REST API).
-    Returns how many customers changed; only those get a new ``updated_at``."""
+    """Set typed fields on customers by system_id (``update`` objects, the REST API, ``save``
+    of http-request). Returns how many customers changed; only those get a new
+    ``updated_at``. Changes of profile fields alone are merged in by the database
+    (``merge_profiles``); the others read the customers and write them back."""
     profile = project.settings.profile
     wanted = {sid: _split(values, profile) for sid, values in changes.items()}
+    at = time_param(conn, now)
+    merged = merge_profiles(conn, {sid: f for sid, (named, f) in wanted.items() if not named}, at)
+    wanted = {sid: split for sid, split in wanted.items() if split[0]}
     builtins = sorted({name for named, _ in wanted.values() for name in named})
     columns = ", ".join(["system_id", "profile", *builtins])
     encode = encoder(conn, C.profile)
-    at = time_param(conn, now)
     updates = []
     for condition, params in among(conn, "system_id", list(wanted)):
         query = f"SELECT {columns} FROM customers WHERE {condition}"
@@ -494,7 +501,49 @@ def set_fields(
             if after != before or values != current:
                 updates.append((encode(after), at, *values, sid))
     update_rows(conn, CUSTOMERS, ("profile", "updated_at", *builtins), "system_id", updates)
-    return len(updates)
+    return merged + len(updates)
+
+
+def merge_profiles(conn: Connection, fields: Mapping[int, Mapping[str, Any]], at: Any) -> int:
+    """Merge profile fields (JSON form, by system_id) into the stored profiles in the database
+    (SQLite ``json_set``, PostgreSQL ``jsonb ||``), one statement per set of field names, so
+    no profile is read and written back (``save`` of every push call, a thousand customers a
+    batch). Customers whose fields hold those values already are left as they are, their
+    ``updated_at`` (``at``, as the driver takes it) too; returns how many changed."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for sid, values in fields.items():
+        if values:
+            groups.setdefault(tuple(values), []).append(sid)
+    changed = 0
+    for names, ids in groups.items():
+        # profile field names are lowercase letters, digits and _ (sluis.yaml is checked)
+        texts = {name: json_texts([fields[sid][name] for sid in ids]) for name in names}
+        if conn.dialect.name == "postgresql":
+            rows = list(zip(ids, json_objects(texts, len(ids)), strict=True))
+            stage = staged(conn, CUSTOMERS, ("system_id", "profile"), rows)
+            merged = "(CAST(c.profile AS jsonb) || CAST(s.profile AS jsonb))"
+            statement = (
+                f"UPDATE customers AS c SET profile = CAST({merged} AS json), updated_at = ? "
+                f"FROM {stage} AS s WHERE c.system_id = s.system_id "
+                f"AND {merged} IS DISTINCT FROM CAST(c.profile AS jsonb)"
+            )
+            result = conn.exec_driver_sql(placeholders(conn, statement), (at,))
+        else:
+            sets = ", ".join(f"'$.{name}', json(?{i})" for i, name in enumerate(names, 1))
+            tests = " OR ".join(
+                f"json_type(profile, '$.{name}') IS NULL "
+                f"OR json_extract(profile, '$.{name}') IS NOT json_extract(?{i}, '$')"
+                for i, name in enumerate(names, 1)
+            )
+            statement = (
+                f"UPDATE customers SET profile = json_set(profile, {sets}), "
+                f"updated_at = ?{len(names) + 1} WHERE system_id = ?{len(names) + 2} "
+                f"AND ({tests})"
+            )
+            params = list(zip(*texts.values(), repeat(at), ids, strict=False))
+            result = conn.exec_driver_sql(statement, params)
+        changed += max(0, result.rowcount)
+    return changed
 
 
 def group_ids(conn: Connection, names: Iterable[str], now: datetime) -> dict[str, int]:

@@ -112,7 +112,7 @@ def insert_rows(
     if not skip_conflicts:
         _copy(conn, table.name, names, rows)
         return len(rows)
-    stage = _staged(conn, table, names, rows)
+    stage = staged(conn, table, names, rows)
     result = conn.exec_driver_sql(
         f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT DO NOTHING"
     )
@@ -135,14 +135,14 @@ def update_rows(
         sets = ", ".join(f"{name} = ?" for name in names)
         conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE {key} = ?", list(rows))
         return
-    stage = _staged(conn, table, [*names, key], rows)
+    stage = staged(conn, table, [*names, key], rows)
     sets = ", ".join(f"{name} = s.{name}" for name in names)
     conn.exec_driver_sql(
         f"UPDATE {table.name} SET {sets} FROM {stage} AS s WHERE {table.name}.{key} = s.{key}"
     )
 
 
-def _staged(
+def staged(
     conn: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> str:
     """PostgreSQL: ``rows`` copied into this session's staging table for those columns of

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.errors import InputError
@@ -21,6 +21,7 @@ from engine.model.fields import convert, to_json
 from engine.model.project import collection_of as collection_of  # re-exported
 from engine.model.sizes import MAX_RECORD_KEY, check_lengths
 from engine.model.validation import did_you_mean
+from engine.store.bulk import insert_columns
 from engine.store.models import Record
 from engine.store.raw import among, fetch, json_value, one_of
 
@@ -85,7 +86,26 @@ def upsert_records(
     return (record id, status) per row in order, status being new, changed or unchanged.
     Fields a row does not name stay as they are; a ``None`` customer keeps the current link.
     Rows with the same key within one call apply in order."""
-    keyed = [(record_key(collection, data, project), data, customer) for data, customer in rows]
+    keyed = [
+        (
+            record_key(collection, data, project),
+            {name: to_json(value) for name, value in data.items()},
+            customer,
+        )
+        for data, customer in rows
+    ]
+    return store_records(conn, collection, keyed, now=now)
+
+
+def store_records(
+    conn: Connection,
+    collection: str,
+    keyed: Sequence[tuple[str, Mapping[str, Any], int | None]],
+    *,
+    now: datetime,
+) -> list[tuple[int, str]]:
+    """``upsert_records`` of rows already keyed and in JSON form: (key text, data, customer
+    id). Imports build these a column at a time; the new records go in as columns too."""
     current: dict[str, dict[str, Any]] = {}
     for record_id, key, customer_id, data in _by_key(
         conn, collection, list(dict.fromkeys(k for k, _, _ in keyed)), "customer_id, data"
@@ -95,26 +115,24 @@ def upsert_records(
     pending: dict[str, dict[str, Any]] = {}
     for key, data, customer in keyed:
         target = current.get(key) or pending.setdefault(key, {"customer_id": None, "data": {}})
-        target["data"].update({name: to_json(value) for name, value in data.items()})
+        target["data"].update(data)
         if customer is not None:
             target["customer_id"] = customer
     new_ids: dict[str, int] = {}
     if pending:
-        # one executemany, then the ids by key: INSERT ... RETURNING in parameter order would
-        # go row by row on SQLite
-        conn.execute(
-            insert(RECORDS),
-            [
-                {
-                    "collection": collection,
-                    "key": key,
-                    "customer_id": values["customer_id"],
-                    "data": values["data"],
-                    "created_at": _created(values["data"]) or now,
-                    "updated_at": now,
-                }
-                for key, values in pending.items()
-            ],
+        # one executemany of the rows as columns, then the ids by key: INSERT ... RETURNING in
+        # parameter order would go row by row on SQLite
+        added = list(pending.values())
+        insert_columns(
+            conn,
+            RECORDS,
+            {
+                "key": list(pending),
+                "customer_id": [values["customer_id"] for values in added],
+                "data": [values["data"] for values in added],
+                "created_at": [_created(values["data"]) or now for values in added],
+            },
+            {"collection": collection, "updated_at": now},
         )
         new_ids = _ids(conn, collection, list(pending))
     changed = {k: v for k, v in current.items() if v != before[k]}

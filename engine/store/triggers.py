@@ -77,6 +77,14 @@ def next_due(conn: Connection, flows: Sequence[str]) -> datetime | None:
     return min(found) if found else None
 
 
+def due_of(conn: Connection, flow: str, object_id: str) -> datetime | None:
+    """When one start object fires next (None: not scheduled, or never again)."""
+    found = fetch(
+        conn, "SELECT due_at FROM triggers WHERE flow = ? AND object = ?", [flow, object_id]
+    )
+    return time_value(found[0][0]) if found else None
+
+
 def tries_failed(conn: Connection, flow: str, object_id: str) -> Tries:
     """How many firings in a row of this start object failed transiently, and when the first
     of them was, when its latest firing was such a failure (its ``failed`` event, at the

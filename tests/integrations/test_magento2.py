@@ -120,6 +120,45 @@ def test_guest_subscribers_come_in_with_their_consent(guests):
     assert shop.customer("email", "guest3@example.com")["newsletter"] is True
 
 
+def test_a_guest_who_registers_later_is_the_same_customer(shop_for, monkeypatch):
+    """A guest subscriber is a customer known by email alone; when they register, the
+    customers pull (keyed on Magento's id, external_id) finds them by email and gives them the
+    id rather than making a second customer."""
+    from vendors import magento as vendor
+
+    plain = vendor.customer
+
+    def customer(i):
+        made = plain(i)
+        if i == 3:
+            made["email"] = "Guest1@example.com"  # guest 1 registered as customer 3
+        return made
+
+    monkeypatch.setattr(vendor, "customer", customer)
+    stand_in = Magento(customers=3, subscribers=30)
+    made = shop_for(
+        "magento2",
+        urls={},
+        env={"MAGENTO_BASE_URL": stand_in.base_url, "MAGENTO_ACCESS_TOKEN": stand_in.token},
+    )
+    try:
+        made.start("magento-subscribers")
+        made.at(1, 10)
+        guest = made.customer("email", "guest1@example.com")
+        assert guest["external_id"] is None and guest["newsletter"] is True
+        made.start("magento-customers")
+        made.at(2, 5)
+        assert made.count() == 15 + 2  # 15 guests, customers 1 and 2; customer 3 is guest 1
+        known = made.customer("external_id", "3")
+        assert known["system_id"] == guest["system_id"]
+        assert known["first_name"] == "Mia3" and known["email"] == "Guest1@example.com"
+        assert known["newsletter_status"] == 1  # what the guest pull stored stays
+        made.at(3, 5)  # the next pull changes nothing
+        assert made.count() == 17
+    finally:
+        stand_in.close()
+
+
 def test_a_failed_page_leaves_nothing_and_the_next_hour_resumes(shop, magento):
     original = magento.answer
 
@@ -157,53 +196,35 @@ def test_a_wrong_token_fails_the_pull_with_the_reason(shop, magento, monkeypatch
 
 
 def test_sluis_pull_runs_the_pull_now_with_a_progress_bar(shop, magento):
+    import re
     import subprocess
     import sys
 
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "pull",
-            "magento-customers",
-            "changed-customers",
-            "--project",
-            str(shop.root),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(shop.root),
-            "COLUMNS": "200",
-            "MAGENTO_BASE_URL": magento.base_url,
-            "MAGENTO_ACCESS_TOKEN": magento.token,
-            "SLUIS_DATABASE_URL": f"sqlite:///{shop.root}/pull.db",
-        },
-    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(shop.root),
+        "COLUMNS": "200",
+        "MAGENTO_BASE_URL": magento.base_url,
+        "MAGENTO_ACCESS_TOKEN": magento.token,
+        "SLUIS_DATABASE_URL": f"sqlite:///{shop.root}/pull.db",
+    }
+
+    def sluis(*args):
+        command = [sys.executable, "-m", "cli", *args, "--project", str(shop.root)]
+        return subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+
+    done = sluis("pull", "magento-customers", "changed-customers")
     assert done.returncode == 0, done.stderr
     assert "pulling" in done.stdout and "500" in done.stdout
     assert len(magento.to("/rest/V1/customers/search")) == 5
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "pull",
-            "magento-customers",
-            "nope",
-            "--project",
-            str(shop.root),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(shop.root),
-            "SLUIS_DATABASE_URL": f"sqlite:///{shop.root}/pull.db",
-        },
-    )
-    assert again.returncode == 2 and "no import object 'nope'" in again.stderr
+    said = " ".join(done.stdout.split())
+    assert "flow 'magento-customers' is not started: its schedule (5 * * * *) pulls next at" in said
+    assert re.search(r"pulls next at \d{4}-\d\d-\d\d \d\d:05 UTC once it is", said), said
+    # started, it says when the schedule pulls next
+    assert sluis("start", "magento-customers").returncode == 0
+    again = sluis("pull", "magento-customers", "changed-customers")
+    assert again.returncode == 0, again.stderr
+    said = " ".join(again.stdout.split())
+    assert re.search(r"next pull on its schedule \(5 \* \* \* \*\): \S+ \d\d:05 UTC", said), said
+    wrong = sluis("pull", "magento-customers", "nope")
+    assert wrong.returncode == 2 and "no import object 'nope'" in wrong.stderr

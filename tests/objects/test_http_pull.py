@@ -315,6 +315,23 @@ def test_too_many_rejects_import_nothing_and_still_list_them(
     run.close()
 
 
+def test_a_pull_that_stops_early_stops_reading_ahead(make_project, store_for, magento, unsure):
+    """Pages are read on a thread ahead of the storing; when the import stops (too many
+    rejects in its first chunk), the reader stops too, within the pages it may read ahead."""
+    import threading
+
+    from engine.files.imports import CHUNK
+    from engine.pull.pages import AHEAD
+
+    magento.counts["customers"] = 10_000  # 100 pages; the first chunk already fails
+    run = _run(make_project, store_for, magento, PULL + "    max_rejects: 2\n")
+    run.run()
+    assert _count(run) == 0
+    assert len(_pages(magento)) <= CHUNK // 100 + AHEAD + 2 < 100
+    assert not [t for t in threading.enumerate() if t.name == "sluis-pull"]
+    run.close()
+
+
 def test_nested_records_must_be_able_to_keep_their_parents_key(make_project, store_for, magento):
     settings = SETTINGS.replace(
         "connections:",
