@@ -152,7 +152,9 @@ class Replay:
         self._folder = tempfile.TemporaryDirectory(prefix="sluis-replay-")
         self.folder = Path(self._folder.name)
         # tests pass a store to replay on PostgreSQL too; users always get a fresh one
-        self.store = store or Store(Database(f"sqlite:///{self.folder / 'replay.db'}"), project)
+        self.store = store or Store(
+            Database(f"sqlite:///{self.folder / 'replay.db'}", durable=False), project
+        )
         self.effects = replay_effects(self.folder)
         self.runtime = Runtime(self.store, [flow], self.clock, self.effects, owner="replay")
         try:  # bad input: nothing stays behind (the temporary folder, the store)

@@ -47,6 +47,8 @@ def test_the_streamed_json_is_the_document_a_journey_a_line(
         store_file = session.folder / "replay.db"
         session.run()
         assert store_file.exists()  # on disk, not a growing in-memory database
+        with session.store.db.read() as conn:  # thrown away at the end: no fsync
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 0
         out = io.StringIO()
         session.write_json(out)
         document = session.document()
