@@ -32,7 +32,7 @@ from engine.mail.sink import MailSink
 from engine.model.flow import Flow
 from engine.model.project import Project
 from engine.runtime.clock import VirtualClock
-from engine.runtime.replayjourneys import replay_journeys
+from engine.runtime.replayjourneys import journey_json, replay_journeys
 from engine.runtime.runner import Runtime
 from engine.sdk.batch import Entry
 from engine.sdk.effects import Effects
@@ -313,7 +313,7 @@ class Replay:
         out.write("{\n")
         for key, value in head.items():
             out.write(f"  {_dumps(key)}: {_dumps(value)},\n")
-        _write_list(out, "journeys", self.journeys(), "  ")
+        _write_list(out, "journeys", self.journeys(), "  ", journey_json)
         out.write(',\n  "effects": {\n')
         for number, (kind, items) in enumerate(self.document_effects().items()):
             if number:
@@ -339,11 +339,17 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _write_list(out: TextIO, key: str, items: Iterable[Any], indent: str) -> None:
+def _write_list(
+    out: TextIO,
+    key: str,
+    items: Iterable[Any],
+    indent: str,
+    encode: Callable[[Any], str] = _dumps,
+) -> None:
     out.write(f"{indent}{_dumps(key)}: [")
     empty = True
     for item in items:
-        out.write(("\n" if empty else ",\n") + indent + "  " + _dumps(item))
+        out.write(("\n" if empty else ",\n") + indent + "  " + encode(item))
         empty = False
     out.write("]" if empty else f"\n{indent}]")
 

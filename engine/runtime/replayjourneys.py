@@ -6,6 +6,7 @@ replay of a hundred thousand journeys that reading was most of ``--json``'s time
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -17,6 +18,7 @@ from engine.runtime.explain import state_of
 from engine.store.raw import among, fetch, placeholders, time_value
 
 CHUNK = 1000  # journeys read (with their steps) at a time
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False)
 
 
 def journey_keys(conn: Connection, flow: str) -> list[tuple[str, str | None, int]]:
@@ -73,11 +75,25 @@ def _read(
     for condition, params in among(conn, "journey_id", ids):
         statement = (
             "SELECT journey_id, object, at, output, reason FROM steps "
-            f"WHERE {condition} ORDER BY id"
+            f"WHERE {condition} ORDER BY journey_id, id"  # the index's order: no sort
         )
         for jid, obj, at, output, reason in fetch(conn, statement, params):
             steps[jid].append({"object": obj, "at": iso(at), "output": output, "reason": reason})
     return heads, steps
+
+
+def journey_json(journey: dict[str, Any]) -> str:
+    """``json.dumps(journey, ensure_ascii=False)`` of a journey of ``replay_journeys`` (its
+    steps last), each distinct step encoded once: a replay's journeys take the same few steps
+    at the same few moments."""
+    head = _ENCODE({**journey, "steps": []})
+    steps = ", ".join([_step_json(tuple(step.items())) for step in journey["steps"]])
+    return f"{head[:-2]}{steps}]}}"
+
+
+@lru_cache(maxsize=4096)
+def _step_json(items: tuple[tuple[str, Any], ...]) -> str:
+    return _ENCODE(dict(items))
 
 
 @lru_cache(maxsize=4096)  # a replay's steps share the few moments of its virtual clock
