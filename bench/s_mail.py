@@ -152,7 +152,7 @@ def mail(scale: float) -> list[Result]:
             engine_received = received()
 
             # the same mails, rendered beforehand by the same runtime with a capturing sink
-            captured = MailSink.captured()
+            captured = MailSink.captured(keep=True)
             rendering = _runtime(
                 project, f"sqlite:///{tmp}/render.db", Effects(mail=captured), count
             )

@@ -24,7 +24,7 @@ from engine.mail.htmltext import html_to_text
 from engine.mail.links import add_param, add_pixel, rewrite_html, rewrite_text
 from engine.mail.tracking import MailRef, TrackingLinks, web_url
 from engine.model.fields import to_json
-from engine.model.templates import TEMPLATE_NAMES, Template, make_environment
+from engine.model.templates import TEMPLATE_NAMES, Template, fill, make_environment
 from engine.sdk.batch import Journey
 
 BODY_NAMES = TEMPLATE_NAMES | {"unsubscribe_url"}
@@ -106,7 +106,7 @@ def _is_html(name: str) -> bool:
 
 def _render(template: jinja2.Template, scope: Mapping[str, Any], name: str) -> str:
     try:
-        return template.render(scope)
+        return fill(template, scope)
     except jinja2.TemplateError as exc:
         raise TemplateError(f"template '{name}' failed: {exc}") from exc
     except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
@@ -116,6 +116,11 @@ def _render(template: jinja2.Template, scope: Mapping[str, Any], name: str) -> s
 @lru_cache(maxsize=1024)
 def _address(text: str) -> str:
     return parseaddr(text)[1]
+
+
+@lru_cache(maxsize=64)  # the mails of a batch are composed at one moment
+def _date(now: datetime) -> str:
+    return format_datetime(now)
 
 
 def _one_line(text: str) -> str:
@@ -188,7 +193,7 @@ class Composer:
             ("From", sender),
             ("To", to),
             ("Subject", subject),
-            ("Date", format_datetime(now)),
+            ("Date", _date(now)),
             ("Message-ID", mid),
         ]
         reply_to = _one_line(spec.reply_to.render(scope)) if spec.reply_to is not None else ""

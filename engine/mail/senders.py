@@ -38,11 +38,14 @@ class Sender(Protocol):
 
 
 class CapturedSender:
-    """Keeps mails instead of sending them (replay, tests)."""
+    """Takes mails instead of sending them (replay, tests). With ``keep`` it keeps them in
+    ``letters`` (the mail benchmark sends them itself); replay records what it needs of each
+    mail as an effect, so its sender keeps none (they would hold every mail to the end)."""
 
     in_flight = 1000
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep: bool = False) -> None:
+        self.keep = keep
         self.letters: list[Letter] = []
 
     def send(self, letters: Sequence[Letter], handover: Handover) -> list[Delivery]:
@@ -52,7 +55,8 @@ class CapturedSender:
             if letter.journey_id not in handed:
                 done.append(Delivery(letter.journey_id, "unknown", TAKEN))
                 continue
-            self.letters.append(letter)
+            if self.keep:
+                self.letters.append(letter)
             done.append(Delivery(letter.journey_id, "sent"))
         return done
 

@@ -51,10 +51,13 @@ class MailSink:
         return cls(lambda: sender_for(project))
 
     @classmethod
-    def captured(cls) -> MailSink:
-        """For replay: mails are kept, keys are random and live as long as the sink."""
+    def captured(cls, *, keep: bool = False) -> MailSink:
+        """For replay: mails are taken, not sent (with ``keep``, kept in the sender's
+        ``letters``); keys are random and live as long as the sink."""
         tracking, link = secrets.token_bytes(32), secrets.token_bytes(32)
-        return cls(CapturedSender, tracking=lambda _db: tracking, link=lambda: link)
+        return cls(
+            lambda: CapturedSender(keep=keep), tracking=lambda _db: tracking, link=lambda: link
+        )
 
     @property
     def sender(self) -> Sender:

@@ -73,10 +73,26 @@ def make_environment(
 _ENV = make_environment()
 
 
+def fill(compiled: jinja2.Template, scope: Mapping[str, Any]) -> str:
+    """``compiled.render(scope)`` without copying Jinja's globals for every call (Jinja keeps
+    them in a ChainMap it reads in full per render; nothing changes them after loading, so
+    they are read once per template) and without its traceback rewriting (the error raised
+    is the same)."""
+    env = compiled.environment
+    shared = _globals(compiled)
+    context = env.context_class(env, {**shared, **scope}, compiled.name, compiled.blocks, shared)
+    return env.concat(compiled.root_render_func(context))
+
+
+@lru_cache(maxsize=1024)
+def _globals(compiled: jinja2.Template) -> dict[str, Any]:
+    return dict(compiled.globals)
+
+
 class Template:
     """A template parsed once; ``render`` fills it in for one customer."""
 
-    __slots__ = ("_compiled", "_globals", "is_static", "names", "record_names", "source")
+    __slots__ = ("_compiled", "is_static", "names", "record_names", "source")
 
     def __init__(
         self,
@@ -93,9 +109,6 @@ class Template:
         self.record_names = record_names
         # True when the template has no ``{{`` or ``{%``: rendering returns the text itself
         self.is_static = "{" not in source
-        # Jinja keeps globals in a ChainMap it reads in full for every render; nothing changes
-        # them after parsing, so they are read once
-        self._globals = dict(compiled.globals)
 
     @classmethod
     def parse(cls, source: str, allowed: Iterable[str] = TEMPLATE_NAMES) -> Template:
@@ -105,15 +118,8 @@ class Template:
     def render(self, scope: Mapping[str, Any]) -> str:
         if self.is_static:
             return self.source
-        compiled = self._compiled
-        env = compiled.environment
-        # what ``jinja2.Template.render`` does, without copying the globals per call (and
-        # without its traceback rewriting: the error is the same)
-        context = env.context_class(
-            env, {**self._globals, **scope}, compiled.name, compiled.blocks, self._globals
-        )
         try:
-            return env.concat(compiled.root_render_func(context))
+            return fill(self._compiled, scope)
         except jinja2.TemplateError as exc:
             raise TemplateError(f"template '{self.source}' failed: {exc}") from exc
         except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import case, func, select
 
 from engine.errors import InputError
 from engine.files import Files
@@ -29,23 +29,20 @@ from engine.files.customers_csv import load_customers_csv
 from engine.files.records_csv import load_records_csv
 from engine.http.captured import CapturedHttp
 from engine.mail.sink import MailSink
-from engine.model.fields import customer_label
 from engine.model.flow import Flow
 from engine.model.project import Project
 from engine.runtime.clock import VirtualClock
-from engine.runtime.explain import journeys_of
+from engine.runtime.replayjourneys import journey_json, replay_journeys
 from engine.runtime.runner import Runtime
 from engine.sdk.batch import Entry
 from engine.sdk.effects import Effects
 from engine.sdk.events import IncomingEvent
 from engine.store import Database, Store
 from engine.store.customers import find_ids
-from engine.store.models import Customer, Journey
+from engine.store.models import Journey
 
 EVENT_KINDS = ("open", "click", "bounce", "unsubscribe")
-C = Customer.__table__.c  # type: ignore[attr-defined]
 J = Journey.__table__  # type: ignore[attr-defined]
-JOURNEY_CHUNK = 1000  # journeys read (with their steps) at a time
 EVENT_ORDER = 1_000_000  # events come after entries of the same moment
 
 
@@ -155,7 +152,9 @@ class Replay:
         self._folder = tempfile.TemporaryDirectory(prefix="sluis-replay-")
         self.folder = Path(self._folder.name)
         # tests pass a store to replay on PostgreSQL too; users always get a fresh one
-        self.store = store or Store(Database(f"sqlite:///{self.folder / 'replay.db'}"), project)
+        self.store = store or Store(
+            Database(f"sqlite:///{self.folder / 'replay.db'}", durable=False), project
+        )
         self.effects = replay_effects(self.folder)
         self.runtime = Runtime(self.store, [flow], self.clock, self.effects, owner="replay")
         try:  # bad input: nothing stays behind (the temporary folder, the store)
@@ -314,7 +313,7 @@ class Replay:
         out.write("{\n")
         for key, value in head.items():
             out.write(f"  {_dumps(key)}: {_dumps(value)},\n")
-        _write_list(out, "journeys", self.journeys(), "  ")
+        _write_list(out, "journeys", self.journeys(), "  ", journey_json)
         out.write(',\n  "effects": {\n')
         for number, (kind, items) in enumerate(self.document_effects().items()):
             if number:
@@ -326,28 +325,7 @@ class Replay:
         """The journeys of the document in its order (by customer, then entered), read from
         the store a chunk at a time."""
         with self.store.db.read() as conn:
-            keys = journey_keys(conn, self.flow.name)
-            for at in range(0, len(keys), JOURNEY_CHUNK):
-                chunk = keys[at : at + JOURNEY_CHUNK]
-                views = {v.id: v for v in journeys_of(conn, journey_ids=[k[2] for k in chunk])}
-                for label, entered, jid in chunk:
-                    view = views[jid]
-                    yield {
-                        "customer": label,
-                        "entered": entered,
-                        "via": view.via,
-                        "state": view.state,
-                        "at": view.at,
-                        "steps": [
-                            {
-                                "object": s.object,
-                                "at": _iso(s.at),
-                                "output": s.output,
-                                "reason": s.reason,
-                            }
-                            for s in view.steps
-                        ],
-                    }
+            yield from replay_journeys(conn, self.flow.name)
 
     def _head(self) -> dict[str, Any]:
         return {"flow": self.flow.name, "start": _iso(self.start), "end": _iso(self.end)}
@@ -357,30 +335,21 @@ class Replay:
         return {kind: captured.get(kind, []) for kind in ("mail", "http", "exports")}
 
 
-def journey_keys(conn: Connection, flow: str) -> list[tuple[str, str | None, int]]:
-    """(customer label, entered, journey id) of a flow's journeys, in the document's order."""
-    query = (
-        select(J.c.id, J.c.entered_at, C.system_id, C.external_id, C.email)
-        .join(Customer.__table__, C.system_id == J.c.customer_id)  # type: ignore[attr-defined]
-        .where(J.c.flow == flow)
-    )
-    keys = [
-        (customer_label(dict(row._mapping)), _iso(row.entered_at), row.id)
-        for row in conn.execute(query)
-    ]
-    keys.sort(key=lambda k: (k[0], k[1] or "", k[2]))
-    return keys
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _write_list(out: TextIO, key: str, items: Iterable[Any], indent: str) -> None:
+def _write_list(
+    out: TextIO,
+    key: str,
+    items: Iterable[Any],
+    indent: str,
+    encode: Callable[[Any], str] = _dumps,
+) -> None:
     out.write(f"{indent}{_dumps(key)}: [")
     empty = True
     for item in items:
-        out.write(("\n" if empty else ",\n") + indent + "  " + _dumps(item))
+        out.write(("\n" if empty else ",\n") + indent + "  " + encode(item))
         empty = False
     out.write("]" if empty else f"\n{indent}]")
 

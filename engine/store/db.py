@@ -52,7 +52,7 @@ def _fold(change: Any) -> Any:
     return fold
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, *, durable: bool) -> Engine:
     memory = url in ("sqlite://", "sqlite:///:memory:")
     kwargs: dict[str, Any] = {
         "connect_args": {"check_same_thread": False, "timeout": 30},
@@ -70,7 +70,8 @@ def _sqlite_engine(url: str) -> Engine:
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # a scratch store (replay's) outlives no crash, so it never waits for the disk
+        cursor.execute(f"PRAGMA synchronous={'NORMAL' if durable else 'OFF'}")
         # checkpoint (and fsync) every ~16 MB of WAL rather than every 4 MB
         cursor.execute("PRAGMA wal_autocheckpoint=4000")
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MB of pages: indexes of big tables stay hot
@@ -92,13 +93,15 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 class Database:
-    """One database with its engine; ``write()`` and ``read()`` give transactions."""
+    """One database with its engine; ``write()`` and ``read()`` give transactions. A SQLite
+    database that is not ``durable`` (a replay's, thrown away when it ends) skips the fsyncs
+    that keep a database whole through a power cut."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, durable: bool = True) -> None:
         self.url = url
         try:
             if url.startswith("sqlite"):
-                self.engine = _sqlite_engine(url)
+                self.engine = _sqlite_engine(url, durable=durable)
             else:
                 # no pre-ping: it costs a round trip per transaction; recycle instead
                 self.engine = create_engine(

@@ -47,6 +47,8 @@ def test_the_streamed_json_is_the_document_a_journey_a_line(
         store_file = session.folder / "replay.db"
         session.run()
         assert store_file.exists()  # on disk, not a growing in-memory database
+        with session.store.db.read() as conn:  # thrown away at the end: no fsync
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 0
         out = io.StringIO()
         session.write_json(out)
         document = session.document()
@@ -60,6 +62,34 @@ def test_the_streamed_json_is_the_document_a_journey_a_line(
     assert len(journey_lines) == len(document["journeys"]) == 30
     assert [j["customer"] for j in document["journeys"]] == [f"C{n:03d}" for n in range(30)]
     assert {j["state"] for j in document["journeys"]} == {"finished", "waiting"}
+
+
+def test_each_journey_line_is_what_json_dumps_writes(
+    make_project: Callable[..., Project], tmp_path: Path
+) -> None:
+    """The journeys are encoded with each distinct step encoded once: the lines must be
+    json.dumps's, byte for byte (labels with quotes and non-ASCII letters included)."""
+    project = make_project(SETTINGS, {"f": FLOW})
+    path = tmp_path / "customers.csv"
+    names = ["Zoë", 'say "hi"', "back\\slash", "C1", "日本"]
+    rows = [
+        f'"{name.replace(chr(34), chr(34) * 2)}",c{n}@example.com,NL'
+        for n, name in enumerate(names)
+    ]
+    path.write_text("\n".join([HEADER, *rows]) + "\n")
+    session = Replay(project, find_flow(project, "f"), path)
+    try:
+        session.run()
+        out = io.StringIO()
+        session.write_json(out)
+        document = session.document()
+    finally:
+        session.close()
+    lines = [line.strip().rstrip(",") for line in out.getvalue().splitlines()]
+    journey_lines = [line for line in lines if line.startswith('{"customer"')]
+    assert journey_lines == [json.dumps(j, ensure_ascii=False) for j in document["journeys"]]
+    assert sorted(j["customer"] for j in document["journeys"]) == sorted(names)
+    assert all(j["steps"] for j in document["journeys"])
 
 
 def test_an_empty_replay_is_valid_json(

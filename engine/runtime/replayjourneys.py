@@ -1,0 +1,103 @@
+"""The journeys of a replay's JSON document (DESIGN.md, section 9), read lean: only the columns
+the document holds, straight from the driver, a chunk of journeys at a time. Explain's
+``journeys_of`` reads whole rows (data, times, versions) into views for one customer; for a
+replay of a hundred thousand journeys that reading was most of ``--json``'s time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection
+
+from engine.model.fields import customer_label
+from engine.runtime.explain import state_of
+from engine.store.raw import among, fetch, placeholders, time_value
+
+CHUNK = 1000  # journeys read (with their steps) at a time
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False)
+
+
+def journey_keys(conn: Connection, flow: str) -> list[tuple[str, str | None, int]]:
+    """(customer label, entered, journey id) of a flow's journeys, in the document's order
+    (by customer, then entered; sorted here, so the order is Python's on every database)."""
+    rows = conn.exec_driver_sql(
+        placeholders(
+            conn,
+            "SELECT j.id, j.entered_at, c.system_id, c.external_id, c.email FROM journeys j "
+            "JOIN customers c ON c.system_id = j.customer_id WHERE j.flow = ?",
+        ),
+        (flow,),
+    )
+    keys = [
+        (
+            customer_label({"system_id": system_id, "external_id": external, "email": email}),
+            iso(entered),
+            jid,
+        )
+        for jid, entered, system_id, external, email in rows
+    ]
+    keys.sort(key=lambda k: (k[0], k[1] or "", k[2]))
+    return keys
+
+
+def replay_journeys(conn: Connection, flow: str) -> Iterator[dict[str, Any]]:
+    """The journeys of the document in its order, each with its steps in the order taken."""
+    keys = journey_keys(conn, flow)
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start : start + CHUNK]
+        heads, steps = _read(conn, [jid for _label, _entered, jid in chunk])
+        for label, entered, jid in chunk:
+            via, state, at = heads[jid]
+            yield {
+                "customer": label,
+                "entered": entered,
+                "via": via,
+                "state": state_of(state),
+                "at": at if state == "active" else None,
+                "steps": steps[jid],
+            }
+
+
+def _read(
+    conn: Connection, ids: list[int]
+) -> tuple[dict[int, tuple[str, str, str]], dict[int, list[dict[str, Any]]]]:
+    """(via, state, object) of each journey and its steps as the document has them."""
+    heads: dict[int, tuple[str, str, str]] = {}
+    steps: dict[int, list[dict[str, Any]]] = {jid: [] for jid in ids}
+    for condition, params in among(conn, "id", ids):
+        statement = f"SELECT id, via, state, object FROM journeys WHERE {condition}"
+        for jid, via, state, at in fetch(conn, statement, params):
+            heads[jid] = (via, state, at)
+    for condition, params in among(conn, "journey_id", ids):
+        statement = (
+            "SELECT journey_id, object, at, output, reason FROM steps "
+            f"WHERE {condition} ORDER BY journey_id, id"  # the index's order: no sort
+        )
+        for jid, obj, at, output, reason in fetch(conn, statement, params):
+            steps[jid].append({"object": obj, "at": iso(at), "output": output, "reason": reason})
+    return heads, steps
+
+
+def journey_json(journey: dict[str, Any]) -> str:
+    """``json.dumps(journey, ensure_ascii=False)`` of a journey of ``replay_journeys`` (its
+    steps last), each distinct step encoded once: a replay's journeys take the same few steps
+    at the same few moments."""
+    head = _ENCODE({**journey, "steps": []})
+    steps = ", ".join([_step_json(tuple(step.items())) for step in journey["steps"]])
+    return f"{head[:-2]}{steps}]}}"
+
+
+@lru_cache(maxsize=4096)
+def _step_json(items: tuple[tuple[str, Any], ...]) -> str:
+    return _ENCODE(dict(items))
+
+
+@lru_cache(maxsize=4096)  # a replay's steps share the few moments of its virtual clock
+def iso(value: Any) -> str | None:
+    """A stored time (text on SQLite, a datetime on PostgreSQL) as the document writes it."""
+    moment = time_value(value)
+    return moment.isoformat() if moment else None
