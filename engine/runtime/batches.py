@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from engine.errors import DatabaseError, SluisError, TransientError
 from engine.model.flow import Flow
 from engine.model.retries import RetrySettings
-from engine.runtime import setbased
+from engine.runtime import setbased, setpassage
 from engine.runtime.entering import after_commit, enter_from
 from engine.runtime.failing import (
     MAX_ATTEMPTS,
@@ -114,6 +114,8 @@ def _run_rows(
     """Run the claimed object on (a slice of) its journeys and commit; None when the
     lease was lost to another worker."""
     flow = runtime.flow_at(claimed.flow, claimed.version)
+    if setbased.passes_in_database(flow, claimed.object, runtime.store.project):
+        return _pass_claimed(runtime, flow, claimed, [r.id for r in rows], now, last=last)
     customers: dict[int, dict[str, Any]] = {}
     if setbased.reads_customers(flow, claimed.object, runtime.store.project):
         with runtime.store.db.read() as conn:
@@ -133,6 +135,35 @@ def _run_rows(
     routing = _decide(flow, claimed.claim_id, claimed.object, journeys, ctx)
     releases = {r.id: r.release_id for r in rows}
     return _commit(runtime, flow, claimed, journeys, releases, routing, ctx, now, last=last)
+
+
+def _pass_claimed(
+    runtime: Runtime,
+    flow: Flow,
+    claimed: sql.ClaimedBatch,
+    ids: list[int],
+    now: datetime,
+    *,
+    last: bool,
+) -> BatchReport | None:
+    """Pass claimed journeys wholly in the database (see ``engine.runtime.setpassage``) and
+    commit; None when the lease was lost to another worker."""
+    with runtime.store.db.write() as conn:
+        if not sql.still_ours(conn, claimed.claim_id, runtime.owner):
+            log.warning("lost the lease on batch %s; another worker runs it", claimed.claim_id)
+            return None
+        reports = setpassage.pass_batch(conn, runtime, flow, claimed.object, ids, now)
+        if last:
+            sql.end_claim(conn, claimed.claim_id)
+    return _reported(runtime, reports)
+
+
+def _reported(runtime: Runtime, reports: list[BatchReport]) -> BatchReport:
+    """Tell the runtime's listeners what each object did; the first object's report."""
+    for report in reports:
+        for listener in runtime.on_batch:
+            listener(report)
+    return reports[0]
 
 
 def _decide(
@@ -222,10 +253,7 @@ def _commit(
         )
     for done in contexts:
         after_commit(done)
-    for report in passage.reports:
-        for listener in runtime.on_batch:
-            listener(report)
-    return passage.reports[0]
+    return _reported(runtime, passage.reports)
 
 
 def _pass_on(runtime: Runtime, conn: Connection, flow: Flow, passage: Passage) -> list[RunContext]:

@@ -391,7 +391,12 @@ def apply(
         encode = encoder(conn, JC.data)
         update_rows(conn, J, ("data",), "id", [(encode(value), jid) for jid, value in data.items()])
     if ends_claim:
-        conn.execute(delete(CLAIMS).where(CLAIMS.c.id == claim_id))
+        end_claim(conn, claim_id)
+
+
+def end_claim(conn: Connection, claim_id: int) -> None:
+    """A claimed batch is done: its claim goes."""
+    conn.execute(delete(CLAIMS).where(CLAIMS.c.id == claim_id))
 
 
 def wake(conn: Connection, customer_ids: Sequence[int], kind: str, at: datetime) -> int:

@@ -126,7 +126,7 @@ def enter_segment(
         output=entry.output,
         reason=entry.reason,
     )
-    v = _values(conn)
+    v = param_values(conn)
     journeys = (
         f"INSERT INTO journeys ({_JOURNEY_COLUMNS}) SELECT {v('flow')}, c.system_id, "
         f"{v('object')}, {v('state')}, {v('ready_at', 'time')}, {v('now', 'time')}, "
@@ -151,7 +151,7 @@ def enter_segment(
 _PG_TYPES = {"text": "varchar", "time": "timestamptz", "json": "json", "int": "integer"}
 
 
-def _values(conn: Connection) -> Callable[..., str]:
+def param_values(conn: Connection) -> Callable[..., str]:
     """How a parameter reads as a column's value: PostgreSQL needs its type said (a
     parameter in a SELECT list has none to deduce); SQLite takes it as it comes."""
     if conn.dialect.name != "postgresql":
