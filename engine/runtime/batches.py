@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,21 +39,35 @@ if TYPE_CHECKING:
 log = logging.getLogger("sluis.runtime")
 
 
-def run_batch(runtime: Runtime) -> BatchReport | None:
+def run_batch(runtime: Runtime, *, in_place: bool = True) -> BatchReport | None:
     """Claim one ready batch, run its object on it and commit the routing; None when
-    nothing is ready."""
+    nothing is ready. A batch that passes wholly in the database passes in the transaction
+    that takes it (``in_place``), with no claim of its own."""
     now = runtime.clock.now()
     started = runtime.started_flows()
-    with runtime.store.db.write() as conn:
-        claimed = sql.claim(
-            conn,
-            owner=runtime.owner,
-            flows=started,
-            claims_all=runtime.claims_all,
-            now=now,
-            lease=runtime.lease,
-            size=runtime.batch_size,
-        )
+    try:
+        with runtime.store.db.write() as conn:
+            claimed = sql.claim(
+                conn,
+                owner=runtime.owner,
+                flows=started,
+                claims_all=runtime.claims_all,
+                now=now,
+                lease=runtime.lease,
+                size=runtime.batch_size,
+                in_place=_passes_in_database(runtime) if in_place else None,
+            )
+            if isinstance(claimed, sql.TakenBatch):
+                flow = runtime.flow_at(claimed.flow, claimed.version)
+                ids = list(claimed.ids)
+                reports = setpassage.pass_batch(conn, runtime, flow, claimed.object, ids, now)
+    except DatabaseError:  # not the batch's failure: the worker tries again
+        raise
+    except Exception:  # nothing of it stands; claimed, its failures are counted
+        log.exception("a batch passing in the database failed; claiming it instead")
+        return run_batch(runtime, in_place=False)
+    if isinstance(claimed, sql.TakenBatch):
+        return _reported(runtime, reports)
     if claimed is None:
         return None
     cannot = missing_object(runtime, claimed)
@@ -73,6 +87,14 @@ def run_batch(runtime: Runtime) -> BatchReport | None:
     except BaseException:
         _hand_back(runtime, claimed)
         raise
+
+
+def _passes_in_database(runtime: Runtime) -> Callable[[str, str, int], bool]:
+    def passes(flow: str, object_id: str, version: int) -> bool:
+        found = runtime.flow_at(flow, version)
+        return setbased.passes_in_database(found, object_id, runtime.store.project)
+
+    return passes
 
 
 def _hand_back(runtime: Runtime, claimed: sql.ClaimedBatch) -> None:
