@@ -13,9 +13,9 @@ from cli.running import _runtime
 from engine.errors import FlowError, InputError
 
 if TYPE_CHECKING:
+    from engine.model.expressions import Expression
     from engine.model.project import Project
     from engine.runtime.plan import Plan
-    from engine.runtime.runner import Runtime
 
 
 def start(
@@ -48,8 +48,11 @@ def start(
     at removed objects: say where they go with 'moved:' in the file, or use --drain. With
     --customers, --where or --group exactly those customers enter now (and its own selection
     does not fire for this start)."""
+    from engine.files.customers_csv import load_customers_csv
     from engine.runtime.deploys import ensure_safe
+    from engine.runtime.entering import HAND_REASON
     from engine.sdk.batch import Entry
+    from engine.sdk.segments import Segment
 
     proj = open_project(project)
     runtime = _runtime(proj, strict=False)
@@ -57,10 +60,10 @@ def start(
     if target.warnings:  # what would fail every journey: refuse before anything runs
         raise FlowError(list(target.warnings))
     runtime.adopt(target)
-    chosen = [o for o in (customers, where, group) if o is not None]
-    if len(chosen) > 1:
+    given = [o for o in (customers, where, group) if o is not None]
+    if len(given) > 1:
         raise InputError("give one of --customers, --where or --group")
-    if not chosen:
+    if not given:
         deployed = runtime.start(target.name, drain=drain)
         console.print(f"started {target.name} ({_started(deployed, drain)})")
         return
@@ -76,45 +79,37 @@ def start(
             f"{target.name} has several start objects ({', '.join(target.starts)}); "
             "choose one with --at"
         )
-    ids = _chosen_customers(runtime, proj, customers, where, group)
-    deployed = runtime.start(target.name, fire=False, drain=drain)
-    made = runtime.enter(target.name, start_id, [Entry(i, {}, "started by hand") for i in ids])
+    if customers is not None:
+        with runtime.store.db.write() as conn:
+            ids = load_customers_csv(conn, customers, proj, runtime.clock.now())
+        deployed = runtime.start(target.name, fire=False, drain=drain)
+        entries = [Entry(i, {}, HAND_REASON) for i in ids]
+        made, chosen = len(runtime.enter(target.name, start_id, entries)), len(ids)
+    else:  # chosen in the database, entered by one statement however many
+        segment = Segment(_where(proj, where), group)
+        deployed = runtime.start(target.name, fire=False, drain=drain)
+        made, chosen = runtime.enter_chosen(target.name, start_id, segment)
     console.print(
-        f"started {target.name} ({_started(deployed, drain)}): {len(made)} of {len(ids)} "
+        f"started {target.name} ({_started(deployed, drain)}): {made} of {chosen} "
         f"customer(s) entered at {start_id}"
     )
 
 
-def _chosen_customers(
-    runtime: Runtime, project: Project, customers: Path | None, where: str | None, group: str | None
-) -> list[int]:
-    from engine.files.customers_csv import load_customers_csv
+def _where(project: Project, where: str | None) -> Expression | None:
+    """``--where`` as an expression the database runs, or a clear refusal."""
+    from engine.errors import ExpressionError
     from engine.model.expressions import Expression
-    from engine.model.templates import local_today
-    from engine.store.segments import matching_ids
     from engine.store.sqlexpr import check as check_where
     from engine.store.sqlexpr import fields_of
 
-    db = runtime.store.db
-    if customers is not None:
-        with db.write() as conn:
-            return load_customers_csv(conn, customers, project, runtime.clock.now())
-    expr = None
-    if where is not None:
-        from engine.errors import ExpressionError
-
-        try:
-            expr = Expression.parse(where)
-            check_where(expr, *fields_of(project))
-        except ExpressionError as exc:
-            raise InputError(f"--where: {exc} (at column {exc.offset + 1})") from None
-    now = runtime.clock.now()
-    today = local_today(now, project.settings.timezone)
-    chosen: list[int] = []
-    with db.read() as conn:
-        for ids in matching_ids(conn, project, expr, now=now, today=today, group=group):
-            chosen.extend(ids)
-    return chosen
+    if where is None:
+        return None
+    try:
+        expr = Expression.parse(where)
+        check_where(expr, *fields_of(project))
+    except ExpressionError as exc:
+        raise InputError(f"--where: {exc} (at column {exc.offset + 1})") from None
+    return expr
 
 
 def stop(

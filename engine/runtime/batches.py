@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from engine.errors import DatabaseError, SluisError, TransientError
 from engine.model.flow import Flow
 from engine.model.retries import RetrySettings
-from engine.runtime import setbased
+from engine.runtime import setbased, setpassage
 from engine.runtime.entering import after_commit, enter_from
 from engine.runtime.failing import (
     MAX_ATTEMPTS,
@@ -39,21 +39,35 @@ if TYPE_CHECKING:
 log = logging.getLogger("sluis.runtime")
 
 
-def run_batch(runtime: Runtime) -> BatchReport | None:
+def run_batch(runtime: Runtime, *, in_place: bool = True) -> BatchReport | None:
     """Claim one ready batch, run its object on it and commit the routing; None when
-    nothing is ready."""
+    nothing is ready. A batch that passes wholly in the database passes in the transaction
+    that takes it (``in_place``), with no claim of its own."""
     now = runtime.clock.now()
     started = runtime.started_flows()
-    with runtime.store.db.write() as conn:
-        claimed = sql.claim(
-            conn,
-            owner=runtime.owner,
-            flows=started,
-            claims_all=runtime.claims_all,
-            now=now,
-            lease=runtime.lease,
-            size=runtime.batch_size,
-        )
+    try:
+        with runtime.store.db.write() as conn:
+            claimed = sql.claim(
+                conn,
+                owner=runtime.owner,
+                flows=started,
+                claims_all=runtime.claims_all,
+                now=now,
+                lease=runtime.lease,
+                size=runtime.batch_size,
+                in_place=_passes_in_database(runtime) if in_place else None,
+            )
+            if isinstance(claimed, sql.TakenBatch):
+                flow = runtime.flow_at(claimed.flow, claimed.version)
+                ids = list(claimed.ids)
+                reports = setpassage.pass_batch(conn, runtime, flow, claimed.object, ids, now)
+    except DatabaseError:  # not the batch's failure: the worker tries again
+        raise
+    except Exception:  # nothing of it stands; claimed, its failures are counted
+        log.exception("a batch passing in the database failed; claiming it instead")
+        return run_batch(runtime, in_place=False)
+    if isinstance(claimed, sql.TakenBatch):
+        return _reported(runtime, reports)
     if claimed is None:
         return None
     cannot = missing_object(runtime, claimed)
@@ -73,6 +87,14 @@ def run_batch(runtime: Runtime) -> BatchReport | None:
     except BaseException:
         _hand_back(runtime, claimed)
         raise
+
+
+def _passes_in_database(runtime: Runtime) -> Callable[[str, str, int], bool]:
+    def passes(flow: str, object_id: str, version: int) -> bool:
+        found = runtime.flow_at(flow, version)
+        return setbased.passes_in_database(found, object_id, runtime.store.project)
+
+    return passes
 
 
 def _hand_back(runtime: Runtime, claimed: sql.ClaimedBatch) -> None:
@@ -114,6 +136,8 @@ def _run_rows(
     """Run the claimed object on (a slice of) its journeys and commit; None when the
     lease was lost to another worker."""
     flow = runtime.flow_at(claimed.flow, claimed.version)
+    if setbased.passes_in_database(flow, claimed.object, runtime.store.project):
+        return _pass_claimed(runtime, flow, claimed, [r.id for r in rows], now, last=last)
     customers: dict[int, dict[str, Any]] = {}
     if setbased.reads_customers(flow, claimed.object, runtime.store.project):
         with runtime.store.db.read() as conn:
@@ -133,6 +157,35 @@ def _run_rows(
     routing = _decide(flow, claimed.claim_id, claimed.object, journeys, ctx)
     releases = {r.id: r.release_id for r in rows}
     return _commit(runtime, flow, claimed, journeys, releases, routing, ctx, now, last=last)
+
+
+def _pass_claimed(
+    runtime: Runtime,
+    flow: Flow,
+    claimed: sql.ClaimedBatch,
+    ids: list[int],
+    now: datetime,
+    *,
+    last: bool,
+) -> BatchReport | None:
+    """Pass claimed journeys wholly in the database (see ``engine.runtime.setpassage``) and
+    commit; None when the lease was lost to another worker."""
+    with runtime.store.db.write() as conn:
+        if not sql.still_ours(conn, claimed.claim_id, runtime.owner):
+            log.warning("lost the lease on batch %s; another worker runs it", claimed.claim_id)
+            return None
+        reports = setpassage.pass_batch(conn, runtime, flow, claimed.object, ids, now)
+        if last:
+            sql.end_claim(conn, claimed.claim_id)
+    return _reported(runtime, reports)
+
+
+def _reported(runtime: Runtime, reports: list[BatchReport]) -> BatchReport:
+    """Tell the runtime's listeners what each object did; the first object's report."""
+    for report in reports:
+        for listener in runtime.on_batch:
+            listener(report)
+    return reports[0]
 
 
 def _decide(
@@ -222,10 +275,7 @@ def _commit(
         )
     for done in contexts:
         after_commit(done)
-    for report in passage.reports:
-        for listener in runtime.on_batch:
-            listener(report)
-    return passage.reports[0]
+    return _reported(runtime, passage.reports)
 
 
 def _pass_on(runtime: Runtime, conn: Connection, flow: Flow, passage: Passage) -> list[RunContext]:

@@ -17,10 +17,11 @@ from engine.sdk.batch import Entry
 from engine.sdk.context import RunContext
 from engine.sdk.segments import Segment
 from engine.store import journeys as sql
-from engine.store.segments import SegmentEntry
+from engine.store.segments import SegmentEntry, enter_chosen
 from engine.store.segments import enter_segment as enter_in_database
 
 log = logging.getLogger("sluis.runtime")
+HAND_REASON = "started by hand"  # the first step of customers a person let in
 
 
 def enter(
@@ -72,20 +73,34 @@ def enter_segment(
     """Let ``segment`` (chosen at the context's time) in at ``object_id`` at ``now`` as
     ``enter`` would let its customers in, one by one in system_id order, with the object's
     entry reason; return how many entered."""
-    spec = flow.objects[object_id]
-    output = spec.default_output
-    entry = SegmentEntry(
+    entry = _segment_entry(flow, object_id, now, flow.objects[object_id].kind.entry_reason)
+    return enter_in_database(
+        conn, ctx.project, segment.where, entry, now=ctx.now, today=ctx.today, group=segment.group
+    )
+
+
+def enter_by_hand(
+    conn: Connection, flow: Flow, object_id: str, segment: Segment, ctx: RunContext
+) -> tuple[int, int]:
+    """Let ``segment`` in at ``object_id`` now, started by hand (``sluis start --where``), as
+    ``enter_segment`` does; return how many entered and how many were chosen."""
+    entry = _segment_entry(flow, object_id, ctx.now, HAND_REASON)
+    return enter_chosen(
+        conn, ctx.project, segment.where, entry, now=ctx.now, today=ctx.today, group=segment.group
+    )
+
+
+def _segment_entry(flow: Flow, object_id: str, now: datetime, reason: str) -> SegmentEntry:
+    output = flow.objects[object_id].default_output
+    return SegmentEntry(
         at=now,
         flow=flow.name,
         version=flow.version,
         reentry=flow.reentry,
         start=object_id,
         output=output,
-        reason=spec.kind.entry_reason,
+        reason=reason,
         target=flow.target(object_id, output),
-    )
-    return enter_in_database(
-        conn, ctx.project, segment.where, entry, now=ctx.now, today=ctx.today, group=segment.group
     )
 
 

@@ -32,6 +32,7 @@ from engine.runtime.plan import Plan
 from engine.sdk.batch import Entry
 from engine.sdk.context import RunContext
 from engine.sdk.effects import Effects
+from engine.sdk.segments import Segment
 from engine.store import Store, triggers
 from engine.store import journeys as sql
 
@@ -134,6 +135,15 @@ class Runtime:
         flow = self.flow(flow_name)
         with self.store.db.write() as conn:
             return self.enter_in(conn, flow, object_id, entries)
+
+    def enter_chosen(self, flow_name: str, object_id: str, segment: Segment) -> tuple[int, int]:
+        """The customers of ``segment`` enter ``flow_name`` at ``object_id`` now, started by
+        hand, in the database (one statement however many); returns how many entered and
+        how many were chosen (reentry rules may refuse some)."""
+        flow = self.flow(flow_name)
+        ctx = self.context(flow, object_id)
+        with self.store.db.write() as conn:
+            return entering.enter_by_hand(conn, flow, object_id, segment, ctx)
 
     def enter_in(
         self, conn: Connection, flow: Flow, object_id: str, entries: Sequence[Entry]

@@ -17,7 +17,7 @@ from weakref import WeakKeyDictionary
 
 from engine.model.flow import Flow
 from engine.sdk.campaign import CampaignObject
-from engine.sdk.decisions import BatchDecision, SetFields, apply_changes
+from engine.sdk.decisions import BatchDecision, SetFields, changes_to
 from engine.store import decisions as sql
 
 if TYPE_CHECKING:
@@ -94,6 +94,25 @@ def in_database(flow: Flow, object_id: str, project: Project) -> bool:
     return path is not None and path.decision is not None
 
 
+def passes_in_database(flow: Flow, object_id: str, project: Project) -> bool:
+    """Whether a batch at ``object_id`` passes wholly in the database: it, and every instant
+    object its journeys can reach from it through instant objects, decides set-based."""
+    seen: set[str] = set()
+    todo = [object_id]
+    while todo:
+        oid = todo.pop()
+        if oid in seen:
+            continue
+        if not in_database(flow, oid, project):
+            return False
+        seen.add(oid)
+        for output in flow.objects[oid].outputs:
+            target = flow.target(oid, output)
+            if target is not None and flow.objects[target].kind.instant:
+                todo.append(target)
+    return True
+
+
 def reads_customers(flow: Flow, object_id: str, project: Project) -> bool:
     """Whether a batch of the object needs its customers loaded first (not when the database
     decides it)."""
@@ -136,16 +155,23 @@ def _decider(ctx: RunContext, conn: Connection | None) -> Decide:
                     taking[way].append(journey)
             for way_out, these in zip(ways, taking, strict=True):
                 routing.leave_all(these, way_out.output, way_out.reason)
-        for change in decision.changes:
-            if isinstance(change, SetFields):
-                _set_fields(ctx, change, journeys)
-            else:
-                apply_changes((change,), journeys, ctx)
+        make_changes(ctx, decision, [(j.id, j.customer_id) for j in journeys])
 
     return decide
 
 
-def _set_fields(ctx: RunContext, change: SetFields, journeys: Sequence[Journey]) -> None:
-    ids = [j.customer_id for j in journeys]
+def make_changes(
+    ctx: RunContext, decision: BatchDecision, journeys: Sequence[tuple[int, int]]
+) -> None:
+    """Journal the decision's changes for the journeys that left (journey id, customer id),
+    in order; fields are set by one statement."""
+    for change in decision.changes:
+        if isinstance(change, SetFields):
+            _set_fields(ctx, change, [customer for _, customer in journeys])
+        else:
+            changes_to((change,), journeys, ctx)
+
+
+def _set_fields(ctx: RunContext, change: SetFields, ids: Sequence[int]) -> None:
     project, now, today = ctx.project, ctx.now, ctx.today
     ctx.journal(lambda conn: sql.set_fields(conn, change, ids, project, now, today))

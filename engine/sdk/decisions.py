@@ -156,7 +156,14 @@ def _set_values(
 def apply_changes(changes: Sequence[Change], journeys: Sequence[Journey], ctx: RunContext) -> None:
     """Queue the changes other than ``SetFields`` for the customers of ``journeys``, through
     the context's services (both paths: their writes are the same)."""
-    ids = [j.customer_id for j in journeys]
+    changes_to(changes, [(j.id, j.customer_id) for j in journeys], ctx)
+
+
+def changes_to(
+    changes: Sequence[Change], journeys: Sequence[tuple[int, int]], ctx: RunContext
+) -> None:
+    """``apply_changes`` for journeys given as (journey id, customer id)."""
+    ids = [customer for _, customer in journeys]
     for change in changes:
         if isinstance(change, AddToGroups):
             ctx.groups.add(ids, change.names)
@@ -169,11 +176,11 @@ def apply_changes(changes: Sequence[Change], journeys: Sequence[Journey], ctx: R
                 {
                     "kind": change.kind,
                     "at": ctx.now,
-                    "customer_id": j.customer_id,
+                    "customer_id": customer,
                     "flow": ctx.flow.name,
                     "object": ctx.object_id,
-                    "journey_id": j.id,
+                    "journey_id": journey,
                     "data": dict(change.data),
                 }
-                for j in journeys
+                for journey, customer in journeys
             )

@@ -4,7 +4,7 @@ and waking journeys on events. Every function works on sets of journeys at once.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -80,6 +80,16 @@ class ClaimedBatch:
     version: int = 0  # the flow version its journeys run on (0: the running one)
 
 
+class TakenBatch(NamedTuple):
+    """A ready batch taken to pass wholly in the transaction that took it (no claim, no
+    lease: if that transaction does not commit, its journeys were never taken)."""
+
+    flow: str
+    object: str
+    version: int
+    ids: Sequence[int]
+
+
 def reentry_blocked(
     conn: Connection, flow: str, reentry: str, customer_ids: Sequence[int]
 ) -> set[int]:
@@ -149,10 +159,13 @@ def claim(
     now: datetime,
     lease: timedelta,
     size: int,
-) -> ClaimedBatch | None:
+    in_place: Callable[[str, str, int], bool] | None = None,
+) -> ClaimedBatch | TakenBatch | None:
     """Take the next ready batch under a lease: first a batch whose lease lapsed (its worker
     died), else the journeys ready longest at one object. ``claims_all`` names, per flow, the
-    objects that take every journey waiting there (buckets)."""
+    objects that take every journey waiting there (buckets). A batch at an object for which
+    ``in_place(flow, object, version)`` holds is only taken (locked, on PostgreSQL), to pass
+    in the caller's transaction."""
     if not flows:
         return None
     postgres = conn.dialect.name == "postgresql"
@@ -222,6 +235,8 @@ def claim(
     ids = array("q", (i for (i,) in fetch(conn, query, params)))
     if not ids:
         return None
+    if not whole and in_place is not None and in_place(head.flow, head.object, head.version):
+        return TakenBatch(head.flow, head.object, head.version, ids)
     claim_id = conn.execute(
         insert(CLAIMS)
         .values(
@@ -391,7 +406,12 @@ def apply(
         encode = encoder(conn, JC.data)
         update_rows(conn, J, ("data",), "id", [(encode(value), jid) for jid, value in data.items()])
     if ends_claim:
-        conn.execute(delete(CLAIMS).where(CLAIMS.c.id == claim_id))
+        end_claim(conn, claim_id)
+
+
+def end_claim(conn: Connection, claim_id: int) -> None:
+    """A claimed batch is done: its claim goes."""
+    conn.execute(delete(CLAIMS).where(CLAIMS.c.id == claim_id))
 
 
 def wake(conn: Connection, customer_ids: Sequence[int], kind: str, at: datetime) -> int:

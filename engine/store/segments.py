@@ -4,7 +4,8 @@ The expression is compiled to SQL (``engine.store.sqlexpr``) and read by keyset 
 order, so memory stays flat however large the segment. ``sluis start --where``,
 ``sluis export --where``, the export object and the API's customer search all come here; a
 selection's firing enters its segment without reading it (``enter_segment``: ``INSERT ...
-SELECT``, the reentry rule a ``NOT EXISTS``).
+SELECT``, the reentry rule a ``NOT EXISTS``), and so do customers chosen by hand
+(``enter_chosen``).
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def enter_segment(
         output=entry.output,
         reason=entry.reason,
     )
-    v = _values(conn)
+    v = param_values(conn)
     journeys = (
         f"INSERT INTO journeys ({_JOURNEY_COLUMNS}) SELECT {v('flow')}, c.system_id, "
         f"{v('object')}, {v('state')}, {v('ready_at', 'time')}, {v('now', 'time')}, "
@@ -148,10 +149,30 @@ def enter_segment(
     return int(conn.execute(text(made), params).rowcount)
 
 
+def enter_chosen(
+    conn: Connection,
+    project: Project,
+    where: Expression | None,
+    entry: SegmentEntry,
+    *,
+    now: datetime,
+    today: date,
+    group: str | None = None,
+) -> tuple[int, int]:
+    """``enter_segment`` for customers chosen by hand (``sluis start --where/--group``): how
+    many entered, and how many were chosen (some may not enter again)."""
+    condition, params = _condition(conn, project, where, now, today, group)
+    chosen = conn.execute(
+        text(f"SELECT count(*) FROM customers c WHERE {condition}"), {**params, "after": 0}
+    ).scalar_one()
+    entered = enter_segment(conn, project, where, entry, now=now, today=today, group=group)
+    return entered, int(chosen)
+
+
 _PG_TYPES = {"text": "varchar", "time": "timestamptz", "json": "json", "int": "integer"}
 
 
-def _values(conn: Connection) -> Callable[..., str]:
+def param_values(conn: Connection) -> Callable[..., str]:
     """How a parameter reads as a column's value: PostgreSQL needs its type said (a
     parameter in a SELECT list has none to deduce); SQLite takes it as it comes."""
     if conn.dialect.name != "postgresql":

@@ -1,8 +1,9 @@
 """Selection firings enter their segment in the database (``INSERT ... SELECT``): the same
 journeys, first steps, ids, versions and later batches as entering the selected customers one
 by one (``entering.enter``, the path webhooks and starts by hand take), under every reentry
-rule, with customers already inside; and a firing that breaks half-way leaves nothing behind.
-On SQLite and PostgreSQL."""
+rule, with customers already inside, and so do customers started by hand (``sluis start
+--where/--group``); a firing that breaks half-way leaves nothing behind. On SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ import pytest
 from sqlalchemy import select, text
 
 from engine.errors import DatabaseError
+from engine.model.expressions import Expression
 from engine.model.flow import find_flow
 from engine.model.project import Project
 from engine.runtime.clock import VirtualClock
+from engine.runtime.entering import HAND_REASON
 from engine.runtime.runner import Runtime
 from engine.sdk import Entry, RunContext
+from engine.sdk.segments import Segment
 from engine.store import Database, Store
 from engine.store.customers import add_to_groups, upsert_customers
 from engine.store.models import TABLES
@@ -223,3 +227,56 @@ def test_a_firing_that_breaks_half_way_leaves_nothing_entered(
     assert runtime.fire_due() == 36
     assert (count("journeys"), count("steps")) == (36, 36)
     store.db.dispose()
+
+
+def _by_hand(project: Project, url: str, enter: Callable[[Runtime, Segment], int]) -> Any:
+    """Customers started by hand (``sluis start --where/--group``) three times, with
+    customers inside from a start before: the snapshot and how many entered each time."""
+    store = Store(Database(url), project)
+    store.db.create_schema()
+    clock = VirtualClock(START)
+    runtime = Runtime(store, [find_flow(project, "f")], clock, owner="w")
+    with store.db.write() as conn:
+        upsert_customers(conn, _customers(60), key="external_id", project=project, now=START)
+        add_to_groups(conn, list(range(1, 60, 4)), ["vip"], START)
+    runtime.start("f", fire=False)
+    runtime.enter("f", "sel", [Entry(i) for i in (2, 5, 6, 9, 14, 17)])
+    runtime.run_until_idle()
+    where = Expression.parse('customer.country == "BE" or customer.newsletter == false')
+    entered = []
+    for segment in (Segment(where), Segment(None, "vip"), Segment(where, "vip")):
+        entered.append(enter(runtime, segment))
+        runtime.run_until_idle()
+        clock.advance(timedelta(days=2))
+        runtime.run_until_idle()
+    snapshot = _snapshot(store)
+    store.db.dispose()
+    return snapshot, entered
+
+
+@pytest.mark.parametrize("reentry", ["never", "after-exit", "always"])
+def test_a_start_by_hand_enters_as_its_customers_entered_one_by_one(
+    reentry: str, make_project: Callable[..., Project], empty_url: Callable[[str], str]
+) -> None:
+    project = make_project(SETTINGS, {"f": FLOW % {"reentry": reentry}})
+    chosen: list[int] = []
+
+    def in_database(runtime: Runtime, segment: Segment) -> int:
+        entered, of = runtime.enter_chosen("f", "sel", segment)
+        chosen.append(of)
+        return entered
+
+    def one_by_one(runtime: Runtime, segment: Segment) -> int:
+        ctx = runtime.context(runtime.flows["f"], "sel")
+        ids = [
+            i for part in ctx.customers.matching(segment.where, group=segment.group) for i in part
+        ]
+        return len(runtime.enter("f", "sel", [Entry(i, {}, HAND_REASON) for i in ids]))
+
+    made, entered = _by_hand(project, empty_url("hand"), in_database)
+    expected, entered_one_by_one = _by_hand(project, empty_url("one-by-one"), one_by_one)
+    assert entered == entered_one_by_one
+    assert chosen == [24, 15, 3]
+    assert (entered == chosen) == (reentry == "always")  # some were or are still inside
+    for name, rows in expected.items():
+        assert made[name] == rows, f"table {name} differs"

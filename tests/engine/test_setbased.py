@@ -31,6 +31,7 @@ from engine.sdk.batch import Entry
 from engine.store import Database, Store
 from engine.store import journeys as sql
 from engine.store.customers import upsert_customers
+from engine.store.passing import PassageSql
 from engine.store.raw import json_value, time_value
 
 CRASH_SETTINGS = "timezone: UTC\nprofile: {name: str, segment: str}\n"
@@ -90,15 +91,18 @@ instant_objects = st.one_of(
 
 
 def _flow_text(objects: list[dict[str, Any]]) -> str:
-    """hook -> o0 -> o1 -> ... -> done, every output of each object leading on."""
+    """hook -> o0 -> o1 -> ... -> done, every output of each object leading on; a split's
+    last way and a filter's filtered journeys skip the next object (so an object is reached
+    from two objects before it, at different times of a passage)."""
     ids = [f"o{i}" for i in range(len(objects))] + ["done"]
     body: dict[str, Any] = {"hook": {"type": "webhook", "endpoint": "hook", "next": ids[0]}}
-    for oid, after, spec in zip(ids, ids[1:], objects, strict=False):
+    for n, (oid, after, spec) in enumerate(zip(ids, ids[1:], objects, strict=False)):
+        skip = ids[min(n + 2, len(ids) - 1)]
         if spec["type"] == "split":
-            names = [*(spec.get("branches") or spec.get("percent") or {}), "otherwise"]
-            spec = {**spec, "next": dict.fromkeys(names, after)}
+            names = [*(spec.get("branches") or spec.get("percent") or {})]
+            spec = {**spec, "next": {**dict.fromkeys(names, after), "otherwise": skip}}
         elif spec["type"] == "filter":
-            spec = {**spec, "next": {"out": after, "filtered": after}}
+            spec = {**spec, "next": {"out": after, "filtered": skip}}
         else:
             spec = {**spec, "next": after}
         body[oid] = spec
@@ -134,6 +138,11 @@ def _run(store: Store, source: str, rows: list[dict[str, Any]], *, in_database: 
     with patch.object(setbased, "in_database", setbased.in_database if in_database else _never):
         runtime.run_until_idle()
     return _snapshot(store), setbased.paths(runtime.flows["f"], store.project)
+
+
+def _wholly(store: Store, source: str) -> bool:
+    flow = parse_flow(source, "f.yaml", store.project, default_name="f")
+    return setbased.passes_in_database(flow, "o0", store.project)
 
 
 def _never(*args: object) -> bool:
@@ -198,6 +207,7 @@ def test_set_based_and_per_journey_paths_agree(
             event("refused by Python at run time")
             return  # an expression Python cannot answer fails the batch there
         assert set_based == per_journey, (dialect, source)
+        event(f"passes wholly in the database: {_wholly(store, source)}")
         event(
             f"set-based objects besides the end: {sum(p.decision is not None for p in chosen.values()) - 1}"
         )
@@ -328,3 +338,86 @@ def test_the_written_out_whitespace_is_what_strip_removes() -> None:
     every = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
     assert every == WHITESPACE
     assert (WHITESPACE + "x" + WHITESPACE).strip() == "x"
+
+
+class Crash(BaseException):
+    """The process dies (no handler runs)."""
+
+
+def test_a_crash_half_way_through_a_passage_in_the_database_loses_nothing(
+    make_project: Callable[..., Project], store_for: Callable[[Project], Store]
+) -> None:
+    project = make_project(CRASH_SETTINGS, {"f": CRASH_FLOW})
+    store = store_for(project)
+    clock = VirtualClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    runtime = Runtime(store, [find_flow(project, "f")], clock, owner="w1")
+    runtime.start("f")
+    assert setbased.passes_in_database(runtime.flows["f"], "score", project)
+    with store.db.write() as conn:
+        rows = [{"external_id": f"C{i}", "name": ("Ann", "Bob", None)[i % 3]} for i in range(6)]
+        made = upsert_customers(conn, rows, key="external_id", project=project, now=clock.now())
+    runtime.enter("f", "hook", [Entry(sid) for sid, _ in made])
+    before = _snapshot(store)
+    clock.advance(timedelta(minutes=1))
+    # the update's fields are set and the filter's steps written when the process dies
+    with (
+        patch.object(PassageSql, "place", side_effect=Crash),
+        pytest.raises(Crash),
+    ):
+        runtime.run_batch()
+    assert _snapshot(store) == before
+    with store.db.read() as conn:
+        journeys = conn.execute(text("SELECT object, state, claim_id FROM journeys")).all()
+        assert conn.execute(text("SELECT count(*) FROM claims")).scalar_one() == 0
+    assert journeys == [("score", "active", None)] * 6
+    other = Runtime(store, runtime.flows.values(), clock, owner="w2")
+    report = other.run_batch()
+    assert report is not None and report.object == "score" and report.size == 6
+    snapshot = _snapshot(store)
+    assert [c[1].get("segment") for c in snapshot["customers"]] == [
+        "ann-seen",
+        "bob-seen",
+        "none-seen",
+    ] * 2
+    assert [(o, out) for _, o, out, _ in snapshot["steps"] if o == "tag"] == [("tag", "out")] * 2
+    assert snapshot["journeys"][0][1:] == ("tag", "finished")
+    assert [state for *_, state in snapshot["journeys"]] == ["finished"] * 6
+
+
+def test_a_batch_passing_in_the_database_takes_no_claim(
+    make_project: Callable[..., Project], store_for: Callable[[Project], Store]
+) -> None:
+    """It is taken and passed in one transaction: no claim is written (a failure of it is
+    claimed the ordinary way, so its attempts are counted)."""
+    project = make_project(CRASH_SETTINGS, {"f": CRASH_FLOW})
+    store = store_for(project)
+    clock = VirtualClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    runtime = Runtime(store, [find_flow(project, "f")], clock, owner="w1")
+    runtime.start("f")
+    with store.db.write() as conn:
+        made = upsert_customers(
+            conn,
+            [{"external_id": "C1", "name": "Ann"}],
+            key="external_id",
+            project=project,
+            now=clock.now(),
+        )
+    runtime.enter("f", "hook", [Entry(sid) for sid, _ in made])
+    claims: list[int] = []
+    real_claim = sql.claim
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        taken = real_claim(*args, **kwargs)
+        claims.append(isinstance(taken, sql.ClaimedBatch))
+        return taken
+
+    with patch.object(sql, "claim", counting):
+        assert runtime.run_batch() is not None
+        assert claims == [False]
+        with patch.object(PassageSql, "customers", side_effect=RuntimeError("a bug")):
+            runtime.enter("f", "hook", [Entry(sid) for sid, _ in made])
+            runtime.run_batch()
+    assert claims == [False, False, True]  # taken in place, failed, then claimed
+    with store.db.read() as conn:
+        error = conn.execute(text("SELECT error FROM claims")).scalar_one()
+    assert "a bug" in error  # its run failed; the claim counts it and runs it again
