@@ -74,6 +74,10 @@ class Wait(CampaignObject[WaitSettings]):
     type = "wait"
     pauses = True
 
+    def needs_customers(self) -> bool:
+        # a duration, a time of day or weekdays in the flow's zone read no customer
+        return self.settings.until is not None or self.settings.timezone == "customer"
+
     def run(self, *, batch: Batch, routing: Routing, ctx: RunContext) -> None:
         for journey in batch:
             due, why = self.due(journey, ctx)

@@ -20,11 +20,15 @@ from sqlalchemy import Connection
 
 from engine.runtime import setbased
 from engine.runtime.passage import BatchReport
+from engine.sdk.decisions import AddToGroups, BatchDecision, SetFields
+from engine.store.customers import add_chosen_to_groups
+from engine.store.decisions import set_fields
 from engine.store.passing import CameFrom, PassageSql
 
 if TYPE_CHECKING:
     from engine.model.flow import Flow
     from engine.runtime.runner import Runtime
+    from engine.sdk.context import RunContext
 
 
 def pass_batch(
@@ -51,10 +55,7 @@ def pass_batch(
             decision, oid, came, project=project, now=ctx.now, today=ctx.today
         )
         if decision.changes and left:
-            journeys = passage.customers(CameFrom(stage, tuple(left)))
-            setbased.make_changes(ctx, decision, journeys)
-            for change in ctx.writes:
-                change(conn)
+            _change(conn, ctx, decision, passage, CameFrom(stage, tuple(left)))
         outputs = sorted(left, key=lambda o: left[o].first)  # in the order journeys took them
         onward: dict[str, list[str | None]] = {}
         places: dict[str | None, list[str | None]] = {}
@@ -70,3 +71,21 @@ def pass_batch(
         counts = {output or "end": left[output].size for output in outputs}
         reports.append(BatchReport(flow.name, oid, sum(counts.values()), counts, now))
     return reports
+
+
+def _change(
+    conn: Connection, ctx: RunContext, decision: BatchDecision, passage: PassageSql, came: CameFrom
+) -> None:
+    """Make the decision's changes, in order, for the customers of the journeys that left:
+    fields and groups named in SQL, the others through the services, as set-based objects
+    in a passage in Python make them."""
+    listed: list[tuple[int, int]] | None = None
+    for change in decision.changes:
+        if isinstance(change, SetFields):
+            set_fields(conn, change, passage.chosen(came), ctx.project, ctx.now, ctx.today)
+        elif isinstance(change, AddToGroups):
+            add_chosen_to_groups(conn, passage.chosen(came), change.names, ctx.now)
+        else:
+            listed = passage.customers(came) if listed is None else listed
+            with ctx.inside(conn):  # the services write at once
+                setbased.make_changes(ctx, BatchDecision(decision.ways, (change,)), listed)

@@ -158,6 +158,11 @@ class CampaignObject(Generic[S]):
         """The webhook this start object serves (``sluis serve``), or None."""
         return None
 
+    def needs_customers(self) -> bool:
+        """Whether this object's batches need their customers loaded: by default as its type
+        says (``reads_customers``); an object whose settings read no customer may say no."""
+        return self.reads_customers
+
     def batch_decision(self) -> BatchDecision | None:
         """For instant objects: how this object decides a whole batch, as data (see
         ``engine.sdk.decisions``), so the runtime can run it in the database; None: ``run``

@@ -45,6 +45,7 @@ from engine.store.sqlexpr.dialects import typed_column
 
 if TYPE_CHECKING:
     from engine.model.project import Project
+    from engine.store.decisions import Chosen
 
 C = Customer.__table__.c  # type: ignore[attr-defined]
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
@@ -582,6 +583,23 @@ def add_to_groups(
         )
         for gid in group_ids(conn, names, now).values()
     )
+
+
+def add_chosen_to_groups(
+    conn: Connection, chosen: Chosen, names: Iterable[str], now: datetime
+) -> None:
+    """``add_to_groups`` for customers named in SQL (``chosen`` also selects an ``at`` to
+    order them by: memberships are made in the order each customer first comes)."""
+    params = {**chosen.params, "member_at": time_param(conn, now)}
+    for gid in group_ids(conn, names, now).values():
+        conn.execute(
+            text(
+                "INSERT INTO memberships (group_id, customer_id, added_at) "
+                f"SELECT :member_group, customer_id, :member_at FROM ({chosen.sql}) chosen "
+                "GROUP BY customer_id ORDER BY min(at) ON CONFLICT DO NOTHING"
+            ),
+            {**params, "member_group": gid},
+        )
 
 
 def remove_from_groups(conn: Connection, customer_ids: Sequence[int], names: Iterable[str]) -> int:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, text
 
@@ -39,6 +39,14 @@ WHITESPACE = (
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # what Jinja renders for a missing value: nothing, or None through lower/upper
 _MISSING = {None: "", "lower": "none", "upper": "NONE"}
+
+
+class Chosen(NamedTuple):
+    """Customers named in SQL rather than listed: ``sql`` selects their system ids as
+    ``customer_id`` (perhaps some more than once), with its ``params``."""
+
+    sql: str
+    params: dict[str, Any]
 
 
 class Refused(Exception):
@@ -264,7 +272,7 @@ def choose_ways(
 def set_fields(
     conn: Connection,
     change: SetFields,
-    customer_ids: Sequence[int],
+    customer_ids: Sequence[int] | Chosen,
     project: Project,
     now: datetime,
     today: date,
@@ -305,7 +313,12 @@ def set_fields(
     else:
         profile = f"json_set(c.profile, {', '.join(sets)})"
     at = _bind(params, time_param(conn, now))
-    among = _journeys_among(dialect, "c.system_id", list(dict.fromkeys(customer_ids)), params)
+    if isinstance(customer_ids, Chosen):
+        among = f"c.system_id IN (SELECT customer_id FROM ({customer_ids.sql}) chosen)"
+        params.update(customer_ids.params)
+    else:
+        ids = list(dict.fromkeys(customer_ids))
+        among = _journeys_among(dialect, "c.system_id", ids, params)
     conn.execute(
         text(
             f"UPDATE customers AS c SET profile = {profile}, updated_at = {at} "

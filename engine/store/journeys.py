@@ -236,6 +236,8 @@ def claim(
     if not ids:
         return None
     if not whole and in_place is not None and in_place(head.flow, head.object, head.version):
+        if postgres:  # the passage commits with the taking: that commit waits for the disk
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
         return TakenBatch(head.flow, head.object, head.version, ids)
     claim_id = conn.execute(
         insert(CLAIMS)

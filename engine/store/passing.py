@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from sqlalchemy import Connection, text
 
 from engine.sdk.decisions import BatchDecision
-from engine.store.decisions import way_index
+from engine.store.decisions import Chosen, way_index
 from engine.store.raw import time_param
 from engine.store.segments import param_values
 
@@ -147,7 +147,12 @@ class PassageSql:
             f"FROM (SELECT j.id AS id, {choice} AS way, {keys} FROM {rows}) w "
             f"ORDER BY {', '.join(f'w.k{n}' for n in range(len(order)))}"
         )
-        self.conn.execute(text(statement), params)
+        made = self.conn.execute(text(statement), params).rowcount
+        if len(ways) == 1:  # no need to count: the newest step is the stage's last
+            newest = self.conn.exec_driver_sql("SELECT max(id) FROM steps").scalar() or 0
+            stage = Stage(object_id, self.mark, newest if made else self.mark)
+            self.mark = stage.upto
+            return stage, {ways[0].output: Left(made, 0)} if made else {}
         params["pass_mark"] = self.mark
         counted = self.conn.execute(
             text(
@@ -159,6 +164,17 @@ class PassageSql:
         stage = Stage(object_id, self.mark, max((r[3] for r in counted), default=self.mark))
         self.mark = stage.upto
         return stage, {output: Left(size, first) for output, size, first, _ in counted}
+
+    def chosen(self, came: CameFrom) -> Chosen:
+        """The customers of the journeys that left a stage by some of its outputs, in SQL
+        (with the ``at`` of their steps)."""
+        params = dict(self.params)
+        left = self._left(came, params)
+        return Chosen(
+            "SELECT j.customer_id AS customer_id, p.id AS at FROM steps p JOIN journeys j "
+            f"ON j.id = p.journey_id WHERE {left}",
+            params,
+        )
 
     def customers(self, came: CameFrom) -> list[tuple[int, int]]:
         """The journeys (and their customers) that left a stage by some of its outputs, in

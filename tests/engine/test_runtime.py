@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from engine.model.flow import find_flow
@@ -158,3 +160,45 @@ def test_run_once_fires_start_objects_without_schedule_only_once(
     runtime.run_until_idle()
     assert count(store, Journey, state="finished") == 1
     assert runtime.next_due() is None
+
+
+@pytest.mark.parametrize(
+    ("pause", "loads"),
+    [
+        ("{type: wait, for: 1h, next: done}", False),
+        ('{type: wait, for: 1h, at: "09:00", days: [mon, tue], next: done}', False),
+        ('{type: wait, until: date("2026-01-06"), next: done}', True),  # an expression
+        ("{type: wait, for: 1h, timezone: customer, next: done}", True),
+    ],
+)
+def test_a_wait_loads_its_customers_only_when_its_settings_read_them(
+    pause: str,
+    loads: bool,
+    make_project: Callable[..., Project],
+    store_for: Callable[[Project], Store],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    flow = f"objects:\n  hook: {{type: webhook, endpoint: hook, next: pause}}\n  pause: {pause}\n  done: {{type: end}}\n"
+    project = make_project("timezone: UTC\nprofile: {first_name: str}\n", {"f": flow})
+    store = store_for(project)
+    clock = VirtualClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    runtime = Runtime(store, [find_flow(project, "f")], clock, owner="w")
+    runtime.start("f")
+    with store.db.write() as conn:
+        made = upsert_customers(
+            conn, [{"external_id": "C1"}], key="external_id", project=project, now=clock.now()
+        )
+    loaded: list[int] = []
+    real = batches.load_customers
+
+    def counting(conn: Any, ids: Any, project: Project) -> Any:
+        loaded.append(len(ids))
+        return real(conn, ids, project)
+
+    monkeypatch.setattr(batches, "load_customers", counting)
+    runtime.enter("f", "hook", [Entry(sid) for sid, _ in made])
+    runtime.run_until_idle()
+    clock.advance(timedelta(days=2))
+    runtime.run_until_idle()
+    assert count(store, Journey, state="finished") == 1
+    assert bool(loaded) == loads

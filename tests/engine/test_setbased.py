@@ -414,7 +414,7 @@ def test_a_batch_passing_in_the_database_takes_no_claim(
     with patch.object(sql, "claim", counting):
         assert runtime.run_batch() is not None
         assert claims == [False]
-        with patch.object(PassageSql, "customers", side_effect=RuntimeError("a bug")):
+        with patch.object(PassageSql, "chosen", side_effect=RuntimeError("a bug")):
             runtime.enter("f", "hook", [Entry(sid) for sid, _ in made])
             runtime.run_batch()
     assert claims == [False, False, True]  # taken in place, failed, then claimed
