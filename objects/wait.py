@@ -82,6 +82,10 @@ class Wait(CampaignObject[WaitSettings]):
             else:
                 routing.hold(journey, due)
 
+    def needs_customers(self) -> bool:
+        """Only an ``until`` expression and ``timezone: customer`` read the customer."""
+        return self.settings.until is not None or self.settings.timezone == "customer"
+
     def zone(self, journey: Journey, ctx: RunContext) -> ZoneInfo:
         settings = self.settings
         name = settings.timezone

@@ -100,6 +100,11 @@ class CampaignObject(Generic[S]):
     instant: ClassVar[bool] = False
     entry_reason: ClassVar[str] = "entered"
 
+    def needs_customers(self) -> bool:
+        """Whether this object's batches need their customers' fields: ``reads_customers``,
+        unless an object's settings say otherwise (a wait only for a duration reads none)."""
+        return self.reads_customers
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for base in getattr(cls, "__orig_bases__", ()):
