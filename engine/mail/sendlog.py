@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.mail.compose import Letter
 from engine.mail.handover import Delivery
 from engine.store import Database
 from engine.store.models import SendLog
-from engine.store.raw import among, placeholders
+from engine.store.raw import among, placeholders, time_param
 
 LOG = SendLog.__table__  # type: ignore[attr-defined]
 
@@ -137,19 +137,26 @@ def handover_all(db: Database, object_id: str, journey_ids: Sequence[int], owner
 
 
 def mark(db: Database, object_id: str, deliveries: Sequence[Delivery], now: datetime) -> None:
-    """Record what the sender answered, and commit."""
+    """Record what the sender answered, and commit: one statement per answer (most mails of
+    a window get the same one) for all its journeys, straight to the driver."""
     if not deliveries:
         return
-    with db.write() as conn:
-        conn.execute(
-            update(LOG)
-            .where(LOG.c.object == object_id, LOG.c.journey_id == bindparam("j_id"))
-            .values(state=bindparam("j_state"), detail=bindparam("j_detail"), at=now),
-            [
-                {"j_id": d.journey_id, "j_state": d.state, "j_detail": d.detail or None}
-                for d in deliveries
-            ],
+    answers: dict[tuple[str, str | None], list[int]] = {}
+    for delivery in deliveries:
+        answers.setdefault((delivery.state, delivery.detail or None), []).append(
+            delivery.journey_id
         )
+    with db.write() as conn:
+        at = time_param(conn, now)
+        for (state, detail), ids in answers.items():
+            for condition, params in among(conn, "journey_id", ids):
+                statement = (
+                    "UPDATE send_log SET state = ?, detail = ?, at = ? "
+                    f"WHERE object = ? AND {condition}"
+                )
+                conn.exec_driver_sql(
+                    placeholders(conn, statement), (state, detail, at, object_id, *params)
+                )
 
 
 def mark_unknown(db: Database, object_id: str, journey_ids: Sequence[int], now: datetime) -> None:
