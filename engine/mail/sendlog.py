@@ -118,19 +118,15 @@ def handover_all(db: Database, object_id: str, journey_ids: Sequence[int], owner
     """``handover`` for many mails in one transaction: the journeys whose mails may go."""
     handed: set[int] = set()
     with db.write() as conn:
-        for condition, _ in among(conn, LOG.c.journey_id, journey_ids):
+        for condition, params in among(conn, "journey_id", journey_ids):
             statement = (
-                update(LOG)
-                .where(
-                    LOG.c.object == object_id,
-                    condition,
-                    LOG.c.owner == owner,
-                    LOG.c.state.in_(("queued", "sending")),
-                )
-                .values(state="sending")
-                .returning(LOG.c.journey_id)
+                "UPDATE send_log SET state = 'sending' WHERE object = ? AND owner = ? "
+                f"AND state IN ('queued', 'sending') AND {condition} RETURNING journey_id"
             )
-            handed.update(conn.execute(statement).scalars())
+            result = conn.exec_driver_sql(
+                placeholders(conn, statement), (object_id, owner, *params)
+            )
+            handed.update(journey_id for (journey_id,) in result)
     return handed
 
 
