@@ -74,6 +74,7 @@ class Mail(CampaignObject[MailSettings]):
                 "this runtime has no mail sender; sluis builds one from mail.connection"
             )
         events = []
+        at = ctx.now.astimezone(UTC).isoformat()  # the moment of every mail of the batch
         for outcome in deliver(
             batch,
             ctx,
@@ -99,7 +100,7 @@ class Mail(CampaignObject[MailSettings]):
                         "customer": customer_label(journey.customer),
                         "to": outcome.letter.to,
                         "subject": outcome.letter.subject,
-                        "at": ctx.now.astimezone(UTC).isoformat(),
+                        "at": at,
                     },
                 )
         if events:

@@ -130,7 +130,12 @@ def _one_line(text: str) -> str:
 def message_id(journey: Journey, object_id: str, domain: str) -> str:
     """The Message-ID of the mail of (journey, object): stable across runs, and unique across
     databases because it holds the moment the journey entered."""
-    return f"<{journey.entered_at:%Y%m%d%H%M%S%f}.{journey.id}.{object_id}@{domain}>"
+    return f"<{_digits(journey.entered_at)}.{journey.id}.{object_id}@{domain}>"
+
+
+@lru_cache(maxsize=256)  # journeys enter by the batch: a few moments for many mails
+def _digits(moment: datetime) -> str:
+    return f"{moment:%Y%m%d%H%M%S%f}"
 
 
 class Composer:

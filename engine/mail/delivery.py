@@ -84,21 +84,20 @@ def skip_reasons(batch: Batch, ctx: RunContext) -> dict[int, str]:
 
 
 def _unsubscribed_from_flow(batch: Batch, ctx: RunContext) -> set[int]:
-    from sqlalchemy import select
+    from engine.store.raw import among, fetch, json_value
 
-    from engine.store.models import Event
-    from engine.store.raw import among
-
-    events = Event.__table__  # type: ignore[attr-defined]
     ids = list({j.customer_id for j in batch})
     found: set[int] = set()
     with ctx.store.db.read() as conn:
-        for condition, _ in among(conn, events.c.customer_id, ids):
-            query = select(events.c.customer_id, events.c.data).where(
-                events.c.kind == "unsubscribe", events.c.flow == batch.flow, condition
+        for condition, params in among(conn, "customer_id", ids):
+            statement = (
+                "SELECT customer_id, data FROM events WHERE kind = 'unsubscribe' AND flow = ? "
+                f"AND {condition}"
             )
             found.update(
-                cid for cid, data in conn.execute(query) if (data or {}).get("scope") == "flow"
+                cid
+                for cid, data in fetch(conn, statement, [batch.flow, *params])
+                if (json_value(data) or {}).get("scope") == "flow"
             )
     return found
 

@@ -14,16 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import update
 
 from engine.mail.compose import Letter
 from engine.mail.handover import Delivery
 from engine.store import Database
 from engine.store.models import SendLog
-from engine.store.raw import among, placeholders
+from engine.store.raw import among, fetch, placeholders, time_param
 
 LOG = SendLog.__table__  # type: ignore[attr-defined]
 
@@ -42,16 +40,18 @@ def read(db: Database, object_id: str, journey_ids: Sequence[int]) -> dict[int, 
     """The rows of these journeys for ``object_id``."""
     found: dict[int, Logged] = {}
     with db.read() as conn:
-        for condition, _ in among(conn, LOG.c.journey_id, journey_ids):
-            query = select(LOG).where(LOG.c.object == object_id, condition)
-            for row in conn.execute(query):
-                found[row.journey_id] = Logged(row.state, row.message_id, row.attempts, row.detail)
+        for condition, params in among(conn, "journey_id", journey_ids):
+            statement = (
+                "SELECT journey_id, state, message_id, attempts, detail FROM send_log "
+                f"WHERE object = ? AND {condition}"
+            )
+            for journey_id, *logged in fetch(conn, statement, [object_id, *params]):
+                found[journey_id] = Logged(*logged)
     return found
 
 
-def _insert(conn: Connection) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(LOG)
+CLAIM_ROWS = 500  # rows queued by one statement (5 parameters each)
+QUEUED = "(?, ?, 'queued', ?, ?, 1, NULL, ?)"
 
 
 def claim(
@@ -66,25 +66,23 @@ def claim(
     ids = [letter.journey_id for letter in letters]
     mine: set[int] = set()
     with db.write() as conn:
-        rows = [
-            {
-                "journey_id": letter.journey_id,
-                "object": object_id,
-                "state": "queued",
-                "message_id": letter.message_id,
-                "at": now,
-                "attempts": 1,
-                "detail": None,
-                "owner": owner,
-            }
-            for letter in letters
-        ]
-        statement = (
-            _insert(conn)
-            .on_conflict_do_nothing(index_elements=["journey_id", "object"])
-            .returning(LOG.c.journey_id)
-        )
-        mine.update(conn.execute(statement, rows).scalars())
+        at = time_param(conn, now)
+        # straight to the driver, a few hundred rows a statement (SQLAlchemy processed every
+        # row's parameters); a row already there (another run's) is not this run's
+        for start in range(0, len(letters), CLAIM_ROWS):
+            part = letters[start : start + CLAIM_ROWS]
+            params = [
+                value
+                for letter in part
+                for value in (letter.journey_id, object_id, letter.message_id, at, owner)
+            ]
+            insert = (
+                "INSERT INTO send_log (journey_id, object, state, message_id, at, attempts, "
+                f"detail, owner) VALUES {', '.join([QUEUED] * len(part))} "
+                "ON CONFLICT (journey_id, object) DO NOTHING RETURNING journey_id"
+            )
+            result = conn.exec_driver_sql(placeholders(conn, insert), tuple(params))
+            mine.update(journey_id for (journey_id,) in result)
         retry = [i for i in ids if i not in mine]
         again = (("failed", LOG.c.attempts + 1), ("refused", LOG.c.attempts + 1))
         for state, attempts in (*again, ("queued", LOG.c.attempts)):
@@ -120,36 +118,39 @@ def handover_all(db: Database, object_id: str, journey_ids: Sequence[int], owner
     """``handover`` for many mails in one transaction: the journeys whose mails may go."""
     handed: set[int] = set()
     with db.write() as conn:
-        for condition, _ in among(conn, LOG.c.journey_id, journey_ids):
+        for condition, params in among(conn, "journey_id", journey_ids):
             statement = (
-                update(LOG)
-                .where(
-                    LOG.c.object == object_id,
-                    condition,
-                    LOG.c.owner == owner,
-                    LOG.c.state.in_(("queued", "sending")),
-                )
-                .values(state="sending")
-                .returning(LOG.c.journey_id)
+                "UPDATE send_log SET state = 'sending' WHERE object = ? AND owner = ? "
+                f"AND state IN ('queued', 'sending') AND {condition} RETURNING journey_id"
             )
-            handed.update(conn.execute(statement).scalars())
+            result = conn.exec_driver_sql(
+                placeholders(conn, statement), (object_id, owner, *params)
+            )
+            handed.update(journey_id for (journey_id,) in result)
     return handed
 
 
 def mark(db: Database, object_id: str, deliveries: Sequence[Delivery], now: datetime) -> None:
-    """Record what the sender answered, and commit."""
+    """Record what the sender answered, and commit: one statement per answer (most mails of
+    a window get the same one) for all its journeys, straight to the driver."""
     if not deliveries:
         return
-    with db.write() as conn:
-        conn.execute(
-            update(LOG)
-            .where(LOG.c.object == object_id, LOG.c.journey_id == bindparam("j_id"))
-            .values(state=bindparam("j_state"), detail=bindparam("j_detail"), at=now),
-            [
-                {"j_id": d.journey_id, "j_state": d.state, "j_detail": d.detail or None}
-                for d in deliveries
-            ],
+    answers: dict[tuple[str, str | None], list[int]] = {}
+    for delivery in deliveries:
+        answers.setdefault((delivery.state, delivery.detail or None), []).append(
+            delivery.journey_id
         )
+    with db.write() as conn:
+        at = time_param(conn, now)
+        for (state, detail), ids in answers.items():
+            for condition, params in among(conn, "journey_id", ids):
+                statement = (
+                    "UPDATE send_log SET state = ?, detail = ?, at = ? "
+                    f"WHERE object = ? AND {condition}"
+                )
+                conn.exec_driver_sql(
+                    placeholders(conn, statement), (state, detail, at, object_id, *params)
+                )
 
 
 def mark_unknown(db: Database, object_id: str, journey_ids: Sequence[int], now: datetime) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 
 _SHORT = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _ISO = re.compile(
@@ -48,6 +49,7 @@ def parse_duration(text: str | int | float) -> timedelta:
     return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
 
 
+@lru_cache(maxsize=256)  # a wait gives every journey of a batch the same reason
 def format_duration(delta: timedelta) -> str:
     """The shortest ``1d12h`` form of a duration, for reasons and tables."""
     total = int(delta.total_seconds())

@@ -205,6 +205,32 @@ def test_wait_until_a_date_field_and_customer_timezone(
     assert times["C002"] == "2026-01-07T13:00:00+00:00"  # 08:00 in New York (EST)
 
 
+def test_a_wait_reads_customers_only_for_their_timezone_or_until(
+    make_project: Callable[..., Project], replay_on: Play
+) -> None:
+    from engine.model.flow import find_flow
+
+    project = flow(
+        make_project,
+        """
+        objects:
+          sel: {type: selection, where: customer.country != null, next: local}
+          local: {type: wait, for: 1d, at: "08:00", timezone: customer, next: pause}
+          pause: {type: wait, for: 1d, next: until}
+          until: {type: wait, until: customer.birthday, next: done}
+          done: {type: end}
+        """,
+    )
+    f = find_flow(project, "f")
+    needs = {oid: f.instance(oid).needs_customers() for oid in ("local", "pause", "until")}
+    assert needs == {"local": True, "pause": False, "until": True}
+    doc = replay_on(project, "f", CUSTOMERS).document()
+    times = {j["customer"]: j["steps"][1]["at"] for j in doc["journeys"]}
+    assert times["C001"] == "2026-01-07T07:00:00+00:00"  # a day on is past 08:00 in Amsterdam
+    assert times["C002"] == "2026-01-06T13:00:00+00:00"  # but not yet in New York
+    assert reasons(doc, "C002")[2] == "waited 1d"
+
+
 def test_wait_days_skips_to_allowed_weekday(
     make_project: Callable[..., Project], replay_on: Play
 ) -> None:
