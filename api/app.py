@@ -66,6 +66,7 @@ def create_app(project: Project, store: Store | None = None, clock: Clock | None
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop_checkpoints = store.db.checkpoint_in_background()
         yield
+        await state.settle()
         services.close_mail(state)
         stop_checkpoints()
         store.db.dispose()

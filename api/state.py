@@ -46,6 +46,12 @@ class AppState:
         if self.growth is None:
             self.growth = Growth(self.store.db)
 
+    async def settle(self) -> None:
+        """Wait for the token checks in flight (``api.deps.check_once`` starts them in the
+        background): a check holds a connection of the store until it is done, so the store
+        is disposed, and an event loop ended, only after them."""
+        await asyncio.gather(*self.checking.values(), return_exceptions=True)
+
     async def read(self, lookup: Callable[[], T]) -> T:
         """``lookup()``, a read of a few rows by key. On SQLite it runs in the event loop: a
         read of a local file in WAL mode never waits for a writer and takes tens of

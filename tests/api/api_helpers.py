@@ -131,7 +131,9 @@ class Api:
         async def go() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://sluis") as client:
-                return await client.request(method, url, headers=headers, **kw)
+                answer = await client.request(method, url, headers=headers, **kw)
+            await self.app.state.sluis.settle()  # before this loop ends, as the app's shutdown
+            return answer
 
         return asyncio.run(go())
 

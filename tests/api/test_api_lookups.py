@@ -187,7 +187,7 @@ def test_a_token_in_use_is_checked_again_before_its_check_runs_out(
             now[0] += deps.TOKEN_TTL * 0.4
             statuses.append(await lookup())  # answered at once, and starts a check
             assert len(checked) == 1
-            await asyncio.gather(*state.checking.values())
+            await state.settle()
             now[0] += deps.TOKEN_TTL * 0.4  # 1.2 TTL after the first check, 0.4 after the next
             statuses.append(await lookup())
             return statuses
