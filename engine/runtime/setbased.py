@@ -116,9 +116,7 @@ def passes_in_database(flow: Flow, object_id: str, project: Project) -> bool:
 def reads_customers(flow: Flow, object_id: str, project: Project) -> bool:
     """Whether a batch of the object needs its customers loaded first (not when the database
     decides it)."""
-    return flow.instance(object_id).needs_customers() and not in_database(
-        flow, object_id, project
-    )
+    return flow.instance(object_id).needs_customers() and not in_database(flow, object_id, project)
 
 
 def deciding(ctx: RunContext, conn: Connection | None = None) -> RunContext:
