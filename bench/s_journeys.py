@@ -154,18 +154,12 @@ def _databases(kind: str, root: Path) -> Iterator[tuple[str, str]]:
         yield engine_url, floor_url
 
 
-def seed(root: str, url: str, customers: str) -> None:
-    """The customers of the CSV in a new database (setup, not measured)."""
-    from engine.files.customers_csv import load_customers_csv
-    from engine.model.project import Project
-    from engine.store import Database, Store
-
-    project = Project.load(Path(root))
-    store = Store(Database(url), project)
-    store.db.create_schema()
-    with store.db.write() as conn:
-        load_customers_csv(conn, Path(customers), project, datetime.now(UTC))
-    store.db.dispose()
+def _seed(root: Path, url: str, customers: Path) -> None:
+    """The customers of the CSV in a new database, as a user puts them there: `sluis import`
+    (setup, not measured; the same for the engine and the floor, typed profile columns and
+    all, so `sluis start` finds the store as a user's)."""
+    command = [*SLUIS, "import", str(customers), "--project", str(root)]
+    run_measured(command, env={"SLUIS_DATABASE_URL": url})
 
 
 def _in_child(function: str, *args: str) -> Measured:
@@ -261,7 +255,7 @@ def journeys_at_database_speed(scale: float) -> list[Result]:
         for name in ("SQLite", "PostgreSQL"):
             with _databases(name, root) as (engine_url, floor_url):
                 for url in (engine_url, floor_url):
-                    _in_child("seed", str(root), url, str(customers))
+                    _seed(root, url, customers)
                 engine = _start_and_run(root, engine_url)
                 base = _floor(floor_url)
                 steps = _check_same(engine_url, floor_url)

@@ -103,7 +103,7 @@ def passes_in_database(flow: Flow, object_id: str, project: Project) -> bool:
         oid = todo.pop()
         if oid in seen:
             continue
-        if not in_database(flow, oid, project):
+        if not in_database(flow, oid, project) or not _runs_its_decision(flow, oid):
             return False
         seen.add(oid)
         for output in flow.objects[oid].outputs:
@@ -111,6 +111,13 @@ def passes_in_database(flow: Flow, object_id: str, project: Project) -> bool:
             if target is not None and flow.objects[target].kind.instant:
                 todo.append(target)
     return True
+
+
+def _runs_its_decision(flow: Flow, object_id: str) -> bool:
+    """Whether the object's ``run`` is still the one that runs its batch decision (a passage
+    in the database does not call it; an instance may have been given its own since)."""
+    run = flow.instance(object_id).run
+    return getattr(run, "__func__", None) is CampaignObject.run
 
 
 def reads_customers(flow: Flow, object_id: str, project: Project) -> bool:

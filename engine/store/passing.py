@@ -122,16 +122,23 @@ class PassageSql:
             today=today,
         )
         params.update(found, pass_object=object_id)
+        # one way: no customer is read, and after the first object no journey either
+        single = len(ways) == 1
+        customers = "" if single else " LEFT JOIN customers c ON c.system_id = j.customer_id"
+        journey = "j.id"
         if came is None:
-            rows = (
-                "journeys j LEFT JOIN customers c ON c.system_id = j.customer_id "
-                f"WHERE {self._among('j.id')}"
-            )
+            rows = f"journeys j{customers} WHERE {self._among('j.id')}"
             order: tuple[str, ...] = ("j.arrived_at", "j.customer_id", "j.id")
+        elif single:
+            rows, order, journey = (
+                f"steps p WHERE {self._left(came, params)}",
+                ("p.id",),
+                "p.journey_id",
+            )
         else:
             rows = (
-                "steps p JOIN journeys j ON j.id = p.journey_id LEFT JOIN customers c "
-                f"ON c.system_id = j.customer_id WHERE {self._left(came, params)}"
+                f"steps p JOIN journeys j ON j.id = p.journey_id{customers} "
+                f"WHERE {self._left(came, params)}"
             )
             order = ("p.id",)
         outputs, reasons = [], []
@@ -139,14 +146,21 @@ class PassageSql:
             params[f"pass_out{index}"], params[f"pass_why{index}"] = way.output, way.reason
             outputs.append(f"WHEN {index} THEN {v(f'pass_out{index}')}")
             reasons.append(f"WHEN {index} THEN {v(f'pass_why{index}')}")
-        keys = ", ".join(f"{column} AS k{n}" for n, column in enumerate(order))
-        statement = (
-            "INSERT INTO steps (journey_id, flow, object, at, output, reason) "
-            f"SELECT w.id, {v('pass_flow')}, {v('pass_object')}, {v('pass_at', 'time')}, "
-            f"CASE w.way {' '.join(outputs)} END, CASE w.way {' '.join(reasons)} END "
-            f"FROM (SELECT j.id AS id, {choice} AS way, {keys} FROM {rows}) w "
-            f"ORDER BY {', '.join(f'w.k{n}' for n in range(len(order)))}"
-        )
+        insert = "INSERT INTO steps (journey_id, flow, object, at, output, reason) "
+        fixed = f"{v('pass_flow')}, {v('pass_object')}, {v('pass_at', 'time')}"
+        if single:
+            statement = (
+                f"{insert}SELECT {journey}, {fixed}, {v('pass_out0')}, {v('pass_why0')} "
+                f"FROM {rows} ORDER BY {', '.join(order)}"
+            )
+        else:
+            keys = ", ".join(f"{column} AS k{n}" for n, column in enumerate(order))
+            statement = (
+                f"{insert}SELECT w.id, {fixed}, CASE w.way {' '.join(outputs)} END, "
+                f"CASE w.way {' '.join(reasons)} END "
+                f"FROM (SELECT j.id AS id, {choice} AS way, {keys} FROM {rows}) w "
+                f"ORDER BY {', '.join(f'w.k{n}' for n in range(len(order)))}"
+            )
         made = self.conn.execute(text(statement), params).rowcount
         if len(ways) == 1:  # no need to count: the newest step is the stage's last
             newest = self.conn.exec_driver_sql("SELECT max(id) FROM steps").scalar() or 0

@@ -40,14 +40,22 @@ def _load(store: Store, project: Project, path: Path, chunk: int) -> list[int]:
         return load_customers_csv(conn, path, project, START, chunk=chunk)
 
 
-def test_chunks_store_what_one_chunk_stores(
-    make_project: Callable[..., Project],
-    store_for: Callable[[Project], Store],
-    tmp_path: Path,
-) -> None:
-    project = make_project(SETTINGS)
+@pytest.fixture
+def project(make_project: Callable[..., Project]) -> Project:
+    made: Project = make_project(SETTINGS)
+    return made
+
+
+def _csv(tmp_path: Path, rows: list[str]) -> Path:
     path = tmp_path / "customers.csv"
-    path.write_text("\n".join(["external_id,email,first_name,visits", *ROWS]) + "\n")
+    path.write_text("\n".join(["external_id,email,first_name,visits", *rows]) + "\n")
+    return path
+
+
+def test_chunks_store_what_one_chunk_stores(
+    project: Project, store_for: Callable[[Project], Store], tmp_path: Path
+) -> None:
+    path = _csv(tmp_path, ROWS)
     chunked = store_for(project)
     chunked.db.create_schema()
     ids = _load(chunked, project, path, chunk=2)
@@ -60,14 +68,9 @@ def test_chunks_store_what_one_chunk_stores(
 
 
 def test_a_bad_row_in_a_later_chunk_names_its_line_and_writes_nothing(
-    make_project: Callable[..., Project],
-    store_for: Callable[[Project], Store],
-    tmp_path: Path,
+    project: Project, store_for: Callable[[Project], Store], tmp_path: Path
 ) -> None:
-    project = make_project(SETTINGS)
-    path = tmp_path / "customers.csv"
-    bad = [*ROWS, "C5,e@x.nl,Ed,many"]
-    path.write_text("\n".join(["external_id,email,first_name,visits", *bad]) + "\n")
+    path = _csv(tmp_path, [*ROWS, "C5,e@x.nl,Ed,many"])
     store = store_for(project)
     store.db.create_schema()
     with pytest.raises(InputError, match=r"customers\.csv:7: field 'visits'"):

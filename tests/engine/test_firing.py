@@ -99,18 +99,26 @@ def empty_url(db_url: str, tmp_path: Any) -> Callable[[str], str]:
     return make
 
 
-def _play(project: Project, url: str, inside: list[int]) -> dict[str, list[tuple[Any, ...]]]:
-    """Two firings an hour apart, with the customers of ``inside`` entered by hand first (the
-    BE ones wait at ``hold``, the others finish), then every batch run a day on."""
+def _started(project: Project, url: str, inside: list[int]) -> tuple[Store, VirtualClock, Runtime]:
+    """60 customers (every fourth in the group vip), the flow started (its selection not
+    fired), the customers of ``inside`` entered by hand and their batches run."""
     store = Store(Database(url), project)
     store.db.create_schema()
     clock = VirtualClock(START)
     runtime = Runtime(store, [find_flow(project, "f")], clock, owner="w")
     with store.db.write() as conn:
         upsert_customers(conn, _customers(60), key="external_id", project=project, now=START)
+        add_to_groups(conn, list(range(1, 60, 4)), ["vip"], START)
     runtime.start("f", fire=False)
     runtime.enter("f", "sel", [Entry(i) for i in inside])
     runtime.run_until_idle()
+    return store, clock, runtime
+
+
+def _play(project: Project, url: str, inside: list[int]) -> dict[str, list[tuple[Any, ...]]]:
+    """Two firings an hour apart, with the customers of ``inside`` entered by hand first (the
+    BE ones wait at ``hold``, the others finish), then every batch run a day on."""
+    store, clock, runtime = _started(project, url, inside)
     for _ in range(2):
         runtime.fire_due()
         runtime.run_until_idle()
@@ -232,16 +240,7 @@ def test_a_firing_that_breaks_half_way_leaves_nothing_entered(
 def _by_hand(project: Project, url: str, enter: Callable[[Runtime, Segment], int]) -> Any:
     """Customers started by hand (``sluis start --where/--group``) three times, with
     customers inside from a start before: the snapshot and how many entered each time."""
-    store = Store(Database(url), project)
-    store.db.create_schema()
-    clock = VirtualClock(START)
-    runtime = Runtime(store, [find_flow(project, "f")], clock, owner="w")
-    with store.db.write() as conn:
-        upsert_customers(conn, _customers(60), key="external_id", project=project, now=START)
-        add_to_groups(conn, list(range(1, 60, 4)), ["vip"], START)
-    runtime.start("f", fire=False)
-    runtime.enter("f", "sel", [Entry(i) for i in (2, 5, 6, 9, 14, 17)])
-    runtime.run_until_idle()
+    store, clock, runtime = _started(project, url, [2, 5, 6, 9, 14, 17])
     where = Expression.parse('customer.country == "BE" or customer.newsletter == false')
     entered = []
     for segment in (Segment(where), Segment(None, "vip"), Segment(where, "vip")):

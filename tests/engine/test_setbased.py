@@ -261,14 +261,22 @@ objects:
 """
 
 
-def test_a_crash_between_claim_and_commit_loses_nothing_on_the_set_based_path(
+def _crash_setup(
     make_project: Callable[..., Project], store_for: Callable[[Project], Store]
-) -> None:
+) -> tuple[Project, Store, VirtualClock, Runtime]:
+    """The crash flow started by worker w1."""
     project = make_project(CRASH_SETTINGS, {"f": CRASH_FLOW})
     store = store_for(project)
     clock = VirtualClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
     runtime = Runtime(store, [find_flow(project, "f")], clock, owner="w1")
     runtime.start("f")
+    return project, store, clock, runtime
+
+
+def test_a_crash_between_claim_and_commit_loses_nothing_on_the_set_based_path(
+    make_project: Callable[..., Project], store_for: Callable[[Project], Store]
+) -> None:
+    project, store, clock, runtime = _crash_setup(make_project, store_for)
     flow = runtime.flows["f"]
     assert {oid: str(p) for oid, p in setbased.paths(flow, project).items()} == {
         "score": "set-based",
@@ -347,11 +355,7 @@ class Crash(BaseException):
 def test_a_crash_half_way_through_a_passage_in_the_database_loses_nothing(
     make_project: Callable[..., Project], store_for: Callable[[Project], Store]
 ) -> None:
-    project = make_project(CRASH_SETTINGS, {"f": CRASH_FLOW})
-    store = store_for(project)
-    clock = VirtualClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
-    runtime = Runtime(store, [find_flow(project, "f")], clock, owner="w1")
-    runtime.start("f")
+    project, store, clock, runtime = _crash_setup(make_project, store_for)
     assert setbased.passes_in_database(runtime.flows["f"], "score", project)
     with store.db.write() as conn:
         rows = [{"external_id": f"C{i}", "name": ("Ann", "Bob", None)[i % 3]} for i in range(6)]
@@ -389,11 +393,7 @@ def test_a_batch_passing_in_the_database_takes_no_claim(
 ) -> None:
     """It is taken and passed in one transaction: no claim is written (a failure of it is
     claimed the ordinary way, so its attempts are counted)."""
-    project = make_project(CRASH_SETTINGS, {"f": CRASH_FLOW})
-    store = store_for(project)
-    clock = VirtualClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
-    runtime = Runtime(store, [find_flow(project, "f")], clock, owner="w1")
-    runtime.start("f")
+    project, store, clock, runtime = _crash_setup(make_project, store_for)
     with store.db.write() as conn:
         made = upsert_customers(
             conn,
