@@ -72,6 +72,15 @@ class PassageSql:
             "pass_batch": list(journey_ids) if self.postgres else json.dumps(list(journey_ids)),
         }
         self.value = param_values(conn)
+        # where they stop they wait for no event: cleared here, for the few that did, so
+        # the placing updates leave the wake index alone
+        conn.execute(
+            text(
+                f"UPDATE journeys SET wake_on = NULL WHERE {self._among('id')} "
+                "AND wake_on IS NOT NULL"
+            ),
+            self.params,
+        )
 
     def _among(self, column: str) -> str:
         if self.postgres:
@@ -217,8 +226,8 @@ class PassageSql:
             arrived = ":pass_at"
         self.conn.execute(
             text(
-                f"UPDATE journeys SET {placed}, arrived_at = {arrived}, wake_on = NULL, "
-                f"claim_id = NULL WHERE id IN (SELECT p.journey_id FROM steps p WHERE {left})"
+                f"UPDATE journeys SET {placed}, arrived_at = {arrived}, claim_id = NULL "
+                f"WHERE id IN (SELECT p.journey_id FROM steps p WHERE {left})"
             ),
             params,
         )
