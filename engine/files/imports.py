@@ -131,34 +131,36 @@ class TooManyRejects(InputError):
 
 
 class SeenKeys:
-    """The keys a file held so far, in a table of 64-bit hashes (16 bytes a key at most, so
-    memory stays small next to the file). Two different keys with the same hash, odds of
-    about 1 in 10^7 in a file of a million rows, would make the second look like a
-    duplicate."""
+    """The keys a file held so far, in a table of 64-bit hashes beside the line each came on
+    first (32 bytes a key at most, so memory stays small next to the file, and a duplicate's
+    message names the first line however long the file). Two different keys with the same
+    hash, odds of about 1 in 10^7 in a file of a million rows, would make the second look
+    like a duplicate."""
 
     def __init__(self) -> None:
         self.table = array("q", bytes(8 * 1024))
+        self.lines = array("q", bytes(8 * 1024))
         self.mask = 1023
         self.count = 0
 
-    def add(self, key: Hashable) -> bool:
-        """Note ``key``; False when it was there already."""
-        return self.add_all([key])[0]
+    def add(self, key: Hashable, line: int = 0) -> bool:
+        """Note ``key`` (first on ``line``); False when it was there already."""
+        return self.add_all([key], [line])[0]
 
-    def add_all(self, keys: Sequence[Hashable]) -> list[bool]:
-        """Note each key in turn; per key, False when it was there already."""
+    def add_all(self, keys: Sequence[Hashable], lines: Sequence[int] | None = None) -> list[bool]:
+        """Note each key in turn (with the line it is on); per key, False when it was there
+        already."""
         while (self.count + len(keys)) * 2 > self.mask:
             self._grow()
-        table, mask = self.table, self.mask
+        table, firsts, mask = self.table, self.lines, self.mask
         fresh: list[bool] = []
-        for code in map(hash, keys):
-            code = (code * _MIX) & _BITS  # a bijection: distinct ints keep distinct codes
-            code = (code - _TOP if code >= _HALF else code) or 1  # 0 marks an empty slot
+        for index, code in enumerate(map(_code, keys)):
             slot = code & mask
             while True:
                 found = table[slot]
                 if found == 0:
                     table[slot] = code
+                    firsts[slot] = lines[index] if lines else 0
                     fresh.append(True)
                     break
                 if found == code:
@@ -168,18 +170,37 @@ class SeenKeys:
         self.count += fresh.count(True)
         return fresh
 
+    def line_of(self, key: Hashable) -> int | None:
+        """The line ``key`` came on first (None when it was not noted with one)."""
+        code = _code(key)
+        slot = code & self.mask
+        while (found := self.table[slot]) != 0:
+            if found == code:
+                return self.lines[slot] or None
+            slot = (slot + 1) & self.mask
+        return None
+
     def _grow(self) -> None:
-        old = self.table
+        old, old_lines = self.table, self.lines
         self.table = array("q", bytes(len(old) * 16))
+        self.lines = array("q", bytes(len(old) * 16))
         self.mask = len(old) * 2 - 1
         self.count = 0
-        for code in old:
+        for code, line in zip(old, old_lines, strict=True):
             if code:
                 slot = code & self.mask
                 while self.table[slot]:
                     slot = (slot + 1) & self.mask
                 self.table[slot] = code
+                self.lines[slot] = line
                 self.count += 1
+
+
+def _code(key: Hashable) -> int:
+    """A key's slot code: its hash mixed by a bijection (distinct ints keep distinct codes),
+    as a signed 64-bit value that is never 0 (0 marks an empty slot)."""
+    code = (hash(key) * _MIX) & _BITS
+    return (code - _TOP if code >= _HALF else code) or 1
 
 
 LINKS: dict[str, str] = {
@@ -508,7 +529,6 @@ class _Chunks:
         self.rows: list[list[str]] = []
         self.rejects: list[Reject] = []
         self.seen = SeenKeys()
-        self.first_line: dict[Hashable, int] = {}
 
     @property
     def over(self) -> bool:
@@ -576,17 +596,12 @@ class _Chunks:
         else:
             candidates = list(range(len(keys)))
         identities = self.target.identities(keys)
-        fresh = self.seen.add_all(identities)
-        first_line = self.first_line
-        if len(first_line) < 100_000:  # line numbers for the messages, up to a point
-            for index, identity, new in zip(candidates, identities, fresh, strict=True):
-                if new and len(first_line) < 100_000:
-                    first_line[identity] = lines[index]
+        fresh = self.seen.add_all(identities, [lines[index] for index in candidates])
         if all(fresh):
             return candidates
         for index, value, identity, new in zip(candidates, keys, identities, fresh, strict=True):
             if not new:
-                earlier = first_line.get(identity)
+                earlier = self.seen.line_of(identity)
                 where = f" on row {earlier}" if earlier else " earlier in the file"
                 reason = f"duplicate key '{value}': it came{where}"
                 self.reject(lines[index], key_column, reason, rows[index])

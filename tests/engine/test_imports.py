@@ -480,3 +480,10 @@ def test_seen_keys_grow_and_find_duplicates() -> None:
     assert not any(seen.add(f"C{n}") for n in range(5000))
     assert seen.add(0) and not seen.add(0) and seen.add(1)
     assert len(seen.table) >= 10_000
+    # each key keeps the line it came on first, through the table's growth
+    lines = SeenKeys()
+    assert all(lines.add_all([f"K{n}" for n in range(3000)], list(range(2, 3002))))
+    assert lines.add_all(["K7", "new", "new"], [9000, 9001, 9002]) == [False, True, False]
+    assert lines.line_of("K7") == 9 and lines.line_of("K2999") == 3001
+    assert lines.line_of("new") == 9001 and lines.line_of("absent") is None
+    assert seen.line_of("C1") is None  # noted without lines
