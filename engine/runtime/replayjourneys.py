@@ -83,12 +83,19 @@ def _read(
 
 
 def journey_json(journey: dict[str, Any]) -> str:
-    """``json.dumps(journey, ensure_ascii=False)`` of a journey of ``replay_journeys`` (its
-    steps last), each distinct step encoded once: a replay's journeys take the same few steps
-    at the same few moments."""
-    head = _ENCODE({**journey, "steps": []})
+    """``json.dumps(journey, ensure_ascii=False)`` of a journey of ``replay_journeys`` (the
+    customer first, its steps last), each distinct step and each value but the customer
+    encoded once: a replay's journeys take the same few steps at the same few moments, by
+    the same few ways in."""
+    middle = list(journey.items())[1:-1]
+    head = ", ".join([f"{_value_json(key)}: {_value_json(value)}" for key, value in middle])
     steps = ", ".join([_step_json(tuple(step.items())) for step in journey["steps"]])
-    return f"{head[:-2]}{steps}]}}"
+    return f'{{"customer": {_ENCODE(journey["customer"])}, {head}, "steps": [{steps}]}}'
+
+
+@lru_cache(maxsize=4096)
+def _value_json(value: str | None) -> str:
+    return _ENCODE(value)
 
 
 @lru_cache(maxsize=4096)
