@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from functools import lru_cache
+from sys import intern
 from typing import Any
 
 from sqlalchemy import Connection
@@ -21,14 +22,16 @@ CHUNK = 1000  # journeys read (with their steps) at a time
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False)
 
 
-def journey_keys(conn: Connection, flow: str) -> list[tuple[str, str | None, int]]:
-    """(customer label, entered, journey id) of a flow's journeys, in the document's order
-    (by customer, then entered; sorted here, so the order is Python's on every database)."""
+def journey_keys(conn: Connection, flow: str) -> list[tuple[str, str | None, int, str, str, str]]:
+    """(customer label, entered, journey id, via, state, object) of a flow's journeys, in the
+    document's order (by customer, then entered; sorted here, so the order is Python's on
+    every database): the journeys are read once, their heads with their keys."""
     rows = conn.exec_driver_sql(
         placeholders(
             conn,
-            "SELECT j.id, j.entered_at, c.system_id, c.external_id, c.email FROM journeys j "
-            "JOIN customers c ON c.system_id = j.customer_id WHERE j.flow = ?",
+            "SELECT j.id, j.entered_at, j.via, j.state, j.object, c.system_id, c.external_id, "
+            "c.email FROM journeys j JOIN customers c ON c.system_id = j.customer_id "
+            "WHERE j.flow = ?",
         ),
         (flow,),
     )
@@ -37,8 +40,11 @@ def journey_keys(conn: Connection, flow: str) -> list[tuple[str, str | None, int
             customer_label({"system_id": system_id, "external_id": external, "email": email}),
             iso(entered),
             jid,
+            intern(via),  # a flow's few names, held once for all its journeys
+            intern(state),
+            intern(at),
         )
-        for jid, entered, system_id, external, email in rows
+        for jid, entered, via, state, at, system_id, external, email in rows
     ]
     keys.sort(key=lambda k: (k[0], k[1] or "", k[2]))
     return keys
@@ -49,9 +55,8 @@ def replay_journeys(conn: Connection, flow: str) -> Iterator[dict[str, Any]]:
     keys = journey_keys(conn, flow)
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
-        heads, steps = _read(conn, [jid for _label, _entered, jid in chunk])
-        for label, entered, jid in chunk:
-            via, state, at = heads[jid]
+        steps = _steps(conn, [key[2] for key in chunk])
+        for label, entered, jid, via, state, at in chunk:
             yield {
                 "customer": label,
                 "entered": entered,
@@ -62,16 +67,9 @@ def replay_journeys(conn: Connection, flow: str) -> Iterator[dict[str, Any]]:
             }
 
 
-def _read(
-    conn: Connection, ids: list[int]
-) -> tuple[dict[int, tuple[str, str, str]], dict[int, list[dict[str, Any]]]]:
-    """(via, state, object) of each journey and its steps as the document has them."""
-    heads: dict[int, tuple[str, str, str]] = {}
+def _steps(conn: Connection, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The steps of each journey as the document has them."""
     steps: dict[int, list[dict[str, Any]]] = {jid: [] for jid in ids}
-    for condition, params in among(conn, "id", ids):
-        statement = f"SELECT id, via, state, object FROM journeys WHERE {condition}"
-        for jid, via, state, at in fetch(conn, statement, params):
-            heads[jid] = (via, state, at)
     for condition, params in among(conn, "journey_id", ids):
         statement = (
             "SELECT journey_id, object, at, output, reason FROM steps "
@@ -79,16 +77,23 @@ def _read(
         )
         for jid, obj, at, output, reason in fetch(conn, statement, params):
             steps[jid].append({"object": obj, "at": iso(at), "output": output, "reason": reason})
-    return heads, steps
+    return steps
 
 
 def journey_json(journey: dict[str, Any]) -> str:
-    """``json.dumps(journey, ensure_ascii=False)`` of a journey of ``replay_journeys`` (its
-    steps last), each distinct step encoded once: a replay's journeys take the same few steps
-    at the same few moments."""
-    head = _ENCODE({**journey, "steps": []})
+    """``json.dumps(journey, ensure_ascii=False)`` of a journey of ``replay_journeys`` (the
+    customer first, its steps last), each distinct step and each value but the customer
+    encoded once: a replay's journeys take the same few steps at the same few moments, by
+    the same few ways in."""
+    middle = list(journey.items())[1:-1]
+    head = ", ".join([f"{_value_json(key)}: {_value_json(value)}" for key, value in middle])
     steps = ", ".join([_step_json(tuple(step.items())) for step in journey["steps"]])
-    return f"{head[:-2]}{steps}]}}"
+    return f'{{"customer": {_ENCODE(journey["customer"])}, {head}, "steps": [{steps}]}}'
+
+
+@lru_cache(maxsize=4096)
+def _value_json(value: str | None) -> str:
+    return _ENCODE(value)
 
 
 @lru_cache(maxsize=4096)

@@ -101,9 +101,12 @@ class PassageSql:
             tests.append(f"p.output IN ({', '.join(marks)})")
         if None in came.outputs:
             tests.append("p.output IS NULL")
+        # SQLite: the unary + keeps the batch's list from choosing the journey_id index (a
+        # search per journey, then a sort); the id range is the stage's steps alone
+        journey = "p.journey_id" if self.postgres else "+p.journey_id"
         return (
             f"p.id > :pass_o{start} AND p.id <= :pass_a{start} AND ({' OR '.join(tests)}) "
-            f"AND {self._among('p.journey_id')}"
+            f"AND {self._among(journey)}"
         )
 
     def decide(

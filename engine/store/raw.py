@@ -33,8 +33,14 @@ def placeholders(conn: Connection, statement: str) -> str:
 
 
 def fetch(conn: Connection, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """The rows of ``statement`` (``?`` parameters) as the driver gives them: tuples, read
+    from its cursor (SQLAlchemy's rows of driver SQL hold the same values and cost more to
+    make than the database's reading of them; ``streamed`` for reads too big to hold)."""
     result = conn.exec_driver_sql(placeholders(conn, statement), tuple(params))
-    return [tuple(row) for row in result.fetchall()]
+    with _driver_errors(conn, statement):
+        rows = list(result.cursor.fetchall())
+    result.close()
+    return rows
 
 
 def streamed(
