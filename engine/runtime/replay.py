@@ -16,7 +16,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,7 +31,7 @@ from engine.mail.sink import MailSink
 from engine.model.flow import Flow
 from engine.model.project import Project
 from engine.runtime.clock import VirtualClock
-from engine.runtime.replayjourneys import journey_json, replay_journeys
+from engine.runtime.replayjourneys import iso, journey_json, replay_journeys
 from engine.runtime.runner import Runtime
 from engine.sdk.batch import Entry
 from engine.sdk.effects import Effects
@@ -328,7 +327,7 @@ class Replay:
             yield from replay_journeys(conn, self.flow.name)
 
     def _head(self) -> dict[str, Any]:
-        return {"flow": self.flow.name, "start": _iso(self.start), "end": _iso(self.end)}
+        return {"flow": self.flow.name, "start": iso(self.start), "end": iso(self.end)}
 
     def document_effects(self) -> dict[str, list[dict[str, Any]]]:
         captured = self.effects.captured or {}
@@ -352,8 +351,3 @@ def _write_list(
         out.write(("\n" if empty else ",\n") + indent + "  " + encode(item))
         empty = False
     out.write("]" if empty else f"\n{indent}]")
-
-
-@lru_cache(maxsize=4096)  # a replay's steps share the few moments of its virtual clock
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat() if moment else None

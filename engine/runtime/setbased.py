@@ -63,7 +63,7 @@ def _choose(flow: Flow, object_id: str, project: Project) -> DecisionPath:
     decision = instance.batch_decision()
     if decision is None:
         return DecisionPath(None, f"the {spec.type} type decides in Python")
-    if type(instance).run is not CampaignObject.run:
+    if not _runs_its_decision(flow, object_id):
         # its own run may do more than its batch decision says
         return DecisionPath(None, f"the {spec.type} type decides in its own run")
     why = sql.refusal(decision, project)

@@ -174,7 +174,7 @@ class PassageSql:
                 f"ORDER BY {', '.join(f'w.k{n}' for n in range(len(order)))}"
             )
         made = self.conn.execute(text(statement), params).rowcount
-        if len(ways) == 1:  # no need to count: the newest step is the stage's last
+        if single:  # no need to count: the newest step is the stage's last
             newest = self.conn.exec_driver_sql("SELECT max(id) FROM steps").scalar() or 0
             stage = Stage(object_id, self.mark, newest if made else self.mark)
             self.mark = stage.upto
