@@ -56,6 +56,7 @@ def run_batch(runtime: Runtime, *, in_place: bool = True) -> BatchReport | None:
                 lease=runtime.lease,
                 size=runtime.batch_size,
                 in_place=_passes_in_database(runtime) if in_place else None,
+                in_place_size=runtime.passage_size,
             )
             if isinstance(claimed, sql.TakenBatch):
                 flow = runtime.flow_at(claimed.flow, claimed.version)

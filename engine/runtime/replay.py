@@ -31,7 +31,7 @@ from engine.mail.sink import MailSink
 from engine.model.flow import Flow
 from engine.model.project import Project
 from engine.runtime.clock import VirtualClock
-from engine.runtime.replayjourneys import iso, journey_json, replay_journeys
+from engine.runtime.replayjourneys import iso, journey_lines, replay_journeys
 from engine.runtime.runner import Runtime
 from engine.sdk.batch import Entry
 from engine.sdk.effects import Effects
@@ -43,6 +43,7 @@ from engine.store.models import Journey
 EVENT_KINDS = ("open", "click", "bounce", "unsubscribe")
 J = Journey.__table__  # type: ignore[attr-defined]
 EVENT_ORDER = 1_000_000  # events come after entries of the same moment
+PASSAGE = 5_000  # journeys a batch passing wholly in the replay's store takes
 
 
 def replay_effects(folder: Path) -> Effects:
@@ -155,7 +156,10 @@ class Replay:
             Database(f"sqlite:///{self.folder / 'replay.db'}", durable=False), project
         )
         self.effects = replay_effects(self.folder)
-        self.runtime = Runtime(self.store, [flow], self.clock, self.effects, owner="replay")
+        # nothing else waits for the replay's store: batches passing in the database are big
+        self.runtime = Runtime(
+            self.store, [flow], self.clock, self.effects, owner="replay", passage_size=PASSAGE
+        )
         try:  # bad input: nothing stays behind (the temporary folder, the store)
             self.pending = self._load(customers, records, entries, events)
         except BaseException:
@@ -312,7 +316,8 @@ class Replay:
         out.write("{\n")
         for key, value in head.items():
             out.write(f"  {_dumps(key)}: {_dumps(value)},\n")
-        _write_list(out, "journeys", self.journeys(), "  ", journey_json)
+        with self.store.db.read() as conn:  # each journey already its JSON line
+            _write_list(out, "journeys", journey_lines(conn, self.flow.name), "  ", str)
         out.write(',\n  "effects": {\n')
         for number, (kind, items) in enumerate(self.document_effects().items()):
             if number:

@@ -20,9 +20,13 @@ from engine.store.raw import among, fetch, placeholders, time_value
 
 CHUNK = 1000  # journeys read (with their steps) at a time
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False)
+_HEAD = ("entered", "via", "state", "at")  # a journey's members between customer and steps
+_STEP_KEYS = ("object", "at", "output", "reason")
+# a journey's key: customer label, entered, journey id, via, state, object
+_Key = tuple[str, str | None, int, str, str, str]
 
 
-def journey_keys(conn: Connection, flow: str) -> list[tuple[str, str | None, int, str, str, str]]:
+def journey_keys(conn: Connection, flow: str) -> list[_Key]:
     """(customer label, entered, journey id, via, state, object) of a flow's journeys, in the
     document's order (by customer, then entered; sorted here, so the order is Python's on
     every database): the journeys are read once, their heads with their keys."""
@@ -52,53 +56,67 @@ def journey_keys(conn: Connection, flow: str) -> list[tuple[str, str | None, int
 
 def replay_journeys(conn: Connection, flow: str) -> Iterator[dict[str, Any]]:
     """The journeys of the document in its order, each with its steps in the order taken."""
+    for (label, entered, _, via, state, at), rows in _journeys(conn, flow):
+        yield {
+            "customer": label,
+            "entered": entered,
+            "via": via,
+            "state": state_of(state),
+            "at": at if state == "active" else None,
+            "steps": [dict(zip(_STEP_KEYS, _step(row), strict=True)) for row in rows],
+        }
+
+
+def journey_lines(conn: Connection, flow: str) -> Iterator[str]:
+    """``json.dumps(journey, ensure_ascii=False)`` of each journey of ``replay_journeys``,
+    with each distinct head and step encoded once: a replay's journeys take the same few
+    steps at the same few moments, by the same few ways in."""
+    for (label, entered, _, via, state, at), rows in _journeys(conn, flow):
+        head = _head_json(entered, via, state, at)
+        steps = ", ".join(map(_step_json, rows))
+        yield f'{{"customer": {_ENCODE(label)}, {head}, "steps": [{steps}]}}'
+
+
+def _journeys(conn: Connection, flow: str) -> Iterator[tuple[_Key, list[tuple[Any, ...]]]]:
+    """Each journey's key (``journey_keys``) in the document's order with its steps as the
+    driver reads them (object, at, output, reason), a chunk of journeys at a time."""
     keys = journey_keys(conn, flow)
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
         steps = _steps(conn, [key[2] for key in chunk])
-        for label, entered, jid, via, state, at in chunk:
-            yield {
-                "customer": label,
-                "entered": entered,
-                "via": via,
-                "state": state_of(state),
-                "at": at if state == "active" else None,
-                "steps": steps[jid],
-            }
+        for key in chunk:
+            yield key, steps[key[2]]
 
 
-def _steps(conn: Connection, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """The steps of each journey as the document has them."""
-    steps: dict[int, list[dict[str, Any]]] = {jid: [] for jid in ids}
+def _steps(conn: Connection, ids: list[int]) -> dict[int, list[tuple[Any, ...]]]:
+    """The steps of each journey, in the order taken."""
+    steps: dict[int, list[tuple[Any, ...]]] = {jid: [] for jid in ids}
     for condition, params in among(conn, "journey_id", ids):
         statement = (
             "SELECT journey_id, object, at, output, reason FROM steps "
             f"WHERE {condition} ORDER BY journey_id, id"  # the index's order: no sort
         )
-        for jid, obj, at, output, reason in fetch(conn, statement, params):
-            steps[jid].append({"object": obj, "at": iso(at), "output": output, "reason": reason})
+        for row in fetch(conn, statement, params):
+            steps[row[0]].append(row[1:])
     return steps
 
 
-def journey_json(journey: dict[str, Any]) -> str:
-    """``json.dumps(journey, ensure_ascii=False)`` of a journey of ``replay_journeys`` (the
-    customer first, its steps last), each distinct step and each value but the customer
-    encoded once: a replay's journeys take the same few steps at the same few moments, by
-    the same few ways in."""
-    middle = list(journey.items())[1:-1]
-    head = ", ".join([f"{_value_json(key)}: {_value_json(value)}" for key, value in middle])
-    steps = ", ".join([_step_json(tuple(step.items())) for step in journey["steps"]])
-    return f'{{"customer": {_ENCODE(journey["customer"])}, {head}, "steps": [{steps}]}}'
+def _step(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A step as the document has it: its time as text."""
+    obj, at, output, reason = row
+    return obj, iso(at), output, reason
 
 
 @lru_cache(maxsize=4096)
-def _value_json(value: str | None) -> str:
-    return _ENCODE(value)
+def _head_json(entered: str | None, via: str, state: str, at: str) -> str:
+    """The document's entered, via, state and at of a journey, as JSON members."""
+    values = (entered, via, state_of(state), at if state == "active" else None)
+    return ", ".join(f'"{key}": {_ENCODE(value)}' for key, value in zip(_HEAD, values, strict=True))
 
 
 @lru_cache(maxsize=4096)
-def _step_json(items: tuple[tuple[str, Any], ...]) -> str:
-    return _ENCODE(dict(items))
+def _step_json(row: tuple[Any, ...]) -> str:
+    return _ENCODE(dict(zip(_STEP_KEYS, _step(row), strict=True)))
 
 
 @lru_cache(maxsize=4096)  # a replay's steps share the few moments of its virtual clock

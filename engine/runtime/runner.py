@@ -53,6 +53,7 @@ class Runtime:
         *,
         owner: str | None = None,
         batch_size: int | None = None,
+        passage_size: int | None = None,
         lease: timedelta = timedelta(minutes=5),
     ) -> None:
         self.store = store
@@ -61,6 +62,8 @@ class Runtime:
         self.effects = effects or Effects()
         self.owner = owner or default_owner()
         self.batch_size = batch_size or store.project.settings.batch_size
+        # journeys a batch passing wholly in the database takes (it holds the write lock)
+        self.passage_size = passage_size or self.batch_size
         self.lease = lease
         self.on_batch: list[Callable[[BatchReport], None]] = []
         self._started: tuple[float, list[str]] | None = None  # see deploys.started_flows

@@ -160,12 +160,13 @@ def claim(
     lease: timedelta,
     size: int,
     in_place: Callable[[str, str, int], bool] | None = None,
+    in_place_size: int | None = None,
 ) -> ClaimedBatch | TakenBatch | None:
     """Take the next ready batch under a lease: first a batch whose lease lapsed (its worker
     died), else the journeys ready longest at one object. ``claims_all`` names, per flow, the
     objects that take every journey waiting there (buckets). A batch at an object for which
     ``in_place(flow, object, version)`` holds is only taken (locked, on PostgreSQL), to pass
-    in the caller's transaction."""
+    in the caller's transaction: ``in_place_size`` journeys at most (``size`` unless given)."""
     if not flows:
         return None
     postgres = conn.dialect.name == "postgresql"
@@ -223,6 +224,9 @@ def claim(
         "AND claim_id IS NULL AND"
     )
     spot = [head.flow, head.object, head.version]
+    passes = not whole and in_place is not None and in_place(head.flow, head.object, head.version)
+    if passes and in_place_size is not None:
+        size = in_place_size
     if whole:
         query = f"{here} state = 'active' ORDER BY arrived_at, customer_id, id{lock}"
         params: list[Any] = spot
@@ -235,7 +239,7 @@ def claim(
     ids = array("q", (i for (i,) in fetch(conn, query, params)))
     if not ids:
         return None
-    if not whole and in_place is not None and in_place(head.flow, head.object, head.version):
+    if passes:
         if postgres:  # the passage commits with the taking: that commit waits for the disk
             conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
         return TakenBatch(head.flow, head.object, head.version, ids)

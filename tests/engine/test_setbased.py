@@ -273,6 +273,23 @@ def _crash_setup(
     return project, store, clock, runtime
 
 
+def test_a_batch_passing_in_the_database_takes_up_to_passage_size_journeys(
+    make_project: Callable[..., Project], store_for: Callable[[Project], Store]
+) -> None:
+    """A replay's batches passing in the database are bigger than its claimed ones."""
+    project, store, clock, runtime = _crash_setup(make_project, store_for)
+    with store.db.write() as conn:
+        rows = [{"external_id": f"C{i}", "name": "Ann"} for i in range(7)]
+        made = upsert_customers(conn, rows, key="external_id", project=project, now=clock.now())
+    runtime.enter("f", "hook", [Entry(sid) for sid, _ in made])
+    sized = Runtime(store, runtime.flows.values(), clock, batch_size=2, passage_size=5)
+    sizes = []
+    while (report := sized.run_batch()) is not None:
+        sizes.append((report.object, report.size))
+    assert sizes == [("score", 5), ("score", 2)]
+    assert Runtime(store, [], clock, batch_size=2).passage_size == 2  # by default the same
+
+
 def test_a_crash_between_claim_and_commit_loses_nothing_on_the_set_based_path(
     make_project: Callable[..., Project], store_for: Callable[[Project], Store]
 ) -> None:
