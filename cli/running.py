@@ -207,27 +207,29 @@ def _print_replay(session: Replay, shown: int = SHOWN_CUSTOMERS) -> None:
     start, end = session.start.isoformat(), session.end.isoformat()
     console.print(f"[bold]{session.flow.name}[/bold]  {start} → {end}")
     customers = Table("customer", "state", "path", title=f"the first {shown} journeys")
-    paths: Counter[tuple[str, str]] = Counter()
+    paths: Counter[tuple[str, str | None, tuple[tuple[str, str | None], ...]]] = Counter()
     journeys = 0
-    for j in session.journeys():
-        path = " → ".join(f"{s['object']}({s['output'] or 'end'})" for s in j["steps"])
-        if j["state"] == "waiting":
-            path += f" → waiting at {j['at']}"
+    for customer, state, at, steps in session.paths():
         if journeys < shown:
-            customers.add_row(str(j["customer"]), j["state"], path)
-        paths[(j["state"], path)] += 1
+            customers.add_row(str(customer), state, _path_text(steps, at))
+        paths[(state, at, steps)] += 1
         journeys += 1
     if journeys:
         console.print(customers)
     summary = Table("journeys", "state", "path", title=f"{journeys:,} journeys by path")
-    for (state, path), count in paths.most_common():
-        summary.add_row(f"{count:,}", state, path)
+    for (state, at, steps), count in paths.most_common():
+        summary.add_row(f"{count:,}", state, _path_text(steps, at))
     console.print(summary)
     effects = session.document_effects()
     console.print(
         f"effects: {len(effects['mail'])} mail(s), {len(effects['http'])} HTTP call(s), "
         f"{len(effects['exports'])} export file(s)"
     )
+
+
+def _path_text(steps: Sequence[tuple[str, str | None]], waiting_at: str | None) -> str:
+    path = " → ".join(f"{obj}({output or 'end'})" for obj, output in steps)
+    return path if waiting_at is None else f"{path} → waiting at {waiting_at}"
 
 
 def explain(

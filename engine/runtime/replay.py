@@ -31,7 +31,13 @@ from engine.mail.sink import MailSink
 from engine.model.flow import Flow
 from engine.model.project import Project
 from engine.runtime.clock import VirtualClock
-from engine.runtime.replayjourneys import iso, journey_lines, replay_journeys
+from engine.runtime.replayjourneys import (
+    JourneyPath,
+    iso,
+    journey_lines,
+    journey_paths,
+    replay_journeys,
+)
 from engine.runtime.runner import Runtime
 from engine.sdk.batch import Entry
 from engine.sdk.effects import Effects
@@ -330,6 +336,12 @@ class Replay:
         the store a chunk at a time."""
         with self.store.db.read() as conn:
             yield from replay_journeys(conn, self.flow.name)
+
+    def paths(self) -> Iterator[JourneyPath]:
+        """The journeys as the readable summary shows them (``journey_paths``), in the
+        document's order."""
+        with self.store.db.read() as conn:
+            yield from journey_paths(conn, self.flow.name)
 
     def _head(self) -> dict[str, Any]:
         return {"flow": self.flow.name, "start": iso(self.start), "end": iso(self.end)}

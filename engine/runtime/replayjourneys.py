@@ -24,6 +24,8 @@ _HEAD = ("entered", "via", "state", "at")  # a journey's members between custome
 _STEP_KEYS = ("object", "at", "output", "reason")
 # a journey's key: customer label, entered, journey id, via, state, object
 _Key = tuple[str, str | None, int, str, str, str]
+# what the readable summary shows of a journey: customer, state, at, (object, output) per step
+JourneyPath = tuple[str, str, str | None, tuple[tuple[str, str | None], ...]]
 
 
 def journey_keys(conn: Connection, flow: str) -> list[_Key]:
@@ -75,6 +77,14 @@ def journey_lines(conn: Connection, flow: str) -> Iterator[str]:
         head = _head_json(entered, via, state, at)
         steps = ", ".join(map(_step_json, rows))
         yield f'{{"customer": {_ENCODE(label)}, {head}, "steps": [{steps}]}}'
+
+
+def journey_paths(conn: Connection, flow: str) -> Iterator[JourneyPath]:
+    """Each journey of ``replay_journeys`` as the readable summary shows it: its customer,
+    state, the object it waits at, and the object and output of each step."""
+    for (label, _, _, _, state, at), rows in _journeys(conn, flow):
+        steps = tuple([(row[0], row[2]) for row in rows])
+        yield label, state_of(state), at if state == "active" else None, steps
 
 
 def _journeys(conn: Connection, flow: str) -> Iterator[tuple[_Key, list[tuple[Any, ...]]]]:
