@@ -218,11 +218,16 @@ def _floor(url: str) -> Measured:
     return Measured(timed["seconds"], timed["cpu"], run.peak_mb, "")
 
 
-def _replay(root: Path, flow: str, customers: Path, until: str, *extra: str) -> Measured:
-    """`sluis replay FLOW --json` (the document in ``root/replay-FLOW.json``)."""
+def _replay(
+    root: Path, flow: str, customers: Path, until: str, *extra: str, readable: bool = False
+) -> Measured:
+    """`sluis replay FLOW --json` (the document in ``root/replay-FLOW.json``), or its
+    readable summary (``readable``, in ``root/replay-FLOW.txt``)."""
     command = [*SLUIS, "replay", flow, "--project", str(root), "--customers", str(customers)]
-    command += ["--start", START, "--until", until, "--json", *extra]
-    with (root / f"replay-{flow}.json").open("w") as out:
+    command += ["--start", START, "--until", until, *extra]
+    if not readable:
+        command.append("--json")
+    with (root / f"replay-{flow}.{'txt' if readable else 'json'}").open("w") as out:
         return run_measured(command, stdout=out)
 
 
@@ -299,6 +304,19 @@ def journeys_at_database_speed(scale: float) -> list[Result]:
             Result("replay --json, CPU", "s", replay.cpu, sqlite_floor.cpu, False, "within 4x"),
             Result("peak memory, replay --json", "MB", replay.peak_mb, None, False, "< 300 MB"),
         ]
+        table = _replay(root, "bench", customers, "1d", readable=True)
+        summary = (root / "replay-bench.txt").read_text()
+        assert f"{journeys:,} journeys by path" in summary, summary[-500:]
+        results.append(
+            Result(
+                "replay (readable summary), CPU, beside --json",
+                "s",
+                table.cpu,
+                replay.cpu,
+                False,
+                "no slower than --json",
+            )
+        )
         results += _month(root / "month", month)
     return results
 
