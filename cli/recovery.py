@@ -30,7 +30,7 @@ def retry(
     journeys that ended through an unrouted 'failed' output)."""
     from datetime import UTC, datetime
 
-    from engine.files.customers_csv import read_customers
+    from engine.files.customers_csv import read_customer_keys
     from engine.runtime.retry import retry_failed, since_moment
     from engine.store import Store
     from engine.store.customers import find_ids
@@ -47,11 +47,11 @@ def retry(
     store = Store.open(proj)
     chosen: list[int] | None = None
     if customers is not None:
-        rows, key = read_customers(customers, proj)
+        keys, key = read_customer_keys(customers, proj)
         with store.db.read() as conn:
-            chosen = list(find_ids(conn, key, [r[key] for r in rows]).values())
-        if len(chosen) < len(rows):
-            err_console.print(f"{len(rows) - len(chosen)} customer(s) of {customers} not found")
+            chosen = list(find_ids(conn, key, keys).values())
+        if len(chosen) < len(keys):
+            err_console.print(f"{len(keys) - len(chosen)} customer(s) of {customers} not found")
     counts = retry_failed(
         store, target, now, object_id=object_id, since=moment, customer_ids=chosen
     )

@@ -1,9 +1,15 @@
-"""Reading customers from a CSV (``--customers`` of replay and start): the header names the
-fields, ``external_id`` and/or ``email`` identify customers, an empty cell is null."""
+"""Reading customers from a CSV (``--customers`` of replay, start and retry): the header names
+the fields, ``external_id`` (else ``email``) identifies customers, an empty or missing cell is
+null, and a key that comes again is the same customer: its later row wins. A bad row refuses the
+file, naming its line; nothing of the file is stored then.
+
+The rows are typed a column at a time and stored by the import's ``import_customers``, a chunk at
+a time: memory stays flat whatever the file's size.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,9 +21,10 @@ from sqlalchemy import Connection
 from engine.errors import InputError
 from engine.files.csvin import CsvRows, read_csv_file
 from engine.model.project import Project
-from engine.store.customers import typed_row, upsert_customers
+from engine.store.customer_import import import_customers
+from engine.store.customers import typed_columns
 
-CHUNK = 10_000  # rows typed and stored at a time: memory stays flat whatever the file's size
+CHUNK = 10_000  # rows typed and stored at a time
 
 
 @dataclass
@@ -30,22 +37,39 @@ class CustomersCsv:
     project: Project
     _rows: CsvRows
 
-    def chunks(self, size: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
-        """The typed rows, ``size`` at a time; ``InputError`` names the line of a bad one."""
-        chunk: list[dict[str, Any]] = []
-        for number, raw in self._rows.dicts():
-            try:
-                row = typed_row(raw, self.project)
-            except InputError as exc:
-                raise InputError(f"{self.path}:{number}: {exc}") from None
-            if row.get(self.key) is None:
-                raise InputError(f"{self.path}:{number}: no {self.key}; every customer needs one")
-            chunk.append(row)
-            if len(chunk) == size:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
+    def chunks(self, size: int = CHUNK) -> Iterator[dict[str, list[Any]]]:
+        """The typed values by field, ``size`` rows at a time; ``InputError`` names the line
+        of the first bad row."""
+        width = len(self._rows.header)
+        lines: list[int] = []
+        rows: list[list[str]] = []
+        for line, cells in self._rows:
+            if len(cells) > width:
+                raise InputError(f"{self.path}:{line}: more cells than header columns")
+            if len(cells) < width:
+                cells += [""] * (width - len(cells))  # a missing cell is empty: null
+            lines.append(line)
+            rows.append(cells)
+            if len(rows) == size:
+                yield self._typed(lines, rows)
+                lines, rows = [], []
+        if rows:
+            yield self._typed(lines, rows)
+
+    def _typed(self, lines: Sequence[int], rows: Sequence[list[str]]) -> dict[str, list[Any]]:
+        named = [(name, at) for at, name in enumerate(self._rows.header) if name]
+        typed, faults = typed_columns(
+            {name: [cells[at] for cells in rows] for name, at in named}, self.project
+        )
+        keyless = next((i for i, value in enumerate(typed[self.key]) if value is None), None)
+        first = min(faults, default=None)
+        if first is not None and (keyless is None or first <= keyless):
+            raise InputError(f"{self.path}:{lines[first]}: {faults[first][1]}")
+        if keyless is not None:
+            raise InputError(
+                f"{self.path}:{lines[keyless]}: no {self.key}; every customer needs one"
+            )
+        return typed
 
 
 @contextmanager
@@ -62,10 +86,12 @@ def open_customers(path: Path, project: Project) -> Iterator[CustomersCsv]:
         yield CustomersCsv(path, key, project, reader)
 
 
-def read_customers(path: Path, project: Project) -> tuple[list[dict[str, Any]], str]:
-    """Typed rows of a customers CSV and the key that identifies them."""
+def read_customer_keys(path: Path, project: Project) -> tuple[list[Any], str]:
+    """The key of each row of a customers CSV (its rows checked as loading them checks them)
+    and which key that is."""
     with open_customers(path, project) as customers:
-        return [row for chunk in customers.chunks() for row in chunk], customers.key
+        key = customers.key
+        return [value for chunk in customers.chunks() for value in chunk[key]], key
 
 
 def load_customers_csv(
@@ -76,7 +102,21 @@ def load_customers_csv(
     in file order."""
     ids: list[int] = []
     with open_customers(path, project) as customers:
-        for rows in customers.chunks(chunk):
-            stored = upsert_customers(conn, rows, key=customers.key, project=project, now=now)
-            ids += [sid for sid, _ in stored]
+        for typed in customers.chunks(chunk):
+            ids += _store(conn, typed, customers.key, project, now)
     return ids
+
+
+def _store(
+    conn: Connection, typed: dict[str, list[Any]], key: str, project: Project, now: datetime
+) -> list[int]:
+    """Store a chunk's typed rows; the system_id of each. Rows of one customer (the same key;
+    emails in any case) are stored as one, with the values of the last of them."""
+    idents = [str(v).lower() for v in typed[key]] if key == "email" else typed[key]
+    unique = list(dict.fromkeys(idents))  # each customer once, in the order of its first row
+    if len(unique) < len(idents):
+        last = {ident: at for at, ident in enumerate(idents)}
+        typed = {name: [values[last[ident]] for ident in unique] for name, values in typed.items()}
+    stored = import_customers(conn, typed, key=key, project=project, now=now)
+    system_ids = {ident: system_id for ident, (system_id, _) in zip(unique, stored, strict=True)}
+    return [system_ids[ident] for ident in idents]

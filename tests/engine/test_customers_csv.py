@@ -1,6 +1,7 @@
-"""``--customers`` CSVs (replay, start) are typed and stored a chunk of rows at a time: the
+"""``--customers`` CSVs (replay, start, retry) are typed and stored a chunk of rows at a time: the
 customers stored, their system_ids and the errors are those of one chunk holding every row,
-and a bad row in a later chunk leaves nothing written."""
+and a bad row in a later chunk leaves nothing written. A key that comes again is one customer
+(its later row wins); a customer already stored keeps what the file does not name."""
 
 from __future__ import annotations
 
@@ -76,3 +77,63 @@ def test_a_bad_row_in_a_later_chunk_names_its_line_and_writes_nothing(
     with pytest.raises(InputError, match=r"customers\.csv:7: field 'visits'"):
         _load(store, project, path, chunk=2)
     assert _stored(store) == []
+
+
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [
+        (",e@x.nl,Ed,1", r"customers\.csv:4: no external_id; every customer needs one"),
+        ("C5,not-an-address,Ed,1", r"customers\.csv:4: .*not-an-address"),
+        ("C5,e@x.nl,Ed,1,extra", r"customers\.csv:4: more cells than header columns"),
+        ("C5,e@x.nl,Ed,x", r"customers\.csv:4: field 'visits': expected a whole number"),
+    ],
+)
+def test_the_first_bad_row_is_named_with_its_reason(
+    project: Project, store_for: Callable[[Project], Store], tmp_path: Path, row: str, error: str
+) -> None:
+    path = _csv(tmp_path, [*ROWS[:2], row, ",f@x.nl,Fay,many"])  # a later bad row is not named
+    store = store_for(project)
+    store.db.create_schema()
+    with pytest.raises(InputError, match=error):
+        _load(store, project, path, chunk=1000)
+    assert _stored(store) == []
+
+
+def test_missing_cells_are_null_and_emails_in_any_case_are_one_customer(
+    project: Project, store_for: Callable[[Project], Store], tmp_path: Path
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text("email,first_name,visits\nA@x.nl,Ann,1\nb@x.nl,Bob\na@X.nl,,3\n")
+    store = store_for(project)
+    store.db.create_schema()
+    assert _load(store, project, path, chunk=1000) == [1, 2, 1]
+    assert [row[2:] for row in _stored(store)] == [
+        ("a@X.nl", {"first_name": None, "visits": 3}),  # the later row, blanks and all
+        ("b@x.nl", {"first_name": "Bob", "visits": None}),
+    ]
+
+
+def test_a_customer_already_stored_keeps_what_the_file_does_not_name(
+    project: Project, store_for: Callable[[Project], Store], tmp_path: Path
+) -> None:
+    """`sluis start --customers` on a live store: the file's fields are written, the rest of
+    each customer stays (its other profile fields, its subscription)."""
+    store = store_for(project)
+    store.db.create_schema()
+    first = tmp_path / "first.csv"
+    first.write_text("external_id,email,first_name,visits,unsubscribed\nC1,a@x.nl,Ann,1,true\n")
+    _load(store, project, first, chunk=1000)
+    second = tmp_path / "second.csv"
+    second.write_text("external_id,visits,unsubscribed\nC1,7,\nC2,2,\n")
+    assert _load(store, project, second, chunk=1000) == [1, 2]
+    table = Customer.__table__  # type: ignore[attr-defined]
+    with store.db.read() as conn:
+        rows = conn.execute(
+            select(table.c.external_id, table.c.unsubscribed, table.c.profile).order_by(
+                table.c.system_id
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("C1", True, {"first_name": "Ann", "visits": 7}),
+        ("C2", False, {"visits": 2}),
+    ]
