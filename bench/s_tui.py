@@ -31,15 +31,15 @@ from engine.model.project import Project
 from engine.runtime.clock import SystemClock
 from engine.runtime.monitor import Monitor
 from engine.store import Database, Store
-from engine.store.models import Journey, Step
+from engine.store.models import JOURNEYS, STEPS
 from tui.reader import Focus, Reader
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "flows"
 TARGET_MS = 100
-J = Journey.__table__.c  # type: ignore[attr-defined]
-S = Step.__table__.c  # type: ignore[attr-defined]
+J = JOURNEYS.c
+S = STEPS.c
 
-JOURNEYS = """
+JOURNEYS_SQL = """
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)
 INSERT INTO journeys (id, flow, customer_id, object, state, ready_at, wake_on, entered_at,
                       arrived_at, via, data, claim_id, release_id)
@@ -52,20 +52,20 @@ SELECT i, 'welcome', i,
        NULL, NULL
 FROM n
 """
-CUSTOMERS = """
+CUSTOMERS_SQL = """
 INSERT INTO customers (system_id, external_id, email, unsubscribed, bounced, soft_bounces,
                        profile, created_at, updated_at)
 SELECT id, 'C' || id, 'c' || id || '@example.com', 0, 'none', 0, '{}', entered_at, entered_at
 FROM journeys
 """
-STEPS = [
+STEPS_SQL = [
     "SELECT id, 'new-subscribers', 'out', 'selected' FROM journeys",
     "SELECT id, 'welcome-mail', CASE WHEN state = 'failed' THEN NULL ELSE 'sent' END, "
     "CASE WHEN state = 'failed' THEN 'failed: SMTP 550' ELSE 'sent' END FROM journeys",
     "SELECT id, 'opened', 'no', 'no open within 3d' FROM journeys WHERE object = 'reminder'",
     "SELECT id, 'reminder', 'sent', 'sent' FROM journeys WHERE object = 'reminder'",
 ]
-EVENTS = """
+EVENTS_SQL = """
 INSERT INTO events (kind, at, customer_id, flow, object, journey_id, data)
 SELECT CASE WHEN state = 'failed' THEN 'failed' ELSE 'sent' END, entered_at, customer_id,
        'welcome', 'welcome-mail', id, '{}'
@@ -80,14 +80,14 @@ def build(path: Path, count: int) -> None:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("BEGIN")
-    conn.execute(JOURNEYS, {"count": count})
-    conn.execute(CUSTOMERS)
-    for rows in STEPS:
+    conn.execute(JOURNEYS_SQL, {"count": count})
+    conn.execute(CUSTOMERS_SQL)
+    for rows in STEPS_SQL:
         conn.execute(
             "INSERT INTO steps (journey_id, object, output, reason, flow, at) "
             f"SELECT s.*, 'welcome', '2026-01-05T09:00:00.000000+00:00' FROM ({rows}) AS s"
         )
-    conn.execute(EVENTS)
+    conn.execute(EVENTS_SQL)
     conn.execute("COMMIT")
     conn.close()
 
@@ -162,7 +162,7 @@ def run(scale: float) -> list[Result]:
 
         plain_ms = median_ms(plain, runs=3)
         with store.db.read() as conn:
-            steps = conn.execute(select(func.count()).select_from(Step.__table__)).scalar()  # type: ignore[attr-defined]
+            steps = conn.execute(select(func.count()).select_from(STEPS)).scalar()
         store.db.dispose()
     notes = {"journeys": f"{count:,}", "steps": f"{steps:,}", "build": f"{made[0]:.0f}s"}
     return [

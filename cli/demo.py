@@ -30,7 +30,7 @@ from engine.runtime.runner import IncomingEvent, Runtime
 from engine.sdk.batch import Entry
 from engine.store import Store
 from engine.store.customers import upsert_customers
-from engine.store.models import Journey, Step
+from engine.store.models import JOURNEYS, STEPS
 
 START = datetime(2026, 1, 5, 5, 0, tzinfo=UTC)  # a Monday, 06:00 in Amsterdam
 DAYS = 14
@@ -171,9 +171,9 @@ def _opens(runtime: Runtime, clock: VirtualClock, rng: random.Random) -> None:
     """Some customers open their welcome mail within a day; the others get the reminder."""
     with runtime.store.db.read() as conn:
         mailed = conn.execute(
-            select(Step.journey_id, Journey.customer_id)  # type: ignore[call-overload]
-            .join(Journey, Journey.id == Step.journey_id)
-            .where(Step.object == "welcome-mail", Step.output == "sent")
+            select(STEPS.c.journey_id, JOURNEYS.c.customer_id)
+            .join(JOURNEYS, JOURNEYS.c.id == STEPS.c.journey_id)
+            .where(STEPS.c.object == "welcome-mail", STEPS.c.output == "sent")
         ).all()
     events = [
         IncomingEvent("open", customer, clock.now(), flow="welcome", object="welcome-mail")
@@ -214,14 +214,14 @@ def _simulate(
 def _report(root: Path, store: Store, runtime: Runtime, console: Console) -> None:
     with store.db.read() as conn:
         counts = conn.execute(
-            select(Step.flow, Step.object, Step.output, func.count()).group_by(  # type: ignore[call-overload]
-                Step.flow, Step.object, Step.output
+            select(STEPS.c.flow, STEPS.c.object, STEPS.c.output, func.count()).group_by(
+                STEPS.c.flow, STEPS.c.object, STEPS.c.output
             )
         ).all()
         waiting = conn.execute(
-            select(Journey.flow, Journey.object, func.count())  # type: ignore[call-overload]
-            .where(Journey.state == "active")
-            .group_by(Journey.flow, Journey.object)
+            select(JOURNEYS.c.flow, JOURNEYS.c.object, func.count())
+            .where(JOURNEYS.c.state == "active")
+            .group_by(JOURNEYS.c.flow, JOURNEYS.c.object)
         ).all()
     per_flow: dict[str, Counter[str]] = {}
     for flow, obj, output, n in counts:

@@ -222,7 +222,7 @@ def export_customers(
     from engine.model.expressions import Expression
     from engine.runtime.gctune import leave_start_up
     from engine.store import Store
-    from engine.store.models import Customer
+    from engine.store.models import CUSTOMERS
     from engine.store.sqlexpr import check as check_where
     from engine.store.sqlexpr import fields_of
 
@@ -251,7 +251,7 @@ def export_customers(
         place = place_of(to, proj, files, scope)
         with store.db.read() as conn, _progress() as bar:
             # customers are read in system_id order: the bar runs through the ids
-            last = conn.execute(select(func.max(Customer.system_id))).scalar_one() or 0
+            last = conn.execute(select(func.max(CUSTOMERS.c.system_id))).scalar_one() or 0
             task = bar.add_task(f"exporting to {place.name}", total=last)
 
             final, rows = export_segment(

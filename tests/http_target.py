@@ -26,8 +26,8 @@ from engine.runtime.explain import journeys_of
 from engine.runtime.runner import Runtime
 from engine.sdk.effects import Effects
 from engine.store import Store
-from engine.store.customers import CUSTOMERS, find_ids, upsert_customers
-from engine.store.events import EVENTS
+from engine.store.customers import find_ids, upsert_customers
+from engine.store.models import CUSTOMERS, EVENTS
 
 
 @dataclass

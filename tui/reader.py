@@ -31,16 +31,16 @@ from engine.runtime.retry import failed_journeys, retry_failed
 from engine.runtime.status import Status, status_of
 from engine.store import Store
 from engine.store.customers import load_customers
-from engine.store.models import Customer, Journey, Step
+from engine.store.models import CUSTOMERS, JOURNEYS, STEPS
 from engine.store.recordsets import records_of_customers
 
 PAGE = 10
 EVENTS = 40
 FAILED = 10
 RECORDS_SHOWN = 20  # records per collection on a customer's screen
-S = Step.__table__.c  # type: ignore[attr-defined]
-J = Journey.__table__.c  # type: ignore[attr-defined]
-C = Customer.__table__.c  # type: ignore[attr-defined]
+S = STEPS.c
+J = JOURNEYS.c
+C = CUSTOMERS.c
 
 
 def recent_activity(conn: Connection, flow: str, *, limit: int) -> list[EventView]:
@@ -53,8 +53,8 @@ def recent_activity(conn: Connection, flow: str, *, limit: int) -> list[EventVie
     query = (
         select(S.id, S.at, S.object, S.output, S.reason, J.customer_id, C.external_id, C.email)
         .select_from(
-            Step.__table__.join(Journey.__table__, J.id == S.journey_id).outerjoin(  # type: ignore[attr-defined]
-                Customer.__table__,  # type: ignore[attr-defined]
+            STEPS.join(JOURNEYS, J.id == S.journey_id).outerjoin(
+                CUSTOMERS,
                 C.system_id == J.customer_id,
             )
         )

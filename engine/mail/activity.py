@@ -27,7 +27,7 @@ from sqlalchemy import Connection, insert, select, update
 from engine.files import Files, NameTaken
 from engine.model.templates import local_today
 from engine.store import Store
-from engine.store.models import ActivityExport, Customer, Event
+from engine.store.models import ACTIVITY_EXPORTS, CUSTOMERS, EVENTS
 
 COLUMNS = (
     "time",
@@ -41,9 +41,7 @@ COLUMNS = (
     "bounce_type",
 )
 KINDS = ("sent", "bounce", "open", "click", "unsubscribe")
-EVENTS = Event.__table__  # type: ignore[attr-defined]
-CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
-TARGETS = ActivityExport.__table__  # type: ignore[attr-defined]
+TARGETS = ACTIVITY_EXPORTS
 CHUNK = 5000
 
 

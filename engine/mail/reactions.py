@@ -12,11 +12,9 @@ from sqlalchemy import select, update
 
 from engine.mail.tracking import MailRef
 from engine.runtime.runner import IncomingEvent, Runtime
-from engine.store.models import Customer, Journey, SendLog
+from engine.store.models import CUSTOMERS, JOURNEYS, SEND_LOG
 
-JOURNEYS = Journey.__table__  # type: ignore[attr-defined]
-LOG = SendLog.__table__  # type: ignore[attr-defined]
-CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+LOG = SEND_LOG
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from sqlalchemy import update
 from engine.mail.compose import Letter
 from engine.mail.handover import Delivery
 from engine.store import Database
-from engine.store.models import SendLog
+from engine.store.models import SEND_LOG
 from engine.store.raw import among, fetch, placeholders, time_param
 
-LOG = SendLog.__table__  # type: ignore[attr-defined]
+LOG = SEND_LOG
 
 
 @dataclass(frozen=True)

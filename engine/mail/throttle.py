@@ -10,9 +10,9 @@ from sqlalchemy import delete, insert, select, update
 
 from engine.errors import StoreConflict, StoreError
 from engine.store import Database
-from engine.store.models import MailWindow
+from engine.store.models import MAIL_WINDOWS
 
-WINDOWS = MailWindow.__table__  # type: ignore[attr-defined]
+WINDOWS = MAIL_WINDOWS
 HOUR = timedelta(hours=1)
 
 

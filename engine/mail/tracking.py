@@ -66,9 +66,9 @@ def tracking_key(db: Database) -> bytes:
     from sqlalchemy import select
     from sqlalchemy.dialects import postgresql, sqlite
 
-    from engine.store.models import Secret
+    from engine.store.models import SECRETS
 
-    secrets_table = Secret.__table__  # type: ignore[attr-defined]
+    secrets_table = SECRETS
     with db.write() as conn:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         conn.execute(

@@ -1,4 +1,4 @@
-"""Alembic's environment for sluis: the schema is the SQLModel metadata of engine.store."""
+"""Alembic's environment for sluis: the schema is the metadata of engine.store's tables."""
 
 from __future__ import annotations
 

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import Connection, or_, select
 
 from engine.errors import InputError
-from engine.store.models import Customer, Journey, Step
+from engine.store.models import CUSTOMERS, JOURNEYS, STEPS
 from engine.store.raw import among
 
-C = Customer.__table__.c  # type: ignore[attr-defined]
-J = Journey.__table__  # type: ignore[attr-defined]
-S = Step.__table__  # type: ignore[attr-defined]
+C = CUSTOMERS.c
+J = JOURNEYS
+S = STEPS
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def find_customer(conn: Connection, ident: str) -> Any:
     clauses = [C.external_id == ident, C.email == ident]
     if ident.isdigit():
         clauses.append(C.system_id == int(ident))
-    row = conn.execute(select(Customer.__table__).where(or_(*clauses)).limit(1)).first()  # type: ignore[attr-defined]
+    row = conn.execute(select(CUSTOMERS).where(or_(*clauses)).limit(1)).first()
     if row is None:
         raise InputError(f"no customer '{ident}' (looked for external_id, email and system_id)")
     return row

@@ -25,13 +25,13 @@ from sqlalchemy import Connection, func, or_, select
 from engine.model.fields import customer_label
 from engine.model.flow import Flow
 from engine.store import versions
-from engine.store.models import Customer, Event, FlowState, Journey, Step
+from engine.store.models import CUSTOMERS, EVENTS, FLOW_STATES, JOURNEYS, STEPS
 
-J = Journey.__table__.c  # type: ignore[attr-defined]
-S = Step.__table__.c  # type: ignore[attr-defined]
-E = Event.__table__.c  # type: ignore[attr-defined]
-C = Customer.__table__.c  # type: ignore[attr-defined]
-FLOWS = FlowState.__table__.c  # type: ignore[attr-defined]
+J = JOURNEYS.c
+S = STEPS.c
+E = EVENTS.c
+C = CUSTOMERS.c
+FLOWS = FLOW_STATES.c
 END = "end"  # the passed count of an object without outputs (its steps have no output)
 POSTGRES_SETTLE = 10_000
 DRAIN_RECHECK = 30.0  # seconds before a flow found without draining journeys is looked at again
@@ -283,7 +283,7 @@ def recent_events(
     they were recorded, which the indexes on (flow, id) and (flow, object) give for free)."""
     query = (
         select(E.id, E.kind, E.at, E.customer_id, E.flow, E.object, E.data, C.external_id, C.email)
-        .select_from(Event.__table__.outerjoin(Customer.__table__, C.system_id == E.customer_id))  # type: ignore[attr-defined]
+        .select_from(EVENTS.outerjoin(CUSTOMERS, C.system_id == E.customer_id))
         .where(E.flow == flow)
         .order_by(E.id.desc())
         .limit(limit)
@@ -348,7 +348,7 @@ def waiting_at(
     external_id or email contains it (any case)."""
     query = (
         select(J.id, J.customer_id, C.external_id, C.email, J.arrived_at, J.ready_at, J.wake_on)
-        .select_from(Journey.__table__.join(Customer.__table__, C.system_id == J.customer_id))  # type: ignore[attr-defined]
+        .select_from(JOURNEYS.join(CUSTOMERS, C.system_id == J.customer_id))
         .where(J.flow == flow, J.object == object_id, J.state == "active")
         .order_by(J.ready_at, J.id)
         .offset(offset)

@@ -44,10 +44,10 @@ from engine.sdk.effects import Effects
 from engine.sdk.events import IncomingEvent
 from engine.store import Database, Store
 from engine.store.customers import find_ids
-from engine.store.models import Journey
+from engine.store.models import JOURNEYS
 
 EVENT_KINDS = ("open", "click", "bounce", "unsubscribe")
-J = Journey.__table__  # type: ignore[attr-defined]
+J = JOURNEYS
 EVENT_ORDER = 1_000_000  # events come after entries of the same moment
 PASSAGE = 5_000  # journeys a batch passing wholly in the replay's store takes
 

@@ -10,11 +10,9 @@ from sqlalchemy import Connection, func, select
 
 from engine.runtime.worker import alive_since
 from engine.store import Store
-from engine.store.models import Claim, Journey, Worker
+from engine.store.models import CLAIMS, JOURNEYS, WORKERS
 
-J = Journey.__table__  # type: ignore[attr-defined]
-CLAIMS = Claim.__table__  # type: ignore[attr-defined]
-WORKERS = Worker.__table__  # type: ignore[attr-defined]
+J = JOURNEYS
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,12 @@ from engine.sdk.context import RunContext
 from engine.sdk.effects import Effects
 from engine.store import journeys as sql
 from engine.store.customers import load_customers
-from engine.store.models import Step, TransactionalSend
+from engine.store.models import STEPS, TRANSACTIONAL_SENDS
 
 if TYPE_CHECKING:
     from engine.runtime.runner import Runtime
 
-SENDS = TransactionalSend.__table__  # type: ignore[attr-defined]
-STEPS = Step.__table__  # type: ignore[attr-defined]
+SENDS = TRANSACTIONAL_SENDS
 VIA = "api"
 
 

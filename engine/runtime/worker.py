@@ -27,12 +27,9 @@ from engine.runtime.clock import Clock, SystemClock
 from engine.runtime.runner import Runtime
 from engine.sdk.effects import Effects
 from engine.store import Store
-from engine.store.models import Lock
-from engine.store.models import Worker as WorkerRow
+from engine.store.models import LOCKS, WORKERS
 
 log = logging.getLogger("sluis.worker")
-WORKERS = WorkerRow.__table__  # type: ignore[attr-defined]
-LOCKS = Lock.__table__  # type: ignore[attr-defined]
 SCHEDULER = "scheduler"
 SCHEDULER_KEY = 0x51_75_15  # the advisory lock's number on PostgreSQL
 HEARTBEAT = timedelta(seconds=5)

@@ -25,7 +25,7 @@ from engine.model.sizes import CUSTOMER_LIMITS, check_lengths, column_faults
 from engine.model.validation import did_you_mean
 from engine.store.bulk import first_faults, insert_many, json_objects, json_texts
 from engine.store.bulk import typed_columns as typed_columns_of
-from engine.store.models import Customer, Group, Membership
+from engine.store.models import CUSTOMERS, GROUPS, MEMBERSHIPS
 from engine.store.raw import (
     allocate_ids,
     among,
@@ -47,10 +47,8 @@ if TYPE_CHECKING:
     from engine.model.project import Project
     from engine.store.decisions import Chosen
 
-C = Customer.__table__.c  # type: ignore[attr-defined]
-CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
-GROUPS = Group.__table__  # type: ignore[attr-defined]
-MEMBERS = Membership.__table__  # type: ignore[attr-defined]
+C = CUSTOMERS.c
+MEMBERS = MEMBERSHIPS
 
 BOUNCED = ("none", "soft", "hard")
 

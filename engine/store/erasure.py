@@ -9,16 +9,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import SQLModel
 
 from engine.store.models import (
-    Customer,
-    Event,
-    Journey,
-    Membership,
-    Record,
-    SendLog,
-    Step,
+    CUSTOMERS,
+    EVENTS,
+    JOURNEYS,
+    MEMBERSHIPS,
+    RECORDS,
+    SEND_LOG,
+    STEPS,
 )
 from engine.store.raw import among
 
@@ -26,32 +25,24 @@ from engine.store.raw import among
 def erase_customers(conn: Connection, ids: Sequence[int]) -> dict[str, int]:
     """Delete the customers and every row that refers to them; return the rows deleted per
     table (``customers`` is how many of ``ids`` existed)."""
-    journeys = _table(Journey)
-    steps, send_log, events = _table(Step), _table(SendLog), _table(Event)
-    records, members, customers = _table(Record), _table(Membership), _table(Customer)
     counts = dict.fromkeys(
         ("customers", "memberships", "records", "journeys", "steps", "send_log", "events"), 0
     )
     wanted = list(dict.fromkeys(ids))
     # what refers to their journeys first, while the journeys are still there to find it
-    for chosen, _ in among(conn, journeys.c.customer_id, wanted):
-        journey_ids = select(journeys.c.id).where(chosen)
-        for name, table in (("steps", steps), ("send_log", send_log), ("events", events)):
+    for chosen, _ in among(conn, JOURNEYS.c.customer_id, wanted):
+        journey_ids = select(JOURNEYS.c.id).where(chosen)
+        for name, table in (("steps", STEPS), ("send_log", SEND_LOG), ("events", EVENTS)):
             theirs = table.c.journey_id.in_(journey_ids)
             counts[name] += int(conn.execute(delete(table).where(theirs)).rowcount)
     plan: list[tuple[str, Table, ColumnElement[Any]]] = [
-        ("events", events, events.c.customer_id),
-        ("journeys", journeys, journeys.c.customer_id),
-        ("records", records, records.c.customer_id),
-        ("memberships", members, members.c.customer_id),
-        ("customers", customers, customers.c.system_id),
+        ("events", EVENTS, EVENTS.c.customer_id),
+        ("journeys", JOURNEYS, JOURNEYS.c.customer_id),
+        ("records", RECORDS, RECORDS.c.customer_id),
+        ("memberships", MEMBERSHIPS, MEMBERSHIPS.c.customer_id),
+        ("customers", CUSTOMERS, CUSTOMERS.c.system_id),
     ]
     for name, table, column in plan:
         for chosen, _ in among(conn, column, wanted):
             counts[name] += int(conn.execute(delete(table).where(chosen)).rowcount)
     return counts
-
-
-def _table(model: type[SQLModel]) -> Table:
-    table: Table = model.__table__  # type: ignore[attr-defined]
-    return table

@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from engine.store.bulk import insert_columns, insert_many
-from engine.store.models import Event
+from engine.store.models import EVENTS
 
-EVENTS = Event.__table__  # type: ignore[attr-defined]
 EVENT_DEFAULTS: Mapping[str, Any] = {
     "customer_id": None,
     "flow": None,

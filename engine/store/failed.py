@@ -10,7 +10,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection
 
 from engine.model.retries import TRIES_KEY
-from engine.store.models import Journey
+from engine.store.models import JOURNEYS
 from engine.store.raw import (
     among,
     encoder,
@@ -24,7 +24,7 @@ from engine.store.raw import (
     update_rows,
 )
 
-J = Journey.__table__  # type: ignore[attr-defined]
+J = JOURNEYS
 JC = J.c
 
 

@@ -15,9 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from engine.store.models import FileState
+from engine.store.models import FILES
 
-FILES = FileState.__table__  # type: ignore[attr-defined]
 F = FILES.c
 
 

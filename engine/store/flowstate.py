@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from engine.store.models import FlowState
+from engine.store.models import FLOW_STATES
 
-FLOWS = FlowState.__table__  # type: ignore[attr-defined]
+FLOWS = FLOW_STATES
 
 
 def started_flows(conn: Connection) -> list[str]:

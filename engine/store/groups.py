@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, select
 
-from engine.store.models import Group, Membership
+from engine.store.models import GROUPS, MEMBERSHIPS
 
-GROUPS = Group.__table__  # type: ignore[attr-defined]
-MEMBERS = Membership.__table__  # type: ignore[attr-defined]
+MEMBERS = MEMBERSHIPS
 
 
 def delete_group(conn: Connection, name: str) -> int | None:

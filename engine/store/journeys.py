@@ -13,7 +13,7 @@ from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from engine.store.bulk import insert_many
 from engine.store.events import add_events as add_events  # objects import it from here
-from engine.store.models import Claim, Journey, Step
+from engine.store.models import CLAIMS, JOURNEYS, STEPS
 from engine.store.raw import (
     allocate_ids,
     among,
@@ -29,10 +29,8 @@ from engine.store.raw import (
     update_rows,
 )
 
-J = Journey.__table__  # type: ignore[attr-defined]
+J = JOURNEYS
 JC = J.c
-STEPS = Step.__table__  # type: ignore[attr-defined]
-CLAIMS = Claim.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from engine.errors import StoreError
 from engine.store import Database
-from engine.store.models import RateBucket
+from engine.store.models import RATE_BUCKETS
 from engine.store.raw import insert_ignore
 
-BUCKETS = RateBucket.__table__  # type: ignore[attr-defined]
+BUCKETS = RATE_BUCKETS
 SKEW = 5.0  # seconds workers' clocks may differ before the stored time is replaced
 
 

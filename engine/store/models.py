@@ -1,4 +1,4 @@
-"""The tables of the store (SQLModel). Times are stored in UTC.
+"""The tables of the store (SQLAlchemy Core, one ``MetaData``: ``TABLES``). Times are stored in UTC.
 
 Customers keep their built-in fields as columns and the profile fields of ``sluis.yaml`` in a
 JSON column typed by the project (``engine.store.customers`` converts), so a changed profile
@@ -11,9 +11,25 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint, func, text, types
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+    types,
+)
 from sqlalchemy.engine import Dialect
-from sqlmodel import Field, SQLModel
 
 
 class UTCDateTime(types.TypeDecorator[datetime]):
@@ -48,365 +64,340 @@ class UTCDateTime(types.TypeDecorator[datetime]):
         return result
 
 
-def _time(**kw: Any) -> Any:
-    return Field(sa_column=Column(UTCDateTime(), **kw))
+TABLES = MetaData()
 
 
-def _json() -> Any:
-    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+def _time(name: str, *, nullable: bool = False, **kw: Any) -> Column[Any]:
+    return Column(name, UTCDateTime(), nullable=nullable, **kw)
 
 
-class Customer(SQLModel, table=True):
-    __tablename__ = "customers"
+def _json(name: str) -> Column[Any]:
+    return Column(name, JSON, nullable=False)
+
+
+CUSTOMERS = Table(
+    "customers",
+    TABLES,
+    Column("system_id", Integer, primary_key=True),
+    Column("external_id", String, unique=True),
+    Column("email", String, index=True),
+    Column("timezone", String),
+    Column("unsubscribed", Boolean, nullable=False, default=False),
+    Column("bounced", String, nullable=False, default="none"),
+    Column("soft_bounces", Integer, nullable=False, default=0),
+    _json("profile"),
+    _time("created_at"),
+    _time("updated_at"),
     # customers are found by email in any case: lower(email) needs its own index
-    __table_args__ = (
-        Index("ix_customers_email_lower", func.lower(text("email"))),
-        {"sqlite_autoincrement": True},
-    )
+    Index("ix_customers_email_lower", func.lower(text("email"))),
+    sqlite_autoincrement=True,
+)
 
-    system_id: int | None = Field(default=None, primary_key=True)
-    external_id: str | None = Field(default=None, unique=True)
-    email: str | None = Field(default=None, index=True)
-    timezone: str | None = None
-    unsubscribed: bool = False
-    bounced: str = "none"
-    soft_bounces: int = 0
-    profile: dict[str, Any] = _json()
-    created_at: datetime = _time(nullable=False)
-    updated_at: datetime = _time(nullable=False)
+GROUPS = Table(
+    "groups",
+    TABLES,
+    Column("id", Integer, primary_key=True),
+    Column("name", String, nullable=False, unique=True),
+    _time("created_at"),
+)
 
+MEMBERSHIPS = Table(
+    "memberships",
+    TABLES,
+    Column("group_id", Integer, ForeignKey("groups.id"), primary_key=True),
+    Column("customer_id", Integer, primary_key=True),
+    _time("added_at"),
+    Index("ix_memberships_customer", "customer_id"),
+)
 
-class Group(SQLModel, table=True):
-    __tablename__ = "groups"
+RECORDS = Table(
+    "records",
+    TABLES,
+    Column("id", Integer, primary_key=True),
+    Column("collection", String, nullable=False),
+    Column("key", String, nullable=False),
+    Column("customer_id", Integer),
+    _json("data"),
+    _time("created_at"),
+    _time("updated_at"),
+    UniqueConstraint("collection", "key", name="uq_records_collection_key"),
+    # aggregates in segments read a customer's records of a collection by time (0005)
+    Index("ix_records_customer", "customer_id", "collection", "created_at"),
+)
 
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(unique=True)
-    created_at: datetime = _time(nullable=False)
+JOURNEYS = Table(
+    "journeys",
+    TABLES,
+    Column("id", Integer, primary_key=True),
+    Column("flow", String, nullable=False),
+    Column("customer_id", Integer, nullable=False),
+    Column("object", String, nullable=False),
+    Column("state", String, nullable=False, default="active"),  # active | finished | failed
+    _time("ready_at", nullable=True),
+    Column("wake_on", String),
+    _time("entered_at"),
+    _time("arrived_at"),
+    Column("via", String, nullable=False),
+    _json("data"),
+    Column("claim_id", Integer),
+    Column("release_id", Integer),  # journeys released together (bucket) move on as one batch
+    # 0: the running version
+    Column("version", Integer, nullable=False, default=0, server_default="0"),
+    # ending with the id: claims read journeys ORDER BY ready_at, id (migration 0004)
+    Index("ix_journeys_ready", "state", "ready_at", "id"),
+    Index("ix_journeys_at", "flow", "object", "state", "ready_at", "id"),
+    Index("ix_journeys_customer", "customer_id", "flow"),
+    Index("ix_journeys_wake", "customer_id", "wake_on"),
+)
 
+STEPS = Table(
+    "steps",
+    TABLES,
+    Column("id", Integer, primary_key=True),
+    Column("journey_id", Integer, nullable=False),
+    Column("flow", String, nullable=False),
+    Column("object", String, nullable=False),
+    _time("at"),
+    Column("output", String),
+    Column("reason", String, nullable=False),
+    Index("ix_steps_journey", "journey_id"),
+    Index("ix_steps_flow", "flow", "object", "output"),
+)
 
-class Membership(SQLModel, table=True):
-    __tablename__ = "memberships"
-    __table_args__ = (Index("ix_memberships_customer", "customer_id"),)
+EVENTS = Table(
+    "events",
+    TABLES,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String, nullable=False),
+    _time("at"),
+    Column("customer_id", Integer),
+    Column("flow", String),
+    Column("object", String),
+    Column("journey_id", Integer),
+    _json("data"),
+    Index("ix_events_customer", "customer_id", "kind", "at"),
+    Index("ix_events_at", "at"),
+    Index("ix_events_flow", "flow", "object"),
+    Index("ix_events_flow_id", "flow", "id"),  # a flow's newest events (the TUI's log)
+)
 
-    group_id: int = Field(primary_key=True, foreign_key="groups.id")
-    customer_id: int = Field(primary_key=True)
-    added_at: datetime = _time(nullable=False)
+# A batch held by a worker under a lease; a lapsed lease lets another worker take it over.
+CLAIMS = Table(
+    "claims",
+    TABLES,
+    Column("id", Integer, primary_key=True),
+    Column("flow", String, nullable=False),
+    Column("object", String, nullable=False),
+    Column("owner", String, nullable=False),
+    _time("lease_until"),
+    _time("created_at"),
+    Column("attempts", Integer, nullable=False, default=1, server_default="1"),  # runs begun
+    Column("error", String),  # the one-line message of its last failed run
+    Column("version", Integer, nullable=False, default=0, server_default="0"),
+)
 
+FLOW_STATES = Table(
+    "flow_states",
+    TABLES,
+    Column("flow", String, primary_key=True),
+    Column("started", Boolean, nullable=False, default=False),
+    _time("changed_at"),
+    # 0: none stored
+    Column("version", Integer, nullable=False, default=0, server_default="0"),
+)
 
-class Record(SQLModel, table=True):
-    __tablename__ = "records"
-    __table_args__ = (
-        UniqueConstraint("collection", "key", name="uq_records_collection_key"),
-        # aggregates in segments read a customer's records of a collection by time (0005)
-        Index("ix_records_customer", "customer_id", "collection", "created_at"),
-    )
+# A deployed flow file (``sluis start``): what runs is this, never the file on disk.
+FLOW_VERSIONS = Table(
+    "flow_versions",
+    TABLES,
+    Column("flow", String, primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("hash", String, nullable=False),
+    Column("yaml", String, nullable=False),
+    Column("deployed_by", String, nullable=False),
+    _time("deployed_at"),
+)
 
-    id: int | None = Field(default=None, primary_key=True)
-    collection: str
-    key: str
-    customer_id: int | None = None
-    data: dict[str, Any] = _json()
-    created_at: datetime = _time(nullable=False)
-    updated_at: datetime = _time(nullable=False)
+# When a start object of a started flow fires next.
+TRIGGERS = Table(
+    "triggers",
+    TABLES,
+    Column("flow", String, primary_key=True),
+    Column("object", String, primary_key=True),
+    _time("due_at", nullable=True),
+    _time("last_at", nullable=True),
+)
 
-
-class Journey(SQLModel, table=True):
-    __tablename__ = "journeys"
-    __table_args__ = (
-        # ending with the id: claims read journeys ORDER BY ready_at, id (migration 0004)
-        Index("ix_journeys_ready", "state", "ready_at", "id"),
-        Index("ix_journeys_at", "flow", "object", "state", "ready_at", "id"),
-        Index("ix_journeys_customer", "customer_id", "flow"),
-        Index("ix_journeys_wake", "customer_id", "wake_on"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    flow: str
-    customer_id: int
-    object: str
-    state: str = "active"  # active | finished | failed
-    ready_at: datetime | None = _time(nullable=True)
-    wake_on: str | None = None
-    entered_at: datetime = _time(nullable=False)
-    arrived_at: datetime = _time(nullable=False)
-    via: str
-    data: dict[str, Any] = _json()
-    claim_id: int | None = None
-    release_id: int | None = None  # journeys released together (bucket) move on as one batch
-    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # 0: the running
-
-
-class Step(SQLModel, table=True):
-    __tablename__ = "steps"
-    __table_args__ = (
-        Index("ix_steps_journey", "journey_id"),
-        Index("ix_steps_flow", "flow", "object", "output"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    journey_id: int
-    flow: str
-    object: str
-    at: datetime = _time(nullable=False)
-    output: str | None = None
-    reason: str
-
-
-class Event(SQLModel, table=True):
-    __tablename__ = "events"
-    __table_args__ = (
-        Index("ix_events_customer", "customer_id", "kind", "at"),
-        Index("ix_events_at", "at"),
-        Index("ix_events_flow", "flow", "object"),
-        Index("ix_events_flow_id", "flow", "id"),  # a flow's newest events (the TUI's log)
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    kind: str
-    at: datetime = _time(nullable=False)
-    customer_id: int | None = None
-    flow: str | None = None
-    object: str | None = None
-    journey_id: int | None = None
-    data: dict[str, Any] = _json()
-
-
-class Claim(SQLModel, table=True):
-    """A batch held by a worker under a lease; a lapsed lease lets another worker take it over."""
-
-    __tablename__ = "claims"
-
-    id: int | None = Field(default=None, primary_key=True)
-    flow: str
-    object: str
-    owner: str
-    lease_until: datetime = _time(nullable=False)
-    created_at: datetime = _time(nullable=False)
-    attempts: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # runs begun
-    error: str | None = None  # the one-line message of its last failed run
-    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-
-
-class FlowState(SQLModel, table=True):
-    __tablename__ = "flow_states"
-
-    flow: str = Field(primary_key=True)
-    started: bool = False
-    changed_at: datetime = _time(nullable=False)
-    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # 0: none stored
-
-
-class FlowVersion(SQLModel, table=True):
-    """A deployed flow file (``sluis start``): what runs is this, never the file on disk."""
-
-    __tablename__ = "flow_versions"
-
-    flow: str = Field(primary_key=True)
-    number: int = Field(primary_key=True)
-    hash: str
-    yaml: str
-    deployed_by: str
-    deployed_at: datetime = _time(nullable=False)
-
-
-class TriggerState(SQLModel, table=True):
-    """When a start object of a started flow fires next."""
-
-    __tablename__ = "triggers"
-
-    flow: str = Field(primary_key=True)
-    object: str = Field(primary_key=True)
-    due_at: datetime | None = _time(nullable=True)
-    last_at: datetime | None = _time(nullable=True)
-
-
-class SendLog(SQLModel, table=True):
-    """Written before a mail goes out, so it goes out at most once per (journey, object)."""
-
-    __tablename__ = "send_log"
-    __table_args__ = (Index("ix_send_log_message", "message_id"),)
-
-    journey_id: int = Field(primary_key=True)
-    object: str = Field(primary_key=True)
+# Written before a mail goes out, so it goes out at most once per (journey, object).
+SEND_LOG = Table(
+    "send_log",
+    TABLES,
+    Column("journey_id", Integer, primary_key=True),
+    Column("object", String, primary_key=True),
     # queued (claimed, not handed over) | sending | sent | failed (not accepted; may retry)
     # | refused | unknown
-    state: str
-    message_id: str
-    at: datetime = _time(nullable=False)
-    attempts: int = 1
-    detail: str | None = None  # the server's answer, or why the state is unknown
-    owner: str | None = None  # the run that queued it; only that run hands it over
+    Column("state", String, nullable=False),
+    Column("message_id", String, nullable=False),
+    _time("at"),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("detail", String),  # the server's answer, or why the state is unknown
+    Column("owner", String),  # the run that queued it; only that run hands it over
+    Index("ix_send_log_message", "message_id"),
+)
 
+# Mails a throttled mail object sent in one hour window, shared by every worker.
+MAIL_WINDOWS = Table(
+    "mail_windows",
+    TABLES,
+    Column("flow", String, primary_key=True),
+    Column("object", String, primary_key=True),
+    _time("window", primary_key=True),
+    Column("count", Integer, nullable=False, default=0),
+)
 
-class MailWindow(SQLModel, table=True):
-    """Mails a throttled mail object sent in one hour window, shared by every worker."""
+# The token bucket of a rate-limited HTTP object, shared by every worker: ``tokens`` were left
+# at ``at`` (seconds since 1970 on the runtime's clock); ``taken`` is what the latest take got
+# (``UPDATE ... RETURNING`` reads it).
+RATE_BUCKETS = Table(
+    "rate_buckets",
+    TABLES,
+    Column("flow", String, primary_key=True),
+    Column("object", String, primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("taken", Float, nullable=False, default=0.0),
+)
 
-    __tablename__ = "mail_windows"
+# Bounce messages already ingested (by Message-ID or content hash), so a second ingest of the
+# same mailbox counts nothing twice.
+INGESTED_BOUNCES = Table(
+    "ingested_bounces",
+    TABLES,
+    Column("key", String, primary_key=True),
+    _time("at"),
+)
 
-    flow: str = Field(primary_key=True)
-    object: str = Field(primary_key=True)
-    window: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
-    count: int = 0
+# Secrets sluis makes for itself, shared by every worker on the database (the tracking links'
+# signing key when SLUIS_TRACKING_KEY is not set).
+SECRETS = Table(
+    "secrets",
+    TABLES,
+    Column("name", String, primary_key=True),
+    Column("value", String, nullable=False),
+    _time("created_at"),
+)
 
+# The last event an activity export target received, so the next export goes on there.
+ACTIVITY_EXPORTS = Table(
+    "activity_exports",
+    TABLES,
+    Column("target", String, primary_key=True),
+    Column("last_event_id", Integer, nullable=False, default=0),
+    _time("at"),
+)
 
-class RateBucket(SQLModel, table=True):
-    """The token bucket of a rate-limited HTTP object, shared by every worker: ``tokens`` were
-    left at ``at`` (seconds since 1970 on the runtime's clock); ``taken`` is what the latest
-    take got (``UPDATE ... RETURNING`` reads it)."""
+# A named lease (the scheduler's on SQLite; PostgreSQL uses an advisory lock).
+LOCKS = Table(
+    "locks",
+    TABLES,
+    Column("name", String, primary_key=True),
+    Column("owner", String, nullable=False),
+    _time("until"),
+)
 
-    __tablename__ = "rate_buckets"
+# Files sluis handled, so each is handled once across restarts: the name an export reserved
+# for its batch, the files a CSV trigger saw, took and finished, and imports whose ``after``
+# step is still to do. ``key`` is unique per kind while a file is open; a closed record's key
+# carries its id.
+FILES = Table(
+    "files",
+    TABLES,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String, nullable=False),  # export | trigger | import
+    Column("key", String, nullable=False),
+    Column("flow", String),
+    Column("object", String),
+    Column("batch", String),
+    Column("location", String, nullable=False),
+    Column("state", String, nullable=False),
+    Column("size", Integer),
+    Column("mtime", Float),
+    _json("detail"),
+    _time("created_at"),
+    _time("updated_at"),
+    UniqueConstraint("kind", "key", name="uq_files_kind_key"),
+    Index("ix_files_batch", "kind", "batch"),
+    Index("ix_files_object", "kind", "flow", "object", "state"),
+)
 
-    flow: str = Field(primary_key=True)
-    object: str = Field(primary_key=True)
-    tokens: float
-    at: float
-    taken: float = 0.0
+WORKERS = Table(
+    "workers",
+    TABLES,
+    Column("id", String, primary_key=True),
+    Column("host", String, nullable=False),
+    Column("pid", Integer, nullable=False),
+    _time("started_at"),
+    _time("heartbeat_at"),
+)
 
+# Who holds API tokens: a person (lapses after 60 days without activity) or a service.
+USERS = Table(
+    "users",
+    TABLES,
+    Column("id", Integer, primary_key=True),
+    Column("name", String, nullable=False, unique=True),
+    Column("service", Boolean, nullable=False, default=False),
+    Column("active", Boolean, nullable=False, default=True),
+    _time("last_activity_at", nullable=True),
+    _time("created_at"),
+)
 
-class IngestedBounce(SQLModel, table=True):
-    """Bounce messages already ingested (by Message-ID or content hash), so a second
-    ingest of the same mailbox counts nothing twice."""
+# An API token: only the SHA-256 of its secret is kept. ``webhook`` limits it to one webhook
+# endpoint; without it the token reaches the REST API and every webhook.
+TOKENS = Table(
+    "tokens",
+    TABLES,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("hash", String, nullable=False, unique=True),
+    Column("webhook", String),
+    _time("expires_at", nullable=True),
+    _time("revoked_at", nullable=True),
+    _time("created_at"),
+    Column("scopes", String),  # space-separated (``read customers:write``); None: every scope
+    _time("last_used_at", nullable=True),
+)
 
-    __tablename__ = "ingested_bounces"
+# A mail sent to one customer now through the API, by the caller's idempotency key: the same
+# key finds the same journey, whose send log keeps the mail to one.
+TRANSACTIONAL_SENDS = Table(
+    "transactional_sends",
+    TABLES,
+    Column("key", String, primary_key=True),
+    Column("flow", String, nullable=False),
+    Column("object", String, nullable=False),
+    Column("customer_id", Integer, nullable=False),
+    Column("journey_id", Integer, nullable=False),
+    _time("created_at"),
+)
 
-    key: str = Field(primary_key=True)
-    at: datetime = _time(nullable=False)
+# A customer set the SOAP API answered with a resource id, kept until it is freed.
+SOAP_RESOURCES = Table(
+    "soap_resources",
+    TABLES,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("customer_ids", Text, nullable=False),  # JSON array
+    _time("created_at"),
+)
 
-
-class Secret(SQLModel, table=True):
-    """Secrets sluis makes for itself, shared by every worker on the database (the tracking
-    links' signing key when SLUIS_TRACKING_KEY is not set)."""
-
-    __tablename__ = "secrets"
-
-    name: str = Field(primary_key=True)
-    value: str
-    created_at: datetime = _time(nullable=False)
-
-
-class ActivityExport(SQLModel, table=True):
-    """The last event an activity export target received, so the next export goes on there."""
-
-    __tablename__ = "activity_exports"
-
-    target: str = Field(primary_key=True)
-    last_event_id: int = 0
-    at: datetime = _time(nullable=False)
-
-
-class Lock(SQLModel, table=True):
-    """A named lease (the scheduler's on SQLite; PostgreSQL uses an advisory lock)."""
-
-    __tablename__ = "locks"
-
-    name: str = Field(primary_key=True)
-    owner: str
-    until: datetime = _time(nullable=False)
-
-
-class FileState(SQLModel, table=True):
-    """Files sluis handled, so each is handled once across restarts: the name an export
-    reserved for its batch, the files a CSV trigger saw, took and finished, and imports whose
-    ``after`` step is still to do. ``key`` is unique per kind while a file is open; a closed
-    record's key carries its id."""
-
-    __tablename__ = "files"
-    __table_args__ = (
-        UniqueConstraint("kind", "key", name="uq_files_kind_key"),
-        Index("ix_files_batch", "kind", "batch"),
-        Index("ix_files_object", "kind", "flow", "object", "state"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    kind: str  # export | trigger | import
-    key: str
-    flow: str | None = None
-    object: str | None = None
-    batch: str | None = None
-    location: str
-    state: str
-    size: int | None = None
-    mtime: float | None = None
-    detail: dict[str, Any] = _json()
-    created_at: datetime = _time(nullable=False)
-    updated_at: datetime = _time(nullable=False)
-
-
-class Worker(SQLModel, table=True):
-    __tablename__ = "workers"
-
-    id: str = Field(primary_key=True)
-    host: str
-    pid: int
-    started_at: datetime = _time(nullable=False)
-    heartbeat_at: datetime = _time(nullable=False)
-
-
-class User(SQLModel, table=True):
-    """Who holds API tokens: a person (lapses after 60 days without activity) or a service."""
-
-    __tablename__ = "users"
-
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(unique=True)
-    service: bool = False
-    active: bool = True
-    last_activity_at: datetime | None = _time(nullable=True)
-    created_at: datetime = _time(nullable=False)
-
-
-class Token(SQLModel, table=True):
-    """An API token: only the SHA-256 of its secret is kept. ``webhook`` limits it to one
-    webhook endpoint; without it the token reaches the REST API and every webhook."""
-
-    __tablename__ = "tokens"
-
-    id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="users.id", index=True)
-    hash: str = Field(unique=True)
-    webhook: str | None = None
-    expires_at: datetime | None = _time(nullable=True)
-    revoked_at: datetime | None = _time(nullable=True)
-    created_at: datetime = _time(nullable=False)
-    scopes: str | None = None  # space-separated (``read customers:write``); None: every scope
-    last_used_at: datetime | None = _time(nullable=True)
-
-
-class TransactionalSend(SQLModel, table=True):
-    """A mail sent to one customer now through the API, by the caller's idempotency key:
-    the same key finds the same journey, whose send log keeps the mail to one."""
-
-    __tablename__ = "transactional_sends"
-
-    key: str = Field(primary_key=True)
-    flow: str
-    object: str
-    customer_id: int
-    journey_id: int
-    created_at: datetime = _time(nullable=False)
-
-
-class SoapResource(SQLModel, table=True):
-    """A customer set the SOAP API answered with a resource id, kept until it is freed."""
-
-    __tablename__ = "soap_resources"
-
-    id: int | None = Field(default=None, primary_key=True)
-    kind: str
-    customer_ids: str = Field(sa_column=Column(Text, nullable=False))  # JSON array
-    created_at: datetime = _time(nullable=False)
-
-
-class WebhookDelivery(SQLModel, table=True):
-    """A webhook call already handled, by its event id: a redelivery answers ``result`` again
-    and changes nothing."""
-
-    __tablename__ = "webhook_deliveries"
-
-    endpoint: str = Field(primary_key=True)
-    event_id: str = Field(primary_key=True)
-    result: dict[str, Any] = _json()
-    at: datetime = _time(nullable=False)
-
-
-TABLES = SQLModel.metadata
+# A webhook call already handled, by its event id: a redelivery answers ``result`` again and
+# changes nothing.
+WEBHOOK_DELIVERIES = Table(
+    "webhook_deliveries",
+    TABLES,
+    Column("endpoint", String, primary_key=True),
+    Column("event_id", String, primary_key=True),
+    _json("result"),
+    _time("at"),
+)

@@ -104,9 +104,9 @@ def _alter(conn: Connection, gone: list[str], new: dict[str, tuple[str, str]]) -
 def _rebuild(conn: Connection, columns: dict[str, tuple[str, str]]) -> None:
     """SQLite: the customers table made anew with exactly ``columns`` as typed columns (its
     other columns, constraints and indexes as the models say), rows and ids kept."""
-    from engine.store.models import Customer
+    from engine.store.models import CUSTOMERS
 
-    customers: Table = Customer.__table__  # type: ignore[attr-defined]
+    customers: Table = CUSTOMERS
     dialect = Dialect("sqlite")
     copy = Table(
         "customers_rebuilt",

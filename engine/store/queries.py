@@ -10,16 +10,11 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
-from engine.store.models import Customer, Event, FlowState, Group, Journey, Membership, Step
+from engine.store.models import CUSTOMERS, EVENTS, FLOW_STATES, GROUPS, MEMBERSHIPS
 from engine.store.raw import among, fetch
 
-CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
-EVENTS = Event.__table__  # type: ignore[attr-defined]
-GROUPS = Group.__table__  # type: ignore[attr-defined]
-MEMBERS = Membership.__table__  # type: ignore[attr-defined]
-JOURNEYS = Journey.__table__  # type: ignore[attr-defined]
-STEPS = Step.__table__  # type: ignore[attr-defined]
-FLOWS = FlowState.__table__  # type: ignore[attr-defined]
+MEMBERS = MEMBERSHIPS
+FLOWS = FLOW_STATES
 
 
 def customer_ids(

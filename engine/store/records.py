@@ -22,13 +22,12 @@ from engine.model.project import collection_of as collection_of  # re-exported
 from engine.model.sizes import MAX_RECORD_KEY, check_lengths
 from engine.model.validation import did_you_mean
 from engine.store.bulk import insert_columns
-from engine.store.models import Record
+from engine.store.models import RECORDS
 from engine.store.raw import among, fetch, json_value, one_of
 
 if TYPE_CHECKING:
     from engine.model.project import Project
 
-RECORDS = Record.__table__  # type: ignore[attr-defined]
 R = RECORDS.c
 
 

@@ -12,10 +12,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select
 
-from engine.store.models import Journey, SoapResource
+from engine.store.models import JOURNEYS, SOAP_RESOURCES
 
-RESOURCES = SoapResource.__table__  # type: ignore[attr-defined]
-JOURNEYS = Journey.__table__  # type: ignore[attr-defined]
+RESOURCES = SOAP_RESOURCES
 R = RESOURCES.c
 
 

@@ -19,11 +19,9 @@ from typing import Any
 from sqlalchemy import Connection, insert, or_, select, update
 
 from engine.errors import AccessError, InputError
-from engine.store.models import Token, User
+from engine.store.models import TOKENS, USERS
 from engine.store.scopes import DEFAULT, allows
 
-USERS = User.__table__  # type: ignore[attr-defined]
-TOKENS = Token.__table__  # type: ignore[attr-defined]
 U = USERS.c
 T = TOKENS.c
 LAPSE_AFTER = timedelta(days=60)

@@ -10,10 +10,8 @@ from typing import NamedTuple
 from sqlalchemy import Connection
 
 from engine.model.retries import Tries
-from engine.store.models import TriggerState
+from engine.store.models import TRIGGERS
 from engine.store.raw import execute_many, fetch, json_value, marks, time_param, time_value
-
-TRIGGERS = TriggerState.__table__  # type: ignore[attr-defined]
 
 
 class Due(NamedTuple):

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
-from engine.store.tokens import TOKENS, USERS, T, U, _lapsed, _user_id, lapse_warning
+from engine.store.models import TOKENS, USERS
+from engine.store.tokens import T, U, _lapsed, _user_id, lapse_warning
 
 
 def list_users(conn: Connection, now: datetime) -> list[dict[str, Any]]:

@@ -12,12 +12,12 @@ from typing import NamedTuple
 from sqlalchemy import Connection, func, select, update
 
 from engine.deployed import content_hash as content_hash
-from engine.store.models import FlowState, FlowVersion, Journey
+from engine.store.models import FLOW_STATES, FLOW_VERSIONS, JOURNEYS
 from engine.store.raw import among, execute_many, fetch, marks, placeholders, time_param
 
-VERSIONS = FlowVersion.__table__  # type: ignore[attr-defined]
-J = Journey.__table__  # type: ignore[attr-defined]
-FLOWS = FlowState.__table__  # type: ignore[attr-defined]
+VERSIONS = FLOW_VERSIONS
+J = JOURNEYS
+FLOWS = FLOW_STATES
 
 
 class StoredVersion(NamedTuple):

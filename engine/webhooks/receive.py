@@ -20,7 +20,7 @@ from engine.model.flow import Flow
 from engine.runtime.runner import Runtime
 from engine.sdk.batch import Entry
 from engine.store.customers import upsert_customers
-from engine.store.models import Journey, WebhookDelivery
+from engine.store.models import JOURNEYS, WEBHOOK_DELIVERIES
 from engine.store.raw import among, fetch, json_value
 from engine.store.records import upsert_records
 from engine.webhooks.payload import Mapped, PayloadError, PayloadMap, PayloadProblem, map_payload
@@ -28,8 +28,7 @@ from engine.webhooks.payload import Mapped, PayloadError, PayloadMap, PayloadPro
 if TYPE_CHECKING:
     from engine.model.project import Project
 
-DELIVERIES = WebhookDelivery.__table__  # type: ignore[attr-defined]
-JOURNEYS = Journey.__table__  # type: ignore[attr-defined]
+DELIVERIES = WEBHOOK_DELIVERIES
 
 
 class FlowNotStarted(SluisError):

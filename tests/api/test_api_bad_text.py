@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from engine.store import profile_columns
-from engine.store.models import Customer, Record
+from engine.store.models import CUSTOMERS, RECORDS
 
 BAD = "Ann\ud800"
 SHOWN = "Ann\ufffd"
@@ -21,8 +21,8 @@ SHOWN = "Ann\ufffd"
 
 def _poison(setup: Setup) -> int:
     now = datetime.now(UTC)
-    customers = Customer.__table__  # type: ignore[attr-defined]
-    records = Record.__table__  # type: ignore[attr-defined]
+    customers = CUSTOMERS
+    records = RECORDS
     with setup.store.db.write() as conn:
         if conn.dialect.name == "postgresql":  # stored before the typed profile columns came,
             for name in profile_columns.present(conn):  # which PostgreSQL cannot compute of it
@@ -74,7 +74,7 @@ def test_bad_rows_are_served_listed_and_repaired(
     code, out = _sluis(setup, monkeypatch, "db", "check")
     assert code == 0 and "no rows with text that cannot be served" in out, out
     with setup.store.db.read() as conn:
-        profile = conn.execute(select(Customer.__table__.c.profile)).scalar_one()  # type: ignore[attr-defined]
-        data = conn.execute(select(Record.__table__.c.data)).scalar_one()  # type: ignore[attr-defined]
+        profile = conn.execute(select(CUSTOMERS.c.profile)).scalar_one()
+        data = conn.execute(select(RECORDS.c.data)).scalar_one()
     assert profile == {"first_name": SHOWN}
     assert data == {"order_id": "O1", "status": {"\ufffd": [SHOWN]}}

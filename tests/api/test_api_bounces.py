@@ -25,10 +25,8 @@ from sqlalchemy import select
 from api.app import create_app
 from engine.store import Store
 from engine.store.customers import upsert_customers
-from engine.store.models import Customer, Event
+from engine.store.models import CUSTOMERS
 
-CUSTOMERS = Customer.__table__
-EVENTS = Event.__table__
 CERT_URL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-test.pem"
 MAILGUN_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
 

@@ -18,7 +18,7 @@ from engine.runtime.plan import refusal
 from engine.runtime.runner import Runtime
 from engine.store import Store, versions
 from engine.store.customers import upsert_customers
-from engine.store.models import Journey
+from engine.store.models import JOURNEYS
 
 
 def _inside(
@@ -61,7 +61,7 @@ def _inside(
 
 
 def _journeys(setup: Setup) -> list[tuple[int, str, int]]:
-    table = Journey.__table__  # type: ignore[attr-defined]
+    table = JOURNEYS
     with setup.store.db.read() as conn:
         rows = conn.execute(select(table).order_by(table.c.customer_id))
         return [(r.customer_id, r.object, r.version) for r in rows]

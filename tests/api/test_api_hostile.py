@@ -18,14 +18,14 @@ from engine.errors import StoreUnavailable, StoreValueRejected
 from engine.model.fields import convert
 from engine.model.sizes import MAX_EMAIL, MAX_EVENT_ID, MAX_EXTERNAL_ID, MAX_RECORD_KEY
 from engine.store.db import database_error
-from engine.store.models import Customer, WebhookDelivery
+from engine.store.models import CUSTOMERS, WEBHOOK_DELIVERIES
 
 TOO_BIG = 9223372036854775808  # 2**63: one more than a 64-bit integer holds
 
 
 def _customers(setup: Setup) -> int:
     with setup.store.db.read() as conn:
-        table = Customer.__table__  # type: ignore[attr-defined]
+        table = CUSTOMERS
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
@@ -328,5 +328,5 @@ def test_standard_webhooks_id_makes_a_retry_a_duplicate(setup: Setup) -> None:
     assert again.json()["journeys"] == first.json()["journeys"]
     assert other.json()["items"][0]["duplicate"] is False
     with setup.store.db.read() as conn:
-        table = WebhookDelivery.__table__  # type: ignore[attr-defined]
+        table = WEBHOOK_DELIVERIES
         assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 2

@@ -139,14 +139,14 @@ def test_a_revoked_token_stops_lookups_within_the_check_interval(
     from sqlalchemy import update
 
     from api import deps
-    from engine.store.models import Token
+    from engine.store.models import TOKENS
 
     now = [1000.0]
     monkeypatch.setattr(deps, "monotonic", lambda: now[0])
     reader = sqlite_setup.client(_token(sqlite_setup, "customers:read"))
     assert reader.get("/api/v1/customers?external_id=C1").status_code == 200
     with sqlite_setup.store.db.write() as conn:  # as 'sluis token revoke' does, elsewhere
-        conn.execute(update(Token.__table__).values(revoked_at=datetime.now(UTC)))
+        conn.execute(update(TOKENS).values(revoked_at=datetime.now(UTC)))
     assert reader.get("/api/v1/customers?external_id=C1").status_code == 200  # checked just now
     now[0] += deps.TOKEN_TTL + 0.01
     answer = reader.get("/api/v1/customers?external_id=C1")

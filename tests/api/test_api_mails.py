@@ -18,7 +18,7 @@ from api import services
 from api.app import create_app
 from engine.model.project import Project
 from engine.store import Store
-from engine.store.models import Event, SendLog
+from engine.store.models import EVENTS, SEND_LOG
 
 FLOW = """\
 objects:
@@ -92,8 +92,8 @@ def test_a_transactional_mail_is_sent_once_per_key(mailing: Setup, smtp: SmtpSer
     )
     assert other.json()["outcome"] == "sent" and len(smtp.inbox.received) == 2
     with mailing.store.db.read() as conn:
-        log = conn.execute(SendLog.__table__.select()).all()
-        sent = conn.execute(Event.__table__.select().where(Event.__table__.c.kind == "sent")).all()
+        log = conn.execute(SEND_LOG.select()).all()
+        sent = conn.execute(EVENTS.select().where(EVENTS.c.kind == "sent")).all()
     assert len(log) == 2 and {row.state for row in log} == {"sent"} and len(sent) == 2
     bob = _customer(mailing, external_id="c-2", email="bob@example.com")
     misused = mailing.api.post(url, json={"system_id": bob, "key": "o-1"})

@@ -15,22 +15,22 @@ import httpx
 import pytest
 from api_helpers import Setup, order_payload
 from fastapi import FastAPI
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Table, func, select, update
 
 from api import deps
 from api.app import create_app
 from api.batching import Call, Outcome, write_together
 from api.routes.webhooks import Receiver
 from engine.errors import StoreUnavailable
-from engine.store.models import Customer, Journey, Token, WebhookDelivery
+from engine.store.models import CUSTOMERS, JOURNEYS, TOKENS, WEBHOOK_DELIVERIES
 from engine.webhooks.receive import FlowNotStarted, ItemReceipt, map_body
 
 Posted = tuple[str, Any, dict[str, str]]
 
 
-def _count(setup: Setup, model: type) -> int:
+def _count(setup: Setup, table: Table) -> int:
     with setup.store.db.read() as conn:
-        return int(conn.execute(select(func.count()).select_from(model.__table__)).scalar_one())
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
 def _together(app: FastAPI, posts: Sequence[Posted]) -> list[httpx.Response]:
@@ -133,11 +133,9 @@ def test_calls_that_arrive_together_are_written_together_with_their_own_ids(
         assert body["items"][0]["event_id"] == f"e{n}"
         assert customer_of.setdefault(f"C{n % 5}", body["customers"][0]) == body["customers"][0]
     assert len(set(customer_of.values())) == 5
-    assert _count(setup, Customer) == 5 and _count(setup, Journey) == 20
+    assert _count(setup, CUSTOMERS) == 5 and _count(setup, JOURNEYS) == 20
     with setup.store.db.read() as conn:
-        owners = dict(
-            conn.execute(select(Journey.__table__.c.id, Journey.__table__.c.customer_id)).all()
-        )
+        owners = dict(conn.execute(select(JOURNEYS.c.id, JOURNEYS.c.customer_id)).all())
     assert all(owners[b["journeys"][0]] == b["customers"][0] for b in bodies)
 
 
@@ -152,7 +150,7 @@ def test_a_failing_call_does_not_fail_the_others_of_its_batch(setup: Setup) -> N
     assert isinstance(failed, FlowNotStarted)
     assert isinstance(first, list) and isinstance(last, list)
     assert first[0].customer != last[0].customer
-    assert _count(setup, Journey) == 2 and _count(setup, Customer) == 2
+    assert _count(setup, JOURNEYS) == 2 and _count(setup, CUSTOMERS) == 2
 
 
 def test_one_event_twice_in_a_batch_is_stored_once(setup: Setup) -> None:
@@ -171,7 +169,7 @@ def test_one_event_twice_in_a_batch_is_stored_once(setup: Setup) -> None:
         first.journeys,
     )
     assert other.journeys != first.journeys
-    assert _count(setup, Journey) == 2 and _count(setup, WebhookDelivery) == 2
+    assert _count(setup, JOURNEYS) == 2 and _count(setup, WEBHOOK_DELIVERIES) == 2
     # and a later delivery of it answers the same ids
     later = write_together(state, calls[:1])[0]
     assert isinstance(later, list) and later[0] == ItemReceipt(
@@ -197,7 +195,7 @@ def test_nothing_is_answered_before_its_transaction_commits(
     posts = [("/webhooks/orders", order_payload(f"e{n}", order=f"O{n}"), bearer) for n in range(5)]
     answers = _together(setup.app, posts)
     assert [a.status_code for a in answers] == [503] * 5
-    assert _count(setup, Journey) == 0 and _count(setup, WebhookDelivery) == 0
+    assert _count(setup, JOURNEYS) == 0 and _count(setup, WEBHOOK_DELIVERIES) == 0
 
 
 # -- token checks ------------------------------------------------------------------------------
@@ -236,7 +234,7 @@ def test_a_revoked_token_stops_within_the_check_interval(
     client = setup.client(token)
     assert client.post("/webhooks/orders", json=order_payload("e1")).status_code == 200
     with setup.store.db.write() as conn:
-        conn.execute(update(Token.__table__).values(revoked_at=datetime.now(UTC)))
+        conn.execute(update(TOKENS).values(revoked_at=datetime.now(UTC)))
     now[0] += deps.TOKEN_TTL + 0.01
     answer = client.post("/webhooks/orders", json=order_payload("e2"))
     assert answer.status_code == 401 and "revoked" in answer.json()["detail"]

@@ -9,7 +9,7 @@ from api_helpers import Setup, order_payload
 from sqlalchemy import func, select
 
 from engine.store.events import add_events
-from engine.store.models import Event, Journey, Membership, Record, Step
+from engine.store.models import EVENTS, JOURNEYS, MEMBERSHIPS, RECORDS, STEPS
 
 
 def _customer(setup: Setup, external_id: str, **fields: object) -> int:
@@ -103,9 +103,9 @@ def test_erasure_deletes_everything_that_refers_to_the_customer(setup: Setup) ->
     }
     assert setup.api.get(f"/api/v1/customers/{system_id}").status_code == 404
     with setup.store.db.read() as conn:
-        for model, left in ((Record, 0), (Journey, 0), (Step, 0), (Membership, 1), (Event, 1)):
-            count = conn.execute(select(func.count()).select_from(model.__table__)).scalar()
-            assert count == left, model
+        for table, left in ((RECORDS, 0), (JOURNEYS, 0), (STEPS, 0), (MEMBERSHIPS, 1), (EVENTS, 1)):
+            count = conn.execute(select(func.count()).select_from(table)).scalar()
+            assert count == left, table.name
     assert setup.api.delete(f"/api/v1/customers/{system_id}").status_code == 404
 
 

@@ -20,7 +20,7 @@ from engine.runtime.clock import SystemClock
 from engine.runtime.runner import Runtime
 from engine.sdk.effects import Effects
 from engine.store import Store
-from engine.store.models import Journey
+from engine.store.models import JOURNEYS
 
 SETTINGS = "timezone: UTC\nprofile: {first_name: str}\nhttp: {allow_private: true}\n"
 
@@ -59,7 +59,7 @@ def _setup(
 
 def _states(setup: Setup) -> list[tuple[str, str]]:
     with setup.store.db.read() as conn:
-        rows = conn.execute(select(Journey.__table__).order_by(Journey.__table__.c.id))
+        rows = conn.execute(select(JOURNEYS).order_by(JOURNEYS.c.id))
         return [(r.state, r.object) for r in rows]
 
 

@@ -17,20 +17,20 @@ from api_helpers import (
     shopify_signature,
     standard_headers,
 )
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 
-from engine.store.models import Customer, Journey, Record, Token, User
+from engine.store.models import CUSTOMERS, JOURNEYS, RECORDS, TOKENS, USERS
 
 
-def _count(setup: Setup, model: type) -> int:
+def _count(setup: Setup, table: Table) -> int:
     with setup.store.db.read() as conn:
-        return int(conn.execute(select(func.count()).select_from(model.__table__)).scalar_one())
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
 def _nothing_stored(setup: Setup) -> None:
-    assert _count(setup, Customer) == 0
-    assert _count(setup, Record) == 0
-    assert _count(setup, Journey) == 0
+    assert _count(setup, CUSTOMERS) == 0
+    assert _count(setup, RECORDS) == 0
+    assert _count(setup, JOURNEYS) == 0
 
 
 # -- the happy path and redeliveries --------------------------------------------------------
@@ -48,8 +48,8 @@ def test_webhook_stores_customer_records_and_starts_the_flow(setup: Setup) -> No
     shown = setup.api.get(f"/api/v1/customers/{customer_id}").json()
     assert shown["external_id"] == "C1" and shown["first_name"] == "Ann"
     with setup.store.db.read() as conn:
-        journey = conn.execute(select(Journey.__table__)).one()
-        records = conn.execute(select(Record.__table__).order_by(Record.__table__.c.id)).all()
+        journey = conn.execute(select(JOURNEYS)).one()
+        records = conn.execute(select(RECORDS).order_by(RECORDS.c.id)).all()
     assert journey.customer_id == customer_id
     assert journey.data["order"]["id"] == "O1"  # the payload is the journey's data
     assert [(r.collection, r.key, r.customer_id) for r in records] == [
@@ -69,7 +69,7 @@ def test_redelivered_event_has_no_second_effect(setup: Setup) -> None:
     assert again.json()["items"][0]["duplicate"] is True
     for name in ("customers", "records", "journeys"):
         assert again.json()[name] == first.json()[name]
-    assert _count(setup, Journey) == 1
+    assert _count(setup, JOURNEYS) == 1
     [customer_id] = first.json()["customers"]
     assert setup.api.get(f"/api/v1/customers/{customer_id}").json()["first_name"] == "Ann"
 
@@ -80,9 +80,9 @@ def test_a_second_order_updates_the_customer_and_adds_records(setup: Setup) -> N
     second["customer"]["first_name"] = "Anna"
     answer = setup.api.post("/webhooks/orders", json=second)
     assert answer.status_code == 200
-    assert _count(setup, Customer) == 1
-    assert _count(setup, Record) == 6
-    assert _count(setup, Journey) == 2  # reentry: always
+    assert _count(setup, CUSTOMERS) == 1
+    assert _count(setup, RECORDS) == 6
+    assert _count(setup, JOURNEYS) == 2  # reentry: always
     [customer_id] = answer.json()["customers"]
     assert setup.api.get(f"/api/v1/customers/{customer_id}").json()["first_name"] == "Anna"
 
@@ -101,7 +101,7 @@ def test_array_of_contacts_is_one_upsert_each(setup: Setup) -> None:
     assert answer.status_code == 200, answer.text
     ids = answer.json()["customers"]
     assert ids[0] == ids[2] != ids[1]
-    assert _count(setup, Customer) == 2
+    assert _count(setup, CUSTOMERS) == 2
     # reentry after-exit: the first journey is still on its way, so the repeat does not enter
     assert len(answer.json()["journeys"]) == 2
     assert answer.json()["items"][2]["journeys"] == []
@@ -251,7 +251,7 @@ def test_auth_matrix(sqlite_setup: Setup, case: str, status: int, reason: str) -
             "ann" if not service else "robot", service=service, webhook="orders"
         )
         with setup.store.db.write() as conn:
-            tokens, users = Token.__table__, User.__table__
+            tokens, users = TOKENS, USERS
             if case == "revoked":
                 conn.execute(update(tokens).values(revoked_at=datetime.now(UTC)))
             elif case == "expired":
@@ -273,7 +273,7 @@ def test_lapsed_user_works_again_after_reactivation(sqlite_setup: Setup) -> None
     _, token = setup.make_token("ann", service=False)
     old = datetime.now(UTC) - timedelta(days=61)
     with setup.store.db.write() as conn:
-        conn.execute(update(User.__table__).values(last_activity_at=old))
+        conn.execute(update(USERS).values(last_activity_at=old))
     assert _post(setup, token).status_code == 401  # type: ignore[attr-defined]
     with setup.store.db.write() as conn:
         reactivate_user(conn, "ann", datetime.now(UTC))
@@ -285,11 +285,11 @@ def test_requests_record_last_activity(sqlite_setup: Setup) -> None:
     _, token = setup.make_token("ann", service=False)
     before = datetime.now(UTC) - timedelta(minutes=10)
     with setup.store.db.write() as conn:
-        conn.execute(update(User.__table__).values(last_activity_at=before))
+        conn.execute(update(USERS).values(last_activity_at=before))
     assert setup.client(token).get("/api/v1/flows").status_code == 200
     with setup.store.db.read() as conn:
         seen = conn.execute(
-            select(User.__table__.c.last_activity_at).where(User.__table__.c.name == "ann")
+            select(USERS.c.last_activity_at).where(USERS.c.name == "ann")
         ).scalar_one()
     assert seen > before + timedelta(minutes=9)
 
@@ -398,4 +398,4 @@ def test_concurrent_deliveries_of_one_event_store_it_once(setup: Setup) -> None:
     assert all(isinstance(o, list) for o in outcomes), outcomes
     flags = sorted(o[0].duplicate for o in outcomes)  # type: ignore[index]
     assert flags == [False, True]
-    assert _count(setup, Journey) == 1
+    assert _count(setup, JOURNEYS) == 1

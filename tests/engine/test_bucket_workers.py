@@ -20,7 +20,7 @@ from engine.sdk.batch import Entry
 from engine.store import Store
 from engine.store import journeys as sql
 from engine.store.customers import upsert_customers
-from engine.store.models import Step
+from engine.store.models import STEPS
 from objects.bucket import Bucket
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -125,7 +125,7 @@ def test_two_workers_never_decide_one_bucket_at_once(
     for thread in threads:
         thread.join(timeout=120)
     assert most[0] == 1
-    steps = Step.__table__  # type: ignore[attr-defined]
+    steps = STEPS
     with store.db.read() as conn:
         released = conn.execute(
             select(func.count()).select_from(steps).where(steps.c.object == "gather")

@@ -16,7 +16,7 @@ from engine.errors import InputError
 from engine.files.customers_csv import load_customers_csv
 from engine.model.project import Project
 from engine.store import Database, Store
-from engine.store.models import Customer
+from engine.store.models import CUSTOMERS
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SETTINGS = "timezone: UTC\nprofile: {first_name: str, visits: int}\n"
@@ -30,7 +30,7 @@ ROWS = [
 
 
 def _stored(store: Store) -> list[tuple[object, ...]]:
-    table = Customer.__table__  # type: ignore[attr-defined]
+    table = CUSTOMERS
     query = select(table.c.system_id, table.c.external_id, table.c.email, table.c.profile)
     with store.db.read() as conn:
         return [tuple(row) for row in conn.execute(query.order_by(table.c.system_id))]

@@ -20,7 +20,7 @@ from engine.runtime.runner import Runtime
 from engine.sdk.batch import Entry
 from engine.store import Store, versions
 from engine.store.customers import upsert_customers
-from engine.store.models import FlowVersion
+from engine.store.models import FLOW_VERSIONS
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 V2 = version_2("1d")
@@ -77,7 +77,7 @@ def test_a_start_stores_a_version_and_the_runtime_runs_it_not_the_file(setup: Se
     # starting the same text again stores nothing
     setup.runtime.start("hold")
     with setup.store.db.read() as conn:
-        assert len(list(conn.execute(select(FlowVersion.__table__)))) == 1  # type: ignore[attr-defined]
+        assert len(list(conn.execute(select(FLOW_VERSIONS)))) == 1
 
 
 def test_an_edit_that_strands_journeys_is_planned_and_refused(setup: Setup) -> None:

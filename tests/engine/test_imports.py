@@ -30,7 +30,7 @@ from engine.files.imports import (
 from engine.model.project import Project
 from engine.store import Database, Store
 from engine.store.customers import load_customers
-from engine.store.models import Customer, Record
+from engine.store.models import CUSTOMERS, RECORDS
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SETTINGS = """
@@ -94,14 +94,14 @@ def run(
 
 def everyone(store: Store) -> list[dict[str, Any]]:
     with store.db.read() as conn:
-        ids = list(conn.execute(select(Customer.__table__.c.system_id)).scalars())  # type: ignore[attr-defined]
+        ids = list(conn.execute(select(CUSTOMERS.c.system_id)).scalars())
         found = load_customers(conn, ids, store.project)
     return sorted(found.values(), key=lambda c: c["system_id"])
 
 
 def records(store: Store) -> list[Any]:
     with store.db.read() as conn:
-        table = Record.__table__  # type: ignore[attr-defined]
+        table = RECORDS
         return list(conn.execute(select(table).order_by(table.c.key)))
 
 
@@ -114,7 +114,7 @@ def untouched(store: Store, place: Place, spec: ImportSpec | None = None) -> Inp
     return caught.value
 
 
-CUSTOMERS = (
+CUSTOMERS_CSV = (
     "external_id,email,first_name,country,newsletter,birthday,score\n"
     "C1,ann@example.com,Ann,NL,true,1990-01-31,3\n"
     "C2,bob@example.com,Bob,BE,false,,\n"
@@ -125,7 +125,7 @@ CUSTOMERS = (
 def test_import_types_values_and_reports_new_changed_unchanged(
     store: Store, project: Project
 ) -> None:
-    report, stored = run(store, put(project, "c.csv", CUSTOMERS))
+    report, stored = run(store, put(project, "c.csv", CUSTOMERS_CSV))
     assert report.counts == {"new": 3, "changed": 0, "unchanged": 0}
     assert report.rows == 3 and report.rejects == []
     ann = everyone(store)[0]
@@ -134,7 +134,7 @@ def test_import_types_values_and_reports_new_changed_unchanged(
     assert ann["score"] == 3
     assert [s.status for s in stored] == ["new"] * 3
     assert stored[0].values["birthday"] == "1990-01-31"
-    again = CUSTOMERS.replace("Bob,BE", "Bob,NL")
+    again = CUSTOMERS_CSV.replace("Bob,BE", "Bob,NL")
     report, stored = run(store, put(project, "c2.csv", again))
     assert report.counts == {"new": 0, "changed": 1, "unchanged": 2}
     assert [(s.customer_id, s.status) for s in stored] == [
@@ -147,7 +147,7 @@ def test_import_types_values_and_reports_new_changed_unchanged(
 def test_a_reimport_updates_only_what_changed_and_keeps_what_the_file_lacks(
     store: Store, project: Project
 ) -> None:
-    run(store, put(project, "c.csv", CUSTOMERS))
+    run(store, put(project, "c.csv", CUSTOMERS_CSV))
     before = {c["external_id"]: c for c in everyone(store)}
     later = datetime(2026, 1, 6, 9, 0, tzinfo=UTC)
     data = "external_id,country,newsletter\nC1,DE,true\nC2,BE,false\nC3,NL,\n"
@@ -202,7 +202,7 @@ def test_empty_unsubscribed_or_bounced_cells_keep_what_is_stored(
 
 
 def test_key_system_id_updates_and_never_creates(store: Store, project: Project) -> None:
-    run(store, put(project, "a.csv", CUSTOMERS))
+    run(store, put(project, "a.csv", CUSTOMERS_CSV))
     ann = everyone(store)[0]
     spec = ImportSpec(key="system_id")
     data = f"system_id,first_name\n{ann['system_id']},Anna\n"
@@ -424,7 +424,7 @@ def test_a_missing_file(lite: Store, project: Project) -> None:
 
 
 def test_records_link_to_customers_and_report_statuses(store: Store, project: Project) -> None:
-    run(store, put(project, "c.csv", CUSTOMERS))
+    run(store, put(project, "c.csv", CUSTOMERS_CSV))
     data = (
         "order_id,customer.external_id,total,status,created_at\n"
         "O1,C1,12.50,paid,2026-01-04T10:00:00+01:00\n"

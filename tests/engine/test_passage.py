@@ -18,7 +18,7 @@ from engine.runtime.runner import Runtime
 from engine.sdk.batch import Entry
 from engine.store import Store
 from engine.store.customers import upsert_customers
-from engine.store.models import Claim, Journey, Step
+from engine.store.models import CLAIMS, JOURNEYS, STEPS
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SETTINGS = "timezone: UTC\nprofile: {country: str, segment: str, score: int}\n"
@@ -80,7 +80,7 @@ def test_one_claim_takes_journeys_through_every_instant_object(
         ("check", 3, {"out": 3}),
         ("tag", 3, {"out": 3}),
     ]
-    J = Journey.__table__  # type: ignore[attr-defined]
+    J = JOURNEYS
     where = rows(runtime.store, select(J.c.customer_id, J.c.object, J.c.state).order_by(J.c.id))
     assert where == [
         (ids[0], "pool", "active"),
@@ -88,7 +88,7 @@ def test_one_claim_takes_journeys_through_every_instant_object(
         (ids[2], "pool", "active"),
         (ids[3], "hold", "active"),
     ]
-    S = Step.__table__  # type: ignore[attr-defined]
+    S = STEPS
     steps = rows(
         runtime.store,
         select(S.c.object, S.c.output, S.c.reason)
@@ -103,7 +103,7 @@ def test_one_claim_takes_journeys_through_every_instant_object(
         ("check", "out"),
         ("tag", "out"),
     ]
-    assert rows(runtime.store, select(Claim.__table__)) == []  # type: ignore[attr-defined]
+    assert rows(runtime.store, select(CLAIMS)) == []
 
 
 def test_a_release_moves_on_as_one_batch_and_ends_in_the_same_claim(
@@ -114,7 +114,7 @@ def test_a_release_moves_on_as_one_batch_and_ends_in_the_same_claim(
     # three reached the bucket: a group of two went on together, one waits for company
     after_pool = [(r.object, r.size) for r in reports if r.object in ("pool", "end")]
     assert after_pool == [("pool", 3), ("end", 2)]
-    J = Journey.__table__  # type: ignore[attr-defined]
+    J = JOURNEYS
     states = dict(rows(runtime.store, select(J.c.customer_id, J.c.state)))
     assert sorted(states.values()) == ["active", "active", "finished", "finished"]
 
@@ -128,11 +128,11 @@ def test_a_failing_instant_object_fails_only_its_own_journeys(
     )
     runtime, ids, _ = setup(make_project, store_for, flow)
     runtime.run_batch()
-    J = Journey.__table__  # type: ignore[attr-defined]
+    J = JOURNEYS
     states = dict(rows(runtime.store, select(J.c.customer_id, J.c.state)))
     # 'NL' is no whole number: the update fails the three Dutch customers, the split stands
     assert [states[i] for i in ids] == ["failed", "failed", "failed", "active"]
-    S = Step.__table__  # type: ignore[attr-defined]
+    S = STEPS
     split_steps = rows(runtime.store, select(S.c.output).where(S.c.object == "by-country"))
     assert sorted(o for (o,) in split_steps) == ["dutch", "dutch", "dutch", "otherwise"]
     failed = rows(runtime.store, select(S.c.reason).where(S.c.object == "mark"))

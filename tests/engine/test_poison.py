@@ -21,8 +21,7 @@ from engine.sdk.batch import Entry
 from engine.store import Store
 from engine.store import journeys as sql
 from engine.store.customers import upsert_customers
-from engine.store.events import EVENTS
-from engine.store.models import Claim
+from engine.store.models import CLAIMS, EVENTS
 from objects.update import Update
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -118,7 +117,7 @@ def test_an_object_that_raises_fails_its_batch_three_times_then_its_journeys(
     tracebacks = [r for r in caplog.records if r.exc_info]
     assert len(tracebacks) == 1
     with runtime.store.db.read() as conn:
-        assert conn.execute(select(Claim.__table__)).all() == []  # type: ignore[attr-defined]
+        assert conn.execute(select(CLAIMS)).all() == []
         kinds = [r.kind for r in conn.execute(select(EVENTS))]
     assert kinds.count("failed") == 4
     # the runtime goes on: a healthy batch afterwards runs
@@ -191,6 +190,6 @@ def test_a_lapsed_claim_keeps_its_error(
         )
         assert claimed is not None
         sql.lapse_claim(conn, claimed.claim_id, "ValueError: x", clock.now())
-        conn.execute(update(Claim.__table__).values(attempts=3))  # type: ignore[attr-defined]
+        conn.execute(update(CLAIMS).values(attempts=3))
     runtime.run_until_idle(limit=5)
     assert {s[2] for s in _states(runtime.store)} == {"failed: ValueError: x (3 attempts)"}

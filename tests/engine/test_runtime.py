@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from engine.model.flow import find_flow
 from engine.model.project import Project
@@ -19,7 +19,7 @@ from engine.sdk.batch import Entry
 from engine.store import Store
 from engine.store import journeys as sql
 from engine.store.customers import upsert_customers
-from engine.store.models import Claim, Journey, Step
+from engine.store.models import CLAIMS, JOURNEYS, STEPS
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 FLOW = """
@@ -50,11 +50,10 @@ def setup(
     return runtime, clock, ids
 
 
-def count(store: Store, table: type, **where: object) -> int:
-    t = table.__table__  # type: ignore[attr-defined]
-    query = select(func.count()).select_from(t)
+def count(store: Store, table: Table, **where: object) -> int:
+    query = select(func.count()).select_from(table)
     for key, value in where.items():
-        query = query.where(getattr(t.c, key) == value)
+        query = query.where(table.c[key] == value)
     with store.db.read() as conn:
         return int(conn.execute(query).scalar_one())
 
@@ -81,8 +80,8 @@ def test_a_crash_between_claim_and_commit_loses_no_journey(
     clock.advance(runtime.lease + timedelta(seconds=1))
     report = other.run_batch()
     assert report is not None and report.object == "tag" and report.size == 5
-    assert count(runtime.store, Step, object="tag") == 5
-    assert count(runtime.store, Claim) == 0
+    assert count(runtime.store, STEPS, object="tag") == 5
+    assert count(runtime.store, CLAIMS) == 0
     # the dead worker's late commit is refused: it no longer holds the claim
     with runtime.store.db.write() as conn:
         assert not sql.still_ours(conn, claimed.claim_id, "w1")
@@ -110,7 +109,7 @@ def test_steps_are_recorded_once_when_a_lost_lease_commits_late(
     assert fast.run_batch() is not None
     late = batches.run_claimed(slow, claimed, clock.now())
     assert late.size == 0  # refused
-    assert count(runtime.store, Step, object="tag") == 3
+    assert count(runtime.store, STEPS, object="tag") == 3
 
 
 def test_events_wake_waiting_journeys(
@@ -123,8 +122,8 @@ def test_events_wake_waiting_journeys(
     clock.advance(timedelta(hours=5))
     runtime.record_events([IncomingEvent("open", ids[0], clock.now(), flow="f")])
     assert runtime.run_until_idle() >= 1
-    assert count(runtime.store, Step, object="opened", output="yes") == 1
-    assert count(runtime.store, Journey, state="active") == 1
+    assert count(runtime.store, STEPS, object="opened", output="yes") == 1
+    assert count(runtime.store, JOURNEYS, state="active") == 1
 
 
 def test_stopped_flows_keep_their_journeys_until_started(
@@ -134,10 +133,10 @@ def test_stopped_flows_keep_their_journeys_until_started(
     runtime.enter("f", "hook", [Entry(i) for i in ids])
     runtime.stop("f")
     assert runtime.run_batch() is None
-    assert count(runtime.store, Journey, object="tag", state="active") == 2
+    assert count(runtime.store, JOURNEYS, object="tag", state="active") == 2
     runtime.start("f")
     assert runtime.run_batch() is not None
-    assert count(runtime.store, Journey, object="opened") == 2
+    assert count(runtime.store, JOURNEYS, object="opened") == 2
 
 
 def test_run_once_fires_start_objects_without_schedule_only_once(
@@ -158,7 +157,7 @@ def test_run_once_fires_start_objects_without_schedule_only_once(
     assert runtime.fire_due() == 1
     assert runtime.fire_due() == 0
     runtime.run_until_idle()
-    assert count(store, Journey, state="finished") == 1
+    assert count(store, JOURNEYS, state="finished") == 1
     assert runtime.next_due() is None
 
 
@@ -200,5 +199,5 @@ def test_a_wait_loads_its_customers_only_when_its_settings_read_them(
     runtime.run_until_idle()
     clock.advance(timedelta(days=2))
     runtime.run_until_idle()
-    assert count(store, Journey, state="finished") == 1
+    assert count(store, JOURNEYS, state="finished") == 1
     assert bool(loaded) == loads

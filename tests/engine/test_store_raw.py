@@ -12,12 +12,10 @@ from sqlalchemy import text
 
 from engine.errors import StoreConflict
 from engine.store import Database
-from engine.store.journeys import STEPS
-from engine.store.models import Group, Membership
+from engine.store.models import GROUPS, MEMBERSHIPS, STEPS
 from engine.store.raw import encoder, insert_rows, time_param, update_rows
 
-GROUPS = Group.__table__  # type: ignore[attr-defined]
-MEMBERS = Membership.__table__  # type: ignore[attr-defined]
+MEMBERS = MEMBERSHIPS
 NOW = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 REASONS = ["plain", 'quotes " and \\ backslash', "tab\tand\nnewline", "Zoë ✓", "", "\\N"]
 

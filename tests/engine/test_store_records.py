@@ -16,7 +16,7 @@ from engine.store.customers import add_to_groups, upsert_customers
 from engine.store.erasure import erase_customers
 from engine.store.events import add_events
 from engine.store.journeys import NewJourney, enter
-from engine.store.models import Event, Journey, Membership, Record, SendLog, Step
+from engine.store.models import EVENTS, JOURNEYS, MEMBERSHIPS, RECORDS, SEND_LOG, STEPS
 from engine.store.records import (
     delete_record,
     get_record,
@@ -128,7 +128,7 @@ def test_erasure_removes_every_trace_and_only_of_that_customer(store: Store) -> 
             NOW,
         )
         conn.execute(
-            SendLog.__table__.insert(),
+            SEND_LOG.insert(),
             [
                 {"journey_id": j, "object": "mail", "state": "sent", "message_id": "m", "at": NOW}
                 for j in journeys
@@ -152,6 +152,6 @@ def test_erasure_removes_every_trace_and_only_of_that_customer(store: Store) -> 
         "events": 1,
     }
     with store.db.read() as conn:
-        for model in (Membership, Record, Journey, Step, SendLog, Event):
-            left = conn.execute(select(func.count()).select_from(model.__table__)).scalar()
-            assert left == 1, model
+        for table in (MEMBERSHIPS, RECORDS, JOURNEYS, STEPS, SEND_LOG, EVENTS):
+            left = conn.execute(select(func.count()).select_from(table)).scalar()
+            assert left == 1, table.name

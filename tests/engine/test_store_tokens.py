@@ -12,7 +12,7 @@ from engine.errors import AccessError, InputError
 from engine.model.project import Project
 from engine.store import Store
 from engine.store import tokens as t
-from engine.store.models import Token, User
+from engine.store.models import TOKENS, USERS
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -27,7 +27,7 @@ def test_token_is_stored_hashed_and_works_at_once(store: Store) -> None:
         t.create_user(conn, "ann", service=False, now=NOW)
         token_id, secret = t.create_token(conn, "ann", now=NOW)
     with store.db.read() as conn:
-        stored = conn.execute(select(Token.__table__.c.hash)).scalar_one()
+        stored = conn.execute(select(TOKENS.c.hash)).scalar_one()
         access = t.check_token(conn, secret, NOW)
     assert secret.startswith("sluis_") and len(secret) > 40
     assert stored == t.token_hash(secret) and secret not in stored
@@ -77,7 +77,7 @@ def test_activity_is_recorded_at_most_once_a_minute(store: Store) -> None:
         t.touch_user(conn, user_id, NOW + timedelta(minutes=2), token_id)
         t.touch_user(conn, user_id, NOW + timedelta(minutes=2, seconds=30), token_id)  # kept
     with store.db.read() as conn:
-        seen = conn.execute(select(User.__table__.c.last_activity_at)).scalar_one()
+        seen = conn.execute(select(USERS.c.last_activity_at)).scalar_one()
         used = t.list_tokens(conn, NOW + timedelta(minutes=3))[0]["last_used_at"]
     assert seen == used == NOW + timedelta(minutes=2)
 

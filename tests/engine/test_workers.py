@@ -25,7 +25,7 @@ from engine.runtime.worker import SchedulerLock
 from engine.sdk.batch import Entry
 from engine.store import Store
 from engine.store.customers import upsert_customers
-from engine.store.models import Claim, Journey, Step
+from engine.store.models import CLAIMS, JOURNEYS, STEPS
 
 SCALE = float(os.environ.get("SLUIS_FAULT_SCALE", "0.01"))
 FLOW = """
@@ -96,7 +96,7 @@ def spawn(
 
 
 def counts(store: Store) -> tuple[int, int, int]:
-    s, j, c = Step.__table__, Journey.__table__, Claim.__table__  # type: ignore[attr-defined]
+    s, j, c = STEPS, JOURNEYS, CLAIMS
     with store.db.read() as conn:
         per_journey = conn.execute(
             select(func.count()).select_from(

@@ -35,7 +35,7 @@ from engine.runtime.clock import SystemClock
 from engine.runtime.runner import Runtime
 from engine.store import Store
 from engine.store.customers import upsert_customers
-from engine.store.models import Journey
+from engine.store.models import JOURNEYS
 
 SCALE = float(os.environ.get("SLUIS_FAULT_SCALE", "0.1"))
 CUSTOMERS = max(200, int(5000 * SCALE))
@@ -188,7 +188,7 @@ def test_kill9_loses_and_repeats_nothing(tmp_path: Path, servers: tuple[int, int
         with store.db.read() as conn:
             return int(
                 conn.execute(
-                    select(func.count()).select_from(Journey).where(Journey.state == "finished")  # type: ignore[arg-type]
+                    select(func.count()).select_from(JOURNEYS).where(JOURNEYS.c.state == "finished")
                 ).scalar_one()
             )
 
@@ -223,14 +223,14 @@ def test_kill9_loses_and_repeats_nothing(tmp_path: Path, servers: tuple[int, int
         states = Counter(
             dict(
                 conn.execute(
-                    select(Journey.state, func.count()).group_by(Journey.state)  # type: ignore[call-overload]
+                    select(JOURNEYS.c.state, func.count()).group_by(JOURNEYS.c.state)
                 ).all()
             )
         )
         per_customer = conn.execute(
             select(func.count()).select_from(
-                select(Journey.customer_id)
-                .group_by(Journey.customer_id)  # type: ignore[call-overload]
+                select(JOURNEYS.c.customer_id)
+                .group_by(JOURNEYS.c.customer_id)
                 .having(func.count() > 1)
                 .subquery()
             )

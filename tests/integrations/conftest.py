@@ -27,7 +27,8 @@ from engine.runtime.explain import journeys_of
 from engine.runtime.runner import Runtime
 from engine.sdk.effects import Effects
 from engine.store import Store
-from engine.store.customers import CUSTOMERS, find_ids
+from engine.store.customers import find_ids
+from engine.store.models import CUSTOMERS
 
 STARTER = "timezone: UTC\n"
 

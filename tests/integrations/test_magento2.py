@@ -12,9 +12,8 @@ from sqlalchemy import func, select
 from vendors import Answer
 from vendors.magento import SC, Magento
 
-from engine.store.events import EVENTS
+from engine.store.models import EVENTS, RECORDS
 from engine.store.raw import json_value
-from engine.store.records import RECORDS
 
 
 @pytest.fixture
@@ -189,7 +188,7 @@ def test_a_wrong_token_fails_the_pull_with_the_reason(shop, magento, monkeypatch
     shop.at(1, 5)
     assert shop.count() == 0
     with shop.store.db.read() as conn:
-        from engine.store.events import EVENTS
+        from engine.store.models import EVENTS
 
         reasons = [e.data["reason"] for e in conn.execute(EVENTS.select()) if e.kind == "failed"]
     assert reasons and "HTTP 401" in reasons[-1]

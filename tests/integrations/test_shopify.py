@@ -10,7 +10,7 @@ import pytest
 from vendors import Answer
 from vendors.shopify import CUSTOMERS, Shopify, webhook
 
-from engine.store.records import RECORDS
+from engine.store.models import RECORDS
 
 SECRET = "shopify-app-secret"
 

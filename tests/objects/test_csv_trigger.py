@@ -21,8 +21,7 @@ from engine.runtime.explain import journeys_of
 from engine.runtime.runner import Runtime
 from engine.sdk.effects import Effects
 from engine.store import Database, Store
-from engine.store.events import EVENTS
-from engine.store.models import Customer
+from engine.store.models import CUSTOMERS, EVENTS
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 POLL = timedelta(seconds=30)
@@ -83,10 +82,7 @@ class Watch:
 
     def journeys(self) -> list[tuple[str | None, Any, list[str]]]:
         with self.store.db.read() as conn:
-            labels = {
-                r.system_id: r.external_id
-                for r in conn.execute(select(Customer.__table__))  # type: ignore[attr-defined]
-            }
+            labels = {r.system_id: r.external_id for r in conn.execute(select(CUSTOMERS))}
             views = journeys_of(conn, flow="campaign")
         return sorted(
             (labels.get(v.customer_id), v.data.get("file"), [s.reason for s in v.steps])
@@ -95,7 +91,7 @@ class Watch:
 
     def customers(self) -> list[str]:
         with self.store.db.read() as conn:
-            table = Customer.__table__  # type: ignore[attr-defined]
+            table = CUSTOMERS
             return list(
                 conn.execute(select(table.c.external_id).order_by(table.c.system_id)).scalars()
             )

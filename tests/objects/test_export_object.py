@@ -25,7 +25,7 @@ from engine.sdk.batch import Batch, Journey, Routing
 from engine.sdk.context import RunContext
 from engine.sdk.effects import Effects
 from engine.store import Database, Store
-from engine.store.models import Event, Step
+from engine.store.models import EVENTS, STEPS
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SETTINGS = """
@@ -118,7 +118,7 @@ def test_one_file_per_batch_with_the_chosen_columns(project: Project, store: Sto
     ]
     assert read(exports / "buyers_20260105-3.csv")[1:] == [["C3", "c@x.nl", "NL", ""]]
     with store.db.read() as conn:
-        table = Event.__table__  # type: ignore[attr-defined]
+        table = EVENTS
         events = list(conn.execute(select(table).where(table.c.kind == "exported")))
     assert sorted((e.customer_id, e.data["path"]) for e in events) == [
         (1, "exports/buyers_20260105-2.csv"),
@@ -231,7 +231,7 @@ def test_an_sftp_server_that_cannot_be_reached_is_tried_again_then_fails(
         load_customers_csv(conn, tmp_path / "customers.csv", project, START)
     clock = run_flow(project, made, load_flow(project.flows_dir / "weekly.yaml", project))
     with made.db.read() as conn:
-        reasons = {s.reason for s in conn.execute(select(Step.__table__)) if s.object == "export"}
+        reasons = {s.reason for s in conn.execute(select(STEPS)) if s.object == "export"}
     made.db.dispose()
     assert clock.now() - START == timedelta(seconds=10 + 20 + 40)  # backoff 10s, doubling
     [reason] = reasons
@@ -255,10 +255,10 @@ def test_where_keeps_the_rows_of_the_batch_customers_it_holds_for(
     rows = sorted(row for f in exports.iterdir() for row in read(f)[1:])
     assert rows == [["C1", "a@x.nl", "NL", ""], ["C3", "c@x.nl", "NL", ""]]
     with store.db.read() as conn:
-        table = Event.__table__  # type: ignore[attr-defined]
+        table = EVENTS
         exported = conn.execute(select(table.c.customer_id).where(table.c.kind == "exported"))
         assert sorted(exported.scalars()) == [1, 3]  # C2 (be) is not exported
-        steps = Step.__table__  # type: ignore[attr-defined]
+        steps = STEPS
         left = conn.execute(select(steps.c.output).where(steps.c.object == "export"))
         assert list(left.scalars()) == ["out"] * 3  # and leaves by out all the same
 

@@ -13,7 +13,7 @@ from vendors.salesforce import VERSION, Salesforce
 
 from engine.errors import FlowError
 from engine.http.oauth import forget_tokens
-from engine.store.customers import CUSTOMERS
+from engine.store.models import CUSTOMERS
 
 SETTINGS = """\
 timezone: UTC

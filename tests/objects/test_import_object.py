@@ -19,7 +19,7 @@ from engine.runtime.explain import journeys_of
 from engine.runtime.runner import Runtime
 from engine.sdk.effects import Effects
 from engine.store import Database, Store
-from engine.store.models import Customer, Event, FileState, Record
+from engine.store.models import CUSTOMERS, EVENTS, FILES, RECORDS
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SETTINGS = """
@@ -32,7 +32,7 @@ datamodel:
     key: order_id
     fields: {order_id: str, total: decimal, status: str}
 """
-CUSTOMERS = "external_id,email,first_name\nC1,a@x.nl,Ann\nC2,b@x.nl,Bob\nC3,c@x.nl,Cy\n"
+CUSTOMERS_CSV = "external_id,email,first_name\nC1,a@x.nl,Ann\nC2,b@x.nl,Bob\nC3,c@x.nl,Cy\n"
 
 
 class World:
@@ -61,10 +61,7 @@ class World:
 
     def journeys(self) -> list[tuple[str | None, str, str | None, list[tuple[str, Any, str]]]]:
         with self.store.db.read() as conn:
-            labels = {
-                r.system_id: r.external_id
-                for r in conn.execute(select(Customer.__table__))  # type: ignore[attr-defined]
-            }
+            labels = {r.system_id: r.external_id for r in conn.execute(select(CUSTOMERS))}
             views = journeys_of(conn, flow=self.flow.name)
         return sorted(
             (
@@ -78,24 +75,21 @@ class World:
 
     def data(self) -> dict[str | None, dict[str, Any]]:
         with self.store.db.read() as conn:
-            labels = {
-                r.system_id: r.external_id
-                for r in conn.execute(select(Customer.__table__))  # type: ignore[attr-defined]
-            }
+            labels = {r.system_id: r.external_id for r in conn.execute(select(CUSTOMERS))}
             return {
                 labels.get(v.customer_id): v.data for v in journeys_of(conn, flow=self.flow.name)
             }
 
     def customers(self) -> list[str]:
         with self.store.db.read() as conn:
-            table = Customer.__table__  # type: ignore[attr-defined]
+            table = CUSTOMERS
             return list(
                 conn.execute(select(table.c.external_id).order_by(table.c.system_id)).scalars()
             )
 
     def failures(self) -> list[str]:
         with self.store.db.read() as conn:
-            table = Event.__table__  # type: ignore[attr-defined]
+            table = EVENTS
             rows = conn.execute(select(table).where(table.c.kind == "failed").order_by(table.c.id))
             return [r.data["reason"] for r in rows]
 
@@ -134,7 +128,7 @@ def test_a_start_import_enters_new_and_changed_customers_then_moves_the_file(
     world: Callable[[str, str], World],
 ) -> None:
     w = world("nightly", NIGHTLY)
-    w.put("in/customers_20260105.csv", CUSTOMERS)
+    w.put("in/customers_20260105.csv", CUSTOMERS_CSV)
     w.start()
     assert w.customers() == ["C1", "C2", "C3"]
     assert w.journeys() == [
@@ -147,9 +141,9 @@ def test_a_start_import_enters_new_and_changed_customers_then_moves_the_file(
         "row": {"external_id": "C1", "email": "a@x.nl", "first_name": "Ann"},
     }
     assert not (w.project.root / "in" / "customers_20260105.csv").exists()
-    assert (w.project.root / "archive" / "customers_20260105.csv").read_text() == CUSTOMERS
+    assert (w.project.root / "archive" / "customers_20260105.csv").read_text() == CUSTOMERS_CSV
     with w.store.db.read() as conn:
-        assert list(conn.execute(select(FileState.__table__))) == []  # type: ignore[attr-defined]
+        assert list(conn.execute(select(FILES))) == []
 
 
 SCHEDULED = """
@@ -166,14 +160,14 @@ objects:
 
 def test_a_scheduled_import_with_continue(world: Callable[[str, str], World]) -> None:
     w = world("daily", SCHEDULED)
-    w.put("in/customers.csv", CUSTOMERS)
+    w.put("in/customers.csv", CUSTOMERS_CSV)
     w.start()
     assert w.journeys() == []  # not 06:00 yet
     w.clock.set(datetime(2026, 1, 6, 6, 0, tzinfo=UTC))
     w.settle()
     assert w.customers() == ["C1", "C2", "C3"]
     assert w.journeys() == []  # all new; only changed and unchanged continue
-    w.put("in/customers.csv", CUSTOMERS.replace("Bob", "Robert"))
+    w.put("in/customers.csv", CUSTOMERS_CSV.replace("Bob", "Robert"))
     w.clock.set(datetime(2026, 1, 7, 6, 0, tzinfo=UTC))
     w.settle()
     assert [(c, steps) for c, _, _, steps in w.journeys()] == [
@@ -212,7 +206,9 @@ def test_too_many_rejects_write_nothing_but_the_rejects_file(
 ) -> None:
     flow = NIGHTLY.replace("after: {move: archive/}", "max_rejects: 1\n    after: delete")
     w = world("nightly", flow)
-    w.put("in/customers_20260105.csv", CUSTOMERS.replace("a@x.nl", "nope").replace("c@x.nl", "x"))
+    w.put(
+        "in/customers_20260105.csv", CUSTOMERS_CSV.replace("a@x.nl", "nope").replace("c@x.nl", "x")
+    )
     w.start()
     assert w.customers() == []
     assert "more than 1 row(s) rejected" in w.failures()[0]
@@ -226,7 +222,7 @@ def test_rejects_within_the_limit_are_written_and_the_file_deleted(
 ) -> None:
     flow = NIGHTLY.replace("after: {move: archive/}", "max_rejects: 1\n    after: delete")
     w = world("nightly", flow)
-    w.put("in/customers_20260105.csv", CUSTOMERS.replace("a@x.nl", "nope"))
+    w.put("in/customers_20260105.csv", CUSTOMERS_CSV.replace("a@x.nl", "nope"))
     w.start()
     assert w.customers() == ["C2", "C3"]
     assert not (w.project.root / "in" / "customers_20260105.csv").exists()
@@ -241,7 +237,7 @@ def test_an_after_step_a_stop_interrupted_is_done_without_importing_again(
         "continue: [new, changed, unchanged]\n    after: {move: archive/}",
     )
     w = world("daily", flow)
-    w.put("in/customers.csv", CUSTOMERS)
+    w.put("in/customers.csv", CUSTOMERS_CSV)
     w.put("archive", "a file where the folder should be\n")  # the move fails
     w.start()
     w.clock.set(datetime(2026, 1, 6, 6, 0, tzinfo=UTC))
@@ -281,7 +277,7 @@ def test_mid_flow_the_imported_customers_go_on(world: Callable[[str, str], World
         from engine.files.customers_csv import load_customers_csv
 
         load_customers_csv(conn, w.project.root / "in" / "t.csv", w.project, START)
-    w.put("in/enriched.csv", CUSTOMERS + "T1,t@x.nl,Tee\n")
+    w.put("in/enriched.csv", CUSTOMERS_CSV + "T1,t@x.nl,Tee\n")
     w.start()
     journeys = w.journeys()
     assert journeys[-1] == (
@@ -344,7 +340,7 @@ def test_a_collection_import_enters_the_linked_customers(
     world: Callable[[str, str], World],
 ) -> None:
     w = world("orders", COLLECTION)
-    w.put("in/c.csv", CUSTOMERS)
+    w.put("in/c.csv", CUSTOMERS_CSV)
     with w.store.db.write() as conn:
         from engine.files.customers_csv import load_customers_csv
 
@@ -358,7 +354,7 @@ def test_a_collection_import_enters_the_linked_customers(
         ("C1", "imported: new"),
     ]
     with w.store.db.read() as conn:
-        assert len(list(conn.execute(select(Record.__table__)))) == 3  # type: ignore[attr-defined]
+        assert len(list(conn.execute(select(RECORDS)))) == 3
 
 
 def test_validation_names_a_wrong_collection_and_field(
@@ -388,7 +384,7 @@ def test_replay_reads_the_import_but_leaves_the_project_alone(
 
     project = make_project(SETTINGS, flows={"nightly": NIGHTLY})
     (project.root / "in").mkdir()
-    (project.root / "in" / "customers_20260105.csv").write_text(CUSTOMERS)
+    (project.root / "in" / "customers_20260105.csv").write_text(CUSTOMERS_CSV)
     (tmp_path / "none.csv").write_text("external_id\n")
     flow = load_flow(project.flows_dir / "nightly.yaml", project)
     session = Replay(project, flow, tmp_path / "none.csv", start=START, until=timedelta(days=1))

@@ -11,11 +11,11 @@ from typing import Any
 from http_target import SQLITE_ONLY, START, HttpTarget, Reply, customers
 from sqlalchemy import select
 
-from engine.store.models import Journey
+from engine.store.models import JOURNEYS
 
 
 def _held(run: Any) -> list[tuple[str, Any]]:
-    table = Journey.__table__  # type: ignore[attr-defined]
+    table = JOURNEYS
     with run.store.db.read() as conn:
         return [(r.state, r.ready_at) for r in conn.execute(select(table))]
 

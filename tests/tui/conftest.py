@@ -17,16 +17,11 @@ from engine.runtime.clock import VirtualClock
 from engine.runtime.replay import Replay
 from engine.store import Database, Store
 from engine.store.customers import upsert_customers
-from engine.store.models import Event, FlowState, Journey, Step
+from engine.store.models import EVENTS, FLOW_STATES, JOURNEYS, STEPS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "flows"
 NOW = datetime(2026, 1, 6, 12, 0, tzinfo=UTC)
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-JOURNEYS = Journey.__table__  # type: ignore[attr-defined]
-STEPS = Step.__table__  # type: ignore[attr-defined]
-EVENTS = Event.__table__  # type: ignore[attr-defined]
-FLOW_STATES = FlowState.__table__  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -284,17 +284,15 @@ async def test_live_header_shows_workers_claims_and_lag(
 ) -> None:
     from datetime import timedelta
 
-    from engine.store.models import Claim, Journey, Worker
+    from engine.store.models import CLAIMS, JOURNEYS, WORKERS
 
     now = clock.now()
     with seeded_store.db.write() as conn:
         conn.execute(
-            Worker.__table__.insert().values(  # type: ignore[attr-defined]
-                id="w1", host="h", pid=1, started_at=now, heartbeat_at=now
-            )
+            WORKERS.insert().values(id="w1", host="h", pid=1, started_at=now, heartbeat_at=now)
         )
         conn.execute(
-            Claim.__table__.insert().values(  # type: ignore[attr-defined]
+            CLAIMS.insert().values(
                 flow="welcome",
                 object="opened",
                 owner="w9",
@@ -302,7 +300,7 @@ async def test_live_header_shows_workers_claims_and_lag(
                 created_at=now,
             )
         )
-        journeys = Journey.__table__  # type: ignore[attr-defined]
+        journeys = JOURNEYS
         waiting = journeys.c.state == "active"
         ready = conn.execute(
             journeys.update().where(waiting).values(ready_at=now - timedelta(minutes=3))

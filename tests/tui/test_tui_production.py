@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Label, Static
 from engine.model.project import Project
 from engine.runtime.clock import VirtualClock
 from engine.store import Database, Store
-from engine.store.models import Event, Journey
+from engine.store.models import EVENTS, JOURNEYS
 from tui.app import SluisApp, create_app
 from tui.graph_view import GraphView
 
@@ -80,13 +80,11 @@ async def test_failed_journeys_show_their_reasons_and_r_retries_them(
         await app.settle()
         with seeded_store.db.read() as conn:
             journey = conn.execute(
-                select(Journey.state, Journey.object).where(  # type: ignore[call-overload]
-                    Journey.customer_id == 4, Journey.flow == "welcome"
+                select(JOURNEYS.c.state, JOURNEYS.c.object).where(
+                    JOURNEYS.c.customer_id == 4, JOURNEYS.c.flow == "welcome"
                 )
             ).one()
-            retried = conn.execute(
-                select(Event.object).where(Event.kind == "retried")  # type: ignore[call-overload,arg-type]
-            ).all()
+            retried = conn.execute(select(EVENTS.c.object).where(EVENTS.c.kind == "retried")).all()
         assert tuple(journey) == ("active", "welcome-mail")
         assert [r[0] for r in retried] == ["welcome-mail"]
         assert graph.counts["welcome-mail"].failed == 0

@@ -31,12 +31,10 @@ from engine.mail.bounces.verdict import Recipient, Verdict
 from engine.runtime.runner import IncomingEvent, Runtime
 from engine.store import journeys as sql
 from engine.store.customers import find_ids
-from engine.store.models import Customer, IngestedBounce, Journey, SendLog
+from engine.store.models import CUSTOMERS, INGESTED_BOUNCES, JOURNEYS, SEND_LOG
 
-CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
-JOURNEYS = Journey.__table__  # type: ignore[attr-defined]
-LOG = SendLog.__table__  # type: ignore[attr-defined]
-SEEN = IngestedBounce.__table__  # type: ignore[attr-defined]
+LOG = SEND_LOG
+SEEN = INGESTED_BOUNCES
 
 
 @dataclass

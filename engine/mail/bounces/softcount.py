@@ -10,9 +10,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select
 
-from engine.store.models import Event
+from engine.store.models import EVENTS
 
-EVENTS = Event.__table__  # type: ignore[attr-defined]
 REACHED = ("delivered", "open", "click")  # the mailbox took a mail
 
 

@@ -37,13 +37,12 @@ from engine.runtime.production import production_effects
 from engine.runtime.runner import Runtime
 from engine.store import Store
 from engine.store.customers import upsert_customers
-from engine.store.models import Event, SendLog
+from engine.store.models import EVENTS, SEND_LOG
 
 START = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 TRACKING_KEY = "test-tracking-key-0123456789abcdef"
 UNKNOWN_PREFIX = "unknown: "
-EVENTS = Event.__table__
-LOG = SendLog.__table__
+LOG = SEND_LOG
 
 
 def free_port() -> int:

@@ -17,12 +17,10 @@ from engine.mail.bounces.classify import classify
 from engine.mail.bounces.ingest import ingest
 from engine.mail.bounces.sources import read_messages
 from engine.runtime.runner import IncomingEvent
-from engine.store.models import Customer, Journey, SendLog
+from engine.store.models import CUSTOMERS, JOURNEYS, SEND_LOG
 
 CORPUS = Path(__file__).parent / "bounces"
-CUSTOMERS = Customer.__table__
-LOG = SendLog.__table__
-JOURNEYS = Journey.__table__
+LOG = SEND_LOG
 
 
 def mid(n: int, obj: str = "welcome-mail") -> str:

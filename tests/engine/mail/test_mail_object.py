@@ -17,10 +17,8 @@ from engine.mail import linkparam
 from engine.mail.tracking import TrackingLinks, tracking_key
 from engine.runtime.retry import retry_failed
 from engine.runtime.worker import Worker
-from engine.store.models import Customer, Event
+from engine.store.models import CUSTOMERS, EVENTS
 
-EVENTS = Event.__table__
-CUSTOMERS = Customer.__table__
 ANN = {"external_id": "C001", "email": "ann@example.com", "first_name": "Ann", "city": "Delft"}
 
 

@@ -14,9 +14,7 @@ from sqlalchemy import select
 from engine.mail.bounces.ingest import ingest
 from engine.mail.bounces.softcount import soft_bounces
 from engine.runtime.runner import IncomingEvent
-from engine.store.models import Customer
-
-CUSTOMERS = Customer.__table__
+from engine.store.models import CUSTOMERS
 
 
 def dsn(number: int, address: str, status: str, said: str) -> bytes:

@@ -20,9 +20,8 @@ from sqlalchemy import select
 
 from api.routes.tracking import router
 from api.state import AppState
-from engine.store.models import Customer
+from engine.store.models import CUSTOMERS
 
-CUSTOMERS = Customer.__table__
 FLOW = (
     mail_flow(link_params="true", next="{sent: opened}")
     + """\
