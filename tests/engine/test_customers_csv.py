@@ -126,7 +126,7 @@ def test_a_customer_already_stored_keeps_what_the_file_does_not_name(
     second = tmp_path / "second.csv"
     second.write_text("external_id,visits,unsubscribed\nC1,7,\nC2,2,\n")
     assert _load(store, project, second, chunk=1000) == [1, 2]
-    table = Customer.__table__  # type: ignore[attr-defined]
+    table = CUSTOMERS
     with store.db.read() as conn:
         rows = conn.execute(
             select(table.c.external_id, table.c.unsubscribed, table.c.profile).order_by(
