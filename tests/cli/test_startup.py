@@ -2,7 +2,7 @@
 "Commands answer fast"): ``sluis --help`` loads no database, web, terminal-UI, HTTP, SSH or
 template library, ``sluis validate`` no database, web or graph library, and ``sluis start``,
 ``run`` and ``replay`` on SQLite no ORM, no PostgreSQL dialect, no web or terminal-UI library
-and, for flows that make no HTTP call, no HTTP client. The speed itself is measured in ``make
+and, for flows without HTTP calls or schedules, no HTTP client and no cron library. The speed itself is measured in ``make
 bench`` (scenarios ``cli`` and ``journeys``), not here."""
 
 from __future__ import annotations
@@ -94,10 +94,10 @@ mail: {from: "Shop <news@shop.example>"}
     "customers.csv": "external_id,email,first_name,country,newsletter\n"
     "C1,c1@example.com,Ann,NL,true\nC2,c2@example.com,Bob,BE,true\n",
 }
-# what a command on SQLite never needs: the ORM (and SQLModel, once the tables' models), the
-# PostgreSQL dialect, the migrations, the web server, the terminal UI; HTTP and SSH clients
-# for flows that call no HTTP and read no SFTP
-NOT_ON_SQLITE = (
+# what these commands on SQLite never need: the ORM (and SQLModel, once the tables' models),
+# the PostgreSQL dialect, the migrations, the web server, the terminal UI; HTTP and SSH
+# clients for flows that call no HTTP and read no SFTP, cron for flows without a schedule
+UNUSED = (
     "sqlalchemy.orm",
     "sqlmodel",
     "sqlalchemy.dialects.postgresql",
@@ -107,6 +107,7 @@ NOT_ON_SQLITE = (
     "uvicorn",
     "textual",
     *NETWORK,
+    "croniter",
 )
 
 
@@ -118,7 +119,7 @@ def test_start_run_and_replay_on_sqlite_load_only_what_they_use(tmp_path: Path) 
     project = ["--project", str(tmp_path)]
     customers = str(tmp_path / "customers.csv")
     start = ["start", "tagging", "--customers", customers, *project]
-    assert loaded(start, (*NOT_ON_SQLITE, "sqlalchemy"), env) == ["sqlalchemy"]
-    assert loaded(["run", "--once", *project], NOT_ON_SQLITE, env) == []
+    assert loaded(start, (*UNUSED, "sqlalchemy"), env) == ["sqlalchemy"]
+    assert loaded(["run", "--once", *project], UNUSED, env) == []
     replay = ["replay", "welcome", "--customers", customers, "--until", "7d", "--json", *project]
-    assert loaded(replay, (*NOT_ON_SQLITE, "jinja2"), env) == ["jinja2"]
+    assert loaded(replay, (*UNUSED, "jinja2"), env) == ["jinja2"]
