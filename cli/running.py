@@ -160,6 +160,9 @@ def _play(session: Replay) -> None:
     """Run the replay; on a terminal, with a bar on stderr of the journeys done out of those
     made so far, and the simulated clock (counted at most every ``PROGRESS_EVERY`` seconds:
     stdout stays the document's alone)."""
+    if not sys.stderr.isatty():
+        session.run()
+        return
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -168,9 +171,6 @@ def _play(session: Replay) -> None:
         TimeElapsedColumn,
     )
 
-    if not sys.stderr.isatty():
-        session.run()
-        return
     with Progress(
         TextColumn("replaying [bold]{task.description}"),
         BarColumn(),

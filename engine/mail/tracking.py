@@ -64,21 +64,17 @@ def tracking_key(db: Database) -> bytes:
         return value.encode("utf-8")
     # SQLAlchemy loads here, not with the mail object (flow validation does not need it)
     from sqlalchemy import select
-    from sqlalchemy.dialects import postgresql, sqlite
 
     from engine.store.models import SECRETS
+    from engine.store.raw import native_insert
 
-    secrets_table = SECRETS
     with db.write() as conn:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         conn.execute(
-            dialect.insert(secrets_table)
+            native_insert(conn, SECRETS)
             .values(name="tracking", value=secrets.token_urlsafe(32), created_at=datetime.now(UTC))
             .on_conflict_do_nothing(index_elements=["name"])
         )
-        stored = conn.execute(
-            select(secrets_table.c.value).where(secrets_table.c.name == "tracking")
-        )
+        stored = conn.execute(select(SECRETS.c.value).where(SECRETS.c.name == "tracking"))
         return str(stored.scalar_one()).encode("utf-8")
 
 

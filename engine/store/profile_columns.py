@@ -106,12 +106,11 @@ def _rebuild(conn: Connection, columns: dict[str, tuple[str, str]]) -> None:
     other columns, constraints and indexes as the models say), rows and ids kept."""
     from engine.store.models import CUSTOMERS
 
-    customers: Table = CUSTOMERS
     dialect = Dialect("sqlite")
     copy = Table(
         "customers_rebuilt",
         MetaData(),
-        *(column._copy() for column in customers.columns),
+        *(column._copy() for column in CUSTOMERS.columns),
         *(
             # declared BLOB: SQLite's "no affinity", the column holds what json_extract gives
             Column(name, BLOB, Computed(_expression(dialect, field, kind), persisted=True))
@@ -119,7 +118,7 @@ def _rebuild(conn: Connection, columns: dict[str, tuple[str, str]]) -> None:
         ),
         sqlite_autoincrement=True,
     )
-    names = ", ".join(column.name for column in customers.columns)
+    names = ", ".join(column.name for column in CUSTOMERS.columns)
     # AUTOINCREMENT: the highest id ever given stays given, also when its customer is gone
     sequence = conn.execute(
         text("SELECT seq FROM sqlite_sequence WHERE name = 'customers'")
@@ -128,7 +127,7 @@ def _rebuild(conn: Connection, columns: dict[str, tuple[str, str]]) -> None:
     conn.execute(text(f"INSERT INTO customers_rebuilt ({names}) SELECT {names} FROM customers"))
     conn.execute(text("DROP TABLE customers"))
     conn.execute(text("ALTER TABLE customers_rebuilt RENAME TO customers"))
-    for index in customers.indexes:
+    for index in CUSTOMERS.indexes:
         conn.execute(CreateIndex(index))
     if sequence is not None:  # the copy set it to the highest id copied (if any), maybe lower
         conn.execute(text("DELETE FROM sqlite_sequence WHERE name = 'customers'"))

@@ -14,15 +14,17 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import count
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
-from sqlalchemy import ColumnElement, Connection, Table, any_, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ARRAY, ColumnElement, Connection, Table, any_, bindparam, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import NullType
 
 from engine.store.models import UTCDateTime
 from engine.store.textcheck import loads_servable
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 _UTC_TIME = UTCDateTime()
 
@@ -289,10 +291,20 @@ def insert_ignore(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) 
     got there first)."""
     if not rows:
         return
-    from sqlalchemy.dialects import postgresql, sqlite
+    conn.execute(native_insert(conn, table).on_conflict_do_nothing(), list(rows))
 
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).on_conflict_do_nothing(), list(rows))
+
+def native_insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The database's own INSERT (it has ``ON CONFLICT``). Its dialect module is imported
+    here, where the connection says which: importing the PostgreSQL dialect costs a SQLite
+    process some 45 ms."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 def allocate_ids(conn: Connection, table: str, column: str, count: int) -> list[int]:
