@@ -50,6 +50,23 @@ def setup(
     return runtime, clock, ids
 
 
+def claim_batch(runtime: Runtime, owner: str) -> sql.ClaimedBatch:
+    """The next ready batch of flow 'f', claimed as worker ``owner`` does (which then dies,
+    or is slow)."""
+    with runtime.store.db.write() as conn:
+        claimed = sql.claim(
+            conn,
+            owner=owner,
+            flows=["f"],
+            claims_all={},
+            now=runtime.clock.now(),
+            lease=runtime.lease,
+            size=1000,
+        )
+    assert isinstance(claimed, sql.ClaimedBatch)
+    return claimed
+
+
 def count(store: Store, table: Table, **where: object) -> int:
     query = select(func.count()).select_from(table)
     for key, value in where.items():
@@ -64,16 +81,7 @@ def test_a_crash_between_claim_and_commit_loses_no_journey(
     runtime, clock, ids = setup(make_project, store_for)
     runtime.enter("f", "hook", [Entry(i) for i in ids])
     # worker w1 claims the batch at 'tag' and dies before committing
-    with runtime.store.db.write() as conn:
-        claimed = sql.claim(
-            conn,
-            owner="w1",
-            flows=["f"],
-            claims_all={},
-            now=clock.now(),
-            lease=runtime.lease,
-            size=1000,
-        )
+    claimed = claim_batch(runtime, "w1")
     assert claimed is not None and len(claimed.rows) == 5
     other = Runtime(runtime.store, runtime.flows.values(), clock, owner="w2")
     assert other.run_batch() is None  # leased: nobody else may take it yet
@@ -93,16 +101,7 @@ def test_steps_are_recorded_once_when_a_lost_lease_commits_late(
     runtime, clock, ids = setup(make_project, store_for, n=3)
     runtime.enter("f", "hook", [Entry(i) for i in ids])
     slow = Runtime(runtime.store, runtime.flows.values(), clock, owner="slow")
-    with slow.store.db.write() as conn:
-        claimed = sql.claim(
-            conn,
-            owner="slow",
-            flows=["f"],
-            claims_all={},
-            now=clock.now(),
-            lease=slow.lease,
-            size=1000,
-        )
+    claimed = claim_batch(slow, "slow")
     assert claimed is not None
     clock.advance(slow.lease + timedelta(seconds=1))
     fast = Runtime(runtime.store, runtime.flows.values(), clock, owner="fast")

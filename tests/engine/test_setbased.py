@@ -16,6 +16,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
+from test_runtime import claim_batch
 from test_sqlexpr_agrees import NOW, _fill, customers, predicates
 from test_sqlexpr_agrees import project as project  # the module's fixtures, shared
 from test_sqlexpr_agrees import stores as stores
@@ -304,16 +305,7 @@ def test_a_crash_between_claim_and_commit_loses_nothing_on_the_set_based_path(
         rows = [{"external_id": f"C{i}", "name": ("Ann", "Bob", None)[i % 3]} for i in range(6)]
         made = upsert_customers(conn, rows, key="external_id", project=project, now=clock.now())
     runtime.enter("f", "hook", [Entry(sid) for sid, _ in made])
-    with store.db.write() as conn:  # w1 claims the batch at 'score' and dies
-        claimed = sql.claim(
-            conn,
-            owner="w1",
-            flows=["f"],
-            claims_all={},
-            now=clock.now(),
-            lease=runtime.lease,
-            size=1000,
-        )
+    claimed = claim_batch(runtime, "w1")  # w1 claims the batch at 'score' and dies
     assert claimed is not None and claimed.object == "score" and len(claimed.rows) == 6
     other = Runtime(store, runtime.flows.values(), clock, owner="w2")
     assert other.run_batch() is None  # leased

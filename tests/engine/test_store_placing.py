@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import select
-from test_runtime import START, setup
+from test_runtime import START, claim_batch, setup
 
 from engine.model.project import Project
 from engine.runtime.passage import Position
@@ -22,19 +22,10 @@ def test_journeys_alike_and_alone_each_get_their_own_position(
     make_project: Callable[..., Project], store_for: Callable[[Project], Store]
 ) -> None:
     together = sql.TOGETHER + 5
-    runtime, clock, ids = setup(make_project, store_for, n=together + 3)
+    runtime, _, ids = setup(make_project, store_for, n=together + 3)
     store = runtime.store
     runtime.enter("f", "hook", [Entry(customer_id) for customer_id in ids])
-    with store.db.write() as conn:
-        claimed = sql.claim(
-            conn,
-            owner="w1",
-            flows=["f"],
-            claims_all={},
-            now=clock.now(),
-            lease=runtime.lease,
-            size=1000,
-        )
+    claimed = claim_batch(runtime, "w1")
     assert isinstance(claimed, sql.ClaimedBatch) and len(claimed.rows) == together + 3
     journeys = [row.id for row in claimed.rows]
     later = START + timedelta(days=2)
