@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from engine.store.models import FILES
 
@@ -38,12 +38,20 @@ def find_batch(conn: Connection, kind: str, batch: str) -> Any:
 
 def of_object(conn: Connection, kind: str, flow: str, object_id: str) -> list[Any]:
     """The open records of one object."""
-    query = (
-        select(FILES)
-        .where(F.kind == kind, F.flow == flow, F.object == object_id, F.state != "closed")
-        .order_by(F.id)
+    return list(conn.execute(_OF_OBJECT, {"kind": kind, "flow": flow, "object_id": object_id}))
+
+
+# built once: a CSV trigger asks at every poll (every 30 s of a demo's two simulated weeks)
+_OF_OBJECT = (
+    select(FILES)
+    .where(
+        F.kind == bindparam("kind"),
+        F.flow == bindparam("flow"),
+        F.object == bindparam("object_id"),
+        F.state != "closed",
     )
-    return list(conn.execute(query))
+    .order_by(F.id)
+)
 
 
 def add(
