@@ -58,9 +58,12 @@ class CustomersCsv:
 
     def _typed(self, lines: Sequence[int], rows: Sequence[list[str]]) -> dict[str, list[Any]]:
         named = [(name, at) for at, name in enumerate(self._rows.header) if name]
-        typed, faults = typed_columns(
-            {name: [cells[at] for cells in rows] for name, at in named}, self.project
-        )
+        try:
+            typed, faults = typed_columns(
+                {name: [cells[at] for cells in rows] for name, at in named}, self.project
+            )
+        except InputError as exc:  # a column that is no customer field
+            raise InputError(f"{self.path}: {exc}") from None
         keyless = next((i for i, value in enumerate(typed[self.key]) if value is None), None)
         first = min(faults, default=None)
         if first is not None and (keyless is None or first <= keyless):

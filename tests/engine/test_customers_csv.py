@@ -137,3 +137,15 @@ def test_a_customer_already_stored_keeps_what_the_file_does_not_name(
         ("C1", True, {"first_name": "Ann", "visits": 7}),
         ("C2", False, {"visits": 2}),
     ]
+
+
+def test_a_column_that_is_no_field_is_named_with_the_file(
+    project: Project, store_for: Callable[[Project], Store], tmp_path: Path
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text("external_id,first_nmae\nC1,Ann\n")
+    store = store_for(project)
+    store.db.create_schema()
+    with pytest.raises(InputError, match=r"customers\.csv: unknown customer field 'first_nmae'"):
+        _load(store, project, path, chunk=1000)
+    assert _stored(store) == []
