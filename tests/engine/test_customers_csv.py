@@ -41,6 +41,17 @@ def _load(store: Store, project: Project, path: Path, chunk: int) -> list[int]:
         return load_customers_csv(conn, path, project, START, chunk=chunk)
 
 
+def _refused(
+    project: Project, store_for: Callable[[Project], Store], path: Path, error: str, chunk: int
+) -> None:
+    """Loading ``path`` fails with ``error`` and stores no customer."""
+    store = store_for(project)
+    store.db.create_schema()
+    with pytest.raises(InputError, match=error):
+        _load(store, project, path, chunk=chunk)
+    assert _stored(store) == []
+
+
 @pytest.fixture
 def project(make_project: Callable[..., Project]) -> Project:
     made: Project = make_project(SETTINGS)
@@ -72,11 +83,7 @@ def test_a_bad_row_in_a_later_chunk_names_its_line_and_writes_nothing(
     project: Project, store_for: Callable[[Project], Store], tmp_path: Path
 ) -> None:
     path = _csv(tmp_path, [*ROWS, "C5,e@x.nl,Ed,many"])
-    store = store_for(project)
-    store.db.create_schema()
-    with pytest.raises(InputError, match=r"customers\.csv:7: field 'visits'"):
-        _load(store, project, path, chunk=2)
-    assert _stored(store) == []
+    _refused(project, store_for, path, r"customers\.csv:7: field 'visits'", chunk=2)
 
 
 @pytest.mark.parametrize(
@@ -92,11 +99,7 @@ def test_the_first_bad_row_is_named_with_its_reason(
     project: Project, store_for: Callable[[Project], Store], tmp_path: Path, row: str, error: str
 ) -> None:
     path = _csv(tmp_path, [*ROWS[:2], row, ",f@x.nl,Fay,many"])  # a later bad row is not named
-    store = store_for(project)
-    store.db.create_schema()
-    with pytest.raises(InputError, match=error):
-        _load(store, project, path, chunk=1000)
-    assert _stored(store) == []
+    _refused(project, store_for, path, error, chunk=1000)
 
 
 def test_missing_cells_are_null_and_emails_in_any_case_are_one_customer(
@@ -144,8 +147,6 @@ def test_a_column_that_is_no_field_is_named_with_the_file(
 ) -> None:
     path = tmp_path / "customers.csv"
     path.write_text("external_id,first_nmae\nC1,Ann\n")
-    store = store_for(project)
-    store.db.create_schema()
-    with pytest.raises(InputError, match=r"customers\.csv: unknown customer field 'first_nmae'"):
-        _load(store, project, path, chunk=1000)
-    assert _stored(store) == []
+    _refused(
+        project, store_for, path, r"customers\.csv: unknown customer field 'first_nmae'", chunk=1000
+    )
