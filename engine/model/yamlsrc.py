@@ -84,6 +84,14 @@ _Loader.add_implicit_resolver(
 )
 
 
+class _FastLoader(yaml.CSafeLoader):
+    """``_Loader`` parsed by libyaml: the same nodes, marks and plain scalars, several times
+    faster; its error messages are worded differently, so a text it refuses is read again by
+    ``_Loader`` for PyYAML's words."""
+
+
+_FastLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
@@ -92,7 +100,7 @@ def _pos(mark: yaml.Mark) -> Pos:
 
 
 class _Walker:
-    def __init__(self, doc: Document, loader: _Loader) -> None:
+    def __init__(self, doc: Document, loader: _Loader | _FastLoader) -> None:
         self.doc = doc
         self.loader = loader
 
@@ -153,11 +161,13 @@ def load(text: str, file: str = "<string>") -> Document:
     """Parse ``text`` safely. Syntax errors and duplicate keys land in ``Document.problems``;
     the value is ``None`` when the text does not parse at all."""
     doc = Document(file=file, value=None)
-    loader = _Loader(text)
     try:
-        node = loader.get_single_node()
-        if node is not None:
-            doc.value = _Walker(doc, loader).value(node, ())
+        _compose(doc, _FastLoader(text))
+        return doc
+    except yaml.YAMLError:
+        doc = Document(file=file, value=None)  # read again, for PyYAML's words
+    try:
+        _compose(doc, _Loader(text))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -176,6 +186,14 @@ def load(text: str, file: str = "<string>") -> Document:
     except yaml.YAMLError as exc:
         doc.problems.append(Problem(file, 1, 1, f"YAML error: {exc}"))
         doc.value = None
+    return doc
+
+
+def _compose(doc: Document, loader: _Loader | _FastLoader) -> None:
+    """The document's value and positions, read through ``loader``."""
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            doc.value = _Walker(doc, loader).value(node, ())
     finally:
         loader.dispose()
-    return doc

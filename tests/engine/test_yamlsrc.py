@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from engine.model.yamlsrc import Pos, load
+from pathlib import Path
+
+from engine.model.yamlsrc import Document, Pos, _compose, _Loader, load
 
 
 def test_positions_of_keys_and_values() -> None:
@@ -46,3 +48,26 @@ def test_unsafe_tags_are_refused() -> None:
 def test_missing_path_falls_back_to_parent() -> None:
     doc = load("objects:\n  start:\n    type: selection\n")
     assert doc.pos(("objects", "start", "where")) == Pos(3, 5)
+
+
+def test_libyaml_reads_what_pyyaml_reads() -> None:
+    """Flows are parsed by libyaml (fast); the documents, positions and quoting are those of
+    PyYAML's own loader, which still words the errors."""
+    root = Path(__file__).resolve().parents[2]
+    texts = [path.read_text() for path in sorted(root.glob("flows/flows/*.yaml"))]
+    texts.append("a: 'q'\nb: \"r\"\nc: [1, 2.5, yes, 09:30, ~]\nd: {e: f}\na: 2\n")
+    assert len(texts) > 3
+    for text in texts:
+        fast = load(text, "f.yaml")
+        slow = Document(file="f.yaml", value=None)
+        _compose(slow, _Loader(text))
+        assert fast == slow
+
+
+def test_a_syntax_error_is_worded_as_pyyaml_words_it() -> None:
+    doc = load("a: b: c\n", "f.yaml")
+    assert doc.value is None
+    assert [(p.line, p.column) for p in doc.problems] == [(1, 5)]
+    assert doc.problems[0].message.startswith(
+        "YAML syntax error: mapping values are not allowed here"
+    )
