@@ -84,7 +84,11 @@ _Loader.add_implicit_resolver(
 )
 
 
-class _FastLoader(yaml.CSafeLoader):
+# PyYAML built without libyaml (no wheel for the platform) parses in Python alone
+_LIBYAML: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _FastLoader(_LIBYAML):  # type: ignore[valid-type,misc]
     """``_Loader`` parsed by libyaml: the same nodes, marks and plain scalars, several times
     faster; its error messages are worded differently, so a text it refuses is read again by
     ``_Loader`` for PyYAML's words."""
