@@ -15,7 +15,6 @@ before.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -24,7 +23,7 @@ from sqlalchemy import Connection, text
 
 from engine.sdk.decisions import BatchDecision
 from engine.store.decisions import Chosen, way_index
-from engine.store.raw import time_param
+from engine.store.raw import id_list, ids_among, time_param
 from engine.store.segments import param_values
 
 if TYPE_CHECKING:
@@ -69,7 +68,7 @@ class PassageSql:
         self.params: dict[str, Any] = {
             "pass_flow": flow,
             "pass_at": time_param(conn, now),
-            "pass_batch": list(journey_ids) if self.postgres else json.dumps(list(journey_ids)),
+            "pass_batch": id_list(conn, journey_ids),
         }
         self.value = param_values(conn)
         # where they stop they wait for no event: cleared here, for the few that did, so
@@ -83,9 +82,7 @@ class PassageSql:
         )
 
     def _among(self, column: str) -> str:
-        if self.postgres:
-            return f"{column} = ANY(CAST(:pass_batch AS bigint[]))"
-        return f"{column} IN (SELECT value FROM json_each(:pass_batch))"
+        return ids_among(self.conn, column, "pass_batch")
 
     def _left(self, came: CameFrom, params: dict[str, Any]) -> str:
         """Steps (``p``) of ``came.stage`` by one of ``came.outputs``."""

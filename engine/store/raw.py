@@ -191,6 +191,19 @@ def one_of(conn: Connection, expression: str, values: Sequence[Any]) -> tuple[st
     return f"{expression} IN (SELECT value FROM json_each(?))", json.dumps(list(values))
 
 
+def ids_among(conn: Connection, column: str, name: str) -> str:
+    """``one_of`` for statements with named parameters: the condition that ``column`` is one
+    of the ids in parameter ``:name`` (its value made by ``id_list``)."""
+    if conn.dialect.name == "postgresql":
+        return f"{column} = ANY(CAST(:{name} AS bigint[]))"
+    return f"{column} IN (SELECT value FROM json_each(:{name}))"
+
+
+def id_list(conn: Connection, ids: Sequence[int]) -> Any:
+    """Ids as the one parameter ``ids_among`` reads: an array, or on SQLite a JSON array."""
+    return list(ids) if conn.dialect.name == "postgresql" else json.dumps(list(ids))
+
+
 @overload
 def among(
     conn: Connection, column: str, values: Sequence[Any], size: int = ...

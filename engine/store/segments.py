@@ -10,7 +10,6 @@ SELECT``, the reentry rule a ``NOT EXISTS``), and so do customers chosen by hand
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,7 +19,7 @@ from sqlalchemy import Connection, text
 
 from engine.store.customers import field_reads, load_customers, stream_customers
 from engine.store.profile_columns import typed_fields
-from engine.store.raw import streamed, time_param
+from engine.store.raw import id_list, ids_among, streamed, time_param
 from engine.store.sqlexpr import compile_where, fields_of
 
 if TYPE_CHECKING:
@@ -110,6 +109,11 @@ def enter_segment(
     makes them; return how many entered. Two statements in the caller's transaction, however
     large the segment."""
     condition, params = _condition(conn, project, where, now, today, group)
+    return _enter(conn, condition, params, entry)
+
+
+def _enter(conn: Connection, condition: str, params: dict[str, Any], entry: SegmentEntry) -> int:
+    """``enter_segment`` for the customers ``condition`` chooses (``_condition``)."""
     blocked = _BLOCKED.get(entry.reentry)
     if blocked is not None:
         condition += f" AND NOT {blocked}"
@@ -165,8 +169,7 @@ def enter_chosen(
     chosen = conn.execute(
         text(f"SELECT count(*) FROM customers c WHERE {condition}"), {**params, "after": 0}
     ).scalar_one()
-    entered = enter_segment(conn, project, where, entry, now=now, today=today, group=group)
-    return entered, int(chosen)
+    return _enter(conn, condition, params, entry), int(chosen)
 
 
 _PG_TYPES = {"text": "varchar", "time": "timestamptz", "json": "json", "int": "integer"}
@@ -194,13 +197,9 @@ def _condition(
     parameters; ``typed``: the profile fields with typed columns, when known."""
     conditions = ["c.system_id > :after"]
     params: dict[str, Any] = {}
-    if among is not None:  # one parameter however many: a JSON array, an array
-        if conn.dialect.name == "postgresql":
-            conditions.append("c.system_id = ANY(CAST(:among AS bigint[]))")
-            params["among"] = list(among)
-        else:
-            conditions.append("c.system_id IN (SELECT value FROM json_each(:among))")
-            params["among"] = json.dumps(list(among))
+    if among is not None:  # one parameter however many
+        conditions.append(ids_among(conn, "c.system_id", "among"))
+        params["among"] = id_list(conn, among)
     if where is not None:
         profile, datamodel = fields_of(project)
         typed = typed_fields(conn, project) if typed is None else typed
