@@ -207,28 +207,6 @@ def _share_test(
     return f"({key} < {_bind(params, below)})"
 
 
-def _way_index(
-    dialect: str,
-    decision: BatchDecision,
-    compiled: _Compiled,
-    flow: str,
-    object_id: str,
-) -> str:
-    """The index of the first of the decision's ways each journey (``j``, its customer
-    ``c``) takes, as SQL."""
-    params, conditions = compiled.params, iter(compiled.conditions)
-    cases = []
-    for index, way in enumerate(decision.ways[:-1]):
-        when = way.when
-        if isinstance(when, Share):
-            test = _share_test(dialect, when, flow, object_id, params)
-        else:
-            test = next(conditions) if when is not None else "1 = 1"
-        cases.append(f"WHEN {test} THEN {index}")
-    last = len(decision.ways) - 1
-    return f"CASE {' '.join(cases)} ELSE {last} END" if cases else str(last)
-
-
 def way_index(
     conn: Connection,
     decision: BatchDecision,
@@ -243,7 +221,17 @@ def way_index(
     SQL, with its parameters (named ``d0``, ``d1``, ...)."""
     dialect = conn.dialect.name
     compiled = _compiled(decision, dialect, project, now, today)
-    return _way_index(dialect, decision, compiled, flow, object_id), compiled.params
+    params, conditions = compiled.params, iter(compiled.conditions)
+    cases = []
+    for index, way in enumerate(decision.ways[:-1]):
+        when = way.when
+        if isinstance(when, Share):
+            test = _share_test(dialect, when, flow, object_id, params)
+        else:
+            test = next(conditions) if when is not None else "1 = 1"
+        cases.append(f"WHEN {test} THEN {index}")
+    last = len(decision.ways) - 1
+    return (f"CASE {' '.join(cases)} ELSE {last} END" if cases else str(last)), params
 
 
 def choose_ways(
@@ -258,15 +246,15 @@ def choose_ways(
     today: date,
 ) -> dict[int, int]:
     """For each journey, the index of the first of the decision's ways it takes."""
-    dialect = conn.dialect.name
-    compiled = _compiled(decision, dialect, project, now, today)
-    choice = _way_index(dialect, decision, compiled, flow, object_id)
-    among = _journeys_among(dialect, "j.id", journey_ids, compiled.params)
+    choice, params = way_index(
+        conn, decision, flow=flow, object_id=object_id, project=project, now=now, today=today
+    )
+    among = _journeys_among(conn.dialect.name, "j.id", journey_ids, params)
     statement = (
         f"SELECT j.id, {choice} FROM journeys j LEFT JOIN customers c "
         f"ON c.system_id = j.customer_id WHERE {among}"
     )
-    return {jid: way for jid, way in conn.execute(text(statement), compiled.params)}
+    return {jid: way for jid, way in conn.execute(text(statement), params)}
 
 
 def set_fields(
